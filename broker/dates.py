@@ -1,0 +1,46 @@
+"""Camunda's REST date format: ``yyyy-MM-dd'T'HH:mm:ss.SSSZ`` (offset ``+HHMM``, no colon)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+
+def format_datetime(value: datetime) -> str:
+    """Render an aware datetime exactly as Camunda does, e.g. ``2015-10-06T16:34:42.000+0200``."""
+    millis = value.microsecond // 1000
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}" + value.strftime("%z")
+
+
+def format_ms(epoch_ms: int | None, tz: tzinfo = UTC) -> str | None:
+    """Render epoch milliseconds in ``tz``; None stays None."""
+    if epoch_ms is None:
+        return None
+    return format_datetime(datetime.fromtimestamp(epoch_ms / 1000, tz))
+
+
+def parse_datetime(text: str, default_tz: tzinfo = UTC) -> datetime:
+    """Parse the REST format leniently (``+0200``, ``+02:00``, ``Z``, no millis).
+
+    A value without an offset is read in ``default_tz``. Raises ValueError for anything else.
+    """
+    if not isinstance(text, str) or "T" not in text:
+        raise ValueError(f"not a date: {text!r}")
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=default_tz)
+    return parsed
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_ms(value: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (exact, no float rounding)."""
+    return (value - _EPOCH) // timedelta(milliseconds=1)
+
+
+def normalize(text: str) -> str:
+    """Canonical form of a date string, keeping its instant and its offset."""
+    parsed = parse_datetime(text)
+    offset = parsed.utcoffset() or timedelta(0)
+    return format_datetime(parsed.astimezone(timezone(offset)))

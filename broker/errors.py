@@ -1,0 +1,113 @@
+"""The broker's exception tree. Scripts return status codes; ``raise_for`` maps each to one type.
+
+The gateway turns these into Camunda's ``{type, message, code}`` bodies; nothing else does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class BrokerError(Exception):
+    """Base class of every error the broker raises on purpose."""
+
+
+class InvalidArgument(BrokerError, ValueError):
+    """The caller passed a value the broker refuses (bad topic, negative retries, ...)."""
+
+
+class InvalidVariable(InvalidArgument):
+    """A typed variable could not be converted; ``kind`` tells Camunda's error type."""
+
+    def __init__(self, message: str, *, kind: str = "InvalidRequestException") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class TaskNotFound(BrokerError):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"External task with id {task_id} does not exist")
+        self.task_id = task_id
+
+
+class WorkerMismatch(BrokerError):
+    """The task is locked by another worker, or by nobody (``current_worker`` is None)."""
+
+    def __init__(self, task_id: str, worker_id: str, current_worker: str | None) -> None:
+        super().__init__(
+            f"External Task {task_id} is locked by worker '{current_worker}', not '{worker_id}'."
+        )
+        self.task_id = task_id
+        self.worker_id = worker_id
+        self.current_worker = current_worker
+
+
+class LockExpired(BrokerError):
+    def __init__(self, task_id: str, now_ms: int) -> None:
+        super().__init__(
+            "Cannot extend a lock that expired: lockExpirationTime is not greater than or "
+            f"equal to {now_ms}"
+        )
+        self.task_id = task_id
+        self.now_ms = now_ms
+
+
+class StaleLock(BrokerError):
+    """The caller's lock token is older than the task's: another lock was taken since."""
+
+    def __init__(self, task_id: str, token: int, current_token: int) -> None:
+        super().__init__(
+            f"External task {task_id}: lock token {token} is stale (current {current_token})"
+        )
+        self.task_id = task_id
+        self.token = token
+        self.current_token = current_token
+
+
+class DuplicateTask(BrokerError):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"External task with id {task_id} already exists")
+        self.task_id = task_id
+
+
+class ConfigurationError(BrokerError):
+    """The Redis server or the settings cannot be used safely (eviction policy, partitions)."""
+
+
+OK = 0
+E_NOT_FOUND = -1
+E_WORKER_MISMATCH = -2
+E_LOCK_EXPIRED = -3
+E_STALE_TOKEN = -4
+E_INVALID = -6
+E_DUPLICATE = -7
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def raise_for(
+    reply: Sequence[Any], *, task_id: str = "", worker_id: str = "", token: int = 0, now_ms: int = 0
+) -> None:
+    """Raise the exception for a script's status reply; return if it is OK."""
+    code = int(reply[0])
+    if code == OK:
+        return
+    extra = _text(reply[1]) if len(reply) > 1 else None
+    if code == E_NOT_FOUND:
+        raise TaskNotFound(extra or task_id)
+    if code == E_WORKER_MISMATCH:
+        raise WorkerMismatch(task_id, worker_id, extra)
+    if code == E_LOCK_EXPIRED:
+        raise LockExpired(task_id, now_ms)
+    if code == E_STALE_TOKEN:
+        raise StaleLock(task_id, token, int(extra or 0))
+    if code == E_INVALID:
+        raise InvalidArgument(extra or "invalid argument")
+    if code == E_DUPLICATE:
+        raise DuplicateTask(extra or task_id)
+    raise BrokerError(f"unexpected script status {code}")

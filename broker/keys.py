@@ -1,0 +1,96 @@
+"""The Redis key schema: the one place that formats key names.
+
+Every key of partition ``p`` starts with the hash tag ``{ns:p}``, so every script touches a single
+slot and Redis Cluster works by construction. Scripts receive the partition prefix
+``{ns:p}:`` as ``KEYS[1]`` and build the same names with ``scripts/keys.lua``; a test checks
+that both agree.
+
+Per partition (``P`` = ``{ns:p}:``):
+
+=========================  ======  ==========================================================
+key                        type    content
+=========================  ======  ==========================================================
+``P t:<id>``               HASH    the task record (fields in ``broker.records``)
+``P a:<topic>:<prio>``     ZSET    fetchable tasks of one priority level, score = createTime ms
+``P al:<topic>``           ZSET    the priority levels present in ``a:``, score = -priority
+``P l:<topic>``            ZSET    locked tasks, score = lock expiry ms (a lease, never a TTL)
+``P r:<topic>``            ZSET    failed tasks waiting out retryTimeout, score = due ms
+``P x:<topic>``            SET     tasks whose retries are 0 (they carry an incident)
+``P topics``               SET     topic names ever published in this partition
+``P sw``                   ZSET    topic -> earliest time a lease or retry of it may be due
+``P inc:<id>``             HASH    an incident (``failedExternalTask``)
+``P incs``                 ZSET    incident ids, score = incident timestamp ms
+``P done``                 STREAM  capped log of finished tasks (complete / BPMN error)
+=========================  ======  ==========================================================
+
+Global (no hash tag, read-mostly): ``ns:config`` HASH (``partitions``), the wake-up pub/sub
+channel ``ns:wake`` (message = topic name) and scheduler heartbeats ``ns:scheduler:<id>``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names for one namespace with ``partitions`` partitions."""
+
+    namespace: str = "redtask"
+    partitions: int = 1
+
+    def prefix(self, partition: int) -> str:
+        return f"{{{self.namespace}:{partition}}}:"
+
+    def partition_of(self, entity_id: str) -> int:
+        """The partition that owns a task or process instance id."""
+        return zlib.crc32(entity_id.encode()) % self.partitions
+
+    def task(self, task_id: str) -> str:
+        return f"{self.prefix(self.partition_of(task_id))}t:{task_id}"
+
+    def avail(self, partition: int, topic: str, priority: int) -> str:
+        return f"{self.prefix(partition)}a:{topic}:{priority}"
+
+    def avail_levels(self, partition: int, topic: str) -> str:
+        return f"{self.prefix(partition)}al:{topic}"
+
+    def locked(self, partition: int, topic: str) -> str:
+        return f"{self.prefix(partition)}l:{topic}"
+
+    def retry(self, partition: int, topic: str) -> str:
+        return f"{self.prefix(partition)}r:{topic}"
+
+    def incident_tasks(self, partition: int, topic: str) -> str:
+        return f"{self.prefix(partition)}x:{topic}"
+
+    def topics(self, partition: int) -> str:
+        return f"{self.prefix(partition)}topics"
+
+    def sweep(self, partition: int) -> str:
+        return f"{self.prefix(partition)}sw"
+
+    def incident(self, partition: int, incident_id: str) -> str:
+        return f"{self.prefix(partition)}inc:{incident_id}"
+
+    def incidents(self, partition: int) -> str:
+        return f"{self.prefix(partition)}incs"
+
+    def done(self, partition: int) -> str:
+        return f"{self.prefix(partition)}done"
+
+    def task_pattern(self, partition: int) -> str:
+        """SCAN pattern matching every task hash of a partition."""
+        return f"{self.prefix(partition)}t:*"
+
+    @property
+    def config(self) -> str:
+        return f"{self.namespace}:config"
+
+    @property
+    def wake_channel(self) -> str:
+        return f"{self.namespace}:wake"
+
+    def scheduler_heartbeat(self, scheduler_id: str) -> str:
+        return f"{self.namespace}:scheduler:{scheduler_id}"

@@ -1,0 +1,175 @@
+"""External-task queries (Camunda's ExternalTaskQueryDto): filters, sorting, paging.
+
+Pure Python over ExternalTask records; the store feeds it the tasks it scans.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from broker.errors import InvalidArgument
+from broker.model import ExternalTask
+
+SORT_FIELDS: dict[str, Callable[[ExternalTask], Any]] = {
+    "id": lambda t: t.id,
+    "lockExpirationTime": lambda t: t.lock_expiration_time,
+    "processInstanceId": lambda t: t.process_instance_id,
+    "processDefinitionId": lambda t: t.process_definition_id,
+    "processDefinitionKey": lambda t: t.process_definition_key,
+    "tenantId": lambda t: t.tenant_id,
+    "taskPriority": lambda t: t.priority,
+    "createTime": lambda t: t.create_time,
+}
+OPERATORS = ("eq", "neq", "gt", "gteq", "lt", "lteq", "like", "notLike")
+
+
+@dataclass(frozen=True, slots=True)
+class VariableCondition:
+    name: str
+    operator: str
+    value: Any
+
+    def __post_init__(self) -> None:
+        if self.operator not in OPERATORS:
+            raise InvalidArgument(f"Invalid process variable comparator specified: {self.operator}")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    external_task_id: str | None = None
+    external_task_id_in: tuple[str, ...] | None = None
+    topic_name: str | None = None
+    worker_id: str | None = None
+    locked: bool = False
+    not_locked: bool = False
+    with_retries_left: bool = False
+    no_retries_left: bool = False
+    lock_expiration_after: int | None = None
+    lock_expiration_before: int | None = None
+    activity_id: str | None = None
+    activity_id_in: tuple[str, ...] | None = None
+    execution_id: str | None = None
+    process_instance_id: str | None = None
+    process_instance_id_in: tuple[str, ...] | None = None
+    process_definition_id: str | None = None
+    process_definition_key: str | None = None
+    process_definition_key_in: tuple[str, ...] | None = None
+    tenant_id_in: tuple[str, ...] | None = None
+    active: bool = False
+    suspended: bool = False
+    priority_higher_than_or_equals: int | None = None
+    priority_lower_than_or_equals: int | None = None
+    process_variables: tuple[VariableCondition, ...] = ()
+    variable_names_ignore_case: bool = False
+    variable_values_ignore_case: bool = False
+
+    def matches(self, t: ExternalTask, now_ms: int) -> bool:  # noqa: C901 - one flat checklist
+        locked_now = t.lock_expiration_time is not None and t.lock_expiration_time > now_ms
+        checks: list[bool] = [
+            self.external_task_id is None or t.id == self.external_task_id,
+            self.external_task_id_in is None or t.id in self.external_task_id_in,
+            self.topic_name is None or t.topic_name == self.topic_name,
+            self.worker_id is None or t.worker_id == self.worker_id,
+            not self.locked or locked_now,
+            not self.not_locked or not locked_now,
+            not self.with_retries_left or t.retries is None or t.retries > 0,
+            not self.no_retries_left or t.retries == 0,
+            self.activity_id is None or t.activity_id == self.activity_id,
+            self.activity_id_in is None or t.activity_id in self.activity_id_in,
+            self.execution_id is None or t.execution_id == self.execution_id,
+            self.process_instance_id is None or t.process_instance_id == self.process_instance_id,
+            self.process_instance_id_in is None
+            or t.process_instance_id in self.process_instance_id_in,
+            self.process_definition_id is None
+            or t.process_definition_id == self.process_definition_id,
+            self.process_definition_key is None
+            or t.process_definition_key == self.process_definition_key,
+            self.process_definition_key_in is None
+            or t.process_definition_key in self.process_definition_key_in,
+            self.tenant_id_in is None or t.tenant_id in self.tenant_id_in,
+            not self.active or not t.suspended,
+            not self.suspended or t.suspended,
+            self.priority_higher_than_or_equals is None
+            or t.priority >= self.priority_higher_than_or_equals,
+            self.priority_lower_than_or_equals is None
+            or t.priority <= self.priority_lower_than_or_equals,
+        ]
+        if not all(checks):
+            return False
+        if self.lock_expiration_after is not None and not (
+            t.lock_expiration_time is not None and t.lock_expiration_time > self.lock_expiration_after
+        ):
+            return False
+        if self.lock_expiration_before is not None and not (
+            t.lock_expiration_time is not None
+            and t.lock_expiration_time < self.lock_expiration_before
+        ):
+            return False
+        return all(self._variable_matches(t, c) for c in self.process_variables)
+
+    def _variable_matches(self, t: ExternalTask, cond: VariableCondition) -> bool:
+        names = t.variables
+        if self.variable_names_ignore_case:
+            names = {k.lower(): v for k, v in t.variables.items()}
+        typed = names.get(cond.name.lower() if self.variable_names_ignore_case else cond.name)
+        if typed is None:
+            return False
+        return compare(typed.get("value"), cond.operator, cond.value, self.variable_values_ignore_case)
+
+
+def like_regex(pattern: str) -> re.Pattern[str]:
+    """SQL LIKE (``%`` any run, ``_`` one character) as an anchored regular expression."""
+    out = []
+    for ch in pattern:
+        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def compare(actual: Any, op: str, expected: Any, ignore_case: bool = False) -> bool:
+    if ignore_case and isinstance(actual, str) and isinstance(expected, str):
+        actual, expected = actual.lower(), expected.lower()
+    if op in ("like", "notLike"):
+        hit = isinstance(actual, str) and like_regex(str(expected)).match(actual) is not None
+        return hit if op == "like" else not hit
+    if op == "eq":
+        return bool(actual == expected)
+    if op == "neq":
+        return bool(actual != expected)
+    numeric = (int, float)
+    comparable = (isinstance(actual, numeric) and isinstance(expected, numeric)) or (
+        isinstance(actual, str) and isinstance(expected, str)
+    )
+    if not comparable or isinstance(actual, bool) or isinstance(expected, bool):
+        return False
+    return {
+        "gt": actual > expected,
+        "gteq": actual >= expected,
+        "lt": actual < expected,
+        "lteq": actual <= expected,
+    }[op]
+
+
+def sort_and_page(
+    tasks: Iterable[ExternalTask],
+    sorting: Sequence[tuple[str, str]] = (),
+    first_result: int | None = None,
+    max_results: int | None = None,
+) -> list[ExternalTask]:
+    """Sort by (field, "asc"|"desc") pairs, nulls last, then page."""
+    ordered = list(tasks)
+    for field_name, direction in reversed(list(sorting)):
+        if field_name not in SORT_FIELDS:
+            raise InvalidArgument(f"Cannot set query parameter 'sortBy' to value '{field_name}'")
+        if direction not in ("asc", "desc"):
+            raise InvalidArgument(f"Cannot set query parameter 'sortOrder' to value '{direction}'")
+        key = SORT_FIELDS[field_name]
+        present = [t for t in ordered if key(t) is not None]
+        missing = [t for t in ordered if key(t) is None]
+        present.sort(key=key, reverse=direction == "desc")
+        ordered = present + missing
+    start = first_result or 0
+    end = None if max_results is None else start + max_results
+    return ordered[start:end]

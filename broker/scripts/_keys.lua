@@ -1,0 +1,13 @@
+-- Key names inside one partition; mirrors broker/keys.py (a test checks they agree).
+-- P is the partition prefix "{ns:p}:" passed as KEYS[1].
+local function k_task(P, id) return P .. 't:' .. id end
+local function k_avail(P, topic, prio) return P .. 'a:' .. topic .. ':' .. prio end
+local function k_levels(P, topic) return P .. 'al:' .. topic end
+local function k_locked(P, topic) return P .. 'l:' .. topic end
+local function k_retry(P, topic) return P .. 'r:' .. topic end
+local function k_xtasks(P, topic) return P .. 'x:' .. topic end
+local function k_topics(P) return P .. 'topics' end
+local function k_sweep(P) return P .. 'sw' end
+local function k_incident(P, iid) return P .. 'inc:' .. iid end
+local function k_incidents(P) return P .. 'incs' end
+local function k_done(P) return P .. 'done' end

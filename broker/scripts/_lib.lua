@@ -1,0 +1,153 @@
+-- Shared helpers for the transition scripts: status codes, index placement, incidents.
+--
+-- Task states (hash field "s"): a = fetchable, l = locked, r = waiting out retryTimeout,
+-- i = retries exhausted (carries an incident; fetchable only after set_retries > 0).
+-- Every state change goes through unindex()/index() so a task is in exactly one index.
+
+local OK = 0
+local E_NOT_FOUND = -1
+local E_WORKER_MISMATCH = -2
+local E_LOCK_EXPIRED = -3
+local E_STALE_TOKEN = -4
+local E_INVALID = -6
+local E_DUPLICATE = -7
+
+local function is_int(s)
+  return s ~= nil and string.match(s, '^%-?%d+$') ~= nil
+end
+
+-- Add a task to a priority level of its topic (score = createTime ms).
+local function avail_add(P, id, topic, prio, ct)
+  redis.call('ZADD', k_avail(P, topic, prio), ct, id)
+  redis.call('ZADD', k_levels(P, topic), -tonumber(prio), prio)
+end
+
+local function avail_rem(P, id, topic, prio)
+  local key = k_avail(P, topic, prio)
+  redis.call('ZREM', key, id)
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('ZREM', k_levels(P, topic), prio)
+  end
+end
+
+-- Remember that `topic` may have a lease or retry due at `due_ms` (only ever moves earlier).
+local function sweep_hint(P, topic, due_ms)
+  redis.call('ZADD', k_sweep(P), 'LT', due_ms, topic)
+end
+
+local function unindex(P, id, state, topic, prio)
+  if state == 'a' then avail_rem(P, id, topic, prio)
+  elseif state == 'l' then redis.call('ZREM', k_locked(P, topic), id)
+  elseif state == 'r' then redis.call('ZREM', k_retry(P, topic), id)
+  elseif state == 'i' then redis.call('SREM', k_xtasks(P, topic), id)
+  end
+end
+
+-- Put a task into the index of `state`; `due_ms` is the lease/retry expiry for l and r.
+local function index(P, id, state, topic, prio, ct, due_ms)
+  if state == 'a' then avail_add(P, id, topic, prio, ct)
+  elseif state == 'l' then
+    redis.call('ZADD', k_locked(P, topic), due_ms, id)
+    sweep_hint(P, topic, due_ms)
+  elseif state == 'r' then
+    redis.call('ZADD', k_retry(P, topic), due_ms, id)
+    sweep_hint(P, topic, due_ms)
+  elseif state == 'i' then redis.call('SADD', k_xtasks(P, topic), id)
+  end
+  redis.call('HSET', k_task(P, id), 's', state)
+end
+
+local function move(P, id, from, to, topic, prio, ct, due_ms)
+  unindex(P, id, from, topic, prio)
+  index(P, id, to, topic, prio, ct, due_ms)
+end
+
+local function wake(P, channel, topic)
+  if channel ~= '' then redis.call('PUBLISH', channel, topic) end
+end
+
+-- "Retries left" as Camunda defines it: null or > 0.
+local function retries_left(r)
+  return r == false or r == nil or r == '' or tonumber(r) > 0
+end
+
+-- Open an incident for a task whose retries just dropped to 0 (one per task).
+local function incident_open(P, id, task_key, iid, now)
+  local f = redis.call('HMGET', task_key, 't', 'em', 'act', 'ex', 'pi', 'pd', 'tn')
+  local ikey = k_incident(P, iid)
+  redis.call('HSET', ikey, 'id', iid, 'ts', now, 'task', id, 't', f[1])
+  local names = {'msg', 'act', 'ex', 'pi', 'pd', 'tn'}
+  for n = 2, 7 do
+    if f[n] then redis.call('HSET', ikey, names[n - 1], f[n]) end
+  end
+  redis.call('ZADD', k_incidents(P), now, iid)
+  redis.call('HSET', task_key, 'iid', iid)
+end
+
+-- Resolve (or, on cancellation, delete) the open incident of a task; both remove the runtime record.
+local function incident_close(P, task_key, iid)
+  if iid then
+    redis.call('DEL', k_incident(P, iid))
+    redis.call('ZREM', k_incidents(P), iid)
+    redis.call('HDEL', task_key, 'iid')
+  end
+end
+
+-- Move due leases and retries of one topic back to fetchable; at most `limit` tasks.
+-- Returns the number moved. Expired locks keep their workerId, as in Camunda, so the last
+-- holder may still complete until another worker locks the task.
+local function reclaim(P, topic, now, limit)
+  local moved = 0
+  for _, zkey in ipairs({k_locked(P, topic), k_retry(P, topic)}) do
+    if moved >= limit then break end
+    local due = redis.call('ZRANGEBYSCORE', zkey, '-inf', now, 'LIMIT', 0, limit - moved)
+    for _, id in ipairs(due) do
+      local f = redis.call('HMGET', k_task(P, id), 'p', 'ct')
+      redis.call('ZREM', zkey, id)
+      if f[1] then
+        avail_add(P, id, topic, f[1], f[2])
+        redis.call('HSET', k_task(P, id), 's', 'a')
+      end
+      moved = moved + 1
+    end
+  end
+  return moved
+end
+
+-- Recompute the sweep hint of a topic from its lease and retry indexes.
+local function sweep_refresh(P, topic)
+  local best = nil
+  for _, zkey in ipairs({k_locked(P, topic), k_retry(P, topic)}) do
+    local first = redis.call('ZRANGE', zkey, 0, 0, 'WITHSCORES')
+    if first[2] and (best == nil or tonumber(first[2]) < best) then best = tonumber(first[2]) end
+  end
+  if best == nil then
+    redis.call('ZREM', k_sweep(P), topic)
+  else
+    redis.call('ZADD', k_sweep(P), best, topic)
+  end
+end
+
+-- Remove a finished task (complete or BPMN error) and log the outcome to the capped stream.
+local function finish(P, id, task_key, f_state, f_topic, f_prio, f_iid, outcome, extra, maxlen)
+  unindex(P, id, f_state, f_topic, f_prio)
+  incident_close(P, task_key, f_iid)
+  redis.call('DEL', task_key)
+  if tonumber(maxlen) > 0 then
+    local entry = {'XADD', k_done(P), 'MAXLEN', '~', maxlen, '*', 'id', id, 't', f_topic,
+                   'outcome', outcome}
+    for _, v in ipairs(extra) do entry[#entry + 1] = v end
+    redis.call(unpack(entry))
+  end
+end
+
+-- Load a task record for a worker operation and check ownership.
+-- Returns (fields, nil) or (nil, error reply). Fields: s, t, p, ct, w, le, tok, r, iid.
+local function owned_task(P, id, worker, token)
+  local key = k_task(P, id)
+  local f = redis.call('HMGET', key, 's', 't', 'p', 'ct', 'w', 'le', 'tok', 'r', 'iid')
+  if not f[1] then return nil, {E_NOT_FOUND} end
+  if f[5] ~= worker then return nil, {E_WORKER_MISMATCH, f[5] or ''} end
+  if token ~= '' and token ~= (f[7] or '0') then return nil, {E_STALE_TOKEN, f[7] or '0'} end
+  return f, nil
+end

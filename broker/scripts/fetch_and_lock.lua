@@ -1,0 +1,135 @@
+--[[ fetch_and_lock: lock up to max_tasks fetchable tasks of several topics for one worker.
+
+KEYS[1]  partition prefix "{ns:p}:"
+ARGV[1]  now_ms
+ARGV[2]  worker id (non-empty)
+ARGV[3]  max_tasks (>= 1)
+ARGV[4]  order: "prio"      priority desc, createTime asc (usePriority, and the default)
+                "prio_desc" priority desc, createTime desc
+                "ct_asc"    createTime asc, priority ignored
+                "ct_desc"   createTime desc, priority ignored
+ARGV[5]  scan budget: most index entries examined when topics carry filters
+ARGV[6]  reclaim limit: most due leases/retries per topic moved back to fetchable first
+ARGV[7]  topics JSON: [{"topic": s, "lock": ms (decimal string), "f": filters|null}]
+         filters (all optional, AND-ed): "bk" business key, "pd" [definition ids],
+         "pk" [definition keys], "vt" Lua pattern for the version tag, "tin" [tenant ids],
+         "wt" true = only tasks without tenant, "pv" {name: plain value} (OR-ed equality)
+
+Returns  {0, n, id1, fields1, id2, fields2, ...}  fields = the locked task's HGETALL
+         {-6, message}  E_INVALID: bad max_tasks / lock duration (nothing written)
+Effects  locked tasks move a:<topic>:<prio> -> l:<topic>; their lock token ("tok") is bumped;
+         sw hint updated; due leases/retries of the topics are reclaimed first.
+]]
+--!include _keys.lua
+--!include _lib.lua
+
+local P = KEYS[1]
+local now = tonumber(ARGV[1])
+local worker = ARGV[2]
+local need = tonumber(ARGV[3])
+local order = ARGV[4]
+local budget = tonumber(ARGV[5])
+local reclaim_limit = tonumber(ARGV[6])
+local topics = cjson.decode(ARGV[7])
+
+if not need or need < 1 then return {E_INVALID, 'maxTasks must be greater than 0'} end
+for _, tp in ipairs(topics) do
+  if not is_int(tp.lock) or tonumber(tp.lock) <= 0 then
+    return {E_INVALID, 'lockTime is not greater than 0'}
+  end
+end
+
+local by_prio = order == 'prio' or order == 'prio_desc'
+local ct_desc = order == 'prio_desc' or order == 'ct_desc'
+
+-- a before b in the requested order? Elements: {pscore (=-priority), ct, id}.
+local function before(a, b)
+  if by_prio and a[1] ~= b[1] then return a[1] < b[1] end
+  if a[2] ~= b[2] then
+    if ct_desc then return a[2] > b[2] else return a[2] < b[2] end
+  end
+  if ct_desc then return a[3] > b[3] else return a[3] < b[3] end
+end
+
+local function matches(id, f)
+  if f == nil or f == cjson.null then return true end
+  local v = redis.call('HMGET', k_task(P, id), 'bk', 'pd', 'pk', 'pvt', 'tn', 'v')
+  if f.bk ~= nil and v[1] ~= f.bk then return false end
+  local function member(list, x)
+    for _, y in ipairs(list) do if y == x then return true end end
+    return false
+  end
+  if f.pd ~= nil and not member(f.pd, v[2]) then return false end
+  if f.pk ~= nil and not member(f.pk, v[3]) then return false end
+  if f.vt ~= nil and (not v[4] or not string.find(v[4], f.vt)) then return false end
+  if f.tin ~= nil then
+    if not member(f.tin, v[5]) then return false end
+  elseif f.wt and v[5] then
+    return false
+  end
+  if f.pv ~= nil and next(f.pv) ~= nil then
+    local vars = v[6] and cjson.decode(v[6]) or {}
+    local any = false
+    for name, want in pairs(f.pv) do
+      local var = vars[name]
+      if type(var) == 'table' and var.value == want then any = true break end
+    end
+    if not any then return false end
+  end
+  return true
+end
+
+-- One stream per (topic, priority level), read lazily in chunks.
+local streams = {}
+local filtered = false
+for ti, tp in ipairs(topics) do
+  reclaim(P, tp.topic, now, reclaim_limit)
+  if tp.f ~= nil and tp.f ~= cjson.null then filtered = true end
+  local levels = redis.call('ZRANGE', k_levels(P, tp.topic), 0, -1, 'WITHSCORES')
+  for n = 1, #levels, 2 do
+    streams[#streams + 1] = {key = k_avail(P, tp.topic, levels[n]), topic = ti,
+      prio = levels[n], pscore = tonumber(levels[n + 1]), buf = {}, pos = 1, off = 0, done = false}
+  end
+end
+local chunk = filtered and math.max(need, 64) or need
+
+local function head(s)
+  if s.pos > #s.buf then
+    if s.done then return nil end
+    local cmd = ct_desc and 'ZREVRANGE' or 'ZRANGE'
+    local got = redis.call(cmd, s.key, s.off, s.off + chunk - 1, 'WITHSCORES')
+    s.buf, s.pos, s.off = {}, 1, s.off + chunk
+    for n = 1, #got, 2 do s.buf[#s.buf + 1] = {s.pscore, tonumber(got[n + 1]), got[n]} end
+    if #got < 2 * chunk then s.done = true end
+    if #s.buf == 0 then return nil end
+  end
+  return s.buf[s.pos]
+end
+
+local picked = {}
+local scanned = 0
+while #picked < need and scanned < budget do
+  local best, best_s = nil, nil
+  for _, s in ipairs(streams) do
+    local h = head(s)
+    if h and (best == nil or before(h, best)) then best, best_s = h, s end
+  end
+  if best == nil then break end
+  best_s.pos = best_s.pos + 1
+  scanned = scanned + 1
+  local tp = topics[best_s.topic]
+  if matches(best[3], tp.f) then picked[#picked + 1] = {best[3], best_s, tp} end
+end
+
+local out = {OK, #picked}
+for _, p in ipairs(picked) do
+  local id, s, tp = p[1], p[2], p[3]
+  local key = k_task(P, id)
+  local le = now + tonumber(tp.lock)
+  redis.call('HINCRBY', key, 'tok', 1)
+  redis.call('HSET', key, 'w', worker, 'le', le)
+  move(P, id, 'a', 'l', tp.topic, s.prio, nil, le)
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGETALL', key)
+end
+return out

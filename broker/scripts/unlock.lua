@@ -1,0 +1,26 @@
+--[[ unlock: release a task's lock (no worker check, as Camunda).
+
+KEYS[1]  partition prefix
+ARGV[1]  now_ms
+ARGV[2]  task id
+ARGV[3]  wake channel ('' = none)
+
+Returns  {0}   unlocked
+         {-1}  E_NOT_FOUND
+Effects  clears worker id and lock expiry; a locked or retry-waiting task becomes fetchable
+         (one with 0 retries stays an incident); PUBLISH <topic> when it became fetchable.
+]]
+--!include _keys.lua
+--!include _lib.lua
+
+local P = KEYS[1]
+local id = ARGV[2]
+local key = k_task(P, id)
+local f = redis.call('HMGET', key, 's', 't', 'p', 'ct')
+if not f[1] then return {E_NOT_FOUND} end
+redis.call('HDEL', key, 'w', 'le')
+if f[1] == 'l' or f[1] == 'r' then
+  move(P, id, f[1], 'a', f[2], f[3], f[4], nil)
+  wake(P, ARGV[3], f[2])
+end
+return {OK}

@@ -1,0 +1,36 @@
+"""Configuration from the environment (prefix ``REDTASK_``), e.g. ``REDTASK_REDIS_URL``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REDTASK_", extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://, rediss:// or unix:// URL; unset = `redtask up` embeds a server",
+    )
+    namespace: str = Field(default="redtask", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    partitions: int = Field(default=1, ge=1, le=1024)
+    data_dir: Path = Path("redtask-data")
+
+    max_variables_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_topic_length: int = Field(default=255, ge=1)
+    finished_log_length: int = Field(
+        default=10_000, ge=0, description="entries kept per partition in the finished-task log"
+    )
+    fetch_scan_budget: int = Field(default=2_000, ge=1)
+    reclaim_batch: int = Field(default=100, ge=1)
+
+    scheduler_interval_ms: int = Field(default=50, ge=1)
+    scheduler_batch: int = Field(default=500, ge=1)
+    scheduler_id: str | None = None
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8080, ge=0, le=65535)
+    gateway_root_path: str = "/engine-rest"
