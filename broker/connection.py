@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from broker.errors import ConfigurationError
 from broker.keys import Keys
@@ -13,11 +13,13 @@ from broker.keys import Keys
 log = logging.getLogger(__name__)
 
 SAFE_POLICIES = frozenset({"noeviction"})
+# what a lost or restarting Redis raises; long-running loops catch these and retry
+BACKEND_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError)
 
 
 def client_for(url: str, **options: object) -> aioredis.Redis:
     """An asyncio client (hiredis parser when installed) with string replies."""
-    return aioredis.from_url(url, decode_responses=True, **options)  # type: ignore[no-any-return]
+    return aioredis.from_url(url, decode_responses=True, **options)
 
 
 async def check_eviction_policy(client: aioredis.Redis, url: str) -> None:
@@ -39,7 +41,7 @@ async def check_eviction_policy(client: aioredis.Redis, url: str) -> None:
 async def ensure_partitions(client: aioredis.Redis, keys: Keys) -> None:
     """Record the partition count on first use; refuse a different count later."""
     await client.hsetnx(keys.config, "partitions", keys.partitions)
-    stored = int(await client.hget(keys.config, "partitions"))
+    stored = int(str(await client.hget(keys.config, "partitions")))
     if stored != keys.partitions:
         raise ConfigurationError(
             f"namespace '{keys.namespace}' already holds data with {stored} partitions; "

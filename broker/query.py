@@ -66,7 +66,7 @@ class TaskQuery:
     variable_names_ignore_case: bool = False
     variable_values_ignore_case: bool = False
 
-    def matches(self, t: ExternalTask, now_ms: int) -> bool:  # noqa: C901 - one flat checklist
+    def matches(self, t: ExternalTask, now_ms: int) -> bool:
         locked_now = t.lock_expiration_time is not None and t.lock_expiration_time > now_ms
         checks: list[bool] = [
             self.external_task_id is None or t.id == self.external_task_id,
@@ -100,7 +100,8 @@ class TaskQuery:
         if not all(checks):
             return False
         if self.lock_expiration_after is not None and not (
-            t.lock_expiration_time is not None and t.lock_expiration_time > self.lock_expiration_after
+            t.lock_expiration_time is not None
+            and t.lock_expiration_time > self.lock_expiration_after
         ):
             return False
         if self.lock_expiration_before is not None and not (
@@ -117,7 +118,9 @@ class TaskQuery:
         typed = names.get(cond.name.lower() if self.variable_names_ignore_case else cond.name)
         if typed is None:
             return False
-        return compare(typed.get("value"), cond.operator, cond.value, self.variable_values_ignore_case)
+        return compare(
+            typed.get("value"), cond.operator, cond.value, self.variable_values_ignore_case
+        )
 
 
 def like_regex(pattern: str) -> re.Pattern[str]:
@@ -144,12 +147,13 @@ def compare(actual: Any, op: str, expected: Any, ignore_case: bool = False) -> b
     )
     if not comparable or isinstance(actual, bool) or isinstance(expected, bool):
         return False
-    return {
+    result: bool = {
         "gt": actual > expected,
         "gteq": actual >= expected,
         "lt": actual < expected,
         "lteq": actual <= expected,
     }[op]
+    return result
 
 
 def sort_and_page(

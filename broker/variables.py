@@ -42,7 +42,7 @@ def _integer(type_name: str) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         if value is None:
             return None
-        if isinstance(value, bool) or isinstance(value, float):
+        if isinstance(value, bool | float):
             raise _cannot_convert(value, type_name, java)
         try:
             number = value if isinstance(value, int) else int(str(value).strip())

@@ -1,0 +1,63 @@
+"""Translating a fetchAndLock request into the script's topic spec, and its reply back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from broker.model import ExternalTask, TopicRequest
+
+
+def like_to_lua(pattern: str) -> str:
+    """SQL LIKE pattern -> anchored Lua pattern (for processDefinitionVersionTag)."""
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        elif ch in "^$()%.[]*+-?":
+            out.append("%" + ch)
+        else:
+            out.append(ch)
+    return "^" + "".join(out) + "$"
+
+
+def _intersect(one: str | None, many: Sequence[str] | None) -> list[str] | None:
+    if one is None and many is None:
+        return None
+    if one is None:
+        return list(many or ())
+    return [one] if many is None or one in many else []
+
+
+def lua_filters(t: TopicRequest) -> dict[str, Any] | None:
+    f: dict[str, Any] = {}
+    if t.business_key is not None:
+        f["bk"] = t.business_key
+    pd = _intersect(t.process_definition_id, t.process_definition_id_in)
+    if pd is not None:
+        f["pd"] = pd
+    pk = _intersect(t.process_definition_key, t.process_definition_key_in)
+    if pk is not None:
+        f["pk"] = pk
+    if t.process_definition_version_tag is not None:
+        f["vt"] = like_to_lua(t.process_definition_version_tag)
+    if t.tenant_id_in is not None:
+        f["tin"] = list(t.tenant_id_in)
+    elif t.without_tenant_id:
+        f["wt"] = True
+    if t.process_variables:
+        f["pv"] = dict(t.process_variables)
+    return f or None
+
+
+def select_variables(task: ExternalTask, request: TopicRequest) -> ExternalTask:
+    """Apply the topic's ``variables`` selection (None = all, [] = none)."""
+    wanted = request.variables
+    visible = {} if wanted is not None and not wanted else task.variables
+    if wanted:
+        visible = {k: v for k, v in task.variables.items() if k in wanted}
+    ext = task.extension_properties if request.include_extension_properties else {}
+    return replace(task, variables=visible, extension_properties=ext)

@@ -1,0 +1,59 @@
+"""The scheduler: sweeps expired locks and due retries back to fetchable, in bounded batches.
+
+Several schedulers may run at once: every sweep is an idempotent script. Each one keeps a
+heartbeat key fresh so a liveness probe (``redtask scheduler --check``) can tell it is alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+from broker.connection import BACKEND_ERRORS
+from broker.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def default_scheduler_id() -> str:
+    """The host name: unique per Kubernetes pod, and the same for a probe run in that pod."""
+    return socket.gethostname()
+
+
+class Scheduler:
+    def __init__(self, store: Store, scheduler_id: str | None = None) -> None:
+        self.store = store
+        self.id = scheduler_id or store.settings.scheduler_id or default_scheduler_id()
+        self.interval = store.settings.scheduler_interval_ms / 1000
+        # a probe allows a few missed beats before it calls the scheduler dead
+        self.heartbeat_ttl_ms = max(5_000, 20 * store.settings.scheduler_interval_ms)
+        self.moved_total = 0
+
+    async def run_once(self) -> bool:
+        """One pass over all partitions; True if due work is left (run again at once)."""
+        moved, more = await self.store.sweep()
+        self.moved_total += moved
+        if moved:
+            log.debug("swept %d tasks back to fetchable", moved)
+        return more
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sweep until ``stop`` is set; Redis outages are logged and retried with backoff."""
+        backoff = self.interval
+        log.info("scheduler %s started (interval %.0f ms)", self.id, self.interval * 1000)
+        while not stop.is_set():
+            try:
+                await self.store.heartbeat(self.id, self.heartbeat_ttl_ms)
+                more = await self.run_once()
+                backoff = self.interval
+            except BACKEND_ERRORS as exc:
+                log.warning("scheduler %s: Redis unavailable (%s); retrying", self.id, exc)
+                more = False
+                backoff = min(backoff * 2, 5.0)
+            if more:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=backoff)
+        log.info("scheduler %s stopped after moving %d tasks", self.id, self.moved_total)

@@ -1,0 +1,53 @@
+"""The layering rules of the codebase: only the store layer talks to Redis, only keys.py
+formats key names, and the core never imports the gateway or the worker."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE_LAYER = {"broker/store.py", "broker/reads.py", "broker/connection.py", "broker/embedded.py"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _sources(*packages: str) -> list[Path]:
+    return [p for pkg in packages for p in sorted((ROOT / pkg).rglob("*.py"))]
+
+
+def test_only_the_store_layer_imports_redis() -> None:
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in _sources("broker", "gateway")
+        if str(p.relative_to(ROOT)) not in STORE_LAYER
+        and any(n == "redis" or n.startswith("redis.") for n in _imports(p))
+    ]
+    assert offenders == []
+
+
+def test_the_core_imports_neither_gateway_nor_worker() -> None:
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in _sources("broker")
+        if any(n.split(".")[0] in ("gateway", "worker") for n in _imports(p))
+    ]
+    assert offenders == []
+
+
+def test_key_names_are_formatted_only_in_keys_py() -> None:
+    offenders = []
+    for p in _sources("broker", "gateway"):
+        text = p.read_text()
+        if p.name != "keys.py" and ('f"{{{' in text or ":t:" in text or "}:t:" in text):
+            offenders.append(str(p.relative_to(ROOT)))
+    assert offenders == []
