@@ -2,8 +2,8 @@
 
 Task hash fields: t topic, s state, ct createTime ms, p priority, r retries (absent = null),
 w worker id, le lock expiry ms, tok lock token, em error message, ed error details,
-v variables JSON, bk business key, tn tenant id, iid open incident id; process fields
-pi, pd, pk, pvt, act, ai, ex, xp (extension properties JSON).
+v.<name> one typed variable (JSON), bk business key, tn tenant id, iid open incident id;
+process fields pi, pd, pk, pvt, act, ai, ex, xp (extension properties JSON).
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def task_from_hash(task_id: str, h: Mapping[str, str]) -> ExternalTask:
         error_details=h.get("ed"),
         business_key=h.get("bk"),
         tenant_id=h.get("tn"),
-        variables=orjson.loads(h["v"]) if "v" in h else {},
+        variables={k[2:]: orjson.loads(v) for k, v in h.items() if k.startswith("v.")},
         incident_id=h.get("iid"),
         process_instance_id=h.get("pi"),
         process_definition_id=h.get("pd"),

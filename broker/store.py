@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -68,8 +68,12 @@ class Store(StoreReads):
         self._rotation = itertools.count()
 
     # ------------------------------------------------------------------ validation helpers
+    @property
+    def _max_vars(self) -> int:
+        return self.settings.max_variables_bytes
+
     def _vars(self, raw: Mapping[str, Any] | None) -> str:
-        return validate.variables_json(raw, self.settings.max_variables_bytes)
+        return validate.variables_json(raw, self._max_vars)
 
     def _prefix_of(self, task_id: str) -> str:
         return self.keys.prefix(self.keys.partition_of(task_id))
@@ -105,8 +109,10 @@ class Store(StoreReads):
                 "businessKey": task.business_key,
                 "tenantId": task.tenant_id,
             }
+            fields = validate.variable_fields(task.variables, max_bytes=self._max_vars)
+            meta["nv"] = len(fields) // 2
             part = by_partition.setdefault(self.keys.partition_of(task_id), [])
-            part += [orjson.dumps(meta).decode(), self._vars(task.variables)]
+            part += [orjson.dumps(meta).decode(), *fields]
             ids.append(task_id)
         now = self.clock()
         for partition, args in by_partition.items():
@@ -180,13 +186,16 @@ class Store(StoreReads):
         return int(reply[1])
 
     def _complete_args(self, c: Completion) -> list[Any]:
+        # variables are checked before the worker id, in Camunda's order
+        variables, local_variables = self._vars(c.variables), self._vars(c.local_variables)
+        worker_id = validate.worker_id(c.worker_id)
         return [
             self.clock(),
             c.task_id,
-            validate.worker_id(c.worker_id),
+            worker_id,
             _token(c.lock_token),
-            self._vars(c.variables),
-            self._vars(c.local_variables),
+            variables,
+            local_variables,
             self.settings.finished_log_length,
         ]
 
@@ -231,9 +240,17 @@ class Store(StoreReads):
         retries: int,
         retry_timeout: int,
         *,
+        variables: Mapping[str, Any] | None = None,
+        local_variables: Mapping[str, Any] | None = None,
         lock_token: int | None = None,
     ) -> TaskState:
-        """Report a failure; returns the task's new state (AVAILABLE, RETRY or INCIDENT)."""
+        """Report a failure; returns the task's new state (AVAILABLE, RETRY or INCIDENT).
+
+        ``variables`` and ``local_variables`` are set on the task (a standalone task is its own
+        execution), so the next fetch sees them. Raises TaskNotFound, WorkerMismatch, StaleLock,
+        InvalidArgument (negative retries or timeout), InvalidVariable.
+        """
+        fields = validate.variable_fields(variables, local_variables, max_bytes=self._max_vars)
         worker_id = validate.worker_id(worker_id)
         if validate.integer("retries", retries) < 0:
             raise InvalidArgument("retries is not greater than or equal to 0")
@@ -254,6 +271,7 @@ class Store(StoreReads):
             retry_timeout,
             self._wake(),
             self.new_task_id(),
+            *fields,
         )
         raise_for(reply, task_id=task_id, worker_id=worker_id, token=lock_token or 0, now_ms=now)
         return TaskState(reply[1])
@@ -378,6 +396,20 @@ class Store(StoreReads):
         """When the scheduler last beat (ms), or None if its heartbeat expired."""
         value = await self.redis.get(self.keys.scheduler_heartbeat(scheduler_id))
         return None if value is None else int(value)
+
+    async def wake_ups(self) -> AsyncIterator[str]:
+        """Topic names as scripts make tasks fetchable, from every process (pub/sub).
+
+        Runs until cancelled; raises a backend error when the connection is lost.
+        """
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.keys.wake_channel)
+            async for message in pubsub.listen():
+                if message["type"] == "message":
+                    yield str(message["data"])
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

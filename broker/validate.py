@@ -24,18 +24,34 @@ def topic_name(topic: Any, max_length: int) -> str:
     return topic
 
 
+def _too_big(size: int, max_bytes: int) -> InvalidArgument:
+    return InvalidArgument(
+        f"variables take {size} bytes, more than the limit of {max_bytes} "
+        "(REDTASK_MAX_VARIABLES_BYTES)"
+    )
+
+
 def variables_json(raw: Mapping[str, Any] | None, max_bytes: int) -> str:
-    """Typed variables as stored (canonical JSON text); "" for none."""
+    """A typed-variable map as one JSON text (for the finished-task log); "" for none."""
     typed = variables.normalize(raw)
     if not typed:
         return ""
     text = orjson.dumps(typed).decode()
     if len(text) > max_bytes:
-        raise InvalidArgument(
-            f"variables take {len(text)} bytes, more than the limit of "
-            f"{max_bytes} (REDTASK_MAX_VARIABLES_BYTES)"
-        )
+        raise _too_big(len(text), max_bytes)
     return text
+
+
+def variable_fields(*maps: Mapping[str, Any] | None, max_bytes: int) -> list[str]:
+    """Typed variables as stored: flat [name, typed value JSON, ...]; later maps win."""
+    merged: dict[str, str] = {}
+    for raw in maps:
+        for name, typed in variables.normalize(raw).items():
+            merged[name] = orjson.dumps(typed).decode()
+    size = sum(len(k) + len(v) for k, v in merged.items())
+    if size > max_bytes:
+        raise _too_big(size, max_bytes)
+    return [x for pair in merged.items() for x in pair]
 
 
 def integer(name: str, value: Any, low: int = LONG_MIN, high: int = LONG_MAX) -> int:

@@ -53,7 +53,7 @@ end
 
 local function matches(id, f)
   if f == nil or f == cjson.null then return true end
-  local v = redis.call('HMGET', k_task(P, id), 'bk', 'pd', 'pk', 'pvt', 'tn', 'v')
+  local v = redis.call('HMGET', k_task(P, id), 'bk', 'pd', 'pk', 'pvt', 'tn')
   if f.bk ~= nil and v[1] ~= f.bk then return false end
   local function member(list, x)
     for _, y in ipairs(list) do if y == x then return true end end
@@ -68,11 +68,10 @@ local function matches(id, f)
     return false
   end
   if f.pv ~= nil and next(f.pv) ~= nil then
-    local vars = v[6] and cjson.decode(v[6]) or {}
     local any = false
     for name, want in pairs(f.pv) do
-      local var = vars[name]
-      if type(var) == 'table' and var.value == want then any = true break end
+      local raw = redis.call('HGET', k_task(P, id), 'v.' .. name)
+      if raw and cjson.decode(raw).value == want then any = true break end
     end
     if not any then return false end
   end

@@ -12,6 +12,7 @@ ARGV[8]  retries (>= 0)
 ARGV[9]  retry timeout ms (>= 0)
 ARGV[10] wake channel ('' = none)
 ARGV[11] new incident id (used only if retries drop to 0)
+ARGV[12..] pairs: variable name, typed value JSON (set on the task, field "v.<name>")
 
 Returns  {0, state}       state: "a" fetchable now, "r" waiting out the timeout, "i" incident
          {-1} | {-2, worker} | {-4, token} as complete
@@ -41,6 +42,7 @@ local due = now + tonumber(timeout)
 if ARGV[5] ~= '' then redis.call('HSET', key, 'em', ARGV[5]) else redis.call('HDEL', key, 'em') end
 if ARGV[6] == '1' then redis.call('HSET', key, 'ed', ARGV[7]) end
 redis.call('HSET', key, 'le', due, 'r', retries)
+for n = 12, #ARGV, 2 do redis.call('HSET', key, 'v.' .. ARGV[n], ARGV[n + 1]) end
 
 local was_left = retries_left(f[8])
 local new_state

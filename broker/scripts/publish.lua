@@ -3,10 +3,10 @@
 KEYS[1]  partition prefix "{ns:p}:"
 ARGV[1]  now_ms        creation time (ms since epoch)
 ARGV[2]  wake channel  pub/sub channel for wake-ups ('' = none)
-ARGV[3..] pairs: meta JSON, variables JSON
+ARGV[3..] per task: meta JSON, then meta.nv pairs of variable name, typed value JSON
          meta = {"id", "topic", "priority" (decimal string), "retries" (decimal string|null),
-                 "businessKey" (string|null), "tenantId" (string|null)}
-         variables = the typed-variable map as JSON text (stored verbatim; "" = none)
+                 "businessKey" (string|null), "tenantId" (string|null), "nv" (count)}
+         each variable is stored verbatim in hash field "v.<name>"
 
 Returns  {0, n}                 n tasks created
          {-7, id}               E_DUPLICATE: a task with that id exists (nothing written)
@@ -22,25 +22,27 @@ local channel = ARGV[2]
 
 -- Validate the whole batch before the first write: scripts do not roll back.
 local tasks = {}
-for n = 3, #ARGV, 2 do
+local n = 3
+while n <= #ARGV do
   local m = cjson.decode(ARGV[n])
   if redis.call('EXISTS', k_task(P, m.id)) == 1 then return {E_DUPLICATE, m.id} end
   if not is_int(m.priority) then return {E_INVALID, 'priority must be an integer'} end
   if m.retries ~= cjson.null and (not is_int(m.retries) or tonumber(m.retries) < 1) then
     return {E_INVALID, 'retries must be null or greater than 0'}
   end
-  tasks[#tasks + 1] = {m, ARGV[n + 1]}
+  tasks[#tasks + 1] = {m, n + 1}
+  n = n + 1 + 2 * m.nv
 end
 
 local topics = {}
 for _, pair in ipairs(tasks) do
-  local m, vars = pair[1], pair[2]
+  local m, first = pair[1], pair[2]
   local key = k_task(P, m.id)
   redis.call('HSET', key, 't', m.topic, 'ct', now, 'p', m.priority)
   if m.retries ~= cjson.null then redis.call('HSET', key, 'r', m.retries) end
   if m.businessKey ~= cjson.null then redis.call('HSET', key, 'bk', m.businessKey) end
   if m.tenantId ~= cjson.null then redis.call('HSET', key, 'tn', m.tenantId) end
-  if vars ~= '' then redis.call('HSET', key, 'v', vars) end
+  for i = first, first + 2 * m.nv - 1, 2 do redis.call('HSET', key, 'v.' .. ARGV[i], ARGV[i + 1]) end
   index(P, m.id, 'a', m.topic, m.priority, now, nil)
   topics[m.topic] = true
 end
