@@ -99,7 +99,8 @@ class Store(StoreReads):
         ids = []
         for task in tasks:
             task_id = task.id or self.new_task_id()
-            meta = {
+            fields = validate.variable_fields(task.variables, max_bytes=self._max_vars)
+            meta: dict[str, Any] = {
                 "id": task_id,
                 "topic": validate.topic_name(task.topic, self.settings.max_topic_length),
                 "priority": str(validate.integer("priority", task.priority)),
@@ -108,9 +109,8 @@ class Store(StoreReads):
                 else str(validate.integer("retries", task.retries, 1, 2**31 - 1)),
                 "businessKey": task.business_key,
                 "tenantId": task.tenant_id,
+                "nv": len(fields) // 2,
             }
-            fields = validate.variable_fields(task.variables, max_bytes=self._max_vars)
-            meta["nv"] = len(fields) // 2
             part = by_partition.setdefault(self.keys.partition_of(task_id), [])
             part += [orjson.dumps(meta).decode(), *fields]
             ids.append(task_id)
