@@ -34,3 +34,13 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8080, ge=0, le=65535)
     gateway_root_path: str = "/engine-rest"
+    gateway_max_tasks: int = Field(default=1_000, ge=1, description="largest maxTasks accepted")
+    gateway_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    gateway_max_parked_polls: int = Field(default=10_000, ge=1)
+    timezone: str = Field(default="UTC", description="zone of dates in REST responses")
+
+    auth_enabled: bool = False
+    auth_users: str = Field(default="", description="user:password pairs, comma-separated")
+    auth_users_file: Path | None = Field(
+        default=None, description="file with one user:password per line (e.g. a mounted secret)"
+    )

@@ -1,15 +1,34 @@
-"""FastAPI app factory: the Camunda 7 REST API under ``settings.gateway_root_path``."""
+"""FastAPI app factory.
+
+The Camunda 7 REST API lives under ``settings.gateway_root_path`` (and ``/engine/default``
+beneath it), redtask's extension under ``/redtask``, the probes under ``/health``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from broker.settings import Settings
 from broker.store import Store, open_store
-from gateway.routes import engine, health
+from gateway import errors
+from gateway.auth import BasicAuth, load_users
+from gateway.limits import BodySizeLimit
+from gateway.longpoll import WakeHub
+from gateway.routes import engine, extension, external_task, health
+
+
+def _other_engines() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.api_route("/engine/{name}/{path:path}", methods=["GET", "POST", "PUT", "DELETE"])
+    async def unknown_engine(name: str, path: str) -> None:
+        raise errors.invalid_request("No process engine available")
+
+    return router
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -20,21 +39,35 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = store or await open_store(settings)
+        app.state.hub = WakeHub(app.state.store, settings.gateway_max_parked_polls)
+        app.state.hub.start()
         try:
             yield
         finally:
+            await app.state.hub.stop()
             if owned:
                 await app.state.store.close()
 
     app = FastAPI(
         title="redtask",
         summary="Camunda-7-compatible external-task REST API on Redis",
+        version="0.1.0",
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.timezone = ZoneInfo(settings.timezone)
+    errors.install(app)
     app.include_router(health.router)
     root = settings.gateway_root_path.rstrip("/")
     for prefix in (root, f"{root}/engine/default"):
         app.include_router(engine.router, prefix=prefix)
+        app.include_router(external_task.router, prefix=prefix)
     app.include_router(engine.engines_router, prefix=root)
+    app.include_router(_other_engines(), prefix=root)
+    app.include_router(extension.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.gateway_max_body_bytes)
+    if settings.auth_enabled:
+        app.add_middleware(
+            BasicAuth, users=load_users(settings), protected=(root, "/redtask"), root=root
+        )
     return app

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from broker.settings import Settings
 from broker.store import Store
+from gateway.longpoll import WakeHub
 
 
 def get_store(request: Request) -> Store:
@@ -14,4 +17,22 @@ def get_store(request: Request) -> Store:
     return store
 
 
+def get_hub(request: Request) -> WakeHub:
+    hub: WakeHub = request.app.state.hub
+    return hub
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_timezone(request: Request) -> tzinfo:
+    tz: tzinfo = request.app.state.timezone
+    return tz
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
+HubDep = Annotated[WakeHub, Depends(get_hub)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TimezoneDep = Annotated[tzinfo, Depends(get_timezone)]

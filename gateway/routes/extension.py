@@ -1,0 +1,55 @@
+"""redtask's own API (not Camunda's): publish standalone tasks and read topic statistics.
+
+Lives under ``/redtask`` so the Camunda surface stays exactly Camunda's.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import Field
+
+from broker.model import NewTask
+from gateway.deps import StoreDep
+from gateway.dto import Dto, PublishTaskDto
+from gateway.errors import camunda_errors
+from gateway.responses import JSONBody
+
+router = APIRouter(prefix="/redtask", tags=["redtask extension"])
+
+
+class PublishedDto(Dto):
+    ids: list[str] = Field(description="ids of the created tasks, in request order")
+
+
+@router.post("/topics/{topic}/tasks", response_model=PublishedDto)
+async def publish(
+    topic: str, tasks: PublishTaskDto | list[PublishTaskDto], store: StoreDep
+) -> Response:
+    """Publish one task (object body) or several (array body) on a topic; fetchable at once."""
+    items = tasks if isinstance(tasks, list) else [tasks]
+    with camunda_errors("publish", validation_type="InvalidRequestException"):
+        ids = await store.publish_many(
+            [
+                NewTask(topic, t.variables, t.priority, t.retries, t.business_key, t.tenant_id)
+                for t in items
+            ]
+        )
+    return JSONBody({"ids": ids}, status_code=201)
+
+
+@router.get("/topics")
+async def topic_statistics(store: StoreDep) -> Response:
+    """Per topic: tasks available, locked, waiting out a retry timeout, and with incidents."""
+    stats = await store.topic_stats()
+    return JSONBody(
+        [
+            {
+                "topicName": s.topic_name,
+                "available": s.available,
+                "locked": s.locked,
+                "retrying": s.retrying,
+                "incidents": s.incidents,
+            }
+            for s in stats
+        ]
+    )
