@@ -75,25 +75,13 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from broker.errors import BrokerError
+    import importlib
 
     settings = _settings(args)
     _need_redis(settings)
-    os.environ["REDTASK_REDIS_URL"] = settings.redis_url or ""
-    try:
-        uvicorn.run(
-            "gateway.app:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level.lower(),
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
-    except BrokerError as exc:
-        sys.exit(f"redtask gateway: {exc}")
+    # imported by name: the core does not depend on the gateway package
+    server = importlib.import_module("gateway.server")
+    server.serve(settings, args.host, args.port, args.log_level.lower())
     return 0
 
 

@@ -27,8 +27,10 @@ class WakeHub:
         self.parked = 0
         self.closing = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self._listener = asyncio.create_task(self._listen())
 
     async def stop(self) -> None:

@@ -1,0 +1,44 @@
+"""Running the gateway under uvicorn with a shutdown that answers parked long polls at once.
+
+uvicorn waits for in-flight requests before it runs the app's shutdown; a parked fetchAndLock
+could hold it for up to 30 minutes. On SIGTERM/SIGINT we first tell the wake hub to close, so
+every parked poll answers ``[]`` immediately, then let uvicorn drain as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import FrameType
+
+import uvicorn
+
+from broker.settings import Settings
+from gateway.app import create_app
+
+
+class GatewayServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
+        super().__init__(config)
+        self.settings = settings
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        app = self.config.app
+        hub = getattr(app.state, "hub", None)
+        if hub is not None and hub.loop is not None:
+            hub.loop.call_soon_threadsafe(hub.close)
+        super().handle_exit(sig, frame)
+        # the shutdown is complete and graceful: exit 0 instead of re-raising the signal
+        self._captured_signals.clear()
+
+
+def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    asyncio.run(GatewayServer(config, settings).serve())

@@ -1,0 +1,75 @@
+"""Starting real redtask processes (gateway, scheduler) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from broker.embedded import free_port
+
+
+def redtask_env(
+    redis_url: str, namespace: str, partitions: int = 1, **extra: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDTASK_")}
+    env.update(
+        REDTASK_REDIS_URL=redis_url,
+        REDTASK_NAMESPACE=namespace,
+        REDTASK_PARTITIONS=str(partitions),
+        REDTASK_SCHEDULER_INTERVAL_MS="20",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def gateway_process(env: dict[str, str]) -> Iterator[str]:
+    """A `redtask gateway` on a free port; yields its base URL (without /engine-rest)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "broker.cli",
+            "--log-level",
+            "WARNING",
+            "gateway",
+            "--port",
+            str(port),
+        ],
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, "gateway exited during startup"
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "gateway did not become ready"
+            time.sleep(0.05)
+        yield base
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+
+
+@contextmanager
+def scheduler_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen([sys.executable, "-m", "broker.cli", "scheduler"], env=env)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
