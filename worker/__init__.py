@@ -1,0 +1,1 @@
+"""The redtask worker SDK."""
