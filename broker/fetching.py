@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from broker.model import ExternalTask, TopicRequest
 
 
@@ -49,7 +51,9 @@ def lua_filters(t: TopicRequest) -> dict[str, Any] | None:
     elif t.without_tenant_id:
         f["wt"] = True
     if t.process_variables:
-        f["pv"] = dict(t.process_variables)
+        f["pv"] = {
+            name: orjson.dumps(value).decode() for name, value in t.process_variables.items()
+        }
     return f or None
 
 

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from broker import scripts, validate
 from broker.connection import check_eviction_policy, client_for, ensure_partitions
-from broker.errors import InvalidArgument, TaskNotFound, raise_for
+from broker.errors import DuplicateTask, InvalidArgument, TaskNotFound, raise_for
 from broker.fetching import lua_filters, select_variables
 from broker.keys import Keys
 from broker.model import (
@@ -94,9 +94,13 @@ class Store(StoreReads):
         return (await self.publish_many([task]))[0]
 
     async def publish_many(self, tasks: Sequence[NewTask]) -> list[str]:
-        """Create tasks atomically per partition (all of a partition or none)."""
+        """Create tasks; returns their ids. Raises InvalidArgument, DuplicateTask.
+
+        Every task is checked before the first write. Each partition's share is written by one
+        script (all or none); caller-chosen ids are checked across partitions beforehand.
+        """
         by_partition: dict[int, list[str]] = {}
-        ids = []
+        ids: list[str] = []
         for task in tasks:
             task_id = task.id or self.new_task_id()
             fields = validate.variable_fields(task.variables, max_bytes=self._max_vars)
@@ -113,7 +117,17 @@ class Store(StoreReads):
             }
             part = by_partition.setdefault(self.keys.partition_of(task_id), [])
             part += [orjson.dumps(meta).decode(), *fields]
+            if task_id in ids:
+                raise DuplicateTask(task_id)
             ids.append(task_id)
+        if len(by_partition) > 1 and any(t.id for t in tasks):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for task_id in ids:
+                    pipe.exists(self.keys.task(task_id))
+                found = await pipe.execute()
+            for task_id, exists in zip(ids, found, strict=True):
+                if exists:
+                    raise DuplicateTask(task_id)
         now = self.clock()
         for partition, args in by_partition.items():
             reply = await self._call(

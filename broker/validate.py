@@ -36,10 +36,10 @@ def variables_json(raw: Mapping[str, Any] | None, max_bytes: int) -> str:
     typed = variables.normalize(raw)
     if not typed:
         return ""
-    text = orjson.dumps(typed).decode()
-    if len(text) > max_bytes:
-        raise _too_big(len(text), max_bytes)
-    return text
+    encoded = orjson.dumps(typed)
+    if len(encoded) > max_bytes:
+        raise _too_big(len(encoded), max_bytes)
+    return encoded.decode()
 
 
 def variable_fields(*maps: Mapping[str, Any] | None, max_bytes: int) -> list[str]:
@@ -48,7 +48,7 @@ def variable_fields(*maps: Mapping[str, Any] | None, max_bytes: int) -> list[str
     for raw in maps:
         for name, typed in variables.normalize(raw).items():
             merged[name] = orjson.dumps(typed).decode()
-    size = sum(len(k) + len(v) for k, v in merged.items())
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in merged.items())
     if size > max_bytes:
         raise _too_big(size, max_bytes)
     return [x for pair in merged.items() for x in pair]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,6 +18,9 @@ from broker import dates
 from broker.errors import InvalidVariable
 
 TypedValue = dict[str, Any]
+# what Java's Integer.parseInt / Double.parseDouble accept (no digit separators, no NaN)
+_JAVA_INT = re.compile(r"[+-]?\d+\Z")
+_JAVA_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[dDfF]?\Z")
 
 _INT_RANGES = {
     "Short": (-(2**15), 2**15 - 1, "java.lang.Short"),
@@ -44,10 +49,12 @@ def _integer(type_name: str) -> Callable[[Any], Any]:
             return None
         if isinstance(value, bool | float):
             raise _cannot_convert(value, type_name, java)
-        try:
-            number = value if isinstance(value, int) else int(str(value).strip())
-        except ValueError:
-            raise _cannot_convert(value, type_name, java) from None
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and _JAVA_INT.match(value):
+            number = int(value)
+        else:
+            raise _cannot_convert(value, type_name, java)
         if not low <= number <= high:
             raise _cannot_convert(value, type_name, java)
         return number
@@ -61,11 +68,14 @@ def _double(value: Any) -> Any:
     if isinstance(value, bool):
         raise _cannot_convert(value, "Double", "java.lang.Double")
     if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(str(value))
-    except ValueError:
-        raise _cannot_convert(value, "Double", "java.lang.Double") from None
+        number = float(value)
+    elif isinstance(value, str) and _JAVA_DECIMAL.match(value):
+        number = float(value.rstrip("dDfF"))
+    else:
+        raise _cannot_convert(value, "Double", "java.lang.Double")
+    if not math.isfinite(number):  # JSON has no NaN or Infinity: it would come back as null
+        raise _cannot_convert(value, "Double", "java.lang.Double")
+    return number
 
 
 def _boolean(value: Any) -> Any:
@@ -183,13 +193,14 @@ def normalize_value(name: str, dto: Any) -> TypedValue | None:
     value_info = dto.get("valueInfo") or {}
     if not isinstance(value_info, Mapping):
         raise InvalidVariable(f"valueInfo of variable '{name}' must be an object")
-    if value_info.get("transient") is True:
-        return None
     raw_type = dto.get("type")
     if raw_type is None:
-        return _untyped(dto.get("value"))
+        typed = _untyped(dto.get("value"))
+        return None if value_info.get("transient") is True else typed
     kind = type_name(raw_type)
     value = _CONVERTERS[kind](dto.get("value"))
+    if value_info.get("transient") is True:
+        return None
     info: dict[str, Any] = {}
     for key in _VALUE_INFO_KEYS.get(kind, ()):
         if value_info.get(key) is not None:

@@ -16,6 +16,16 @@ local function is_int(s)
   return s ~= nil and string.match(s, '^%-?%d+$') ~= nil
 end
 
+-- a < b for decimal integer strings of any size (priorities are 64-bit, beyond a double).
+local function int_less(a, b)
+  local na, nb = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'
+  if na ~= nb then return na end
+  if na then a, b = string.sub(b, 2), string.sub(a, 2) end
+  a, b = string.gsub(a, '^0+(%d)', '%1'), string.gsub(b, '^0+(%d)', '%1')
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+
 -- Add a task to a priority level of its topic (score = createTime ms).
 local function avail_add(P, id, topic, prio, ct)
   redis.call('ZADD', k_avail(P, topic, prio), ct, id)
@@ -147,7 +157,7 @@ local function owned_task(P, id, worker, token)
   local key = k_task(P, id)
   local f = redis.call('HMGET', key, 's', 't', 'p', 'ct', 'w', 'le', 'tok', 'r', 'iid')
   if not f[1] then return nil, {E_NOT_FOUND} end
-  if f[5] ~= worker then return nil, {E_WORKER_MISMATCH, f[5] or ''} end
+  if f[5] ~= worker then return nil, {E_WORKER_MISMATCH, f[5]} end
   if token ~= '' and token ~= (f[7] or '0') then return nil, {E_STALE_TOKEN, f[7] or '0'} end
   return f, nil
 end

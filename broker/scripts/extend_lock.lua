@@ -11,7 +11,8 @@ Returns  {0}              extended
          {-1} | {-2, worker} | {-4, token} as complete (an unlocked task has worker null)
          {-3, lock_ms}    E_LOCK_EXPIRED: the lock expired before now
          {-6, message}    E_INVALID: duration not > 0 (checked first, as Camunda does)
-Effects  moves the lease score (locked or retry index); the state does not change.
+Effects  moves the lease score (locked or retry index). A lock extended at the very instant it
+         expires may already have been swept back to fetchable: it is locked again.
 ]]
 --!include _keys.lua
 --!include _lib.lua
@@ -25,5 +26,9 @@ if err then return err end
 if not f[6] or tonumber(f[6]) < now then return {E_LOCK_EXPIRED, f[6] or ''} end
 local le = now + tonumber(dur)
 redis.call('HSET', k_task(P, id), 'le', le)
-if f[1] == 'l' or f[1] == 'r' then move(P, id, f[1], f[1], f[2], f[3], f[4], le) end
+if f[1] == 'l' or f[1] == 'r' then
+  move(P, id, f[1], f[1], f[2], f[3], f[4], le)
+elseif f[1] == 'a' then
+  move(P, id, 'a', 'l', f[2], f[3], f[4], le)
+end
 return {OK}

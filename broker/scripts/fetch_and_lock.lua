@@ -2,7 +2,7 @@
 
 KEYS[1]  partition prefix "{ns:p}:"
 ARGV[1]  now_ms
-ARGV[2]  worker id (non-empty)
+ARGV[2]  worker id
 ARGV[3]  max_tasks (>= 1)
 ARGV[4]  order: "prio"      priority desc, createTime asc (usePriority, and the default)
                 "prio_desc" priority desc, createTime desc
@@ -13,7 +13,8 @@ ARGV[6]  reclaim limit: most due leases/retries per topic moved back to fetchabl
 ARGV[7]  topics JSON: [{"topic": s, "lock": ms (decimal string), "f": filters|null}]
          filters (all optional, AND-ed): "bk" business key, "pd" [definition ids],
          "pk" [definition keys], "vt" Lua pattern for the version tag, "tin" [tenant ids],
-         "wt" true = only tasks without tenant, "pv" {name: plain value} (OR-ed equality)
+         "wt" true = only tasks without tenant, "pv" {name: JSON text of a plain value}
+         (OR-ed equality; integers compare exactly, other numbers as doubles)
 
 Returns  {0, n, id1, fields1, id2, fields2, ...}  fields = the locked task's HGETALL
          {-6, message}  E_INVALID: bad max_tasks / lock duration (nothing written)
@@ -42,13 +43,39 @@ end
 local by_prio = order == 'prio' or order == 'prio_desc'
 local ct_desc = order == 'prio_desc' or order == 'ct_desc'
 
--- a before b in the requested order? Elements: {pscore (=-priority), ct, id}.
+-- a before b in the requested order? Elements: {priority (decimal string), ct, id}.
 local function before(a, b)
-  if by_prio and a[1] ~= b[1] then return a[1] < b[1] end
+  if by_prio and a[1] ~= b[1] then return int_less(b[1], a[1]) end
   if a[2] ~= b[2] then
     if ct_desc then return a[2] > b[2] else return a[2] < b[2] end
   end
   if ct_desc then return a[3] > b[3] else return a[3] < b[3] end
+end
+
+-- The raw JSON text of "value" in a stored typed value {"type":..,"value":..,"valueInfo":..}.
+-- Raw quotes cannot occur inside JSON strings, so these separators are structural.
+local function raw_value(typed)
+  local first = string.find(typed, ',"value":', 1, true)
+  local last = nil
+  local from = 1
+  while true do
+    local at = string.find(typed, ',"valueInfo":', from, true)
+    if not at then break end
+    last, from = at, at + 1
+  end
+  return string.sub(typed, first + 9, last - 1)
+end
+
+local function value_equals(typed, want)
+  local have = raw_value(typed)
+  if have == want then return true end
+  local integer = '^%-?%d+$'
+  if string.match(have, integer) and string.match(want, integer) then return false end
+  local hn, wn = tonumber(have), tonumber(want)
+  if hn and wn and string.match(have, '^[%d%-]') and string.match(want, '^[%d%-]') then
+    return hn == wn
+  end
+  return false
 end
 
 local function matches(id, f)
@@ -71,7 +98,7 @@ local function matches(id, f)
     local any = false
     for name, want in pairs(f.pv) do
       local raw = redis.call('HGET', k_task(P, id), 'v.' .. name)
-      if raw and cjson.decode(raw).value == want then any = true break end
+      if raw and value_equals(raw, want) then any = true break end
     end
     if not any then return false end
   end
@@ -84,10 +111,10 @@ local filtered = false
 for ti, tp in ipairs(topics) do
   reclaim(P, tp.topic, now, reclaim_limit)
   if tp.f ~= nil and tp.f ~= cjson.null then filtered = true end
-  local levels = redis.call('ZRANGE', k_levels(P, tp.topic), 0, -1, 'WITHSCORES')
-  for n = 1, #levels, 2 do
-    streams[#streams + 1] = {key = k_avail(P, tp.topic, levels[n]), topic = ti,
-      prio = levels[n], pscore = tonumber(levels[n + 1]), buf = {}, pos = 1, off = 0, done = false}
+  local levels = redis.call('ZRANGE', k_levels(P, tp.topic), 0, -1)
+  for _, level in ipairs(levels) do
+    streams[#streams + 1] = {key = k_avail(P, tp.topic, level), topic = ti,
+      prio = level, buf = {}, pos = 1, off = 0, done = false}
   end
 end
 local chunk = filtered and math.max(need, 64) or need
@@ -98,7 +125,7 @@ local function head(s)
     local cmd = ct_desc and 'ZREVRANGE' or 'ZRANGE'
     local got = redis.call(cmd, s.key, s.off, s.off + chunk - 1, 'WITHSCORES')
     s.buf, s.pos, s.off = {}, 1, s.off + chunk
-    for n = 1, #got, 2 do s.buf[#s.buf + 1] = {s.pscore, tonumber(got[n + 1]), got[n]} end
+    for n = 1, #got, 2 do s.buf[#s.buf + 1] = {s.prio, tonumber(got[n + 1]), got[n]} end
     if #got < 2 * chunk then s.done = true end
     if #s.buf == 0 then return nil end
   end

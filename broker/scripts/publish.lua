@@ -9,7 +9,8 @@ ARGV[3..] per task: meta JSON, then meta.nv pairs of variable name, typed value 
          each variable is stored verbatim in hash field "v.<name>"
 
 Returns  {0, n}                 n tasks created
-         {-7, id}               E_DUPLICATE: a task with that id exists (nothing written)
+         {-7, id}               E_DUPLICATE: a task with that id exists, or the batch repeats
+                                it (nothing written)
          {-6, message}          E_INVALID: bad priority/retries (nothing written)
 Effects  task hashes, a:<topic>:<prio>, al:<topic>, topics; PUBLISH <topic> once per topic.
 ]]
@@ -22,10 +23,12 @@ local channel = ARGV[2]
 
 -- Validate the whole batch before the first write: scripts do not roll back.
 local tasks = {}
+local seen = {}
 local n = 3
 while n <= #ARGV do
   local m = cjson.decode(ARGV[n])
-  if redis.call('EXISTS', k_task(P, m.id)) == 1 then return {E_DUPLICATE, m.id} end
+  if seen[m.id] or redis.call('EXISTS', k_task(P, m.id)) == 1 then return {E_DUPLICATE, m.id} end
+  seen[m.id] = true
   if not is_int(m.priority) then return {E_INVALID, 'priority must be an integer'} end
   if m.retries ~= cjson.null and (not is_int(m.retries) or tonumber(m.retries) < 1) then
     return {E_INVALID, 'retries must be null or greater than 0'}
