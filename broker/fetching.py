@@ -60,8 +60,11 @@ def lua_filters(t: TopicRequest) -> dict[str, Any] | None:
 def select_variables(task: ExternalTask, request: TopicRequest) -> ExternalTask:
     """Apply the topic's ``variables`` selection (None = all, [] = none)."""
     wanted = request.variables
-    visible = {} if wanted is not None and not wanted else task.variables
-    if wanted:
+    hide_ext = task.extension_properties and not request.include_extension_properties
+    if wanted is None and not hide_ext:
+        return task  # the common case: everything visible, no copy
+    visible = task.variables
+    if wanted is not None:
         visible = {k: v for k, v in task.variables.items() if k in wanted}
     ext = task.extension_properties if request.include_extension_properties else {}
     return replace(task, variables=visible, extension_properties=ext)

@@ -6,6 +6,7 @@ Every method validates its input before the first write, passes the clock to the
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 import uuid
@@ -15,6 +16,7 @@ from typing import Any, Literal
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from broker import scripts, validate
 from broker.connection import check_eviction_policy, client_for, ensure_partitions
@@ -62,8 +64,9 @@ class Store(StoreReads):
         self.settings = settings
         self.keys = Keys(settings.namespace, settings.partitions)
         self.clock = clock
-        self._scripts = {
-            name: client.register_script(scripts.source(name)) for name in scripts.NAMES
+        self._sources = {name: scripts.source(name) for name in scripts.NAMES}
+        self._shas = {
+            name: hashlib.sha1(src.encode()).hexdigest() for name, src in self._sources.items()
         }
         self._rotation = itertools.count()
 
@@ -81,9 +84,40 @@ class Store(StoreReads):
     def _wake(self) -> str:
         return self.keys.wake_channel
 
+    async def _load_scripts(self) -> None:
+        """SCRIPT LOAD every script (after a NOSCRIPT: a new or flushed server)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for source in self._sources.values():
+                pipe.script_load(source)
+            await pipe.execute()
+
     async def _call(self, name: str, prefix: str, *args: Any) -> list[Any]:
-        reply: list[Any] = await self._scripts[name](keys=[prefix], args=args)
+        """EVALSHA one script on the partition ``prefix``; loads the scripts when missing."""
+        try:
+            reply: list[Any] = await self.redis.evalsha(self._shas[name], 1, prefix, *args)
+        except NoScriptError:
+            await self._load_scripts()
+            reply = await self.redis.evalsha(self._shas[name], 1, prefix, *args)
         return reply
+
+    async def _call_many(self, calls: Sequence[tuple[str, str, Sequence[Any]]]) -> list[Any]:
+        """Several script calls in one round trip; a failed call's reply is its exception."""
+        replies: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in range(2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for i in todo:
+                    name, prefix, args = calls[i]
+                    pipe.evalsha(self._shas[name], 1, prefix, *args)
+                got = await pipe.execute(raise_on_error=False)
+            for i, reply in zip(todo, got, strict=True):
+                replies[i] = reply
+            # a NOSCRIPT reply means that call did not run: load the scripts, run it again
+            todo = [i for i in todo if isinstance(replies[i], NoScriptError)]
+            if not todo or attempt:
+                break
+            await self._load_scripts()
+        return replies
 
     def new_task_id(self) -> str:
         return str(uuid.uuid4())
@@ -199,19 +233,12 @@ class Store(StoreReads):
         raise_for(reply, task_id=task_id, worker_id=worker_id)
         return int(reply[1])
 
-    def _complete_args(self, c: Completion) -> list[Any]:
+    def _completion_slots(self, c: Completion) -> list[str]:
+        """The five ARGV slots of one task in complete.lua; raises for bad input."""
         # variables are checked before the worker id, in Camunda's order
         variables, local_variables = self._vars(c.variables), self._vars(c.local_variables)
         worker_id = validate.worker_id(c.worker_id)
-        return [
-            self.clock(),
-            c.task_id,
-            worker_id,
-            _token(c.lock_token),
-            variables,
-            local_variables,
-            self.settings.finished_log_length,
-        ]
+        return [c.task_id, worker_id, _token(c.lock_token), variables, local_variables]
 
     async def complete(
         self,
@@ -223,26 +250,51 @@ class Store(StoreReads):
         lock_token: int | None = None,
     ) -> None:
         """Complete a task. Raises TaskNotFound, WorkerMismatch, StaleLock, InvalidVariable."""
-        c = Completion(task_id, worker_id, variables, local_variables, lock_token)
-        reply = await self._call("complete", self._prefix_of(task_id), *self._complete_args(c))
-        raise_for(reply, task_id=task_id, worker_id=worker_id, token=lock_token or 0)
+        [result] = await self.complete_many(
+            [Completion(task_id, worker_id, variables, local_variables, lock_token)], strict=True
+        )
+        if result is not None:
+            raise result
 
-    async def complete_many(self, items: Sequence[Completion]) -> list[Exception | None]:
-        """Complete several tasks in one round trip; one result (None or the error) per item."""
-        calls = [(self._prefix_of(c.task_id), self._complete_args(c)) for c in items]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for prefix, args in calls:
-                await self._scripts["complete"](keys=[prefix], args=args, client=pipe)
-            replies = await pipe.execute(raise_on_error=False)
-        results: list[Exception | None] = []
-        for c, reply in zip(items, replies, strict=True):
+    async def complete_many(
+        self, items: Sequence[Completion], *, strict: bool = False
+    ) -> list[Exception | None]:
+        """Complete several tasks in one round trip: one script call per partition.
+
+        Returns one result per item, None or the error it met (each item stands alone). With
+        ``strict`` an invalid item raises before anything is sent.
+        """
+        results: list[Exception | None] = [None] * len(items)
+        groups: dict[int, list[int]] = {}
+        slots: dict[int, list[str]] = {}
+        for i, c in enumerate(items):
             try:
-                if isinstance(reply, Exception):
-                    raise reply
-                raise_for(reply, task_id=c.task_id, worker_id=c.worker_id, token=c.lock_token or 0)
-                results.append(None)
-            except Exception as exc:  # returned, not raised: one bad item must not hide others
-                results.append(exc)
+                slots[i] = self._completion_slots(c)
+            except InvalidArgument as exc:
+                if strict:
+                    raise
+                results[i] = exc
+                continue
+            groups.setdefault(self.keys.partition_of(c.task_id), []).append(i)
+        head = [self.clock(), self.settings.finished_log_length]
+        calls = [
+            ("complete", self.keys.prefix(p), head + [s for i in members for s in slots[i]])
+            for p, members in groups.items()
+        ]
+        for members, reply in zip(groups.values(), await self._call_many(calls), strict=True):
+            for n, i in enumerate(members):
+                c = items[i]
+                try:
+                    if isinstance(reply, Exception):
+                        raise reply
+                    raise_for(
+                        reply[2 * n : 2 * n + 2],
+                        task_id=c.task_id,
+                        worker_id=c.worker_id,
+                        token=c.lock_token or 0,
+                    )
+                except Exception as exc:  # returned, not raised: one item must not hide others
+                    results[i] = exc
         return results
 
     async def handle_failure(

@@ -105,8 +105,11 @@ end
 
 -- Move due leases and retries of one topic back to fetchable; at most `limit` tasks.
 -- Returns the number moved. Expired locks keep their workerId, as in Camunda, so the last
--- holder may still complete until another worker locks the task.
+-- holder may still complete until another worker locks the task. The sweep hint is never
+-- later than the topic's earliest due lease or retry, so a hint in the future means no work.
 local function reclaim(P, topic, now, limit)
+  local hint = redis.call('ZSCORE', k_sweep(P), topic)
+  if not hint or tonumber(hint) > now then return 0 end
   local moved = 0
   for _, zkey in ipairs({k_locked(P, topic), k_retry(P, topic)}) do
     if moved >= limit then break end

@@ -1,30 +1,64 @@
---[[ complete: finish a locked task with variables.
+--[[ complete: finish locked tasks with variables (one or many tasks of one partition).
 
 KEYS[1]  partition prefix
 ARGV[1]  now_ms
-ARGV[2]  task id
-ARGV[3]  worker id
-ARGV[4]  lock token the caller holds ('' = check the worker id only, as Camunda's REST API does)
-ARGV[5]  variables JSON ('' = none), logged with the outcome
-ARGV[6]  local variables JSON ('' = none), logged with the outcome
-ARGV[7]  MAXLEN of the finished-task stream (0 = do not log)
+ARGV[2]  MAXLEN of the finished-task stream (0 = do not log)
+ARGV[3..] per task, 5 slots: task id, worker id, lock token the caller holds ('' = check the
+         worker id only, as Camunda's REST API does), variables JSON ('' = none), local
+         variables JSON ('' = none); the variables are logged with the outcome
 
-Returns  {0}              done
-         {-1}             E_NOT_FOUND
-         {-2, worker}     E_WORKER_MISMATCH: the task is locked by another worker (or nobody)
-         {-4, token}      E_STALE_TOKEN: another lock was taken since the caller's
-Effects  Lock expiry is not checked (Camunda's late-complete rule): the last holder may complete
-         until someone else locks the task. Deletes the task and its open incident; XADD done.
+Returns  {status1, info1, status2, info2, ...}, one pair per task, in order:
+         0, ''            done
+         -1, ''           E_NOT_FOUND
+         -2, worker       E_WORKER_MISMATCH: locked by another worker (nil: by nobody)
+         -4, token        E_STALE_TOKEN: another lock was taken since the caller's
+Effects  Each task is checked on its own: one refused task does not stop the others. Lock
+         expiry is not checked (Camunda's late-complete rule): the last holder may complete
+         until someone else locks the task. Deletes the tasks and their open incidents;
+         XADD done per task. Locked tasks leave their index in one ZREM per topic.
 ]]
 --!include _keys.lua
 --!include _lib.lua
 
 local P = KEYS[1]
-local id = ARGV[2]
-local f, err = owned_task(P, id, ARGV[3], ARGV[4])
-if err then return err end
-local extra = {}
-if ARGV[5] ~= '' then extra[#extra + 1] = 'v'; extra[#extra + 1] = ARGV[5] end
-if ARGV[6] ~= '' then extra[#extra + 1] = 'lv'; extra[#extra + 1] = ARGV[6] end
-finish(P, id, k_task(P, id), f[1], f[2], f[3], f[9], 'complete', extra, ARGV[7])
-return {OK}
+local maxlen = ARGV[2]
+local out = {}
+local doomed, locked_of, seen = {}, {}, {}
+for n = 3, #ARGV, 5 do
+  local id = ARGV[n]
+  local f, err
+  if seen[id] then
+    err = {E_NOT_FOUND}  -- completed earlier in this batch
+  else
+    f, err = owned_task(P, id, ARGV[n + 1], ARGV[n + 2])
+  end
+  seen[id] = true
+  if err then
+    out[#out + 1] = err[1]
+    local info = err[2]
+    if info == nil then info = '' end
+    out[#out + 1] = info
+  else
+    local key = k_task(P, id)
+    if f[1] == 'l' then
+      locked_of[f[2]] = locked_of[f[2]] or {}
+      table.insert(locked_of[f[2]], id)
+    else
+      unindex(P, id, f[1], f[2], f[3])
+    end
+    incident_close(P, key, f[9])
+    doomed[#doomed + 1] = key
+    if tonumber(maxlen) > 0 then
+      local entry = {'XADD', k_done(P), 'MAXLEN', '~', maxlen, '*', 'id', id, 't', f[2],
+                     'outcome', 'complete'}
+      if ARGV[n + 3] ~= '' then entry[#entry + 1] = 'v'; entry[#entry + 1] = ARGV[n + 3] end
+      if ARGV[n + 4] ~= '' then entry[#entry + 1] = 'lv'; entry[#entry + 1] = ARGV[n + 4] end
+      redis.call(unpack(entry))
+    end
+    out[#out + 1] = OK
+    out[#out + 1] = ''
+  end
+end
+for topic, ids in pairs(locked_of) do redis.call('ZREM', k_locked(P, topic), unpack(ids)) end
+if #doomed > 0 then redis.call('DEL', unpack(doomed)) end
+return out

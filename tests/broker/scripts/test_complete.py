@@ -6,7 +6,13 @@ import uuid
 
 import pytest
 
-from broker.errors import InvalidVariable, StaleLock, TaskNotFound, WorkerMismatch
+from broker.errors import (
+    InvalidArgument,
+    InvalidVariable,
+    StaleLock,
+    TaskNotFound,
+    WorkerMismatch,
+)
 from broker.model import NewTask, TaskState, TopicRequest, TopicStats
 from broker.store import Completion, Store
 
@@ -242,3 +248,29 @@ async def test_complete_many_reports_one_result_per_item(store, clock):
             "v": '{"n":{"type":"Integer","value":1,"valueInfo":{}}}',
         }
     ]
+
+
+async def test_complete_many_finishes_a_batch_in_one_call_and_reports_each_item(store, clock):
+    ids = await store.publish_many([NewTask("t") for _ in range(5)])
+    await store.fetch_and_lock("w1", 5, [TopicRequest("t", 1000)])
+    missing = "no-such-task"
+    results = await store.complete_many(
+        [
+            Completion(ids[0], "w1"),
+            Completion(ids[1], "w2"),
+            Completion(missing, "w1"),
+            Completion(ids[2], "w1", lock_token=7),
+            Completion(ids[3], None),  # type: ignore[arg-type]
+            Completion(ids[4], "w1"),
+            Completion(ids[4], "w1"),  # the same task twice: the second finds it gone
+        ]
+    )
+    assert results[0] is None and results[5] is None
+    assert isinstance(results[1], WorkerMismatch) and results[1].current_worker == "w1"
+    assert isinstance(results[2], TaskNotFound) and results[2].task_id == missing
+    assert isinstance(results[3], StaleLock) and results[3].current_token == 1
+    assert isinstance(results[4], InvalidArgument) and str(results[4]) == "workerId is null"
+    assert isinstance(results[6], TaskNotFound)
+    assert await store.topic_stats() == [TopicStats("t", 0, 3, 0, 0)]
+    finished = await store.finished()
+    assert sorted(e["id"] for e in finished) == sorted([ids[0], ids[4]])
