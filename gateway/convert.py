@@ -13,12 +13,17 @@ from gateway.dto import ExternalTaskQueryDto, FetchExternalTaskTopicDto
 from gateway.errors import invalid_request
 
 
-def variables_out(variables: Mapping[str, Any]) -> dict[str, Any]:
-    """Typed values as Camunda renders them (File content is fetched separately: value null)."""
+def variables_out(variables: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """Typed values as Camunda renders them: a Date is an instant shown in the server's zone,
+    and File content is fetched separately (value null)."""
     out = {}
     for name, typed in variables.items():
-        if typed.get("type") == "File":
+        kind = typed.get("type")
+        if kind == "File":
             typed = {**typed, "value": None}
+        elif kind == "Date" and typed.get("value") is not None:
+            instant = dates.parse_datetime(typed["value"])
+            typed = {**typed, "value": dates.format_datetime(instant.astimezone(tz))}
         out[name] = typed
     return out
 
@@ -52,7 +57,7 @@ def locked_external_task(task: ExternalTask, tz: tzinfo) -> dict[str, Any]:
     body = external_task(task, tz)
     body["suspended"] = False
     body["errorDetails"] = task.error_details
-    body["variables"] = variables_out(task.variables)
+    body["variables"] = variables_out(task.variables, tz)
     body["extensionProperties"] = task.extension_properties
     return body
 
