@@ -16,6 +16,16 @@ local function is_int(s)
   return s ~= nil and string.match(s, '^%-?%d+$') ~= nil
 end
 
+-- Run `cmd key items...` in chunks: Lua's unpack() fails beyond a few thousand values, and a
+-- failure half-way through a script's writes would leave them half done. `step` keeps pairs
+-- (ZADD score member) together.
+local function bulk(cmd, key, items, step)
+  local chunk = 1000 - 1000 % step
+  for i = 1, #items, chunk do
+    redis.call(cmd, key, unpack(items, i, math.min(i + chunk - 1, #items)))
+  end
+end
+
 -- a < b for decimal integer strings of any size (priorities are 64-bit, beyond a double).
 local function int_less(a, b)
   local na, nb = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'

@@ -59,6 +59,6 @@ for n = 3, #ARGV, 5 do
     out[#out + 1] = ''
   end
 end
-for topic, ids in pairs(locked_of) do redis.call('ZREM', k_locked(P, topic), unpack(ids)) end
-if #doomed > 0 then redis.call('DEL', unpack(doomed)) end
+for topic, ids in pairs(locked_of) do bulk('ZREM', k_locked(P, topic), ids, 1) end
+for i = 1, #doomed, 1000 do redis.call('DEL', unpack(doomed, i, math.min(i + 999, #doomed))) end
 return out

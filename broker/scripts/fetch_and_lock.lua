@@ -118,6 +118,7 @@ for ti, tp in ipairs(topics) do
   end
 end
 local chunk = filtered and math.max(need, 64) or need
+if not filtered then budget = need end  -- every entry examined is taken
 
 local function head(s)
   if s.pos > #s.buf then
@@ -161,13 +162,13 @@ for _, p in ipairs(picked) do
   table.insert(to_locked[tp.topic], id)
 end
 for s, ids in pairs(from_level) do
-  redis.call('ZREM', s.key, unpack(ids))
+  bulk('ZREM', s.key, ids, 1)
   if redis.call('EXISTS', s.key) == 0 then
     redis.call('ZREM', k_levels(P, topics[s.topic].topic), s.prio)
   end
 end
 for topic, pairs_ in pairs(to_locked) do
-  redis.call('ZADD', k_locked(P, topic), unpack(pairs_))
+  bulk('ZADD', k_locked(P, topic), pairs_, 2)
   sweep_hint(P, topic, lease_of[topic])
 end
 local out = {OK, #picked}

@@ -37,19 +37,32 @@ while n <= #ARGV do
   n = n + 1 + 2 * m.nv
 end
 
-local topics = {}
+-- One HSET per task; the fetchable index is written with one ZADD per topic and priority level
+-- (every write is also fed to the AOF, so fewer and larger writes are cheaper).
+local levels = {}  -- topic -> priority -> {score, id, score, id, ...}
 for _, pair in ipairs(tasks) do
   local m, first = pair[1], pair[2]
-  local key = k_task(P, m.id)
-  redis.call('HSET', key, 't', m.topic, 'ct', now, 'p', m.priority)
-  if m.retries ~= cjson.null then redis.call('HSET', key, 'r', m.retries) end
-  if m.businessKey ~= cjson.null then redis.call('HSET', key, 'bk', m.businessKey) end
-  if m.tenantId ~= cjson.null then redis.call('HSET', key, 'tn', m.tenantId) end
-  for i = first, first + 2 * m.nv - 1, 2 do redis.call('HSET', key, 'v.' .. ARGV[i], ARGV[i + 1]) end
-  index(P, m.id, 'a', m.topic, m.priority, now, nil)
-  topics[m.topic] = true
+  local record = {'t', m.topic, 'ct', now, 'p', m.priority, 's', 'a'}
+  if m.retries ~= cjson.null then table.insert(record, 'r'); table.insert(record, m.retries) end
+  if m.businessKey ~= cjson.null then
+    table.insert(record, 'bk'); table.insert(record, m.businessKey)
+  end
+  if m.tenantId ~= cjson.null then table.insert(record, 'tn'); table.insert(record, m.tenantId) end
+  for i = first, first + 2 * m.nv - 1, 2 do
+    table.insert(record, 'v.' .. ARGV[i]); table.insert(record, ARGV[i + 1])
+  end
+  bulk('HSET', k_task(P, m.id), record, 2)
+  levels[m.topic] = levels[m.topic] or {}
+  local members = levels[m.topic][m.priority] or {}
+  levels[m.topic][m.priority] = members
+  table.insert(members, now)
+  table.insert(members, m.id)
 end
-for topic, _ in pairs(topics) do
+for topic, by_prio in pairs(levels) do
+  for prio, members in pairs(by_prio) do
+    bulk('ZADD', k_avail(P, topic, prio), members, 2)
+    redis.call('ZADD', k_levels(P, topic), -tonumber(prio), prio)
+  end
   redis.call('SADD', k_topics(P), topic)
   wake(P, channel, topic)
 end

@@ -12,7 +12,7 @@ import pytest
 from broker.errors import DuplicateTask, InvalidArgument, InvalidVariable
 from broker.model import ExternalTask, NewTask, TaskState, TopicRequest, TopicStats
 from broker.query import TaskQuery
-from broker.store import Store
+from broker.store import Completion, Store
 
 END = "--end-of-test--"
 
@@ -225,3 +225,20 @@ async def test_publishing_a_bad_variable_raises_invalid_variable_and_stores_noth
     )
     assert caught.value.kind == "InvalidRequestException"
     assert await namespace_keys(store) == set()
+
+
+async def test_large_batches_and_many_variables_are_written_whole(store, clock):
+    """Beyond a few thousand values Lua's unpack() fails; the scripts write in chunks."""
+    many = {f"v{i}": {"type": "Integer", "value": i} for i in range(5_000)}
+    [wide] = await store.publish_many([NewTask("wide", many)])
+    ids = await store.publish_many([NewTask("bulk") for _ in range(6_000)])
+    assert len((await store.get(wide)).variables) == 5_000
+    assert await store.topic_stats() == [
+        TopicStats("bulk", 6_000, 0, 0, 0),
+        TopicStats("wide", 1, 0, 0, 0),
+    ]
+    locked = await store.fetch_and_lock("w", 6_000, [TopicRequest("bulk", 1_000)])
+    assert sorted(t.id for t in locked) == sorted(ids)
+    results = await store.complete_many([Completion(t.id, "w") for t in locked])
+    assert results == [None] * 6_000
+    assert await store.topic_stats() == [TopicStats("wide", 1, 0, 0, 0)]
