@@ -11,19 +11,19 @@ import asyncio
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from broker.settings import Settings
 from gateway.app import create_app
 
 
 class GatewayServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
         super().__init__(config)
-        self.settings = settings
+        self.app = app
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        app = self.config.app
-        hub = getattr(app.state, "hub", None)
+        hub = getattr(self.app.state, "hub", None)
         if hub is not None and hub.loop is not None:
             hub.loop.call_soon_threadsafe(hub.close)
         super().handle_exit(sig, frame)
@@ -41,4 +41,4 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> 
         access_log=False,
         timeout_graceful_shutdown=10,
     )
-    asyncio.run(GatewayServer(config, settings).serve())
+    asyncio.run(GatewayServer(config, app).serve())
