@@ -1,0 +1,149 @@
+"""The state shared while one BPMN resource is parsed, and the checks every handler uses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from broker.bpmn._xml import (
+    CAMUNDA_NS,
+    XmlElement,
+    attr,
+    bpmn_children,
+    line,
+    local,
+    split,
+    text,
+)
+from broker.bpmn.expressions import Expression, ExpressionError, parse_value
+from broker.bpmn.model import ErrorDefinition, Problem
+from broker.bpmn.timers import TimerDefinition, TimerError
+
+PASSIVE = frozenset(
+    {"documentation", "extensionElements", "incoming", "outgoing", "ioSpecification", "property"}
+    | {"dataInputAssociation", "dataOutputAssociation", "dataInput", "dataOutput"}
+    | {"inputSet", "outputSet"}
+)
+"""BPMN children without execution semantics in Camunda; ignored wherever they appear."""
+EVENT_DEFINITIONS = frozenset(
+    f"{kind}EventDefinition"
+    for kind in (
+        *("cancel", "compensate", "conditional", "error", "escalation", "link", "message"),
+        *("signal", "terminate", "timer"),
+    )
+) | {"eventDefinitionRef"}
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+@dataclass
+class ParseContext:
+    """What the handlers share while one resource is parsed: root-level definitions, the ids
+    seen so far and the problems found."""
+
+    resource_name: str
+    errors: Mapping[str, ErrorDefinition]
+    messages: Mapping[str, str | None]
+    problems: list[Problem] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+
+    def problem(self, message: str, element: XmlElement, *element_ids: str | None) -> None:
+        ids = tuple(i for i in element_ids if i)
+        self.problems.append(Problem(message, line(element), 0, ids[0] if ids else None, ids))
+
+    def error_code(self, error_ref: str) -> str | None:
+        """§6.4: the referenced error's errorCode, or the errorRef itself if no such error."""
+        error = self.errors.get(error_ref)
+        return error_ref if error is None else error.error_code
+
+    def message_name(self, holder: XmlElement, owner: XmlElement, owner_id: str) -> str | None:
+        ref = attr(holder, "messageRef")
+        if not ref:
+            self.problem(f"'{owner_id}' must reference a message (messageRef)", owner, owner_id)
+            return None
+        if ref not in self.messages:
+            message = f"Invalid 'messageRef' on '{owner_id}': no message with id '{ref}' found"
+            self.problem(message, owner, owner_id)
+            return None
+        name = self.messages[ref]
+        if not name:
+            self.problem(f"Message '{ref}' used by '{owner_id}' has no name", owner, owner_id)
+        elif "${" in name or "#{" in name:
+            message = f"Message '{ref}' used by '{owner_id}' has an expression as name"
+            self.problem(message + " (not supported)", owner, owner_id)
+            return None
+        return name or None
+
+    def value(self, raw: str, element: XmlElement, eid: str, what: str) -> str | Expression | None:
+        try:
+            return parse_value(raw)
+        except ExpressionError as exc:
+            self.problem(f"Invalid {what} on '{eid}': {exc}", element, eid)
+            return None
+
+    def priority(self, raw: str | None, element: XmlElement, eid: str) -> int | Expression | None:
+        """camunda:taskPriority: an expression or a 32-bit integer constant (as Camunda)."""
+        if raw is None:
+            return None
+        value = self.value(raw, element, eid, "camunda:taskPriority")
+        if value is None or isinstance(value, Expression):
+            return value
+        if _INTEGER.fullmatch(raw) and -(2**31) <= int(raw) < 2**31:
+            return int(raw)
+        message = f"Value '{raw}' for attribute 'taskPriority' is not a valid number"
+        self.problem(message, element, eid)
+        return None
+
+    def timer(self, definition: XmlElement, owner: XmlElement, eid: str) -> TimerDefinition | None:
+        specs = list(bpmn_children(definition, "timeDate", "timeDuration", "timeCycle"))
+        if len(specs) != 1:
+            message = f"Timer of '{eid}' needs exactly one of timeDate or timeDuration"
+            self.problem(message, owner, eid)
+            return None
+        kind = local(specs[0])
+        if kind == "timeCycle":
+            message = (
+                f"Timer cycle (timeCycle) of '{eid}' is not supported: use timeDuration or timeDate"
+            )
+            self.problem(message, owner, eid)
+            return None
+        try:
+            return TimerDefinition.parse(
+                "duration" if kind == "timeDuration" else "date", text(specs[0])
+            )
+        except (TimerError, ExpressionError) as exc:
+            self.problem(f"Invalid {kind} of '{eid}': {exc}", owner, eid)
+            return None
+
+    def check_children(self, element: XmlElement, eid: str, allowed: frozenset[str]) -> None:
+        """Report every BPMN child with semantics we do not implement (loops, multi-instance)."""
+        for child in bpmn_children(element):
+            name = local(child)
+            if name not in PASSIVE and name not in allowed:
+                self.problem(f"'{eid}' has a <{name}>, which is not supported", child, eid)
+
+    def check_extensions(self, element: XmlElement, eid: str, *, io_allowed: bool) -> None:
+        """Report Camunda extensions that would change behaviour and that we cannot honour."""
+        for container in bpmn_children(element, "extensionElements"):
+            for child in container:
+                namespace, name = split(child)
+                if namespace not in CAMUNDA_NS:
+                    continue
+                if name in ("executionListener", "taskListener", "connector"):
+                    self.problem(f"camunda:{name} on '{eid}' is not supported", child, eid)
+                elif name == "inputOutput" and not io_allowed:
+                    message = (
+                        f"camunda:inputOutput on '{eid}' is not supported (only on external tasks)"
+                    )
+                    self.problem(message, child, eid)
+
+    def check_activity(self, element: XmlElement, eid: str, *, io_allowed: bool) -> None:
+        """Children, extensions and the ``default`` attribute of a task or sub-process."""
+        self.check_children(element, eid, frozenset())
+        self.check_extensions(element, eid, io_allowed=io_allowed)
+        self.check_no_default(element, eid)
+
+    def check_no_default(self, element: XmlElement, eid: str) -> None:
+        if attr(element, "default"):
+            message = f"A default flow on activity '{eid}' is not supported (only on gateways)"
+            self.problem(message, element, eid)

@@ -1,0 +1,314 @@
+"""Parse a BPMN 2.0 resource (Camunda dialect) into immutable :class:`ProcessModel` objects.
+
+Every problem in the resource is collected and raised at once as a :class:`BpmnParseError`; an
+element the engine could not execute faithfully is refused with a problem naming its id, never
+skipped. Ignored on purpose: BPMN DI, documentation, lanes, data objects, text annotations,
+associations, groups, collaborations and message flows, ``camunda:asyncBefore`` / ``asyncAfter``
+and other Camunda attributes or extension elements without effect on external tasks (e.g.
+``camunda:failedJobRetryTimeCycle``, see §6.2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import replace
+from types import MappingProxyType
+
+from broker.bpmn._context import PASSIVE, ParseContext
+from broker.bpmn._elements import HANDLERS
+from broker.bpmn._xml import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_DEPTH,
+    XmlElement,
+    attr,
+    bpmn_children,
+    camunda_attr,
+    line,
+    load,
+    local,
+    text,
+)
+from broker.bpmn.expressions import Expression, ExpressionError
+from broker.bpmn.model import (
+    BoundaryEvent,
+    BpmnParseError,
+    Element,
+    EndEvent,
+    ErrorDefinition,
+    ExclusiveGateway,
+    ExternalTask,
+    InclusiveGateway,
+    MessageDefinition,
+    ParallelGateway,
+    Problem,
+    ProcessModel,
+    SequenceFlow,
+    StartEvent,
+    SubProcess,
+)
+
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "parse_bpmn"]
+
+_IGNORED_IN_SCOPE = PASSIVE | {
+    "laneSet", "dataObject", "dataObjectReference", "dataStoreReference", "textAnnotation",
+    "association", "group",
+}  # fmt: skip
+_LOOPS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
+_TTL = re.compile(r"(?:P(\d+)D|(\d+))")
+
+
+def parse_bpmn(
+    data: bytes,
+    resource_name: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> list[ProcessModel]:
+    """The executable processes of a BPMN resource, in document order.
+
+    Non-executable processes (``isExecutable="false"``) are skipped without validation, as Camunda
+    does; a resource without executable processes yields []. Raises BpmnParseError listing every
+    problem: oversized, DOCTYPE-bearing, malformed or too deeply nested XML (these stop at once),
+    unsupported elements and broken references.
+    """
+    root = load(data, resource_name, max_bytes=max_bytes, max_depth=max_depth)
+    if local(root) != "definitions":
+        problem = Problem("The root element must be <bpmn:definitions>", line(root))
+        raise BpmnParseError(resource_name, [problem])
+    errors = {
+        error_id: ErrorDefinition(
+            error_id, attr(e, "errorCode"), attr(e, "name"), camunda_attr(e, "errorMessage")
+        )
+        for e in bpmn_children(root, "error")
+        if (error_id := attr(e, "id"))
+    }
+    messages = {
+        message_id: attr(m, "name")
+        for m in bpmn_children(root, "message")
+        if (message_id := attr(m, "id"))
+    }
+    ctx = ParseContext(resource_name, errors, messages)
+    models: list[ProcessModel] = []
+    for process in bpmn_children(root, "process"):
+        executable = attr(process, "isExecutable")
+        if executable is None or executable.lower() == "true":
+            model = _ProcessParser(ctx, process).parse()
+            if model is not None:
+                models.append(model)
+    if ctx.problems:
+        raise BpmnParseError(resource_name, ctx.problems)
+    return models
+
+
+class _ProcessParser:
+    def __init__(self, ctx: ParseContext, process: XmlElement) -> None:
+        self.ctx = ctx
+        self.process = process
+        self.nodes: dict[str, Element] = {}
+        self.seen: dict[str, tuple[str | None, str]] = {}  # every flow node: (scope, BPMN type)
+        self.flow_elements: list[tuple[XmlElement, str, str | None]] = []
+        self.lines: dict[str, int] = {}
+
+    def parse(self) -> ProcessModel | None:
+        ctx, process = self.ctx, self.process
+        key = attr(process, "id")
+        if not key:
+            ctx.problem("A process has no id", process)
+            return None
+        if key in ctx.ids:
+            ctx.problem(f"Duplicate id '{key}'", process, key)
+        ctx.ids.add(key)
+        ctx.check_extensions(process, key, io_allowed=False)
+        self.scope(process, None, key)
+        flows = self.sequence_flows()
+        elements = self.link(flows)
+        return ProcessModel(
+            key=key,
+            resource_name=ctx.resource_name,
+            name=attr(process, "name"),
+            version_tag=camunda_attr(process, "versionTag"),
+            history_time_to_live=self.history_time_to_live(),
+            task_priority=ctx.priority(camunda_attr(process, "taskPriority"), process, key),
+            elements=MappingProxyType(elements),
+            flows=MappingProxyType(flows),
+            errors=MappingProxyType(dict(ctx.errors)),
+            messages=MappingProxyType(
+                {i: MessageDefinition(i, name) for i, name in ctx.messages.items() if name}
+            ),
+        )
+
+    def history_time_to_live(self) -> int | None:
+        raw = camunda_attr(self.process, "historyTimeToLive")
+        if raw is None or raw == "":
+            return None
+        match = _TTL.fullmatch(raw)
+        if match is None or int(match[1] or match[2]) >= 2**31:
+            self.ctx.problem(
+                f"Cannot parse historyTimeToLive: '{raw}'", self.process, attr(self.process, "id")
+            )
+            return None
+        return int(match[1] or match[2])
+
+    def scope(
+        self, container: XmlElement, scope_id: str | None, owner_id: str
+    ) -> tuple[list[str], str | None]:
+        """Parse the children of the process or a sub-process: (child ids, none start event id)."""
+        ctx, children, starts = self.ctx, [], []
+        for child in bpmn_children(container):
+            kind, eid = local(child), attr(child, "id")
+            if kind in _IGNORED_IN_SCOPE:
+                continue
+            if kind in _LOOPS:
+                message = f"'{owner_id}' has a <{kind}>: loops and multi-instance are not supported"
+                ctx.problem(message, child, owner_id)
+                continue
+            if not eid:
+                ctx.problem(f"A <{kind}> element has no id", child)
+                continue
+            if eid in ctx.ids:
+                ctx.problem(f"Duplicate id '{eid}'", child, eid)
+                continue
+            ctx.ids.add(eid)
+            if kind == "sequenceFlow":
+                self.flow_elements.append((child, eid, scope_id))
+                continue
+            self.seen[eid] = (scope_id, kind)  # in document order: parents before children
+            self.lines[eid] = line(child)
+            node = self.element(kind, child, eid, scope_id)
+            if node is not None:
+                self.nodes[eid] = node
+                children.append(eid)
+                if isinstance(node, StartEvent):
+                    starts.append(eid)
+        what = "Process" if scope_id is None else "Sub-process"
+        if not starts:
+            ctx.problem(f"{what} '{owner_id}' has no none start event", container, owner_id)
+        for extra in starts[1:]:
+            message = f"{what} '{owner_id}' has more than one none start event ('{extra}')"
+            ctx.problem(message, container, owner_id, extra)
+        return children, starts[0] if starts else None
+
+    def element(
+        self, kind: str, child: XmlElement, eid: str, scope_id: str | None
+    ) -> Element | None:
+        if kind == "subProcess":
+            return self.sub_process(child, eid, scope_id)
+        handler = HANDLERS.get(kind)
+        if handler is None:
+            self.ctx.problem(f"Element '{eid}' is a <{kind}>, which is not supported", child, eid)
+            return None
+        return handler(self.ctx, child, eid, scope_id)
+
+    def sub_process(self, child: XmlElement, eid: str, scope_id: str | None) -> Element | None:
+        if attr(child, "triggeredByEvent") == "true":
+            self.ctx.problem(f"Event sub-process '{eid}' is not supported", child, eid)
+            return None
+        self.ctx.check_extensions(child, eid, io_allowed=False)
+        self.ctx.check_no_default(child, eid)
+        child_ids, start = self.scope(child, eid, eid)
+        return SubProcess(
+            id=eid,
+            name=attr(child, "name"),
+            scope_id=scope_id,
+            child_ids=tuple(child_ids),
+            start_event_id=start or "",
+        )
+
+    def sequence_flows(self) -> dict[str, SequenceFlow]:
+        flows: dict[str, SequenceFlow] = {}
+        for element, fid, scope_id in self.flow_elements:
+            ends: dict[str, str] = {}
+            for role in ("sourceRef", "targetRef"):
+                ref = attr(element, role)
+                if not ref:
+                    self.ctx.problem(f"Sequence flow '{fid}' has no {role}", element, fid)
+                elif ref not in self.seen:
+                    message = f"Invalid {role} '{ref}' of sequence flow '{fid}': no such element"
+                    self.ctx.problem(message, element, fid)
+                elif self.seen[ref][0] != scope_id:
+                    message = (
+                        f"Sequence flow '{fid}' crosses a sub-process boundary ({role} '{ref}')"
+                    )
+                    self.ctx.problem(message, element, fid, ref)
+                else:
+                    ends[role] = ref
+            condition = self.condition(element, fid)
+            if len(ends) == 2:
+                source, target = ends["sourceRef"], ends["targetRef"]
+                flows[fid] = SequenceFlow(fid, source, target, condition, attr(element, "name"))
+        return flows
+
+    def condition(self, flow: XmlElement, fid: str) -> Expression | None:
+        found = list(bpmn_children(flow, "conditionExpression"))
+        if not found:
+            return None
+        language = attr(found[0], "language")
+        if (language and language.lower() != "juel") or camunda_attr(found[0], "resource"):
+            message = f"Condition of sequence flow '{fid}' is a script: only ${{...}} is supported"
+            self.ctx.problem(message, flow, fid)
+            return None
+        raw = text(found[0])
+        try:
+            expression = Expression.parse(raw)
+        except ExpressionError as exc:
+            self.ctx.problem(f"Invalid condition of sequence flow '{fid}': {exc}", flow, fid)
+            return None
+        if expression.is_literal:
+            message = (
+                f"Condition of sequence flow '{fid}' must be an expression ${{...}}, not '{raw}'"
+            )
+            self.ctx.problem(message, flow, fid)
+            return None
+        return expression
+
+    def link(self, flows: dict[str, SequenceFlow]) -> dict[str, Element]:
+        """Give every node its flows, check what depends on them, drop parallel conditions."""
+        incoming: dict[str, list[str]] = defaultdict(list)
+        outgoing: dict[str, list[str]] = defaultdict(list)
+        for flow in flows.values():
+            outgoing[flow.source].append(flow.id)
+            incoming[flow.target].append(flow.id)
+            if flow.condition is not None and isinstance(
+                self.nodes.get(flow.source), ParallelGateway
+            ):
+                flows[flow.id] = replace(flow, condition=None)  # Camunda ignores them
+        linked: dict[str, Element] = {}
+        for eid in self.seen:
+            node = self.nodes.get(eid)
+            if node is None:
+                continue
+            ins, outs = tuple(incoming[eid]), tuple(outgoing[eid])
+            self.check_node(node, ins, outs)
+            linked[eid] = replace(node, incoming=ins, outgoing=outs)
+        return linked
+
+    def check_node(self, node: Element, ins: tuple[str, ...], outs: tuple[str, ...]) -> None:
+        def problem(message: str, *ids: str) -> None:
+            where = self.lines.get(node.id, 0)
+            self.ctx.problems.append(Problem(message, where, 0, node.id, (node.id, *ids)))
+
+        if isinstance(node, StartEvent | BoundaryEvent) and ins:
+            problem(f"'{node.id}' is a start or boundary event and cannot have incoming flows")
+        if isinstance(node, EndEvent) and outs:
+            problem(f"End event '{node.id}' cannot have outgoing flows")
+        default = (
+            node.default_flow if isinstance(node, ExclusiveGateway | InclusiveGateway) else None
+        )
+        if default and default not in outs:
+            problem(
+                f"Default flow '{default}' of '{node.id}' is not an outgoing flow of it", default
+            )
+        if isinstance(node, BoundaryEvent):
+            target = self.seen.get(node.attached_to)
+            if target is None:
+                problem(
+                    f"Invalid attachedToRef '{node.attached_to}' of '{node.id}': no such element"
+                )
+            elif not isinstance(self.nodes.get(node.attached_to), ExternalTask | SubProcess):
+                message = f"Boundary event '{node.id}' is attached to '{node.attached_to}' "
+                problem(
+                    message + f"(a <{target[1]}>): only external tasks and sub-processes can be"
+                )
+            elif target[0] != node.scope_id:
+                problem(f"Boundary event '{node.id}' is not in the scope of '{node.attached_to}'")
