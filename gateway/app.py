@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.settings = settings
     app.state.timezone = ZoneInfo(settings.timezone)
     errors.install(app)
+    # routes are matched in order: the hot ones first
+    app.include_router(extension.router)
     app.include_router(health.router)
     root = settings.gateway_root_path.rstrip("/")
     for prefix in (root, f"{root}/engine/default"):
@@ -64,7 +66,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.include_router(external_task.router, prefix=prefix)
     app.include_router(engine.engines_router, prefix=root)
     app.include_router(_other_engines(), prefix=root)
-    app.include_router(extension.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.gateway_max_body_bytes)
     if settings.auth_enabled:
         app.add_middleware(

@@ -12,22 +12,22 @@ from broker.store import Store
 from gateway.longpoll import WakeHub
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def get_hub(request: Request) -> WakeHub:
+async def get_hub(request: Request) -> WakeHub:
     hub: WakeHub = request.app.state.hub
     return hub
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_timezone(request: Request) -> tzinfo:
+async def get_timezone(request: Request) -> tzinfo:
     tz: tzinfo = request.app.state.timezone
     return tz
 

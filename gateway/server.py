@@ -7,7 +7,6 @@ every parked poll answers ``[]`` immediately, then let uvicorn drain as usual.
 
 from __future__ import annotations
 
-import asyncio
 from types import FrameType
 
 import uvicorn
@@ -41,4 +40,4 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> 
         access_log=False,
         timeout_graceful_shutdown=10,
     )
-    asyncio.run(GatewayServer(config, app).serve())
+    GatewayServer(config, app).run()  # uvicorn picks the loop (uvloop when installed)
