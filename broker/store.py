@@ -6,20 +6,13 @@ Every method validates its input before the first write, passes the clock to the
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import itertools
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
 
-from broker import scripts, validate
+from broker import validate
 from broker.connection import check_eviction_policy, client_for, ensure_partitions
 from broker.errors import DuplicateTask, InvalidArgument, TaskNotFound, raise_for
 from broker.fetching import lua_filters, select_variables
@@ -34,14 +27,11 @@ from broker.model import (
 )
 from broker.reads import StoreReads
 from broker.settings import Settings
+from broker.store_base import Clock, StoreBase, wall_clock_ms
 
-Clock = Callable[[], int]
 SortOrder = Literal["asc", "desc"]
 MAX_ERROR_MESSAGE = 666  # Camunda truncates errorMessage to this many characters
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
+__all__ = ["Clock", "Completion", "Store", "open_store", "wall_clock_ms"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,77 +45,9 @@ class Completion:
     lock_token: int | None = None
 
 
-class Store(StoreReads):
+class Store(StoreBase, StoreReads):
     """Async access to the broker's Redis data. Create with ``Store(client, settings)``."""
 
-    def __init__(
-        self, client: aioredis.Redis, settings: Settings, clock: Clock = wall_clock_ms
-    ) -> None:
-        self.redis = client
-        self.settings = settings
-        self.keys = Keys(settings.namespace, settings.partitions)
-        self.clock = clock
-        self._sources = {name: scripts.source(name) for name in scripts.NAMES}
-        self._shas = {
-            name: hashlib.sha1(src.encode()).hexdigest() for name, src in self._sources.items()
-        }
-        self._rotation = itertools.count()
-
-    # ------------------------------------------------------------------ validation helpers
-    @property
-    def _max_vars(self) -> int:
-        return self.settings.max_variables_bytes
-
-    def _vars(self, raw: Mapping[str, Any] | None) -> str:
-        return validate.variables_json(raw, self._max_vars)
-
-    def _prefix_of(self, task_id: str) -> str:
-        return self.keys.prefix(self.keys.partition_of(task_id))
-
-    def _wake(self) -> str:
-        return self.keys.wake_channel
-
-    async def _load_scripts(self) -> None:
-        """SCRIPT LOAD every script (after a NOSCRIPT: a new or flushed server)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for source in self._sources.values():
-                pipe.script_load(source)
-            await pipe.execute()
-
-    async def _call(self, name: str, prefix: str, *args: Any) -> list[Any]:
-        """EVALSHA one script on the partition ``prefix``; loads the scripts when missing."""
-        try:
-            reply: list[Any] = await self.redis.evalsha(self._shas[name], 1, prefix, *args)
-        except NoScriptError:
-            await self._load_scripts()
-            reply = await self.redis.evalsha(self._shas[name], 1, prefix, *args)
-        return reply
-
-    async def _call_many(self, calls: Sequence[tuple[str, str, Sequence[Any]]]) -> list[Any]:
-        """Several script calls in one round trip; a failed call's reply is its exception."""
-        replies: list[Any] = [None] * len(calls)
-        todo = list(range(len(calls)))
-        for attempt in range(2):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for i in todo:
-                    name, prefix, args = calls[i]
-                    pipe.evalsha(self._shas[name], 1, prefix, *args)
-                got = await pipe.execute(raise_on_error=False)
-            for i, reply in zip(todo, got, strict=True):
-                replies[i] = reply
-            # a NOSCRIPT reply means that call did not run: load the scripts, run it again
-            todo = [i for i in todo if isinstance(replies[i], NoScriptError)]
-            if not todo or attempt:
-                break
-            await self._load_scripts()
-        return replies
-
-    def new_task_id(self) -> str:
-        """A random 128-bit id as 26 lower-case base32 characters (shorter than a UUID's 36: the
-        id is stored twice per waiting task, in its key and in the fetchable index)."""
-        return base64.b32encode(uuid.uuid4().bytes).decode().rstrip("=").lower()
-
-    # ------------------------------------------------------------------ transitions
     async def publish(self, task: NewTask) -> str:
         """Create a standalone task; returns its id. Raises InvalidArgument, DuplicateTask."""
         return (await self.publish_many([task]))[0]
@@ -456,35 +378,6 @@ class Store(StoreReads):
             moved += int(reply[1])
             more = more or reply[2] == 1
         return moved, more
-
-    async def heartbeat(self, scheduler_id: str, ttl_ms: int) -> None:
-        """Record that a scheduler is alive (the key expires after ``ttl_ms``)."""
-        await self.redis.set(self.keys.scheduler_heartbeat(scheduler_id), self.clock(), px=ttl_ms)
-
-    async def last_heartbeat(self, scheduler_id: str) -> int | None:
-        """When the scheduler last beat (ms), or None if its heartbeat expired."""
-        value = await self.redis.get(self.keys.scheduler_heartbeat(scheduler_id))
-        return None if value is None else int(value)
-
-    async def wake_ups(self) -> AsyncIterator[str]:
-        """Topic names as scripts make tasks fetchable, from every process (pub/sub).
-
-        Runs until cancelled; raises a backend error when the connection is lost.
-        """
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        try:
-            await pubsub.subscribe(self.keys.wake_channel)
-            async for message in pubsub.listen():
-                if message["type"] == "message":
-                    yield str(message["data"])
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
-
-    async def ping(self) -> bool:
-        return bool(await self.redis.ping())
-
-    async def close(self) -> None:
-        await self.redis.aclose()
 
 
 async def open_store(settings: Settings, clock: Clock = wall_clock_ms) -> Store:
