@@ -7,7 +7,13 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STORE_LAYER = {"broker/store.py", "broker/store_base.py", "broker/reads.py", "broker/connection.py", "broker/embedded.py"}
+STORE_LAYER = {
+    "broker/store.py",
+    "broker/store_base.py",
+    "broker/reads.py",
+    "broker/connection.py",
+    "broker/embedded.py",
+}
 
 
 def _imports(path: Path) -> set[str]:
