@@ -1,7 +1,7 @@
 """Domain objects of the broker (frozen dataclasses) and their conversion from Redis hashes.
 
-Task hash fields: t topic, s state, ct createTime ms, p priority, r retries (absent = null),
-w worker id, le lock expiry ms, tok lock token, em error message, ed error details,
+Task hash fields: t topic, s state, ct createTime ms, p priority (absent = 0), r retries
+(absent = null), w worker id, le lock expiry ms, tok lock token, em error message, ed error details,
 v.<name> one typed variable (JSON), bk business key, tn tenant id, iid open incident id;
 process fields pi, pd, pk, pvt, act, ai, ex, xp (extension properties JSON).
 """

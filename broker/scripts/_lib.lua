@@ -1,5 +1,6 @@
 -- Shared helpers for the transition scripts: status codes, index placement, incidents.
 --
+-- Priority 0, the default, is not stored (field "p" absent): it saves memory per waiting task.
 -- Task states (hash field "s"): a = fetchable, l = locked, r = waiting out retryTimeout,
 -- i = retries exhausted (carries an incident; fetchable only after set_retries > 0).
 -- Every state change goes through unindex()/index() so a task is in exactly one index.
@@ -127,8 +128,8 @@ local function reclaim(P, topic, now, limit)
     for _, id in ipairs(due) do
       local f = redis.call('HMGET', k_task(P, id), 'p', 'ct')
       redis.call('ZREM', zkey, id)
-      if f[1] then
-        avail_add(P, id, topic, f[1], f[2])
+      if f[2] then
+        avail_add(P, id, topic, f[1] or '0', f[2])
         redis.call('HSET', k_task(P, id), 's', 'a')
       end
       moved = moved + 1
@@ -170,6 +171,7 @@ local function owned_task(P, id, worker, token)
   local key = k_task(P, id)
   local f = redis.call('HMGET', key, 's', 't', 'p', 'ct', 'w', 'le', 'tok', 'r', 'iid')
   if not f[1] then return nil, {E_NOT_FOUND} end
+  f[3] = f[3] or '0'  -- priority 0 is not stored
   if f[5] ~= worker then return nil, {E_WORKER_MISMATCH, f[5]} end
   if token ~= '' and token ~= (f[7] or '0') then return nil, {E_STALE_TOKEN, f[7] or '0'} end
   return f, nil

@@ -23,6 +23,7 @@ if not is_int(dur) or tonumber(dur) <= 0 then return {E_INVALID, 'lockDuration i
 local key = k_task(P, id)
 local f = redis.call('HMGET', key, 's', 't', 'p', 'ct', 'w', 'le')
 if not f[1] then return {E_NOT_FOUND} end
+f[3] = f[3] or '0'  -- priority 0 is not stored
 if f[5] and f[5] ~= worker and f[6] and now <= tonumber(f[6]) then
   return {E_WORKER_MISMATCH, f[5]}
 end

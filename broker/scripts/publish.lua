@@ -42,7 +42,8 @@ end
 local levels = {}  -- topic -> priority -> {score, id, score, id, ...}
 for _, pair in ipairs(tasks) do
   local m, first = pair[1], pair[2]
-  local record = {'t', m.topic, 'ct', now, 'p', m.priority, 's', 'a'}
+  local record = {'t', m.topic, 'ct', now, 's', 'a'}
+  if m.priority ~= '0' then table.insert(record, 'p'); table.insert(record, m.priority) end
   if m.retries ~= cjson.null then table.insert(record, 'r'); table.insert(record, m.retries) end
   if m.businessKey ~= cjson.null then
     table.insert(record, 'bk'); table.insert(record, m.businessKey)

@@ -30,6 +30,7 @@ for n = 4, #ARGV, 2 do
   local id = ARGV[n]
   local key = k_task(P, id)
   local f = redis.call('HMGET', key, 's', 't', 'p', 'ct', 'le', 'r', 'iid')
+  f[3] = f[3] or '0'  -- priority 0 is not stored
   local was_left = retries_left(f[6])
   redis.call('HSET', key, 'r', retries)
   if r == 0 then

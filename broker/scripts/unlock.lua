@@ -18,6 +18,7 @@ local id = ARGV[2]
 local key = k_task(P, id)
 local f = redis.call('HMGET', key, 's', 't', 'p', 'ct')
 if not f[1] then return {E_NOT_FOUND} end
+f[3] = f[3] or '0'  -- priority 0 is not stored
 redis.call('HDEL', key, 'w', 'le')
 if f[1] == 'l' or f[1] == 'r' then
   move(P, id, f[1], 'a', f[2], f[3], f[4], nil)

@@ -1,0 +1,67 @@
+"""The BPMN process engine's execution core: pure functions from (model, state, event) to
+(new state, effects). No Redis, no HTTP, no clock, no randomness: the caller passes the time and
+an id supplier, stores the new state with a version check and applies the effects.
+
+Typical use::
+
+    state, effects = start(model, "pi-1", variables, None, None, now_ms, UuidIds())
+    for task in effects.tasks_created: ...            # create the external tasks
+    state, effects = complete_task(model, state, task_id, variables, {}, now_ms, UuidIds())
+
+Supported: none start; none, terminate and error end events; external tasks with input/output
+mappings and ``camunda:errorEventDefinition``; exclusive, parallel and inclusive gateways (fork
+and join); embedded sub-processes; conditional flows on activities; interrupting error boundary
+events; interrupting and non-interrupting timer boundary events; timer and message intermediate
+catch events; receive tasks.
+"""
+
+from broker.engine.effects import Effects, NewTask, NewTimer, Subscription
+from broker.engine.errors import (
+    EngineError,
+    EvaluationError,
+    InstanceEnded,
+    InvalidState,
+    NoMatch,
+    NoOutgoingFlow,
+    UnknownTask,
+    UnknownTimer,
+)
+from broker.engine.events import (
+    bpmn_error,
+    cancel,
+    complete_task,
+    correlate_message,
+    fire_timer,
+    start,
+)
+from broker.engine.ids import CounterIds, Ids, UuidIds
+from broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
+
+__all__ = [
+    "CounterIds",
+    "Effects",
+    "EngineError",
+    "EvaluationError",
+    "Execution",
+    "Ids",
+    "InstanceEnded",
+    "InstanceState",
+    "InvalidState",
+    "NewTask",
+    "NewTimer",
+    "NoMatch",
+    "NoOutgoingFlow",
+    "Subscription",
+    "Timer",
+    "TypedValue",
+    "UnknownTask",
+    "UnknownTimer",
+    "UuidIds",
+    "Wait",
+    "bpmn_error",
+    "cancel",
+    "complete_task",
+    "correlate_message",
+    "fire_timer",
+    "start",
+]

@@ -1,0 +1,72 @@
+"""The engine's exception tree: every error names the element, task, timer or message involved."""
+
+from __future__ import annotations
+
+from broker.errors import BrokerError
+
+
+class EngineError(BrokerError):
+    """Base class: the step cannot be computed; the instance state is left unchanged."""
+
+
+class InstanceEnded(EngineError):
+    """The instance is completed or terminated: no event can reach it any more."""
+
+    def __init__(self, instance_id: str, status: str) -> None:
+        super().__init__(f"Process instance {instance_id} is {status}")
+        self.instance_id = instance_id
+        self.status = status
+
+
+class UnknownTask(EngineError):
+    """No execution of the instance waits for this external task."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"External task with id {task_id} does not exist")
+        self.task_id = task_id
+
+
+class UnknownTimer(EngineError):
+    """The instance has no timer with this id (it fired or was cancelled already)."""
+
+    def __init__(self, timer_id: str) -> None:
+        super().__init__(f"Timer with id {timer_id} does not exist")
+        self.timer_id = timer_id
+
+
+class NoOutgoingFlow(EngineError):
+    """No outgoing flow of a gateway or activity could be selected (Camunda's message)."""
+
+    def __init__(self, element_id: str) -> None:
+        super().__init__(
+            f"No outgoing sequence flow for the element with id '{element_id}' could be "
+            "selected for continuing the process"
+        )
+        self.element_id = element_id
+
+
+class NoMatch(EngineError):
+    """A message matches no waiting execution, or several (Camunda's
+    MismatchingMessageCorrelationException)."""
+
+    def __init__(self, message_name: str, matches: int) -> None:
+        detail = (
+            "No process instance matches the correlation"
+            if matches == 0
+            else f"{matches} executions match the correlation"
+        )
+        super().__init__(f"Cannot correlate message '{message_name}': {detail}")
+        self.message_name = message_name
+        self.matches = matches
+
+
+class EvaluationError(EngineError):
+    """An expression or timer of an element could not be evaluated; ``element_id`` names it."""
+
+    def __init__(self, element_id: str, what: str, cause: Exception) -> None:
+        super().__init__(f"Cannot evaluate {what} of '{element_id}': {cause}")
+        self.element_id = element_id
+
+
+class InvalidState(EngineError):
+    """A stored instance state is malformed (it cannot be read back)."""

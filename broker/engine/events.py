@@ -1,0 +1,230 @@
+"""The events that move a process instance: each returns the new state and the effects.
+
+Every function is pure: the model and the state are not modified, ids come from ``ids`` and the
+time from ``now_ms``; the same inputs always give the same result. Variables are Camunda typed
+values as redtask stores them (already validated by :mod:`broker.variables`). On error the
+caller keeps the old state: nothing is half applied.
+
+Variable writes follow Camunda: ``variables`` go to the nearest scope (walking up from the
+task's execution) that already has a variable of that name, else to the process instance;
+``local_variables`` go to the task's own execution. One Camunda rule is worth knowing: when the
+task has output parameters, the completion ``variables`` are written to the task's local scope,
+so only what the output mappings map reaches the outer scopes (the rest ends with the task).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from broker.bpmn import BoundaryEvent, ExpressionError, ExternalTask, ProcessModel
+from broker.engine.effects import Effects
+from broker.engine.errors import EvaluationError, InstanceEnded, NoMatch, UnknownTask, UnknownTimer
+from broker.engine.ids import Ids
+from broker.engine.run import Run
+from broker.engine.state import Execution, InstanceState, TypedValue
+
+Step = tuple[InstanceState, Effects]
+Variables = Mapping[str, TypedValue]
+
+
+def start(
+    model: ProcessModel,
+    instance_id: str,
+    variables: Variables,
+    business_key: str | None,
+    tenant_id: str | None,
+    now_ms: int,
+    ids: Ids,
+    *,
+    definition_id: str | None = None,
+) -> Step:
+    """Start an instance at the process's none start event (``definition_id`` defaults to the
+    process key). Raises NoOutgoingFlow or EvaluationError when the first steps fail."""
+    state = InstanceState(
+        instance_id=instance_id,
+        definition_id=definition_id if definition_id is not None else model.key,
+        business_key=business_key,
+        tenant_id=tenant_id,
+        status="active",
+        executions=(Execution(instance_id, None, None, None),),
+        variables=dict(variables),
+    )
+    run = Run(model, state, now_ms, ids)
+    start_event = model.start_event()
+    token = run.put(Execution(ids.new_id(), instance_id, None, start_event.id))
+    run.push(token.id, start_event.id)
+    return _finish(run)
+
+
+def complete_task(
+    model: ProcessModel,
+    state: InstanceState,
+    task_id: str,
+    variables: Variables,
+    local_variables: Variables,
+    now_ms: int,
+    ids: Ids,
+    *,
+    external_task: Mapping[str, Any] | None = None,
+) -> Step:
+    """Complete an external task and continue the process from its activity.
+
+    Its ``camunda:errorEventDefinition`` expressions are evaluated first (§6.3; ``externalTask``
+    in them is ``external_task``, e.g. ``{"errorMessage": ..., "errorDetails": ...}``): the first
+    true one throws its BPMN error instead. Output mappings run against the task's locals and
+    visible variables and write to the enclosing scopes. Raises InstanceEnded, UnknownTask,
+    NoOutgoingFlow or EvaluationError.
+    """
+    run, token, task = _task_run(model, state, task_id, now_ms, ids)
+    for name, value in local_variables.items():
+        run.set_local(token.id, name, value)
+    _write(run, token.id, task, variables)
+    info = dict(external_task or {})
+    for definition in task.error_event_definitions:
+        if definition.expression is None:
+            continue
+        values = {**run.values(token.id), "externalTask": info}
+        try:
+            matched = definition.expression.evaluate_condition(values)
+        except ExpressionError as exc:
+            raise EvaluationError(task.id, "an error event definition", exc) from None
+        if matched:
+            message = info.get("errorMessage")
+            code = definition.error_code or definition.id or ""
+            run.throw(token.id, task.id, code, message if isinstance(message, str) else None)
+            return _finish(run)
+    outer = run.typed_variables(token.id)
+    outputs = {p.name: run.mapped(task.id, p.name, p.value, outer) for p in task.outputs}
+    run.clear_scope(token.id)
+    for name, value in outputs.items():
+        run.set_variable(token.id, name, value)
+    run.leave(token.id)
+    return _finish(run)
+
+
+def bpmn_error(
+    model: ProcessModel,
+    state: InstanceState,
+    task_id: str,
+    error_code: str,
+    error_message: str | None,
+    variables: Variables,
+    now_ms: int,
+    ids: Ids,
+) -> Step:
+    """Throw a BPMN error from an external task (§6.4): the handler found by
+    ``model.error_handler`` interrupts its activity; without one the task's path ends.
+    ``variables`` are written first, as on completion. Raises InstanceEnded or UnknownTask."""
+    run, token, task = _task_run(model, state, task_id, now_ms, ids)
+    _write(run, token.id, task, variables)
+    run.throw(token.id, task.id, error_code, error_message)
+    return _finish(run)
+
+
+def fire_timer(
+    model: ProcessModel, state: InstanceState, timer_id: str, now_ms: int, ids: Ids
+) -> Step:
+    """A timer fell due: its catch event moves on, or its boundary event interrupts the
+    activity (or, non-interrupting, starts a parallel path). Raises InstanceEnded, UnknownTimer."""
+    _require_active(state)
+    run = Run(model, state, now_ms, ids)
+    timer = run.timers.pop(timer_id, None)
+    if timer is None:
+        raise UnknownTimer(timer_id)
+    element = model.elements[timer.element_id]
+    if not isinstance(element, BoundaryEvent):
+        run.update(timer.execution_id, wait=None)
+        run.leave(timer.execution_id)
+    elif element.cancel_activity:
+        run.clear_scope(timer.execution_id)
+        run.push(timer.execution_id, element.id)
+    else:
+        activity = run.get(timer.execution_id)
+        token = Execution(ids.new_id(), activity.parent_id, activity.scope_id, element.id)
+        run.put(token)
+        run.push(token.id, element.id)
+    return _finish(run)
+
+
+def correlate_message(
+    model: ProcessModel,
+    state: InstanceState,
+    message_name: str,
+    variables: Variables,
+    now_ms: int,
+    ids: Ids,
+) -> tuple[InstanceState, Effects, str]:
+    """Deliver a message to the one execution waiting for it; returns the new state, the
+    effects and the triggered execution's id. ``variables`` are set from that execution (nearest
+    scope that has them, else the process). Raises InstanceEnded, NoMatch (no or several
+    waiting executions)."""
+    _require_active(state)
+    waiting = [
+        e
+        for e in state.executions
+        if e.wait is not None and e.wait.kind == "message" and e.wait.ref == message_name
+    ]
+    if len(waiting) != 1:
+        raise NoMatch(message_name, len(waiting))
+    run = Run(model, state, now_ms, ids)
+    execution_id = waiting[0].id
+    run.update(execution_id, wait=None)
+    for name, value in variables.items():
+        run.set_variable(execution_id, name, value)
+    run.leave(execution_id)
+    new_state, effects = _finish(run)
+    return new_state, effects, execution_id
+
+
+def cancel(model: ProcessModel, state: InstanceState) -> Step:
+    """Delete the instance: every task is deleted, every timer cancelled, every subscription
+    closed, and the status becomes "terminated". Raises InstanceEnded."""
+    _require_active(state)
+    run = Run(model, state, 0, _NoIds())
+    run.finish("terminated")
+    return _finish(run)
+
+
+def _task_run(
+    model: ProcessModel, state: InstanceState, task_id: str, now_ms: int, ids: Ids
+) -> tuple[Run, Execution, ExternalTask]:
+    _require_active(state)
+    token = next(
+        (
+            e
+            for e in state.executions
+            if e.wait is not None and e.wait.kind == "task" and e.wait.ref == task_id
+        ),
+        None,
+    )
+    if token is None or token.element_id is None:
+        raise UnknownTask(task_id)
+    task = model.elements[token.element_id]
+    assert isinstance(task, ExternalTask)
+    run = Run(model, state, now_ms, ids)
+    return run, run.put(replace(token, wait=None)), task
+
+
+def _write(run: Run, execution_id: str, task: ExternalTask, variables: Variables) -> None:
+    for name, value in variables.items():
+        if task.outputs:
+            run.set_local(execution_id, name, value)
+        else:
+            run.set_variable(execution_id, name, value)
+
+
+def _require_active(state: InstanceState) -> None:
+    if state.status != "active":
+        raise InstanceEnded(state.instance_id, state.status)
+
+
+def _finish(run: Run) -> Step:
+    run.run()
+    return run.snapshot(), run.fx.build()
+
+
+class _NoIds:
+    def new_id(self) -> str:  # cancelling never creates anything
+        raise AssertionError("cancel needs no ids")

@@ -1,0 +1,310 @@
+"""One step of execution: tokens move depth-first until every path waits or ends.
+
+``Run`` works on a :class:`Tree` copy; ``enter`` executes an element's behaviour. A token that
+takes several flows keeps the first one and forks new sibling tokens for the others; the first
+flow's path is followed until it waits before the next one starts (Camunda's order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from broker.bpmn import (
+    BoundaryEvent,
+    EndEvent,
+    Expression,
+    ExpressionError,
+    ExternalTask,
+    FlowNode,
+    InclusiveGateway,
+    IntermediateCatchEvent,
+    ParallelGateway,
+    ProcessModel,
+    ReceiveTask,
+    SequenceFlow,
+    StartEvent,
+    SubProcess,
+    TimerDefinition,
+    TimerError,
+    due_ms,
+)
+from broker.engine import joins
+from broker.engine.effects import NewTask, NewTimer, Subscription
+from broker.engine.errors import EngineError, EvaluationError, NoOutgoingFlow
+from broker.engine.ids import Ids
+from broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
+from broker.engine.tree import Tree
+from broker.engine.values import evaluate_typed, typed
+
+
+class Run(Tree):
+    def __init__(self, model: ProcessModel, state: InstanceState, now_ms: int, ids: Ids) -> None:
+        super().__init__(state)
+        self.model = model
+        self.now_ms = now_ms
+        self.ids = ids
+        self.stack: list[tuple[str, str, str | None]] = []
+
+    def push(self, execution_id: str, element_id: str, flow_id: str | None = None) -> None:
+        self.stack.append((execution_id, element_id, flow_id))
+
+    def run(self) -> None:
+        """Move every pushed token until it waits; then fire the inclusive joins that are ready."""
+        while self.status == "active":
+            while self.stack and self.status == "active":
+                execution_id, element_id, flow_id = self.stack.pop()
+                if execution_id in self.executions:
+                    self.enter(execution_id, element_id, flow_id)
+            if self.status != "active" or not self.fire_inclusive_join():
+                return
+
+    # elements -----------------------------------------------------------------------------
+
+    def enter(self, execution_id: str, element_id: str, flow_id: str | None) -> None:
+        element = self.model.elements[element_id]
+        self.fx.path.append(element_id)
+        self.update(execution_id, element_id=element_id)
+        if isinstance(element, StartEvent | BoundaryEvent):
+            self.leave(execution_id)
+        elif isinstance(element, EndEvent):
+            if element.error_code is not None:
+                self.throw(execution_id, element.id, element.error_code, self.message_of(element))
+            elif element.terminate:
+                self.terminate(execution_id)
+            else:
+                self.end(execution_id)
+        elif isinstance(element, ExternalTask):
+            self.start_task(execution_id, element)
+        elif isinstance(element, SubProcess):
+            self.start_sub_process(execution_id, element)
+        elif isinstance(element, ParallelGateway | InclusiveGateway):
+            if len(element.incoming) > 1:
+                self.update(execution_id, wait=Wait("join", flow_id or ""))
+                if isinstance(element, ParallelGateway):
+                    self.try_parallel_join(execution_id, element)
+            else:
+                self.fork(execution_id, element)
+        elif isinstance(element, IntermediateCatchEvent) and element.timer is not None:
+            timer_id = self.schedule(execution_id, element.id, element.timer)
+            self.update(execution_id, wait=Wait("timer", timer_id))
+        elif isinstance(element, IntermediateCatchEvent | ReceiveTask):
+            assert element.message_name is not None
+            self.update(execution_id, wait=Wait("message", element.message_name))
+            self.fx.opened.append(
+                Subscription(element.message_name, execution_id, element.id, self.business_key)
+            )
+        else:  # exclusive gateway
+            self.take(execution_id, self.choose(element, self.values(execution_id)))
+
+    def start_task(self, execution_id: str, task: ExternalTask) -> None:
+        outer = self.typed_variables(execution_id)
+        inputs = {p.name: self.mapped(task.id, p.name, p.value, outer) for p in task.inputs}
+        instance = f"{task.id}:{self.ids.new_id()}"
+        self.update(execution_id, variables=inputs, activity_instance_id=instance)
+        self.start_boundary_timers(execution_id, task.id)
+        values = self.values(execution_id)
+        topic = self.evaluate(task.id, "the topic", task.topic, values)
+        priority = self.evaluate(task.id, "the priority", self.model.priority_of(task), values)
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            cause = ExpressionError(f"Priority must be an integer, not {priority!r}")
+            raise EvaluationError(task.id, "the priority", cause)
+        task_id = self.ids.new_id()
+        self.update(execution_id, wait=Wait("task", task_id))
+        self.fx.tasks[task_id] = NewTask(
+            id=task_id,
+            topic=topic if isinstance(topic, str) else str(topic),
+            priority=priority,
+            activity_id=task.id,
+            activity_instance_id=instance,
+            execution_id=execution_id,
+            extension_properties=dict(task.extension_properties),
+            tenant_id=self.tenant_id,
+            business_key=self.business_key,
+        )
+
+    def start_sub_process(self, execution_id: str, sub: SubProcess) -> None:
+        instance = f"{sub.id}:{self.ids.new_id()}"
+        self.update(execution_id, activity_instance_id=instance)
+        self.start_boundary_timers(execution_id, sub.id)
+        start = self.model.start_event(sub.id)
+        child = Execution(self.ids.new_id(), execution_id, sub.id, start.id)
+        self.put(child)
+        self.push(child.id, start.id)
+
+    def start_boundary_timers(self, execution_id: str, activity_id: str) -> None:
+        for boundary in self.model.boundary_events(activity_id):
+            if boundary.timer is not None:
+                self.schedule(execution_id, boundary.id, boundary.timer)
+
+    def schedule(self, execution_id: str, element_id: str, definition: TimerDefinition) -> str:
+        try:
+            due = due_ms(definition, self.now_ms, self.values(execution_id))
+        except (ExpressionError, TimerError) as exc:
+            raise EvaluationError(element_id, "the timer", exc) from None
+        timer_id = self.ids.new_id()
+        self.timers[timer_id] = Timer(timer_id, execution_id, element_id, due)
+        self.fx.timers[timer_id] = NewTimer(timer_id, due, execution_id, element_id)
+        return timer_id
+
+    # leaving ------------------------------------------------------------------------------
+
+    def leave(self, execution_id: str) -> None:
+        """Take every outgoing flow whose condition holds; no outgoing flow ends the path."""
+        element_id = self.get(execution_id).element_id
+        assert element_id is not None
+        flows = self.model.outgoing(element_id)
+        if not flows:
+            self.end(execution_id)
+            return
+        values = self.values(execution_id)
+        taken = [f for f in flows if f.condition is None or self.holds(element_id, f, values)]
+        if not taken:
+            raise NoOutgoingFlow(element_id)
+        self.take(execution_id, taken)
+
+    def fork(self, execution_id: str, gateway: ParallelGateway | InclusiveGateway) -> None:
+        if isinstance(gateway, ParallelGateway):
+            flows = self.model.outgoing(gateway.id)
+            if not flows:
+                self.end(execution_id)
+            else:
+                self.take(execution_id, flows)
+        else:
+            self.take(execution_id, self.choose(gateway, self.values(execution_id)))
+
+    def choose(self, gateway: FlowNode, values: Mapping[str, Any]) -> list[SequenceFlow]:
+        """Exclusive: the first flow (document order) whose condition holds; inclusive: all of
+        them; else the default flow. Raises NoOutgoingFlow."""
+        default = getattr(gateway, "default_flow", None)
+        taken = []
+        for flow in self.model.outgoing(gateway.id):
+            if flow.id != default and (
+                flow.condition is None or self.holds(gateway.id, flow, values)
+            ):
+                taken.append(flow)
+                if not isinstance(gateway, InclusiveGateway):
+                    break
+        if not taken and default is not None:
+            taken = [self.model.flows[default]]
+        if not taken:
+            raise NoOutgoingFlow(gateway.id)
+        return taken
+
+    def take(self, execution_id: str, flows: Sequence[SequenceFlow]) -> None:
+        execution = self.get(execution_id)
+        tokens = [execution_id]
+        for _ in flows[1:]:
+            sibling = Execution(
+                self.ids.new_id(), execution.parent_id, execution.scope_id, execution.element_id
+            )
+            tokens.append(self.put(sibling).id)
+        for token, flow in reversed(list(zip(tokens, flows, strict=True))):
+            self.push(token, flow.target, flow.id)
+
+    # ends, errors, joins -------------------------------------------------------------------
+
+    def end(self, execution_id: str) -> None:
+        """End a path; its scope completes when no path is left in it."""
+        parent_id = self.get(execution_id).parent_id
+        self.release(execution_id)
+        del self.executions[execution_id]
+        if parent_id is not None and not self.children(parent_id):
+            self.complete_scope(parent_id)
+
+    def complete_scope(self, execution_id: str) -> None:
+        if self.get(execution_id).parent_id is None:
+            self.finish("completed")
+        else:
+            self.clear_scope(execution_id)
+            self.leave(execution_id)
+
+    def terminate(self, execution_id: str) -> None:
+        """A terminate end event ends its whole scope (the process: the whole instance)."""
+        parent_id = self.get(execution_id).parent_id
+        assert parent_id is not None
+        self.cancel_inside(parent_id)
+        self.complete_scope(parent_id)
+
+    def throw(self, execution_id: str, element_id: str, code: str, message: str | None) -> None:
+        """Propagate a BPMN error from an element; unhandled, it ends the path (Camunda)."""
+        handler = self.model.error_handler(element_id, code)
+        if handler is None:
+            self.end(execution_id)
+            return
+        lineage = self.lineage(execution_id)
+        target = next((e for e in lineage if e.element_id == handler.attached_to), None)
+        if target is None:
+            raise EngineError(f"No execution is in '{handler.attached_to}' to catch '{code}'")
+        self.clear_scope(target.id)
+        if handler.error_code_variable:
+            self.set_variable(target.id, handler.error_code_variable, typed(code))
+        if handler.error_message_variable:
+            self.set_variable(target.id, handler.error_message_variable, typed(message))
+        self.push(target.id, handler.id)
+
+    def message_of(self, end: EndEvent) -> str | None:
+        return next(
+            (e.error_message for e in self.model.errors.values() if e.error_code == end.error_code),
+            None,
+        )
+
+    def try_parallel_join(self, execution_id: str, gateway: ParallelGateway) -> None:
+        parent_id = self.get(execution_id).parent_id
+        assert parent_id is not None
+        waiting = joins.waiting_at(self.children(parent_id), gateway.id)
+        if joins.parallel_ready(gateway, waiting):
+            self.merge(joins.one_per_flow(gateway, waiting), gateway)
+
+    def fire_inclusive_join(self) -> bool:
+        """Fire the first ready inclusive join (creation order of its tokens), if any."""
+        for execution in list(self.executions.values()):
+            element = self.model.elements.get(execution.element_id or "")
+            if isinstance(element, InclusiveGateway) and execution.parent_id is not None:
+                tokens = self.children(execution.parent_id)
+                if joins.inclusive_ready(self.model, element, tokens):
+                    waiting = joins.waiting_at(tokens, element.id)
+                    self.merge(joins.one_per_flow(element, waiting), element)
+                    return True
+        return False
+
+    def merge(
+        self, tokens: Sequence[Execution], gateway: ParallelGateway | InclusiveGateway
+    ) -> None:
+        """The earliest-created token goes on; the other joined tokens end silently."""
+        order = list(self.executions)
+        keep = min(tokens, key=lambda token: order.index(token.id))
+        for token in tokens:
+            if token.id != keep.id:
+                del self.executions[token.id]
+        self.update(keep.id, wait=None)
+        self.fork(keep.id, gateway)
+
+    # expressions --------------------------------------------------------------------------
+
+    def holds(self, element_id: str, flow: SequenceFlow, values: Mapping[str, Any]) -> bool:
+        assert flow.condition is not None
+        try:
+            return flow.condition.evaluate_condition(values)
+        except ExpressionError as exc:
+            raise EvaluationError(element_id, f"the condition of flow '{flow.id}'", exc) from None
+
+    def evaluate(self, element_id: str, what: str, value: Any, values: Mapping[str, Any]) -> Any:
+        if not isinstance(value, Expression):
+            return value
+        try:
+            return value.evaluate(values)
+        except ExpressionError as exc:
+            raise EvaluationError(element_id, what, exc) from None
+
+    def mapped(
+        self,
+        element_id: str,
+        name: str,
+        value: str | Expression | None,
+        variables: Mapping[str, TypedValue],
+    ) -> TypedValue:
+        try:
+            return evaluate_typed(value, variables)
+        except ExpressionError as exc:
+            raise EvaluationError(element_id, f"the parameter '{name}'", exc) from None

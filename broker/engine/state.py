@@ -1,0 +1,162 @@
+"""The state of one process instance: a frozen, JSON-serializable snapshot.
+
+Executions form a tree. The root execution (id = instance id, ``element_id`` None) stands for the
+process instance; every other execution is a path of execution (a token) at ``element_id``,
+following the flow of ``scope_id`` (the enclosing sub-process, None for the process). A token at
+a sub-process is that sub-process's scope execution: its children run inside it. A token at an
+external task is the task's scope execution: it holds the task's local variables (input mappings,
+``localVariables``), which vanish when it leaves the task.
+
+``wait`` says what a token waits for: an external task (``ref`` = task id), a timer (timer id),
+a message (message name) or a join (the id of the flow it arrived by; this is the whole parallel
+and inclusive join bookkeeping). Tokens at a sub-process wait for their children (``wait`` None).
+
+Variables are Camunda typed values ``{"type", "value", "valueInfo"}``, exactly as stored elsewhere
+in redtask: process-level ones in ``InstanceState.variables``, local ones per execution (the root
+execution never has locals). ``timers`` lists every scheduled timer: intermediate ones (the token
+waits for it) and boundary ones (``execution_id`` is the token at the attached activity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from broker.engine.errors import InvalidState
+
+TypedValue = dict[str, Any]
+Status = Literal["active", "completed", "terminated"]
+WaitKind = Literal["task", "timer", "message", "join"]
+_STATUSES = ("active", "completed", "terminated")
+_WAIT_KINDS = ("task", "timer", "message", "join")
+
+
+def _no_variables() -> Mapping[str, TypedValue]:
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """What a token waits for; ``ref`` is a task id, timer id, message name or incoming flow id."""
+
+    kind: WaitKind
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    id: str
+    parent_id: str | None
+    scope_id: str | None
+    element_id: str | None
+    wait: Wait | None = None
+    activity_instance_id: str | None = None
+    variables: Mapping[str, TypedValue] = field(default_factory=_no_variables)
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A scheduled timer; ``element_id`` is the catch event or boundary event it triggers."""
+
+    id: str
+    execution_id: str
+    element_id: str
+    due_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceState:
+    """One instance; ``executions`` and ``timers`` are in creation order (ended ones removed)."""
+
+    instance_id: str
+    definition_id: str
+    business_key: str | None
+    tenant_id: str | None
+    status: Status
+    executions: tuple[Execution, ...]
+    variables: Mapping[str, TypedValue]
+    timers: tuple[Timer, ...] = ()
+
+    def execution(self, execution_id: str) -> Execution:
+        """The execution with this id. Raises KeyError."""
+        for execution in self.executions:
+            if execution.id == execution_id:
+                return execution
+        raise KeyError(execution_id)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; :meth:`from_json` reads it back to an equal state."""
+        return {
+            "instanceId": self.instance_id,
+            "definitionId": self.definition_id,
+            "businessKey": self.business_key,
+            "tenantId": self.tenant_id,
+            "status": self.status,
+            "variables": {name: dict(value) for name, value in self.variables.items()},
+            "executions": [_execution_json(e) for e in self.executions],
+            "timers": [
+                {
+                    "id": t.id,
+                    "executionId": t.execution_id,
+                    "elementId": t.element_id,
+                    "dueMs": t.due_ms,
+                }
+                for t in self.timers
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> InstanceState:
+        """Read a :meth:`to_json` dict. Raises InvalidState when it is malformed."""
+        try:
+            status = data["status"]
+            if status not in _STATUSES:
+                raise ValueError(f"unknown status {status!r}")
+            return cls(
+                instance_id=str(data["instanceId"]),
+                definition_id=str(data["definitionId"]),
+                business_key=data["businessKey"],
+                tenant_id=data["tenantId"],
+                status=cast(Status, status),
+                executions=tuple(_execution_from(e) for e in data["executions"]),
+                variables=_variables_from(data["variables"]),
+                timers=tuple(
+                    Timer(t["id"], t["executionId"], t["elementId"], int(t["dueMs"]))
+                    for t in data["timers"]
+                ),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidState(f"Malformed process instance state: {exc!r}") from None
+
+
+def _execution_json(execution: Execution) -> dict[str, Any]:
+    wait = execution.wait
+    return {
+        "id": execution.id,
+        "parentId": execution.parent_id,
+        "scopeId": execution.scope_id,
+        "elementId": execution.element_id,
+        "wait": None if wait is None else {"kind": wait.kind, "ref": wait.ref},
+        "activityInstanceId": execution.activity_instance_id,
+        "variables": {name: dict(value) for name, value in execution.variables.items()},
+    }
+
+
+def _execution_from(data: Mapping[str, Any]) -> Execution:
+    wait = data["wait"]
+    if wait is not None and wait["kind"] not in _WAIT_KINDS:
+        raise ValueError(f"unknown wait kind {wait['kind']!r}")
+    return Execution(
+        id=data["id"],
+        parent_id=data["parentId"],
+        scope_id=data["scopeId"],
+        element_id=data["elementId"],
+        wait=None if wait is None else Wait(wait["kind"], wait["ref"]),
+        activity_instance_id=data["activityInstanceId"],
+        variables=_variables_from(data["variables"]),
+    )
+
+
+def _variables_from(data: Mapping[str, Any]) -> dict[str, TypedValue]:
+    return {str(name): dict(value) for name, value in data.items()}

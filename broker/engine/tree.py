@@ -1,0 +1,142 @@
+"""A mutable working copy of an instance's execution tree, used during one step only.
+
+Holds the executions, process variables and timers, resolves variables along the scope chain
+(Camunda's rules) and removes executions together with what they wait for, recording the
+cancellations as effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from broker.engine.effects import EffectsBuilder, Subscription
+from broker.engine.errors import EngineError
+from broker.engine.state import Execution, InstanceState, Status, TypedValue
+from broker.engine.values import plain_values
+
+
+class Tree:
+    def __init__(self, state: InstanceState) -> None:
+        self.instance_id = state.instance_id
+        self.definition_id = state.definition_id
+        self.business_key = state.business_key
+        self.tenant_id = state.tenant_id
+        self.status: Status = state.status
+        self.executions = {e.id: e for e in state.executions}
+        self.variables = dict(state.variables)
+        self.timers = {t.id: t for t in state.timers}
+        self.fx = EffectsBuilder()
+
+    def snapshot(self) -> InstanceState:
+        return InstanceState(
+            instance_id=self.instance_id,
+            definition_id=self.definition_id,
+            business_key=self.business_key,
+            tenant_id=self.tenant_id,
+            status=self.status,
+            executions=tuple(self.executions.values()),
+            variables=dict(self.variables),
+            timers=tuple(self.timers.values()),
+        )
+
+    # navigation ---------------------------------------------------------------------------
+
+    def get(self, execution_id: str) -> Execution:
+        try:
+            return self.executions[execution_id]
+        except KeyError:
+            raise EngineError(f"Execution {execution_id} does not exist") from None
+
+    def put(self, execution: Execution) -> Execution:
+        self.executions[execution.id] = execution
+        return execution
+
+    def update(self, execution_id: str, **changes: Any) -> Execution:
+        return self.put(replace(self.get(execution_id), **changes))
+
+    def children(self, execution_id: str) -> list[Execution]:
+        return [e for e in self.executions.values() if e.parent_id == execution_id]
+
+    def lineage(self, execution_id: str) -> list[Execution]:
+        """The execution, its parent, ... up to the root."""
+        chain = [self.get(execution_id)]
+        while chain[-1].parent_id is not None:
+            chain.append(self.get(chain[-1].parent_id))
+        return chain
+
+    def subtree(self, execution_id: str) -> list[Execution]:
+        """The execution's descendants (not itself), in creation order."""
+        inside = {execution_id}
+        found = []
+        for execution in self.executions.values():  # parents are created before children
+            if execution.parent_id in inside:
+                inside.add(execution.id)
+                found.append(execution)
+        return found
+
+    # variables ----------------------------------------------------------------------------
+
+    def typed_variables(self, execution_id: str) -> dict[str, TypedValue]:
+        """Every variable visible from an execution: locals hide those of outer scopes."""
+        visible = dict(self.variables)
+        for execution in reversed(self.lineage(execution_id)):
+            visible.update(execution.variables)
+        return visible
+
+    def values(self, execution_id: str) -> dict[str, Any]:
+        return plain_values(self.typed_variables(execution_id))
+
+    def set_variable(self, execution_id: str, name: str, value: TypedValue) -> None:
+        """Camunda's setVariable: the nearest scope that has the name, else the process."""
+        for execution in self.lineage(execution_id):
+            if execution.parent_id is not None and name in execution.variables:
+                self.set_local(execution.id, name, value)
+                return
+        self.variables[name] = value
+
+    def set_local(self, execution_id: str, name: str, value: TypedValue) -> None:
+        execution = self.get(execution_id)
+        if execution.parent_id is None:
+            self.variables[name] = value
+        else:
+            self.put(replace(execution, variables={**execution.variables, name: value}))
+
+    # cancellation -------------------------------------------------------------------------
+
+    def release(self, execution_id: str) -> Execution:
+        """Drop what an execution waits for and its timers (boundary ones too), recording the
+        deleted task, cancelled timers and closed subscription; returns it without its wait."""
+        execution = self.get(execution_id)
+        wait = execution.wait
+        if wait is not None and wait.kind == "task":
+            self.fx.delete_task(wait.ref)
+        elif wait is not None and wait.kind == "message" and execution.element_id is not None:
+            self.fx.close(
+                Subscription(wait.ref, execution.id, execution.element_id, self.business_key)
+            )
+        for timer in [t for t in self.timers.values() if t.execution_id == execution_id]:
+            del self.timers[timer.id]
+            self.fx.cancel_timer(timer.id)
+        return self.put(replace(execution, wait=None))
+
+    def cancel_inside(self, execution_id: str) -> None:
+        """Remove every descendant of an execution with everything it waits for."""
+        for execution in self.subtree(execution_id):
+            self.release(execution.id)
+            del self.executions[execution.id]
+
+    def clear_scope(self, execution_id: str) -> Execution:
+        """End the activity an execution is in: cancel its inside, wait and timers and drop its
+        local variables and activity instance (the token itself stays, ready to move on)."""
+        self.cancel_inside(execution_id)
+        self.release(execution_id)
+        return self.update(execution_id, variables={}, activity_instance_id=None)
+
+    def finish(self, ending: Status) -> None:
+        """End the instance: every execution is removed with what it waits for."""
+        root = next(e for e in self.executions.values() if e.parent_id is None)
+        self.cancel_inside(root.id)
+        self.executions.clear()
+        self.status = ending
+        self.fx.ended = "terminated" if ending == "terminated" else "completed"
