@@ -165,6 +165,22 @@ class Store(StoreBase, StoreReads):
         worker_id = validate.worker_id(c.worker_id)
         return [c.task_id, worker_id, _token(c.lock_token), variables, local_variables]
 
+    def _complete_call(self, partition: int, items: list[list[str]]) -> tuple[str, str, list[Any]]:
+        """complete.lua's arguments: the items as one JSON array, variable texts after it."""
+        texts: list[str] = []
+        spec = []
+        for task_id, worker_id, token, variables, local_variables in items:
+            slots = []
+            for text in (variables, local_variables):
+                if text:
+                    texts.append(text)
+                    slots.append(3 + len(texts))  # ARGV index: now, maxlen, spec, texts...
+                else:
+                    slots.append(0)
+            spec.append([task_id, worker_id, token, *slots])
+        args = [self.clock(), self.settings.finished_log_length, orjson.dumps(spec), *texts]
+        return "complete", self.keys.prefix(partition), args
+
     async def complete(
         self,
         task_id: str,
@@ -201,10 +217,8 @@ class Store(StoreBase, StoreReads):
                 results[i] = exc
                 continue
             groups.setdefault(self.keys.partition_of(c.task_id), []).append(i)
-        head = [self.clock(), self.settings.finished_log_length]
         calls = [
-            ("complete", self.keys.prefix(p), head + [s for i in members for s in slots[i]])
-            for p, members in groups.items()
+            self._complete_call(p, [slots[i] for i in members]) for p, members in groups.items()
         ]
         for members, reply in zip(groups.values(), await self._call_many(calls), strict=True):
             for n, i in enumerate(members):

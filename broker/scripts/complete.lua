@@ -3,9 +3,11 @@
 KEYS[1]  partition prefix
 ARGV[1]  now_ms
 ARGV[2]  MAXLEN of the finished-task stream (0 = do not log)
-ARGV[3..] per task, 5 slots: task id, worker id, lock token the caller holds ('' = check the
-         worker id only, as Camunda's REST API does), variables JSON ('' = none), local
-         variables JSON ('' = none); the variables are logged with the outcome
+ARGV[3]  tasks JSON, one array per task: [ [task id, worker id, lock token the caller holds
+         ('' = check the worker id only, as Camunda's REST API does), variables slot,
+         local variables slot], ... ];
+         a slot is the ARGV index of a variables JSON text (0 = none), logged with the outcome
+ARGV[4..] the variables JSON texts (kept out of the JSON above: stored verbatim, not re-encoded)
 
 Returns  {status1, info1, status2, info2, ...}, one pair per task, in order:
          0, ''            done
@@ -24,13 +26,13 @@ local P = KEYS[1]
 local maxlen = ARGV[2]
 local out = {}
 local doomed, locked_of, seen = {}, {}, {}
-for n = 3, #ARGV, 5 do
-  local id = ARGV[n]
+for _, item in ipairs(cjson.decode(ARGV[3])) do
+  local id = item[1]
   local f, err
   if seen[id] then
     err = {E_NOT_FOUND}  -- completed earlier in this batch
   else
-    f, err = owned_task(P, id, ARGV[n + 1], ARGV[n + 2])
+    f, err = owned_task(P, id, item[2], item[3])
   end
   seen[id] = true
   if err then
@@ -51,8 +53,8 @@ for n = 3, #ARGV, 5 do
     if tonumber(maxlen) > 0 then
       local entry = {'XADD', k_done(P), 'MAXLEN', '~', maxlen, '*', 'id', id, 't', f[2],
                      'outcome', 'complete'}
-      if ARGV[n + 3] ~= '' then entry[#entry + 1] = 'v'; entry[#entry + 1] = ARGV[n + 3] end
-      if ARGV[n + 4] ~= '' then entry[#entry + 1] = 'lv'; entry[#entry + 1] = ARGV[n + 4] end
+      if item[4] > 0 then entry[#entry + 1] = 'v'; entry[#entry + 1] = ARGV[item[4]] end
+      if item[5] > 0 then entry[#entry + 1] = 'lv'; entry[#entry + 1] = ARGV[item[5]] end
       redis.call(unpack(entry))
     end
     out[#out + 1] = OK
