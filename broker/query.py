@@ -74,7 +74,10 @@ class TaskQuery:
             self.topic_name is None or t.topic_name == self.topic_name,
             self.worker_id is None or t.worker_id == self.worker_id,
             not self.locked or locked_now,
-            not self.not_locked or not locked_now,
+            # Camunda: notLocked = no expiry or one strictly in the past
+            not self.not_locked
+            or t.lock_expiration_time is None
+            or t.lock_expiration_time < now_ms,
             not self.with_retries_left or t.retries is None or t.retries > 0,
             not self.no_retries_left or t.retries == 0,
             self.activity_id is None or t.activity_id == self.activity_id,

@@ -292,6 +292,7 @@ class Store(StoreBase, StoreReads):
         lock_token: int | None = None,
     ) -> None:
         """Report a BPMN error. Raises InvalidArgument (no code), TaskNotFound, WorkerMismatch."""
+        variables_json = self._vars(variables)  # converted first, in Camunda's order
         worker_id = validate.worker_id(worker_id)
         if not isinstance(error_code, str) or not error_code:
             raise InvalidArgument("errorCode is null")
@@ -304,7 +305,7 @@ class Store(StoreBase, StoreReads):
             _token(lock_token),
             error_code,
             error_message or "",
-            self._vars(variables),
+            variables_json,
             self.settings.finished_log_length,
         )
         raise_for(reply, task_id=task_id, worker_id=worker_id, token=lock_token or 0)

@@ -10,25 +10,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from broker.settings import Settings
 from broker.store import Store, open_store
 from gateway import errors
 from gateway.auth import BasicAuth, load_users
-from gateway.limits import BodySizeLimit
+from gateway.limits import BodySizeLimit, EngineGuard
 from gateway.longpoll import WakeHub
 from gateway.routes import engine, extension, external_task, health
-
-
-def _other_engines() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-
-    @router.api_route("/engine/{name}/{path:path}", methods=["GET", "POST", "PUT", "DELETE"])
-    async def unknown_engine(name: str, path: str) -> None:
-        raise errors.invalid_request("No process engine available")
-
-    return router
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -65,10 +55,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.include_router(engine.router, prefix=prefix)
         app.include_router(external_task.router, prefix=prefix)
     app.include_router(engine.engines_router, prefix=root)
-    app.include_router(_other_engines(), prefix=root)
     app.add_middleware(BodySizeLimit, max_bytes=settings.gateway_max_body_bytes)
     if settings.auth_enabled:
         app.add_middleware(
             BasicAuth, users=load_users(settings), protected=(root, "/redtask"), root=root
         )
+    app.add_middleware(EngineGuard, root=root, auth_enabled=settings.auth_enabled)
     return app

@@ -102,7 +102,7 @@ def task_query(dto: ExternalTaskQueryDto) -> TaskQuery:
     never = "\x00no-match"  # process definitions by name: standalone tasks have none
 
     def tup(values: list[str] | None) -> tuple[str, ...] | None:
-        return None if values is None else tuple(values)
+        return tuple(values) if values else None  # Camunda ignores an empty list filter
 
     return TaskQuery(
         external_task_id=dto.external_task_id,

@@ -87,9 +87,10 @@ def camunda_errors(
         raise CamundaError(400, exc.kind, str(exc), None) from exc
     except InvalidArgument as exc:
         message = str(exc)
-        raise CamundaError(
-            400, _VALIDATION_TYPES.get(message, validation_type), message, 0
-        ) from exc
+        kind = _VALIDATION_TYPES.get(message, validation_type)
+        # the REST layer's own InvalidRequestException has no engine cause: code null
+        code = None if kind == "InvalidRequestException" else 0
+        raise CamundaError(400, kind, message, code) from exc
 
 
 def install(app: FastAPI) -> None:

@@ -63,3 +63,39 @@ class BodySizeLimit:
             return buffered.pop(0) if buffered else await receive()
 
         await self.app(scope, replay, send)
+
+
+class EngineGuard:
+    """Requests for a process engine other than ``default``: Camunda's answers.
+
+    Without auth the resource answers 400 "No process engine available"; with auth on, the
+    authentication filter resolves the engine first and answers 404.
+    """
+
+    def __init__(self, app: ASGIApp, root: str, auth_enabled: bool) -> None:
+        self.app = app
+        self.prefix = root + "/engine/"
+        self.auth_enabled = auth_enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        name, slash, _ = path[len(self.prefix) :].partition("/")
+        if not path.startswith(self.prefix) or not slash or name in ("", "default"):
+            await self.app(scope, receive, send)
+            return
+        if self.auth_enabled:
+            status, message = 404, f"Process engine {name} not available"
+        else:
+            status, message = 400, "No process engine available"
+        body = orjson.dumps({"type": "InvalidRequestException", "message": message, "code": None})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

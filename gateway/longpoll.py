@@ -35,10 +35,16 @@ class WakeHub:
 
     async def stop(self) -> None:
         self.close()
-        if self._listener:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        listener = self._listener
+        # redis-py's wait_for may swallow one cancellation (Python 3.11): cancel until done
+        for _ in range(50):
+            if listener is None or listener.done():
+                break
+            listener.cancel()
+            await asyncio.wait({listener}, timeout=0.1)
+        if listener is not None and listener.done() and not listener.cancelled():
+            with contextlib.suppress(Exception):
+                listener.result()
 
     def close(self) -> None:
         """Shutdown: every parked poll answers ``[]`` now."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from broker import dates
 from broker.errors import TaskNotFound
@@ -289,6 +290,12 @@ async def set_retries_async(
         "executionStartTime": now,
     }
     return JSONBody(batch)
+
+
+@router.api_route("/fetchAndLock", methods=["GET", "PUT", "DELETE"], include_in_schema=False)
+async def fetch_and_lock_wrong_method() -> Response:
+    """JAX-RS prefers the literal path over ``/{id}``: other methods get 405, not a lookup."""
+    raise StarletteHTTPException(405)
 
 
 @router.get("/{id}")
