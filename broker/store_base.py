@@ -4,11 +4,10 @@ it; together with ``broker.reads`` this is the only code that talks to Redis."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +19,9 @@ from broker.keys import Keys
 from broker.settings import Settings
 
 Clock = Callable[[], int]
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ID_LENGTH = 21
+_ID_SPACE = 62**_ID_LENGTH
 
 
 def wall_clock_ms() -> int:
@@ -90,9 +92,18 @@ class StoreBase:
         return replies
 
     def new_task_id(self) -> str:
-        """A random 128-bit id as 26 lower-case base32 characters (shorter than a UUID's 36: the
-        id is stored twice per waiting task, in its key and in the fetchable index)."""
-        return base64.b32encode(uuid.uuid4().bytes).decode().rstrip("=").lower()
+        """A random id of 21 base62 characters (125 bits; a UUID v4 has 122).
+
+        The id is stored twice per waiting task, in its key and in the fetchable index; at 21
+        characters the index member fits the allocator's smallest chunk (16 bytes a task less
+        than 26 characters, 36 less than a UUID's).
+        """
+        number = int.from_bytes(os.urandom(16), "big") % _ID_SPACE
+        chars = []
+        for _ in range(_ID_LENGTH):
+            number, digit = divmod(number, 62)
+            chars.append(_BASE62[digit])
+        return "".join(chars)
 
     # ------------------------------------------------------------------ transitions
 
