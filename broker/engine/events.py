@@ -24,6 +24,7 @@ from broker.engine.errors import EvaluationError, InstanceEnded, NoMatch, Unknow
 from broker.engine.ids import Ids
 from broker.engine.run import Run
 from broker.engine.state import Execution, InstanceState, TypedValue
+from broker.engine.values import mapped
 
 Step = tuple[InstanceState, Effects]
 Variables = Mapping[str, TypedValue]
@@ -96,7 +97,7 @@ def complete_task(
             run.throw(token.id, task.id, code, message if isinstance(message, str) else None)
             return _finish(run)
     outer = run.typed_variables(token.id)
-    outputs = {p.name: run.mapped(task.id, p.name, p.value, outer) for p in task.outputs}
+    outputs = {p.name: mapped(task.id, p.name, p.value, outer) for p in task.outputs}
     run.clear_scope(token.id)
     for name, value in outputs.items():
         run.set_variable(token.id, name, value)

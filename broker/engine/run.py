@@ -13,7 +13,6 @@ from typing import Any
 from broker.bpmn import (
     BoundaryEvent,
     EndEvent,
-    Expression,
     ExpressionError,
     ExternalTask,
     FlowNode,
@@ -33,9 +32,12 @@ from broker.engine import joins
 from broker.engine.effects import NewTask, NewTimer, Subscription
 from broker.engine.errors import EngineError, EvaluationError, NoOutgoingFlow
 from broker.engine.ids import Ids
-from broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
+from broker.engine.state import Execution, InstanceState, Timer, Wait
 from broker.engine.tree import Tree
-from broker.engine.values import evaluate_typed, typed
+from broker.engine.values import evaluate, holds, mapped, typed
+
+MAX_ENTRIES = 10_000
+"""Elements one step may enter: more means a cycle without a wait state (bounded work)."""
 
 
 class Run(Tree):
@@ -50,7 +52,9 @@ class Run(Tree):
         self.stack.append((execution_id, element_id, flow_id))
 
     def run(self) -> None:
-        """Move every pushed token until it waits; then fire the inclusive joins that are ready."""
+        """Move every pushed token until it waits; then fire the inclusive joins that are ready.
+
+        Raises EngineError when the step enters more than MAX_ENTRIES elements."""
         while self.status == "active":
             while self.stack and self.status == "active":
                 execution_id, element_id, flow_id = self.stack.pop()
@@ -63,6 +67,10 @@ class Run(Tree):
 
     def enter(self, execution_id: str, element_id: str, flow_id: str | None) -> None:
         element = self.model.elements[element_id]
+        if len(self.fx.path) >= MAX_ENTRIES:
+            raise EngineError(
+                f"More than {MAX_ENTRIES} elements entered in one step at '{element_id}'"
+            )
         self.fx.path.append(element_id)
         self.update(execution_id, element_id=element_id)
         if isinstance(element, StartEvent | BoundaryEvent):
@@ -99,13 +107,13 @@ class Run(Tree):
 
     def start_task(self, execution_id: str, task: ExternalTask) -> None:
         outer = self.typed_variables(execution_id)
-        inputs = {p.name: self.mapped(task.id, p.name, p.value, outer) for p in task.inputs}
+        inputs = {p.name: mapped(task.id, p.name, p.value, outer) for p in task.inputs}
         instance = f"{task.id}:{self.ids.new_id()}"
         self.update(execution_id, variables=inputs, activity_instance_id=instance)
         self.start_boundary_timers(execution_id, task.id)
         values = self.values(execution_id)
-        topic = self.evaluate(task.id, "the topic", task.topic, values)
-        priority = self.evaluate(task.id, "the priority", self.model.priority_of(task), values)
+        topic = evaluate(task.id, "the topic", task.topic, values)
+        priority = evaluate(task.id, "the priority", self.model.priority_of(task), values)
         if isinstance(priority, bool) or not isinstance(priority, int):
             cause = ExpressionError(f"Priority must be an integer, not {priority!r}")
             raise EvaluationError(task.id, "the priority", cause)
@@ -158,7 +166,7 @@ class Run(Tree):
             self.end(execution_id)
             return
         values = self.values(execution_id)
-        taken = [f for f in flows if f.condition is None or self.holds(element_id, f, values)]
+        taken = [f for f in flows if f.condition is None or holds(element_id, f, values)]
         if not taken:
             raise NoOutgoingFlow(element_id)
         self.take(execution_id, taken)
@@ -179,9 +187,7 @@ class Run(Tree):
         default = getattr(gateway, "default_flow", None)
         taken = []
         for flow in self.model.outgoing(gateway.id):
-            if flow.id != default and (
-                flow.condition is None or self.holds(gateway.id, flow, values)
-            ):
+            if flow.id != default and (flow.condition is None or holds(gateway.id, flow, values)):
                 taken.append(flow)
                 if not isinstance(gateway, InclusiveGateway):
                     break
@@ -279,32 +285,3 @@ class Run(Tree):
                 del self.executions[token.id]
         self.update(keep.id, wait=None)
         self.fork(keep.id, gateway)
-
-    # expressions --------------------------------------------------------------------------
-
-    def holds(self, element_id: str, flow: SequenceFlow, values: Mapping[str, Any]) -> bool:
-        assert flow.condition is not None
-        try:
-            return flow.condition.evaluate_condition(values)
-        except ExpressionError as exc:
-            raise EvaluationError(element_id, f"the condition of flow '{flow.id}'", exc) from None
-
-    def evaluate(self, element_id: str, what: str, value: Any, values: Mapping[str, Any]) -> Any:
-        if not isinstance(value, Expression):
-            return value
-        try:
-            return value.evaluate(values)
-        except ExpressionError as exc:
-            raise EvaluationError(element_id, what, exc) from None
-
-    def mapped(
-        self,
-        element_id: str,
-        name: str,
-        value: str | Expression | None,
-        variables: Mapping[str, TypedValue],
-    ) -> TypedValue:
-        try:
-            return evaluate_typed(value, variables)
-        except ExpressionError as exc:
-            raise EvaluationError(element_id, f"the parameter '{name}'", exc) from None

@@ -15,7 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from broker.bpmn import Expression, ExpressionError
+from broker.bpmn import Expression, ExpressionError, SequenceFlow
+from broker.engine.errors import EvaluationError
 from broker.engine.state import TypedValue
 
 _BARE_VARIABLE = re.compile(r"[$#]\{\s*([^\W\d][\w$]*)\s*\}")
@@ -78,3 +79,32 @@ def evaluate_typed(
 def plain_values(variables: Mapping[str, TypedValue]) -> dict[str, Any]:
     """The mapping expressions are evaluated against."""
     return {name: plain(value) for name, value in variables.items()}
+
+
+def holds(element_id: str, flow: SequenceFlow, values: Mapping[str, Any]) -> bool:
+    """Whether a flow's condition holds. Raises EvaluationError naming the flow and element."""
+    assert flow.condition is not None
+    try:
+        return flow.condition.evaluate_condition(values)
+    except ExpressionError as exc:
+        raise EvaluationError(element_id, f"the condition of flow '{flow.id}'", exc) from None
+
+
+def evaluate(element_id: str, what: str, value: Any, values: Mapping[str, Any]) -> Any:
+    """An attribute's value (expressions evaluated). Raises EvaluationError."""
+    if not isinstance(value, Expression):
+        return value
+    try:
+        return value.evaluate(values)
+    except ExpressionError as exc:
+        raise EvaluationError(element_id, what, exc) from None
+
+
+def mapped(
+    element_id: str, name: str, value: str | Expression | None, variables: Mapping[str, TypedValue]
+) -> TypedValue:
+    """An input/output parameter's typed value. Raises EvaluationError naming it."""
+    try:
+        return evaluate_typed(value, variables)
+    except ExpressionError as exc:
+        raise EvaluationError(element_id, f"the parameter '{name}'", exc) from None
