@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from broker.errors import (
@@ -15,15 +13,7 @@ from broker.errors import (
 )
 from broker.model import NewTask, TaskState, TopicRequest, TopicStats
 from broker.store import Completion, Store
-
-
-def ids_in_partition(store: Store, n: int, partition: int = 0) -> list[str]:
-    out: list[str] = []
-    while len(out) < n:
-        candidate = str(uuid.uuid4())
-        if store.keys.partition_of(candidate) == partition:
-            out.append(candidate)
-    return out
+from tests.broker.scripts.helpers import ids_in_partition
 
 
 async def locked_task(store: Store, worker: str = "w1", duration: int = 1000) -> str:

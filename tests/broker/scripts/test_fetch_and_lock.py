@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 
 import pytest
@@ -10,15 +9,7 @@ import pytest
 from broker.errors import InvalidArgument
 from broker.model import NewTask, TaskState, TopicRequest, TopicStats
 from broker.store import Store
-
-
-def ids_in_partition(store: Store, n: int, partition: int = 0) -> list[str]:
-    out: list[str] = []
-    while len(out) < n:
-        candidate = str(uuid.uuid4())
-        if store.keys.partition_of(candidate) == partition:
-            out.append(candidate)
-    return out
+from tests.broker.scripts.helpers import ids_in_partition
 
 
 async def publish_ordered(store: Store, clock, priorities: list[int]) -> list[str]:

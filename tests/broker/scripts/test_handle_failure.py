@@ -15,8 +15,7 @@ from broker.errors import (
 )
 from broker.model import Incident, NewTask, TaskState, TopicRequest, TopicStats
 from broker.store import Store
-
-END = "--end-of-test--"
+from tests.broker.scripts.helpers import wake_messages
 
 
 async def locked_task(store: Store, worker: str = "w1", **task_options) -> str:
@@ -27,22 +26,7 @@ async def locked_task(store: Store, worker: str = "w1", **task_options) -> str:
 
 
 async def wake_messages_during_failure(store: Store, *args, **kwargs) -> list[str]:
-    pubsub = store.redis.pubsub()
-    await pubsub.subscribe(store.keys.wake_channel)
-    try:
-        await store.handle_failure(*args, **kwargs)
-        await store.redis.publish(store.keys.wake_channel, END)
-        seen: list[str] = []
-        while True:
-            msg = await pubsub.get_message(timeout=2.0)
-            assert msg is not None, "the end marker never arrived"
-            if msg["type"] != "message":
-                continue
-            if msg["data"] == END:
-                return seen
-            seen.append(msg["data"])
-    finally:
-        await pubsub.aclose()
+    return await wake_messages(store, lambda: store.handle_failure(*args, **kwargs))
 
 
 async def test_a_failure_with_retries_and_a_timeout_waits_in_retry_keeping_the_worker(store, clock):

@@ -9,8 +9,7 @@ import pytest
 from broker.errors import InvalidArgument, TaskNotFound
 from broker.model import Incident, NewTask, TaskState, TopicRequest, TopicStats
 from broker.store import Store
-
-END = "--end-of-test--"
+from tests.broker.scripts.helpers import wake_messages
 
 
 async def fetch_ids(store: Store, worker: str = "w2") -> list[str]:
@@ -18,22 +17,7 @@ async def fetch_ids(store: Store, worker: str = "w2") -> list[str]:
 
 
 async def wake_messages_during_set_retries(store: Store, task_id: str, retries: int) -> list[str]:
-    pubsub = store.redis.pubsub()
-    await pubsub.subscribe(store.keys.wake_channel)
-    try:
-        await store.set_retries(task_id, retries)
-        await store.redis.publish(store.keys.wake_channel, END)
-        seen: list[str] = []
-        while True:
-            msg = await pubsub.get_message(timeout=2.0)
-            assert msg is not None, "the end marker never arrived"
-            if msg["type"] != "message":
-                continue
-            if msg["data"] == END:
-                return seen
-            seen.append(msg["data"])
-    finally:
-        await pubsub.aclose()
+    return await wake_messages(store, lambda: store.set_retries(task_id, retries))
 
 
 async def test_zero_retries_turn_an_available_task_into_an_incident(store, clock):

@@ -2,43 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
 
 from broker.model import NewTask, TaskState, TopicRequest, TopicStats
 from broker.store import Store
-
-END = "--end-of-test--"
-
-
-def ids_in_partition(store: Store, n: int, partition: int = 0) -> list[str]:
-    out: list[str] = []
-    while len(out) < n:
-        candidate = str(uuid.uuid4())
-        if store.keys.partition_of(candidate) == partition:
-            out.append(candidate)
-    return out
-
-
-async def wake_messages(store: Store, action: Callable[[], Awaitable[Any]]) -> list[str]:
-    pubsub = store.redis.pubsub()
-    await pubsub.subscribe(store.keys.wake_channel)
-    try:
-        await action()
-        await store.redis.publish(store.keys.wake_channel, END)
-        seen: list[str] = []
-        while True:
-            msg = await pubsub.get_message(timeout=2.0)
-            assert msg is not None, "the end marker never arrived"
-            if msg["type"] != "message":
-                continue
-            if msg["data"] == END:
-                return seen
-            seen.append(msg["data"])
-    finally:
-        await pubsub.aclose()
+from tests.broker.scripts.helpers import ids_in_partition, wake_messages
 
 
 async def lock_all(store: Store, topic: str, duration: int = 1000) -> None:

@@ -9,8 +9,7 @@ import pytest
 from broker.errors import TaskNotFound, WorkerMismatch
 from broker.model import NewTask, TaskState, TopicRequest, TopicStats
 from broker.store import Store
-
-END = "--end-of-test--"
+from tests.broker.scripts.helpers import wake_messages
 
 
 async def locked_task(store: Store, worker: str = "w1") -> str:
@@ -21,22 +20,7 @@ async def locked_task(store: Store, worker: str = "w1") -> str:
 
 
 async def wake_messages_during_unlock(store: Store, task_id: str) -> list[str]:
-    pubsub = store.redis.pubsub()
-    await pubsub.subscribe(store.keys.wake_channel)
-    try:
-        await store.unlock(task_id)
-        await store.redis.publish(store.keys.wake_channel, END)
-        seen: list[str] = []
-        while True:
-            msg = await pubsub.get_message(timeout=2.0)
-            assert msg is not None, "the end marker never arrived"
-            if msg["type"] != "message":
-                continue
-            if msg["data"] == END:
-                return seen
-            seen.append(msg["data"])
-    finally:
-        await pubsub.aclose()
+    return await wake_messages(store, lambda: store.unlock(task_id))
 
 
 async def test_unlocking_clears_worker_and_lock_and_makes_the_task_fetchable(store, clock):
