@@ -29,8 +29,14 @@ def redtask_env(
     return env
 
 
+class GatewayURL(str):
+    """A gateway's base URL (without /engine-rest) that also knows its process."""
+
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def gateway_process(env: dict[str, str]) -> Iterator[str]:
+def gateway_process(env: dict[str, str]) -> Iterator[GatewayURL]:
     """A `redtask gateway` on a free port; yields its base URL (without /engine-rest)."""
     port = free_port()
     proc = subprocess.Popen(
@@ -46,7 +52,8 @@ def gateway_process(env: dict[str, str]) -> Iterator[str]:
         ],
         env=env,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = GatewayURL(f"http://127.0.0.1:{port}")
+    base.process = proc
     try:
         deadline = time.monotonic() + 30
         while True:
