@@ -82,6 +82,11 @@ E_LOCK_EXPIRED = -3
 E_STALE_TOKEN = -4
 E_INVALID = -6
 E_DUPLICATE = -7
+E_PROCESS = -8
+
+
+class ProcessTask(BrokerError):
+    """Internal: a script refused a task of a process instance; the engine path takes it."""
 
 
 def _text(value: Any) -> str | None:
@@ -110,4 +115,6 @@ def raise_for(
         raise InvalidArgument(extra or "invalid argument")
     if code == E_DUPLICATE:
         raise DuplicateTask(extra or task_id)
+    if code == E_PROCESS:
+        raise ProcessTask(task_id)
     raise BrokerError(f"unexpected script status {code}")

@@ -21,6 +21,10 @@ key                        type    content
 ``P inc:<id>``             HASH    an incident (``failedExternalTask``)
 ``P incs``                 ZSET    incident ids, score = incident timestamp ms
 ``P done``                 STREAM  capped log of finished tasks (complete / BPMN error)
+``P pi:<id>``              HASH    a process instance: st (engine state JSON), ver, status,
+                                   pd, pk, pvt, bk, tn, start, end (ms)
+``P pis`` / ``P pih``      ZSET    running / ended (kept for history) instance ids by time
+``P tms``                  ZSET    "<instance id>|<timer id>" scored by due time (ms)
 =========================  ======  ==========================================================
 
 Global (no hash tag, read-mostly): ``ns:config`` HASH (``partitions``), the wake-up pub/sub
@@ -79,6 +83,18 @@ class Keys:
 
     def done(self, partition: int) -> str:
         return f"{self.prefix(partition)}done"
+
+    def instance(self, instance_id: str) -> str:
+        return f"{self.prefix(self.partition_of(instance_id))}pi:{instance_id}"
+
+    def instances(self, partition: int) -> str:
+        return f"{self.prefix(partition)}pis"
+
+    def history(self, partition: int) -> str:
+        return f"{self.prefix(partition)}pih"
+
+    def timers(self, partition: int) -> str:
+        return f"{self.prefix(partition)}tms"
 
     def task_pattern(self, partition: int) -> str:
         """SCAN pattern matching every task hash of a partition."""

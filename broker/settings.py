@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     finished_log_length: int = Field(
         default=10_000, ge=0, description="entries kept per partition in the finished-task log"
     )
+    history_ttl_s: int = Field(
+        default=7 * 24 * 3600, ge=0, description="how long ended process instances are kept"
+    )
     fetch_scan_budget: int = Field(default=2_000, ge=1)
     reclaim_batch: int = Field(default=100, ge=1)
 

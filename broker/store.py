@@ -7,15 +7,16 @@ Every method validates its input before the first write, passes the clock to the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import orjson
 
 from broker import validate
 from broker.connection import check_eviction_policy, client_for, ensure_partitions
-from broker.errors import DuplicateTask, InvalidArgument, TaskNotFound, raise_for
+from broker.errors import DuplicateTask, InvalidArgument, ProcessTask, TaskNotFound, raise_for
 from broker.fetching import lua_filters, select_variables
+from broker.instances import StoreInstances
 from broker.keys import Keys
 from broker.model import (
     ExternalTask,
@@ -27,7 +28,7 @@ from broker.model import (
 )
 from broker.reads import StoreReads
 from broker.settings import Settings
-from broker.store_base import Clock, StoreBase, wall_clock_ms
+from broker.store_base import Clock, wall_clock_ms
 
 SortOrder = Literal["asc", "desc"]
 MAX_ERROR_MESSAGE = 666  # Camunda truncates errorMessage to this many characters
@@ -45,7 +46,7 @@ class Completion:
     lock_token: int | None = None
 
 
-class Store(StoreBase, StoreReads):
+class Store(StoreInstances, StoreReads):
     """Async access to the broker's Redis data. Create with ``Store(client, settings)``."""
 
     async def publish(self, task: NewTask) -> str:
@@ -142,11 +143,18 @@ class Store(StoreBase, StoreReads):
             )
             raise_for(reply)
             for task_id, flat in zip(reply[2::2], reply[3::2], strict=True):
-                task = task_from_hash(task_id, pairs_to_dict(flat))
-                locked.append(select_variables(task, unique[task.topic_name]))
+                locked.append(task_from_hash(task_id, pairs_to_dict(flat)))
             if len(locked) >= max_tasks:
                 break
-        return locked
+        # tasks of process instances see the variables of their execution and its scopes
+        visible = await self.with_process_variables(locked)
+        return [
+            select_variables(
+                replace(t, variables=visible[t.id]) if t.id in visible else t,
+                unique[t.topic_name],
+            )
+            for t in locked
+        ]
 
     async def lock(self, task_id: str, worker_id: str, lock_duration: int) -> int:
         """Lock one task by id; returns the new lock token. Raises TaskNotFound, WorkerMismatch."""
@@ -232,9 +240,21 @@ class Store(StoreBase, StoreReads):
                         worker_id=c.worker_id,
                         token=c.lock_token or 0,
                     )
+                except ProcessTask:
+                    results[i] = await self._complete_in_process(c)
                 except Exception as exc:  # returned, not raised: one item must not hide others
                     results[i] = exc
         return results
+
+    async def _complete_in_process(self, c: Completion) -> Exception | None:
+        try:
+            task = await self.get(c.task_id)
+            await self.complete_process_task(
+                task, c.worker_id, c.variables, c.local_variables, c.lock_token
+            )
+        except Exception as exc:  # returned like every other item's error
+            return exc
+        return None
 
     async def handle_failure(
         self,
@@ -308,7 +328,13 @@ class Store(StoreBase, StoreReads):
             variables_json,
             self.settings.finished_log_length,
         )
-        raise_for(reply, task_id=task_id, worker_id=worker_id, token=lock_token or 0)
+        try:
+            raise_for(reply, task_id=task_id, worker_id=worker_id, token=lock_token or 0)
+        except ProcessTask:
+            task = await self.get(task_id)
+            await self.bpmn_error_process_task(
+                task, worker_id, error_code, error_message, variables, lock_token
+            )
 
     async def extend_lock(
         self, task_id: str, worker_id: str, new_duration: int, *, lock_token: int | None = None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE_LAYER = {
+    "broker/instances.py",
     "broker/store.py",
     "broker/store_base.py",
     "broker/reads.py",

@@ -36,6 +36,13 @@ from broker.engine.events import (
 )
 from broker.engine.ids import CounterIds, Ids, UuidIds
 from broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
+from broker.engine.tree import Tree
+
+
+def visible_variables(state: InstanceState, execution_id: str) -> dict[str, TypedValue]:
+    """Every variable an execution sees (its locals hide those of outer scopes)."""
+    return Tree(state).typed_variables(execution_id)
+
 
 __all__ = [
     "CounterIds",
@@ -64,4 +71,5 @@ __all__ = [
     "correlate_message",
     "fire_timer",
     "start",
+    "visible_variables",
 ]

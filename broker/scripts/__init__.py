@@ -26,6 +26,7 @@ NAMES = (
     "set_retries",
     "set_priority",
     "sweep",
+    "advance",
 )
 
 _FUNCTION = re.compile(

@@ -12,6 +12,7 @@ local E_LOCK_EXPIRED = -3
 local E_STALE_TOKEN = -4
 local E_INVALID = -6
 local E_DUPLICATE = -7
+local E_PROCESS = -8  -- the task belongs to a process instance: the engine finishes it
 
 local function is_int(s)
   return s ~= nil and string.match(s, '^%-?%d+$') ~= nil

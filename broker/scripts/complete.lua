@@ -14,6 +14,7 @@ Returns  {status1, info1, status2, info2, ...}, one pair per task, in order:
          -1, ''           E_NOT_FOUND
          -2, worker       E_WORKER_MISMATCH: locked by another worker (nil: by nobody)
          -4, token        E_STALE_TOKEN: another lock was taken since the caller's
+         -8, ''           E_PROCESS: a task of a process instance (untouched; see advance)
 Effects  Each task is checked on its own: one refused task does not stop the others. Lock
          expiry is not checked (Camunda's late-complete rule): the last holder may complete
          until someone else locks the task. Deletes the tasks and their open incidents;
@@ -33,6 +34,7 @@ for _, item in ipairs(cjson.decode(ARGV[3])) do
     err = {E_NOT_FOUND}  -- completed earlier in this batch
   else
     f, err = owned_task(P, id, item[2], item[3])
+    if not err and redis.call('HEXISTS', k_task(P, id), 'pi') == 1 then err = {E_PROCESS} end
   end
   seen[id] = true
   if err then

@@ -1,0 +1,238 @@
+"""Process instances in Redis: each engine step is committed by ``advance.lua`` with a version
+check (compare-and-set), and recomputed from the fresh state when another step won the race.
+
+``StoreInstances`` is mixed into ``broker.store.Store`` (it is part of the store layer). The
+engine itself (``broker.engine``) is pure; this module reads the state, runs the step and
+commits its effects: the instance state, the external tasks created and cancelled, timers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import orjson
+
+from broker import engine, variables
+from broker.bpmn import ProcessModel
+from broker.errors import BrokerError, raise_for
+from broker.keys import Keys
+from broker.model import ExternalTask
+from broker.store_base import StoreBase
+
+ModelSource = Callable[[str], Awaitable[ProcessModel]]
+Step = tuple[engine.InstanceState, engine.Effects]
+E_CONFLICT = -9
+MAX_ATTEMPTS = 50
+
+
+class InstanceNotFound(BrokerError):
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"Process instance with id {instance_id} does not exist")
+        self.instance_id = instance_id
+
+
+class PartitionIds:
+    """Ids that land in one partition: an instance's tasks live beside it."""
+
+    def __init__(self, keys: Keys, partition: int, new_id: Callable[[], str]) -> None:
+        self.keys = keys
+        self.partition = partition
+        self._new_id = new_id
+
+    def new_id(self) -> str:
+        while True:
+            candidate = self._new_id()
+            if self.keys.partition_of(candidate) == self.partition:
+                return candidate
+
+
+class StoreInstances(StoreBase):
+    models: ModelSource | None = None
+
+    def _ids(self, instance_id: str) -> PartitionIds:
+        return PartitionIds(self.keys, self.keys.partition_of(instance_id), self.new_task_id)
+
+    async def _model(self, definition_id: str) -> ProcessModel:
+        if self.models is None:
+            raise BrokerError("no process definitions are available to this store")
+        return await self.models(definition_id)
+
+    async def instance_state(self, instance_id: str) -> tuple[engine.InstanceState, int]:
+        """The state and version of an instance. Raises InstanceNotFound."""
+        raw, version = await self.redis.hmget(self.keys.instance(instance_id), "st", "ver")
+        if raw is None:
+            raise InstanceNotFound(instance_id)
+        return engine.InstanceState.from_json(orjson.loads(raw)), int(str(version))
+
+    async def start_instance(
+        self,
+        model: ProcessModel,
+        definition_id: str,
+        raw_variables: Mapping[str, Any] | None = None,
+        business_key: str | None = None,
+        tenant_id: str | None = None,
+        *,
+        version_tag: str | None = None,
+    ) -> Step:
+        """Start an instance of ``model``; returns its first state and effects.
+
+        Raises InvalidVariable, engine errors (e.g. NoOutgoingFlow) with nothing stored.
+        """
+        typed = variables.normalize(raw_variables)
+        instance_id = str(uuid.uuid4())
+        state, effects = engine.start(
+            model,
+            instance_id,
+            typed,
+            business_key,
+            tenant_id,
+            self.clock(),
+            self._ids(instance_id),
+            definition_id=definition_id,
+        )
+        meta = {
+            "pd": definition_id,
+            "pk": model.key,
+            "pvt": version_tag,
+            "bk": business_key,
+            "tn": tenant_id,
+        }
+        await self._commit(state, effects, 0, {}, meta)
+        return state, effects
+
+    async def _commit(
+        self,
+        state: engine.InstanceState,
+        effects: engine.Effects,
+        expected: int,
+        trigger: Mapping[str, Any],
+        meta: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        tasks = [
+            {
+                "id": t.id,
+                "topic": t.topic,
+                "priority": str(t.priority),
+                "act": t.activity_id,
+                "ai": t.activity_instance_id,
+                "ex": t.execution_id,
+                "xp": orjson.dumps(dict(t.extension_properties)).decode()
+                if t.extension_properties
+                else "",
+            }
+            for t in effects.tasks_created
+        ]
+        timers = {
+            "add": [[t.id, t.due_ms] for t in effects.timers_scheduled],
+            "remove": list(effects.timers_cancelled),
+        }
+        status = state.status
+        reply: list[Any] = await self._call(
+            "advance",
+            self.keys.prefix(self.keys.partition_of(state.instance_id)),
+            self.clock(),
+            state.instance_id,
+            expected,
+            orjson.dumps(state.to_json()),
+            status,
+            self.keys.wake_channel,
+            orjson.dumps(trigger),
+            orjson.dumps(meta or {}),
+            orjson.dumps(tasks),
+            orjson.dumps(list(effects.tasks_deleted)),
+            orjson.dumps(timers),
+            self.settings.history_ttl_s,
+            self.settings.finished_log_length,
+        )
+        return reply
+
+    async def _step(
+        self,
+        task: ExternalTask,
+        trigger: Mapping[str, Any],
+        run: Callable[[ProcessModel, engine.InstanceState, engine.Ids], Step],
+    ) -> Step:
+        """Run ``run`` on the instance of ``task`` and commit it; recompute on a conflict."""
+        instance_id = task.process_instance_id or ""
+        for _ in range(MAX_ATTEMPTS):
+            state, version = await self.instance_state(instance_id)
+            model = await self._model(state.definition_id)
+            new_state, effects = run(model, state, self._ids(instance_id))
+            reply = await self._commit(new_state, effects, version, trigger)
+            if int(reply[0]) != E_CONFLICT:
+                raise_for(reply, task_id=task.id, worker_id=str(trigger.get("worker", "")))
+                return new_state, effects
+        raise BrokerError(f"process instance {instance_id} kept changing; step not committed")
+
+    async def complete_process_task(
+        self,
+        task: ExternalTask,
+        worker_id: str,
+        raw_variables: Mapping[str, Any] | None,
+        raw_local_variables: Mapping[str, Any] | None,
+        lock_token: int | None,
+    ) -> Step:
+        """Complete a task of a process instance and continue the process, atomically."""
+        typed, local = variables.normalize(raw_variables), variables.normalize(raw_local_variables)
+        trigger = {
+            "task": task.id,
+            "worker": worker_id,
+            "outcome": "complete",
+            "token": "" if lock_token is None else str(lock_token),
+            "log": [],
+        }
+
+        def run(model: ProcessModel, state: engine.InstanceState, ids: engine.Ids) -> Step:
+            return engine.complete_task(model, state, task.id, typed, local, self.clock(), ids)
+
+        return await self._step(task, trigger, run)
+
+    async def bpmn_error_process_task(
+        self,
+        task: ExternalTask,
+        worker_id: str,
+        error_code: str,
+        error_message: str | None,
+        raw_variables: Mapping[str, Any] | None,
+        lock_token: int | None,
+    ) -> Step:
+        """Throw a BPMN error from a task of a process instance; the engine routes it (§6.4)."""
+        typed = variables.normalize(raw_variables)
+        log = ["code", error_code] + (["msg", error_message] if error_message else [])
+        trigger = {
+            "task": task.id,
+            "worker": worker_id,
+            "outcome": "bpmn_error",
+            "token": "" if lock_token is None else str(lock_token),
+            "log": log,
+        }
+
+        def run(model: ProcessModel, state: engine.InstanceState, ids: engine.Ids) -> Step:
+            return engine.bpmn_error(
+                model, state, task.id, error_code, error_message, typed, self.clock(), ids
+            )
+
+        return await self._step(task, trigger, run)
+
+    async def with_process_variables(self, tasks: list[ExternalTask]) -> dict[str, Any]:
+        """Visible variables per task id for tasks of process instances (from their states)."""
+        instance_ids = sorted({t.process_instance_id for t in tasks if t.process_instance_id})
+        if not instance_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for instance_id in instance_ids:
+                pipe.hget(self.keys.instance(instance_id), "st")
+            raws = await pipe.execute()
+        states = {
+            i: engine.InstanceState.from_json(orjson.loads(raw))
+            for i, raw in zip(instance_ids, raws, strict=True)
+            if raw is not None
+        }
+        out: dict[str, Any] = {}
+        for t in tasks:
+            state = states.get(t.process_instance_id or "")
+            if state is not None and t.execution_id:
+                out[t.id] = engine.visible_variables(state, t.execution_id)
+        return out

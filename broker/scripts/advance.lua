@@ -1,0 +1,118 @@
+--[[ advance: commit one step of a process instance (start, complete, BPMN error) atomically.
+
+The step is computed in Python from the instance state read at version `expected`; this script
+writes it only if the instance is still at that version (compare-and-set), so concurrent steps
+of one instance (parallel branches completing at once) never lose or duplicate a token: the
+loser gets E_CONFLICT and recomputes from the new state.
+
+KEYS[1]  partition prefix (the instance's partition; its tasks live there too)
+ARGV[1]  now_ms
+ARGV[2]  instance id
+ARGV[3]  expected version ("0" = create: the instance must not exist yet)
+ARGV[4]  new state JSON (stored verbatim)
+ARGV[5]  status: "active" | "completed" | "terminated"
+ARGV[6]  wake channel ('' = none)
+ARGV[7]  trigger JSON: {} or {"task": id, "worker": w, "token": t ('' = worker check only),
+         "outcome": "complete" | "bpmn_error", "log": [field, value, ...]}
+ARGV[8]  instance meta JSON, used on create: {"pd", "pk", "pvt", "bk", "tn"} (null = absent)
+ARGV[9]  tasks to create JSON: [{"id", "topic", "priority" (decimal string), "act", "ai",
+         "ex", "xp" (JSON text or "")}]
+ARGV[10] ids of tasks to delete JSON (cancelled: their incidents are deleted)
+ARGV[11] timers JSON: {"add": [ [timer id, due ms], ... ], "remove": [timer id, ...]}
+ARGV[12] seconds an ended instance is kept (history), 0 = delete it at once
+ARGV[13] MAXLEN of the finished-task log (0 = do not log)
+
+Returns  {0, version}        committed; the instance's new version
+         {-9, version}       E_CONFLICT: the instance is at another version (nothing written)
+         {-7}                E_DUPLICATE: create, but the instance exists
+         {-1} | {-2, worker} | {-4, token}   the trigger task is gone / locked by another
+                             worker / locked again since (nothing written)
+Effects  instance hash pi:<id> (st, ver, status, meta); pis index; new tasks indexed and
+         woken; cancelled tasks removed; the trigger task finished (and logged); timers in tms.
+]]
+--!include _keys.lua
+--!include _lib.lua
+
+local P = KEYS[1]
+local now = ARGV[1]
+local id = ARGV[2]
+local expected = ARGV[3]
+local ikey = k_instance(P, id)
+local E_CONFLICT = -9
+
+-- every check before the first write: scripts do not roll back
+local current = redis.call('HGET', ikey, 'ver')
+if expected == '0' then
+  if current then return {E_DUPLICATE} end
+elseif current ~= expected then
+  return {E_CONFLICT, current or '0'}
+end
+local trigger = cjson.decode(ARGV[7])
+local owned = nil
+if trigger.task then
+  local f, err = owned_task(P, trigger.task, trigger.worker, trigger.token)
+  if err then return err end
+  owned = f
+end
+
+if owned then
+  local extra = trigger.log or {}
+  finish(P, trigger.task, k_task(P, trigger.task), owned[1], owned[2], owned[3], owned[9],
+         trigger.outcome, extra, ARGV[13])
+end
+for _, tid in ipairs(cjson.decode(ARGV[10])) do
+  local key = k_task(P, tid)
+  local f = redis.call('HMGET', key, 's', 't', 'p', 'iid')
+  if f[1] then
+    unindex(P, tid, f[1], f[2], f[3] or '0')
+    incident_close(P, key, f[4])
+    redis.call('DEL', key)
+  end
+end
+
+local version = tostring((tonumber(current) or 0) + 1)
+redis.call('HSET', ikey, 'st', ARGV[4], 'ver', version, 'status', ARGV[5])
+if expected == '0' then
+  local m = cjson.decode(ARGV[8])
+  redis.call('HSET', ikey, 'start', now)
+  for _, field in ipairs({'pd', 'pk', 'pvt', 'bk', 'tn'}) do
+    if m[field] ~= nil and m[field] ~= cjson.null then redis.call('HSET', ikey, field, m[field]) end
+  end
+  redis.call('ZADD', k_instances(P), now, id)
+end
+local meta = redis.call('HMGET', ikey, 'pd', 'pk', 'pvt', 'bk', 'tn')
+local names = {'pd', 'pk', 'pvt', 'bk', 'tn'}
+
+local woken = {}
+for _, t in ipairs(cjson.decode(ARGV[9])) do
+  local record = {'t', t.topic, 'ct', now, 's', 'a', 'pi', id, 'act', t.act, 'ai', t.ai, 'ex', t.ex}
+  if t.priority ~= '0' then table.insert(record, 'p'); table.insert(record, t.priority) end
+  if t.xp ~= '' then table.insert(record, 'xp'); table.insert(record, t.xp) end
+  for n, field in ipairs(names) do
+    if meta[n] then table.insert(record, field); table.insert(record, meta[n]) end
+  end
+  bulk('HSET', k_task(P, t.id), record, 2)
+  avail_add(P, t.id, t.topic, t.priority, now)
+  redis.call('SADD', k_topics(P), t.topic)
+  woken[t.topic] = true
+end
+for topic, _ in pairs(woken) do wake(P, ARGV[6], topic) end
+
+local timers = cjson.decode(ARGV[11])
+for _, t in ipairs(timers.add or {}) do
+  redis.call('ZADD', k_timers(P), t[2], id .. '|' .. t[1])
+end
+for _, tid in ipairs(timers.remove or {}) do redis.call('ZREM', k_timers(P), id .. '|' .. tid) end
+
+if ARGV[5] ~= 'active' then
+  redis.call('HSET', ikey, 'end', now)
+  redis.call('ZREM', k_instances(P), id)
+  local ttl = tonumber(ARGV[12])
+  if ttl > 0 then
+    redis.call('ZADD', k_history(P), now, id)
+    redis.call('EXPIRE', ikey, ttl)
+  else
+    redis.call('DEL', ikey)
+  end
+end
+return {OK, version}

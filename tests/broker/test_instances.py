@@ -1,0 +1,123 @@
+"""Process instances on a real Redis: engine steps committed atomically with a version check."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from broker.bpmn import ProcessModel, parse_bpmn
+from broker.connection import client_for
+from broker.errors import WorkerMismatch
+from broker.model import TopicRequest, TopicStats
+from broker.settings import Settings
+from broker.store import Store
+
+FILES = Path(__file__).parent / "bpmn" / "files"
+
+
+def model(name: str) -> ProcessModel:
+    [parsed] = parse_bpmn((FILES / f"{name}.bpmn").read_bytes(), f"{name}.bpmn")
+    return parsed
+
+
+def serve_models(store: Store, *models: ProcessModel) -> None:
+    by_id = {f"{m.key}:1:test": m for m in models}
+
+    async def lookup(definition_id: str) -> ProcessModel:
+        return by_id[definition_id]
+
+    store.models = lookup
+
+
+async def test_a_process_runs_start_task_end_through_the_store(store: Store) -> None:
+    order = model("simple")
+    serve_models(store, order)
+    state, effects = await store.start_instance(
+        order, "order:1:test", {"amount": {"type": "Integer", "value": 42}}, "B-1"
+    )
+    [created] = effects.tasks_created
+    assert store.keys.partition_of(created.id) == store.keys.partition_of(state.instance_id)
+    [task] = await store.fetch_and_lock("w", 5, [TopicRequest("charge-card", 10_000)])
+    assert (task.id, task.process_instance_id, task.process_definition_id) == (
+        created.id,
+        state.instance_id,
+        "order:1:test",
+    )
+    assert (task.process_definition_key, task.activity_id, task.business_key) == (
+        "order",
+        "charge",
+        "B-1",
+    )
+    assert task.execution_id == created.execution_id
+    assert task.variables == {"amount": {"type": "Integer", "value": 42, "valueInfo": {}}}
+
+    with pytest.raises(WorkerMismatch):
+        await store.complete(task.id, "someone-else")
+    assert (await store.instance_state(state.instance_id))[1] == 1
+
+    await store.complete(task.id, "w", {"charged": {"type": "Boolean", "value": True}})
+    ended, version = await store.instance_state(state.instance_id)
+    assert (ended.status, version) == ("completed", 2)
+    assert ended.variables["charged"] == {"type": "Boolean", "value": True, "valueInfo": {}}
+    assert await store.topic_stats() == []
+
+
+async def test_a_caught_bpmn_error_continues_on_the_boundary_path(store: Store) -> None:
+    payment = model("boundary_error")
+    serve_models(store, payment)
+    state, _ = await store.start_instance(payment, "payment:1:test")
+    [task] = await store.fetch_and_lock("w", 1, [TopicRequest("charge", 10_000)])
+    await store.handle_bpmn_error(task.id, "w", "FRAUD", "stolen card")
+    ended, _ = await store.instance_state(state.instance_id)
+    assert ended.status == "completed"
+    assert await store.topic_stats() == []
+    [entry] = await store.finished()
+    assert (entry["outcome"], entry["code"], entry["msg"]) == ("bpmn_error", "FRAUD", "stolen card")
+
+
+async def test_concurrent_completes_of_parallel_branches_never_lose_the_join(
+    redis_url: str, settings: Settings
+) -> None:
+    """Two clients complete the two branches of many instances at the same time; the
+    version check makes one of each pair recompute, and every instance completes once."""
+    fulfil = model("parallel_gateway")
+    stores = [Store(client_for(redis_url), settings) for _ in range(2)]
+    for s in stores:
+        serve_models(s, fulfil)
+    try:
+        instances = [
+            (await stores[0].start_instance(fulfil, "fulfil:1:test"))[0] for _ in range(30)
+        ]
+        packs = await stores[0].fetch_and_lock("w", 100, [TopicRequest("pack", 60_000)])
+        bills = await stores[1].fetch_and_lock("w", 100, [TopicRequest("bill", 60_000)])
+        assert len(packs) == len(bills) == 30
+        by_instance = {t.process_instance_id: t for t in packs}
+        pairs = [(by_instance[b.process_instance_id], b) for b in bills]
+        await asyncio.gather(
+            *(stores[0].complete(p.id, "w") for p, _ in pairs),
+            *(stores[1].complete(b.id, "w") for _, b in pairs),
+        )
+        for instance in instances:
+            state, version = await stores[0].instance_state(instance.instance_id)
+            assert (state.status, version) == ("completed", 3)
+        assert await stores[0].topic_stats() == []
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_an_incident_on_a_process_task_names_its_instance(store: Store) -> None:
+    order = model("simple")
+    serve_models(store, order)
+    state, _ = await store.start_instance(order, "order:1:test")
+    [task] = await store.fetch_and_lock("w", 1, [TopicRequest("charge-card", 10_000)])
+    await store.handle_failure(task.id, "w", "boom", None, 0, 0)
+    [incident] = await store.incidents()
+    assert (incident.process_instance_id, incident.activity_id, incident.configuration) == (
+        state.instance_id,
+        "charge",
+        task.id,
+    )
+    assert await store.topic_stats() == [TopicStats("charge-card", 0, 0, 0, 1)]
