@@ -109,6 +109,7 @@ class StoreInstances(StoreBase):
         expected: int,
         trigger: Mapping[str, Any],
         meta: Mapping[str, Any] | None = None,
+        fired_timer: str | None = None,
     ) -> list[Any]:
         tasks = [
             {
@@ -126,7 +127,7 @@ class StoreInstances(StoreBase):
         ]
         timers = {
             "add": [[t.id, t.due_ms] for t in effects.timers_scheduled],
-            "remove": list(effects.timers_cancelled),
+            "remove": list(effects.timers_cancelled) + ([fired_timer] if fired_timer else []),
         }
         status = state.status
         reply: list[Any] = await self._call(
@@ -215,6 +216,39 @@ class StoreInstances(StoreBase):
             )
 
         return await self._step(task, trigger, run)
+
+    async def fire_due_timers(self, budget: int) -> int:
+        """Fire up to ``budget`` due timers per partition; returns how many fired.
+
+        Safe with several schedulers: a timer fired by another one is gone from the state on
+        the recompute after a version conflict, and its entry is simply dropped.
+        """
+        fired = 0
+        now = self.clock()
+        for partition in range(self.keys.partitions):
+            key = self.keys.timers(partition)
+            due = await self.redis.zrangebyscore(key, "-inf", now, start=0, num=budget)
+            for member in map(str, due):
+                instance_id, _, timer_id = member.partition("|")
+                try:
+                    await self._fire_timer(instance_id, timer_id)
+                    fired += 1
+                except (InstanceNotFound, engine.UnknownTimer, engine.InstanceEnded):
+                    await self.redis.zrem(key, member)
+        return fired
+
+    async def _fire_timer(self, instance_id: str, timer_id: str) -> None:
+        for _ in range(MAX_ATTEMPTS):
+            state, version = await self.instance_state(instance_id)
+            model = await self._model(state.definition_id)
+            new_state, effects = engine.fire_timer(
+                model, state, timer_id, self.clock(), self._ids(instance_id)
+            )
+            reply = await self._commit(new_state, effects, version, {}, fired_timer=timer_id)
+            if int(reply[0]) != E_CONFLICT:
+                raise_for(reply)
+                return
+        raise BrokerError(f"process instance {instance_id} kept changing; timer not fired")
 
     async def with_process_variables(self, tasks: list[ExternalTask]) -> dict[str, Any]:
         """Visible variables per task id for tasks of process instances (from their states)."""

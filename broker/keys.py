@@ -29,12 +29,29 @@ key                        type    content
 
 Global (no hash tag, read-mostly): ``ns:config`` HASH (``partitions``), the wake-up pub/sub
 channel ``ns:wake`` (message = topic name) and scheduler heartbeats ``ns:scheduler:<id>``.
+
+Deployments and process definitions (``broker.definitions``) share the one hash tag ``{ns}``
+(``G`` = ``{ns}:``), so a deployment is written by one MULTI/EXEC in one slot. User-chosen parts
+(tenant id, deployment name, process key) are percent-encoded, so ``:`` in them stays unambiguous.
+
+=============================  ======  =====================================================
+key                            type    content
+=============================  ======  =====================================================
+``G dep:<id>``                 STRING  the deployment record (JSON)
+``G dep:<id>:res``             HASH    resource name -> raw bytes
+``G deps``                     SET     every deployment id
+``G depn:<tenant>:<name>``     ZSET    deployments of one name and tenant, score = deploy ms
+``G pd:<id>``                  STRING  a process definition record (JSON)
+``G pds``                      SET     every process definition id
+``G pdv:<tenant>:<key>``       ZSET    definition ids of one key and tenant, score = version
+=============================  ======  =====================================================
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from urllib.parse import quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +127,37 @@ class Keys:
 
     def scheduler_heartbeat(self, scheduler_id: str) -> str:
         return f"{self.namespace}:scheduler:{scheduler_id}"
+
+    # ---------------------------------------------------------- deployments and definitions
+    @property
+    def definitions_prefix(self) -> str:
+        return f"{{{self.namespace}}}:"
+
+    def deployment(self, deployment_id: str) -> str:
+        return f"{self.definitions_prefix}dep:{deployment_id}"
+
+    def deployment_resources(self, deployment_id: str) -> str:
+        return f"{self.definitions_prefix}dep:{deployment_id}:res"
+
+    @property
+    def deployments(self) -> str:
+        return f"{self.definitions_prefix}deps"
+
+    def deployments_named(self, tenant_id: str | None, name: str) -> str:
+        """Deployments of one name and tenant (duplicate filtering compares against these)."""
+        return f"{self.definitions_prefix}depn:{_part(tenant_id)}:{_part(name)}"
+
+    def definition(self, definition_id: str) -> str:
+        return f"{self.definitions_prefix}pd:{definition_id}"
+
+    @property
+    def definitions(self) -> str:
+        return f"{self.definitions_prefix}pds"
+
+    def definition_versions(self, tenant_id: str | None, key: str) -> str:
+        return f"{self.definitions_prefix}pdv:{_part(tenant_id)}:{_part(key)}"
+
+
+def _part(value: str | None) -> str:
+    """A user-chosen key segment: percent-encoded, so it never contains ``:`` (None = empty)."""
+    return quote(value or "", safe="")

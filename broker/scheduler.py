@@ -34,6 +34,9 @@ class Scheduler:
     async def run_once(self) -> bool:
         """One pass over all partitions; True if due work is left (run again at once)."""
         moved, more = await self.store.sweep()
+        if self.store.models is not None:  # timers of process instances
+            fired = await self.store.fire_due_timers(self.store.settings.scheduler_batch)
+            more = more or fired >= self.store.settings.scheduler_batch
         self.moved_total += moved
         if moved:
             log.debug("swept %d tasks back to fetchable", moved)

@@ -11,8 +11,10 @@ from broker.bpmn import ProcessModel, parse_bpmn
 from broker.connection import client_for
 from broker.errors import WorkerMismatch
 from broker.model import TopicRequest, TopicStats
+from broker.scheduler import Scheduler
 from broker.settings import Settings
 from broker.store import Store
+from tests.conftest import FakeClock
 
 FILES = Path(__file__).parent / "bpmn" / "files"
 
@@ -121,3 +123,34 @@ async def test_an_incident_on_a_process_task_names_its_instance(store: Store) ->
         task.id,
     )
     assert await store.topic_stats() == [TopicStats("charge-card", 0, 0, 0, 1)]
+
+
+async def test_the_scheduler_fires_due_timers_once_even_with_two_schedulers(
+    redis_url: str, settings: Settings, clock: FakeClock
+) -> None:
+    waiting = model("timer_catch")
+    stores = [Store(client_for(redis_url), settings, clock) for _ in range(2)]
+    for s in stores:
+        serve_models(s, waiting)
+    try:
+        state, effects = await stores[0].start_instance(waiting, "waiting:1:test")
+        [timer] = effects.timers_scheduled
+        assert timer.due_ms == clock.now + (24 + 2) * 3600 * 1000
+        schedulers = [Scheduler(s, f"s{n}") for n, s in enumerate(stores)]
+        await asyncio.gather(*(s.run_once() for s in schedulers))
+        assert (await stores[0].instance_state(state.instance_id))[1] == 1  # not due yet
+
+        clock.advance(timer.due_ms - clock.now)
+        await asyncio.gather(*(s.run_once() for s in schedulers))
+        after, version = await stores[0].instance_state(state.instance_id)
+        assert version == 2  # fired exactly once
+        [waiting_on] = [e for e in after.executions if e.wait is not None]
+        assert waiting_on.element_id == "until"
+        [next_timer] = after.timers
+        all_due = []
+        for p in range(stores[0].keys.partitions):
+            all_due += await stores[0].redis.zrange(stores[0].keys.timers(p), 0, -1)
+        assert all_due == [f"{state.instance_id}|{next_timer.id}"]
+    finally:
+        for s in stores:
+            await s.close()
