@@ -33,6 +33,25 @@ class InstanceNotFound(BrokerError):
         self.instance_id = instance_id
 
 
+class MessageNotCorrelated(BrokerError):
+    def __init__(self, message_name: str, matches: int) -> None:
+        reason = (
+            "No process definition or execution matches the parameters"
+            if matches == 0
+            else f"{matches} executions match the correlation keys"
+        )
+        super().__init__(f"Cannot correlate message '{message_name}': {reason}")
+        self.message_name = message_name
+        self.matches = matches
+
+
+def _messages_waited(state: engine.InstanceState | None) -> set[str]:
+    """The message names some execution of the instance waits for."""
+    if state is None or state.status != "active":
+        return set()
+    return {e.wait.ref for e in state.executions if e.wait is not None and e.wait.kind == "message"}
+
+
 class PartitionIds:
     """Ids that land in one partition: an instance's tasks live beside it."""
 
@@ -110,6 +129,7 @@ class StoreInstances(StoreBase):
         trigger: Mapping[str, Any],
         meta: Mapping[str, Any] | None = None,
         fired_timer: str | None = None,
+        before: engine.InstanceState | None = None,
     ) -> list[Any]:
         tasks = [
             {
@@ -130,6 +150,8 @@ class StoreInstances(StoreBase):
             "remove": list(effects.timers_cancelled) + ([fired_timer] if fired_timer else []),
         }
         status = state.status
+        waited, waiting = _messages_waited(before), _messages_waited(state)
+        messages = {"open": sorted(waiting - waited), "close": sorted(waited - waiting)}
         reply: list[Any] = await self._call(
             "advance",
             self.keys.prefix(self.keys.partition_of(state.instance_id)),
@@ -146,6 +168,7 @@ class StoreInstances(StoreBase):
             orjson.dumps(timers),
             self.settings.history_ttl_s,
             self.settings.finished_log_length,
+            orjson.dumps(messages),
         )
         return reply
 
@@ -161,7 +184,7 @@ class StoreInstances(StoreBase):
             state, version = await self.instance_state(instance_id)
             model = await self._model(state.definition_id)
             new_state, effects = run(model, state, self._ids(instance_id))
-            reply = await self._commit(new_state, effects, version, trigger)
+            reply = await self._commit(new_state, effects, version, trigger, before=state)
             if int(reply[0]) != E_CONFLICT:
                 raise_for(reply, task_id=task.id, worker_id=str(trigger.get("worker", "")))
                 return new_state, effects
@@ -244,11 +267,59 @@ class StoreInstances(StoreBase):
             new_state, effects = engine.fire_timer(
                 model, state, timer_id, self.clock(), self._ids(instance_id)
             )
-            reply = await self._commit(new_state, effects, version, {}, fired_timer=timer_id)
+            reply = await self._commit(
+                new_state, effects, version, {}, fired_timer=timer_id, before=state
+            )
             if int(reply[0]) != E_CONFLICT:
                 raise_for(reply)
                 return
         raise BrokerError(f"process instance {instance_id} kept changing; timer not fired")
+
+    async def correlate_message(
+        self,
+        message_name: str,
+        business_key: str | None = None,
+        raw_variables: Mapping[str, Any] | None = None,
+        *,
+        all_matches: bool = False,
+    ) -> list[str]:
+        """Deliver a message to the instances waiting for it (optionally only the one with
+        ``business_key``); returns the triggered execution ids.
+
+        Raises MessageNotCorrelated when nothing matches, or when several instances match and
+        ``all_matches`` is false.
+        """
+        typed = variables.normalize(raw_variables)
+        candidates: list[str] = []
+        for partition in range(self.keys.partitions):
+            members = await self.redis.smembers(self.keys.message_waiters(partition, message_name))
+            candidates += sorted(map(str, members))
+        matching = []
+        for instance_id in candidates:
+            try:
+                state, _ = await self.instance_state(instance_id)
+            except InstanceNotFound:
+                continue
+            if business_key is None or state.business_key == business_key:
+                matching.append(instance_id)
+        if not matching or (len(matching) > 1 and not all_matches):
+            raise MessageNotCorrelated(message_name, len(matching))
+        return [await self._deliver(instance_id, message_name, typed) for instance_id in matching]
+
+    async def _deliver(
+        self, instance_id: str, message_name: str, typed: Mapping[str, engine.TypedValue]
+    ) -> str:
+        for _ in range(MAX_ATTEMPTS):
+            state, version = await self.instance_state(instance_id)
+            model = await self._model(state.definition_id)
+            new_state, effects, execution_id = engine.correlate_message(
+                model, state, message_name, typed, self.clock(), self._ids(instance_id)
+            )
+            reply = await self._commit(new_state, effects, version, {}, before=state)
+            if int(reply[0]) != E_CONFLICT:
+                raise_for(reply)
+                return execution_id
+        raise BrokerError(f"process instance {instance_id} kept changing; message not delivered")
 
     async def with_process_variables(self, tasks: list[ExternalTask]) -> dict[str, Any]:
         """Visible variables per task id for tasks of process instances (from their states)."""

@@ -25,6 +25,7 @@ key                        type    content
                                    pd, pk, pvt, bk, tn, start, end (ms)
 ``P pis`` / ``P pih``      ZSET    running / ended (kept for history) instance ids by time
 ``P tms``                  ZSET    "<instance id>|<timer id>" scored by due time (ms)
+``P msg:<name>``           SET     instances with an execution waiting for that message
 =========================  ======  ==========================================================
 
 Global (no hash tag, read-mostly): ``ns:config`` HASH (``partitions``), the wake-up pub/sub
@@ -112,6 +113,9 @@ class Keys:
 
     def timers(self, partition: int) -> str:
         return f"{self.prefix(partition)}tms"
+
+    def message_waiters(self, partition: int, message_name: str) -> str:
+        return f"{self.prefix(partition)}msg:{message_name}"
 
     def task_pattern(self, partition: int) -> str:
         """SCAN pattern matching every task hash of a partition."""

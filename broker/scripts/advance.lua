@@ -21,6 +21,8 @@ ARGV[10] ids of tasks to delete JSON (cancelled: their incidents are deleted)
 ARGV[11] timers JSON: {"add": [ [timer id, due ms], ... ], "remove": [timer id, ...]}
 ARGV[12] seconds an ended instance is kept (history), 0 = delete it at once
 ARGV[13] MAXLEN of the finished-task log (0 = do not log)
+ARGV[14] message names JSON: {"open": [names the instance now waits for], "close": [names it
+         no longer waits for]} (the per-name instance sets used by message correlation)
 
 Returns  {0, version}        committed; the instance's new version
          {-9, version}       E_CONFLICT: the instance is at another version (nothing written)
@@ -28,7 +30,8 @@ Returns  {0, version}        committed; the instance's new version
          {-1} | {-2, worker} | {-4, token}   the trigger task is gone / locked by another
                              worker / locked again since (nothing written)
 Effects  instance hash pi:<id> (st, ver, status, meta); pis index; new tasks indexed and
-         woken; cancelled tasks removed; the trigger task finished (and logged); timers in tms.
+         woken; cancelled tasks removed; the trigger task finished (and logged); timers in tms;
+         msg:<name> sets of waiting instances.
 ]]
 --!include _keys.lua
 --!include _lib.lua
@@ -103,6 +106,9 @@ for _, t in ipairs(timers.add or {}) do
   redis.call('ZADD', k_timers(P), t[2], id .. '|' .. t[1])
 end
 for _, tid in ipairs(timers.remove or {}) do redis.call('ZREM', k_timers(P), id .. '|' .. tid) end
+local messages = cjson.decode(ARGV[14])
+for _, name in ipairs(messages.open or {}) do redis.call('SADD', k_message(P, name), id) end
+for _, name in ipairs(messages.close or {}) do redis.call('SREM', k_message(P, name), id) end
 
 if ARGV[5] ~= 'active' then
   redis.call('HSET', ikey, 'end', now)

@@ -10,6 +10,7 @@ import pytest
 from broker.bpmn import ProcessModel, parse_bpmn
 from broker.connection import client_for
 from broker.errors import WorkerMismatch
+from broker.instances import MessageNotCorrelated
 from broker.model import TopicRequest, TopicStats
 from broker.scheduler import Scheduler
 from broker.settings import Settings
@@ -154,3 +155,31 @@ async def test_the_scheduler_fires_due_timers_once_even_with_two_schedulers(
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_messages_are_correlated_by_name_and_business_key(store: Store) -> None:
+    flow = model("messages")
+    serve_models(store, flow)
+    first, _ = await store.start_instance(flow, "correlate:1:test", None, "order-1")
+    second, _ = await store.start_instance(flow, "correlate:1:test", None, "order-2")
+
+    with pytest.raises(MessageNotCorrelated, match="2 executions match"):
+        await store.correlate_message("PaymentReceived")
+    with pytest.raises(MessageNotCorrelated, match="No process definition or execution"):
+        await store.correlate_message("Shipped", "order-1")
+
+    [execution] = await store.correlate_message(
+        "PaymentReceived", "order-1", {"paid": {"type": "Boolean", "value": True}}
+    )
+    state, version = await store.instance_state(first.instance_id)
+    assert version == 2 and state.variables["paid"]["value"] is True
+    assert [e.wait.ref for e in state.executions if e.wait] == ["Shipped"]
+    assert execution != ""
+
+    await store.correlate_message("Shipped", "order-1")
+    assert (await store.instance_state(first.instance_id))[0].status == "completed"
+    # the other instance still waits, and is the only one left for the first message
+    await store.correlate_message("PaymentReceived")
+    assert (await store.instance_state(second.instance_id))[1] == 2
+    assert await store.correlate_message("Shipped", all_matches=True) != []
+    assert (await store.instance_state(second.instance_id))[0].status == "completed"
