@@ -10,6 +10,8 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from broker.settings import Settings
 
@@ -45,6 +47,7 @@ def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
+    from broker.definitions import Definitions
     from broker.errors import BrokerError
     from broker.scheduler import Scheduler
     from broker.store import open_store
@@ -54,6 +57,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     async def main(stop: asyncio.Event) -> int:
         store = await open_store(settings)
+        store.models = Definitions.of(store).get_model  # timers of process instances
         try:
             scheduler = Scheduler(store, args.id)
             if args.check:
@@ -95,6 +99,70 @@ def cmd_up(args: argparse.Namespace) -> int:
         redis_port=args.redis_port,
         log_level=args.log_level,
     ).run()
+
+
+def _deploy_error(response: Any) -> str:
+    """A readable account of a failed ``POST /deployment/create``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text.strip()}"
+    lines = [f"HTTP {response.status_code} {body.get('type')}: {body.get('message')}"]
+    if body.get("type") == "ParseException":
+        lines = [f"HTTP {response.status_code} ParseException: the BPMN is invalid"]
+        for resource, report in (body.get("details") or {}).items():
+            for problem in report.get("errors", []):
+                where = f"line {problem.get('line')}" if problem.get("line") else ""
+                element = problem.get("mainBpmnElementId")
+                where += f"{', ' if where else ''}element {element}" if element else ""
+                lines.append(f"  {resource}{f' ({where})' if where else ''}: {problem['message']}")
+    return "\n".join(lines)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the command reports for itself
+    files = []
+    for i, name in enumerate(args.files):
+        path = Path(name)
+        try:
+            files.append((f"resource{i}", (path.name, path.read_bytes(), "application/xml")))
+        except OSError as exc:
+            sys.exit(f"redtask deploy: cannot read {name}: {exc.strerror}")
+    form = {"enable-duplicate-filtering": str(args.duplicate_filtering).lower()}
+    form["deploy-changed-only"] = str(args.changed_only).lower()
+    for field, value in (
+        ("deployment-name", args.name),
+        ("deployment-source", args.source),
+        ("tenant-id", args.tenant_id),
+    ):
+        if value is not None:
+            form[field] = value
+    url = args.url.rstrip("/") + "/deployment/create"
+    auth = None
+    if args.user is not None:
+        user, colon, password = args.user.partition(":")
+        if not colon:
+            sys.exit("redtask deploy: --user must be USER:PASSWORD")
+        auth = (user, password)
+    try:
+        response = httpx.post(url, files=files, data=form, auth=auth, timeout=args.timeout)
+    except httpx.HTTPError as exc:
+        sys.exit(f"redtask deploy: cannot reach {url}: {exc}")
+    if response.status_code != 200:
+        sys.exit(f"redtask deploy: {_deploy_error(response)}")
+    body = response.json()
+    print(f"deployment {body['id']}")
+    definitions = body.get("deployedProcessDefinitions")
+    if not definitions:
+        print("  no new process definitions (nothing changed, or no executable process)")
+    for definition in (definitions or {}).values():
+        print(
+            f"  {definition['id']}  key={definition['key']} version={definition['version']}"
+            f" resource={definition['resource']}"
+        )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,6 +217,34 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     gw.add_argument("--redis-url", help="Redis URL (default: $REDTASK_REDIS_URL)")
     gw.set_defaults(func=cmd_gateway)
+
+    dep = sub.add_parser(
+        "deploy",
+        help="deploy BPMN files to a running gateway",
+        description="Upload FILEs as one deployment (POST /deployment/create) and print the "
+        "deployment id and the process definitions created. Exits 1 with the reasons when the "
+        "gateway refuses the deployment or cannot be reached.",
+    )
+    dep.add_argument("files", nargs="+", metavar="FILE", help="resources, e.g. order.bpmn")
+    dep.add_argument(
+        "--url",
+        default="http://127.0.0.1:8080/engine-rest",
+        help="the REST API root (default http://127.0.0.1:8080/engine-rest)",
+    )
+    dep.add_argument("--name", help="deployment name (needed for duplicate filtering)")
+    dep.add_argument("--source", help="deployment source")
+    dep.add_argument("--tenant-id", help="deploy for this tenant")
+    dep.add_argument(
+        "--duplicate-filtering",
+        action="store_true",
+        help="create nothing if no resource changed since the last deployment of this name",
+    )
+    dep.add_argument(
+        "--changed-only", action="store_true", help="deploy only the resources that changed"
+    )
+    dep.add_argument("--user", help="USER:PASSWORD for HTTP Basic authentication")
+    dep.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
+    dep.set_defaults(func=cmd_deploy)
     return parser
 
 

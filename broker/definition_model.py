@@ -18,6 +18,7 @@ from broker.bpmn._xml import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, attr, load
 from broker.errors import BrokerError, InvalidArgument
 
 BPMN_SUFFIXES = (".bpmn20.xml", ".bpmn")
+PROCESS_APPLICATION_SOURCE = "process application"  # Camunda's source for duplicate checks
 MAX_ID_LENGTH = 64  # Camunda's id column; longer "<key>:<version>:<uuid>" ids drop the prefix
 _PARSE_PREFIX = "ENGINE-09005 Could not parse BPMN process. Errors: "
 
@@ -158,8 +159,12 @@ class DeploymentParseError(InvalidArgument):
     failing resource name to all of its problems. Nothing was stored."""
 
     def __init__(self, errors: Sequence[BpmnParseError]) -> None:
-        self.problems: dict[str, tuple[Problem, ...]] = {e.resource_name: e.problems for e in errors}
-        super().__init__(_PARSE_PREFIX + "".join(str(e).removeprefix(_PARSE_PREFIX) for e in errors))
+        self.problems: dict[str, tuple[Problem, ...]] = {
+            e.resource_name: e.problems for e in errors
+        }
+        super().__init__(
+            _PARSE_PREFIX + "".join(str(e).removeprefix(_PARSE_PREFIX) for e in errors)
+        )
 
 
 class DeploymentNotFound(BrokerError):
@@ -205,7 +210,9 @@ def parse_resources(
             continue
         namespace = None
         if models:  # already known to be safe and well-formed: load again for the root only
-            namespace = attr(load(content, name, max_bytes=max_bytes, max_depth=max_depth), "targetNamespace")
+            namespace = attr(
+                load(content, name, max_bytes=max_bytes, max_depth=max_depth), "targetNamespace"
+            )
         parsed[name] = ParsedResource(tuple(models), namespace)
     if errors:
         raise DeploymentParseError(errors)
@@ -225,3 +232,18 @@ def definition_id(key: str, version: int, generated: str) -> str:
     """Camunda's ``<key>:<version>:<generated>``, or ``generated`` alone past 64 characters."""
     full = f"{key}:{version}:{generated}"
     return full if len(full) <= MAX_ID_LENGTH else generated
+
+
+def changed_resources(
+    existing: Sequence[Deployment], source: str | None, resources: Mapping[str, bytes]
+) -> set[str]:
+    """Camunda's duplicate filter: the names of ``resources`` whose content differs from the
+    latest resource of that name among ``existing`` (deployments of the same name and tenant,
+    newest first) whose source is unset or the same (unset means "process application")."""
+    source = source or PROCESS_APPLICATION_SOURCE
+    latest: dict[str, str] = {}
+    for deployment in existing:
+        if deployment.source is None or deployment.source == source:
+            for name, sha in deployment.resources.items():
+                latest.setdefault(name, sha)
+    return {name for name, content in resources.items() if latest.get(name) != digest(content)}

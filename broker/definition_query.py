@@ -82,7 +82,9 @@ class DefinitionQuery:
     startable_in_tasklist: bool = False
     not_startable_in_tasklist: bool = False
 
-    def select(self, definitions: Iterable[ProcessDefinition], now_ms: int) -> list[ProcessDefinition]:
+    def select(
+        self, definitions: Iterable[ProcessDefinition], now_ms: int
+    ) -> list[ProcessDefinition]:
         """The matching definitions, by id. ``latest_version`` compares with all of them."""
         everything = list(definitions)
         latest: dict[tuple[str | None, str], int] = {}

@@ -9,7 +9,8 @@ commits its effects: the instance state, the external tasks created and cancelle
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -240,6 +241,56 @@ class StoreInstances(StoreBase):
 
         return await self._step(task, trigger, run)
 
+    async def _change(
+        self, instance_id: str, run: Callable[[engine.InstanceState], Awaitable[Step]]
+    ) -> Step:
+        """Run ``run`` on a running instance and commit it; recompute on a conflict.
+
+        Raises InstanceNotFound, also for an instance that has ended.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            state, version = await self.instance_state(instance_id)
+            if state.status != "active":
+                raise InstanceNotFound(instance_id)
+            new_state, effects = await run(state)
+            if new_state is state:  # nothing to write
+                return state, effects
+            reply = await self._commit(new_state, effects, version, {}, before=state)
+            if int(reply[0]) != E_CONFLICT:
+                raise_for(reply)
+                return new_state, effects
+        raise BrokerError(f"process instance {instance_id} kept changing; change not committed")
+
+    async def cancel_instance(self, instance_id: str) -> Step:
+        """Delete a running instance: its external tasks are deleted (their incidents too), its
+        timers and subscriptions cancelled. Raises InstanceNotFound."""
+
+        async def run(state: engine.InstanceState) -> Step:
+            return engine.cancel(await self._model(state.definition_id), state)
+
+        return await self._change(instance_id, run)
+
+    async def modify_variables(
+        self,
+        instance_id: str,
+        raw_modifications: Mapping[str, Any] | None,
+        deletions: Iterable[str] = (),
+    ) -> Step:
+        """Set, then delete, process-level variables (Camunda's order for a PATCH).
+
+        Raises InvalidVariable (before anything is read), InstanceNotFound.
+        """
+        typed = variables.normalize(raw_modifications)
+        removed = set(deletions)
+
+        async def run(state: engine.InstanceState) -> Step:
+            merged = {**state.variables, **typed}
+            kept = {name: value for name, value in merged.items() if name not in removed}
+            changed = kept != state.variables
+            return (replace(state, variables=kept) if changed else state), engine.Effects()
+
+        return await self._change(instance_id, run)
+
     async def fire_due_timers(self, budget: int) -> int:
         """Fire up to ``budget`` due timers per partition; returns how many fired.
 
@@ -282,9 +333,9 @@ class StoreInstances(StoreBase):
         raw_variables: Mapping[str, Any] | None = None,
         *,
         all_matches: bool = False,
-    ) -> list[str]:
+    ) -> list[tuple[str, str]]:
         """Deliver a message to the instances waiting for it (optionally only the one with
-        ``business_key``); returns the triggered execution ids.
+        ``business_key``); returns (instance id, triggered execution id) pairs.
 
         Raises MessageNotCorrelated when nothing matches, or when several instances match and
         ``all_matches`` is false.
@@ -304,7 +355,7 @@ class StoreInstances(StoreBase):
                 matching.append(instance_id)
         if not matching or (len(matching) > 1 and not all_matches):
             raise MessageNotCorrelated(message_name, len(matching))
-        return [await self._deliver(instance_id, message_name, typed) for instance_id in matching]
+        return [(i, await self._deliver(i, message_name, typed)) for i in matching]
 
     async def _deliver(
         self, instance_id: str, message_name: str, typed: Mapping[str, engine.TypedValue]

@@ -16,6 +16,7 @@ from broker import validate
 from broker.connection import check_eviction_policy, client_for, ensure_partitions
 from broker.errors import DuplicateTask, InvalidArgument, ProcessTask, TaskNotFound, raise_for
 from broker.fetching import lua_filters, select_variables
+from broker.instance_reads import StoreInstanceReads
 from broker.instances import StoreInstances
 from broker.keys import Keys
 from broker.model import (
@@ -46,7 +47,7 @@ class Completion:
     lock_token: int | None = None
 
 
-class Store(StoreInstances, StoreReads):
+class Store(StoreInstances, StoreReads, StoreInstanceReads):
     """Async access to the broker's Redis data. Create with ``Store(client, settings)``."""
 
     async def publish(self, task: NewTask) -> str:

@@ -12,13 +12,24 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
+from broker.definitions import Definitions
 from broker.settings import Settings
 from broker.store import Store, open_store
 from gateway import errors
 from gateway.auth import BasicAuth, load_users
 from gateway.limits import BodySizeLimit, EngineGuard
 from gateway.longpoll import WakeHub
-from gateway.routes import engine, extension, external_task, health
+from gateway.routes import (
+    deployment,
+    engine,
+    extension,
+    external_task,
+    health,
+    incident,
+    message,
+    process_definition,
+    process_instance,
+)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -29,6 +40,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = store or await open_store(settings)
+        # the engine executes deployed models (parsed once per process, then cached)
+        app.state.store.models = Definitions.of(app.state.store).get_model
         app.state.hub = WakeHub(app.state.store, settings.gateway_max_parked_polls)
         app.state.hub.start()
         try:
@@ -54,6 +67,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     for prefix in (root, f"{root}/engine/default"):
         app.include_router(engine.router, prefix=prefix)
         app.include_router(external_task.router, prefix=prefix)
+        app.include_router(deployment.router, prefix=prefix)
+        app.include_router(process_definition.router, prefix=prefix)
+        app.include_router(process_instance.router, prefix=prefix)
+        app.include_router(incident.router, prefix=prefix)
+        app.include_router(message.router, prefix=prefix)
     app.include_router(engine.engines_router, prefix=root)
     app.add_middleware(BodySizeLimit, max_bytes=settings.gateway_max_body_bytes)
     if settings.auth_enabled:

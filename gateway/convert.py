@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import tzinfo
 from typing import Any
 
+from starlette.datastructures import QueryParams
+
 from broker import dates
-from broker.model import ExternalTask, TopicRequest
+from broker.definition_model import Deployment, DeploymentResult, ProcessDefinition
+from broker.engine import InstanceState
+from broker.instance_reads import ProcessInstance
+from broker.model import ExternalTask, Incident, TopicRequest
 from broker.query import TaskQuery, VariableCondition
-from gateway.dto import ExternalTaskQueryDto, FetchExternalTaskTopicDto
+from gateway.dto import ExternalTaskQueryDto, FetchExternalTaskTopicDto, SortingDto
 from gateway.errors import invalid_request
+from gateway.params import _variable_conditions, boolean_param
 
 
 def variables_out(variables: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
@@ -134,3 +140,159 @@ def task_query(dto: ExternalTaskQueryDto) -> TaskQuery:
         variable_names_ignore_case=bool(dto.variable_names_ignore_case),
         variable_values_ignore_case=bool(dto.variable_values_ignore_case),
     )
+
+
+def deployment(item: Deployment, tz: tzinfo) -> dict[str, Any]:
+    """DeploymentDto (its ``links`` are empty outside of create, as in Camunda)."""
+    return {
+        "links": [],
+        "id": item.id,
+        "name": item.name,
+        "source": item.source,
+        "deploymentTime": dates.format_ms(item.deployment_time, tz),
+        "tenantId": item.tenant_id,
+    }
+
+
+def process_definition(item: ProcessDefinition, now_ms: int) -> dict[str, Any]:
+    """ProcessDefinitionDto."""
+    return {
+        "id": item.id,
+        "key": item.key,
+        "category": item.category,
+        "description": item.description,
+        "name": item.name,
+        "version": item.version,
+        "resource": item.resource,
+        "deploymentId": item.deployment_id,
+        "diagram": item.diagram,
+        "suspended": item.suspended_at(now_ms),
+        "tenantId": item.tenant_id,
+        "versionTag": item.version_tag,
+        "historyTimeToLive": item.history_time_to_live,
+        "startableInTasklist": item.startable_in_tasklist,
+    }
+
+
+def deployment_with_definitions(
+    result: DeploymentResult, tz: tzinfo, self_url: str, now_ms: int
+) -> dict[str, Any]:
+    """DeploymentWithDefinitionsDto: a map is null when no artifact of its kind was deployed
+    (always for cases and decisions, which redtask does not run)."""
+    body = deployment(result.deployment, tz)
+    body["links"] = [{"method": "GET", "href": self_url, "rel": "self"}]
+    definitions = result.definitions or ()
+    body["deployedProcessDefinitions"] = (
+        {d.id: process_definition(d, now_ms) for d in definitions} if definitions else None
+    )
+    body["deployedCaseDefinitions"] = None
+    body["deployedDecisionDefinitions"] = None
+    body["deployedDecisionRequirementsDefinitions"] = None
+    return body
+
+
+def process_instance(item: ProcessInstance) -> dict[str, Any]:
+    """ProcessInstanceDto of a running instance (redtask never suspends one)."""
+    return {
+        "links": [],
+        "id": item.id,
+        "definitionId": item.definition_id,
+        "definitionKey": item.definition_key,
+        "businessKey": item.business_key,
+        "caseInstanceId": None,
+        "ended": False,
+        "suspended": False,
+        "tenantId": item.tenant_id,
+    }
+
+
+def incident(item: Incident, tz: tzinfo) -> dict[str, Any]:
+    """IncidentDto of an external-task incident: its own cause and root cause, no job."""
+    return {
+        "id": item.id,
+        "processDefinitionId": item.process_definition_id,
+        "processInstanceId": item.process_instance_id,
+        "executionId": item.execution_id,
+        "incidentTimestamp": dates.format_ms(item.incident_timestamp, tz),
+        "incidentType": item.incident_type,
+        "activityId": item.activity_id,
+        "failedActivityId": None,
+        "causeIncidentId": item.id,
+        "rootCauseIncidentId": item.id,
+        "configuration": item.configuration,
+        "tenantId": item.tenant_id,
+        "incidentMessage": item.incident_message,
+        "jobDefinitionId": None,
+        "annotation": None,
+    }
+
+
+def query_fields(
+    params: QueryParams, names: Collection[str], lists: Collection[str], bools: Collection[str]
+) -> dict[str, Any]:
+    """The known GET parameters of a query DTO: comma lists, Jackson booleans, ``variables`` as
+    ``name_operator_value`` conditions, other ``names`` as text (unknown ones are ignored)."""
+    fields: dict[str, Any] = {}
+    for name, value in params.items():
+        if name in lists:
+            fields[name] = value.split(",")
+        elif name in bools:
+            fields[name] = boolean_param(params, name)
+        elif name == "variables" and name in names:
+            fields[name] = _variable_conditions(name, value)
+        elif name in names:
+            fields[name] = value
+    return fields
+
+
+def _sort_pair(sort_by: str, sort_order: str, valid: Collection[str]) -> tuple[str, str]:
+    if sort_by not in valid:
+        raise invalid_request(f"Cannot set query parameter 'sortBy' to value '{sort_by}'")
+    if sort_order not in ("asc", "desc"):
+        raise invalid_request(f"Cannot set query parameter 'sortOrder' to value '{sort_order}'")
+    return sort_by, sort_order
+
+
+def sorting(
+    params: QueryParams | None, body: Sequence[SortingDto] | None, valid: Collection[str]
+) -> list[tuple[str, str]]:
+    """(sortBy, sortOrder) pairs of a GET query string (``params``) or of a POST body."""
+    if params is None:
+        return [_sort_pair(s.sort_by or "", s.sort_order or "", valid) for s in body or ()]
+    sort_by, sort_order = params.get("sortBy"), params.get("sortOrder")
+    if sort_by is None and sort_order is None:
+        return []
+    if sort_by is None or sort_order is None:
+        raise invalid_request(
+            "Only a single sorting parameter specified. sortBy and sortOrder required"
+        )
+    return [_sort_pair(sort_by, sort_order, valid)]
+
+
+def id_tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
+    """A list filter; Camunda ignores an empty one."""
+    return tuple(values) if values else None
+
+
+date_param = _date_param  # a REST date query parameter as epoch ms (400 if malformed)
+
+
+def started_instance(state: InstanceState, definition_key: str, base_url: str) -> dict[str, Any]:
+    """ProcessInstanceDto answered by a start: with its self link, ended if it already did."""
+    return {
+        "links": [
+            {
+                "method": "GET",
+                "href": f"{base_url}/process-instance/{state.instance_id}",
+                "rel": "self",
+            }
+        ],
+        "id": state.instance_id,
+        "definitionId": state.definition_id,
+        "definitionKey": definition_key,
+        "businessKey": state.business_key,
+        "caseInstanceId": None,
+        "ended": state.status != "active",
+        "suspended": False,
+        "tenantId": state.tenant_id,
+    }

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from broker.definitions import Definitions
 from broker.settings import Settings
 from broker.store import Store
 from gateway.longpoll import WakeHub
@@ -15,6 +16,11 @@ from gateway.longpoll import WakeHub
 async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
+
+
+async def get_definitions(request: Request) -> Definitions:
+    """Deployments and process definitions, over the app's store (a light, stateless view)."""
+    return Definitions.of(request.app.state.store)
 
 
 async def get_hub(request: Request) -> WakeHub:
@@ -33,6 +39,7 @@ async def get_timezone(request: Request) -> tzinfo:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+DefinitionsDep = Annotated[Definitions, Depends(get_definitions)]
 HubDep = Annotated[WakeHub, Depends(get_hub)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TimezoneDep = Annotated[tzinfo, Depends(get_timezone)]

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from broker.definition_model import DefinitionNotFound, DeploymentNotFound, DeploymentParseError
 from broker.errors import (
     BrokerError,
     InvalidArgument,
@@ -40,6 +41,39 @@ class CamundaError(Exception):
     def response(self) -> Response:
         body = {"type": self.type, "message": self.message, "code": self.code}
         return JSONBody(body, status_code=self.status)
+
+
+class ParseError(CamundaError):
+    """Camunda's ParseException (invalid BPMN in a deployment): 400 with ``details``, the errors
+    of each resource. A problem carries both the field names of Camunda <= 7.12 and of the
+    OpenAPI example (``mainBpmnElementId``, ``bpmnElementIds``) and those of 7.13+
+    (``mainElementId``, and ``elementIds`` spelt as Camunda's ProblemDto getter spells it: with
+    a Cyrillic first letter, U+0435)."""
+
+    def __init__(self, exc: DeploymentParseError) -> None:
+        super().__init__(400, "ParseException", str(exc), 0)
+        self.details = {
+            resource: {
+                "errors": [
+                    {
+                        "message": p.message,
+                        "line": p.line,
+                        "column": p.column,
+                        "mainBpmnElementId": p.element_id,
+                        "bpmnElementIds": list(p.element_ids),
+                        "mainElementId": p.element_id,
+                        "\u0435lementIds": list(p.element_ids),
+                    }
+                    for p in problems
+                ],
+                "warnings": [],
+            }
+            for resource, problems in exc.problems.items()
+        }
+
+    def response(self) -> Response:
+        body = {"type": self.type, "message": self.message, "code": self.code}
+        return JSONBody({**body, "details": self.details}, status_code=self.status)
 
 
 def invalid_request(message: str, status: int = 400) -> CamundaError:
@@ -85,6 +119,16 @@ def camunda_errors(
         raise CamundaError(400, "RestException", str(exc), 0) from exc
     except InvalidVariable as exc:
         raise CamundaError(400, exc.kind, str(exc), None) from exc
+    except DeploymentParseError as exc:
+        raise ParseError(exc) from exc
+    except DeploymentNotFound as exc:
+        # Camunda's wording differs between reading and deleting a deployment
+        verb = "do not exist" if operation == "deleteDeployment" else "does not exist"
+        message = f"Deployment with id '{exc.deployment_id}' {verb}"
+        raise CamundaError(404, "InvalidRequestException", message, None) from exc
+    except DefinitionNotFound as exc:
+        # an InvalidRequestException caused by the engine's exception: its code (0)
+        raise CamundaError(404, "InvalidRequestException", str(exc), 0) from exc
     except InvalidArgument as exc:
         message = str(exc)
         kind = _VALIDATION_TYPES.get(message, validation_type)

@@ -9,6 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STORE_LAYER = {
     "broker/instances.py",
+    "broker/definitions.py",
+    "broker/instance_reads.py",
     "broker/store.py",
     "broker/store_base.py",
     "broker/reads.py",

@@ -168,13 +168,16 @@ async def test_messages_are_correlated_by_name_and_business_key(store: Store) ->
     with pytest.raises(MessageNotCorrelated, match="No process definition or execution"):
         await store.correlate_message("Shipped", "order-1")
 
-    [execution] = await store.correlate_message(
+    [(instance_id, execution)] = await store.correlate_message(
         "PaymentReceived", "order-1", {"paid": {"type": "Boolean", "value": True}}
     )
     state, version = await store.instance_state(first.instance_id)
     assert version == 2 and state.variables["paid"]["value"] is True
     assert [e.wait.ref for e in state.executions if e.wait] == ["Shipped"]
-    assert execution != ""
+    assert instance_id == first.instance_id
+    assert execution in {
+        e.id for e in (await store.instance_state(first.instance_id))[0].executions
+    }
 
     await store.correlate_message("Shipped", "order-1")
     assert (await store.instance_state(first.instance_id))[0].status == "completed"

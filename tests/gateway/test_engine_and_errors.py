@@ -108,7 +108,7 @@ async def test_an_unknown_engine_name_is_a_400_no_process_engine_available(clien
 
 @pytest.mark.parametrize(
     "path",
-    ["/nope", f"{API}/nope", f"{API}/external-task/a/b/c", f"{API}/process-definition"],
+    ["/nope", f"{API}/nope", f"{API}/external-task/a/b/c", f"{API}/case-definition"],
 )
 async def test_an_unknown_path_is_a_404_with_a_json_body(client, path):
     response = await client.get(path)

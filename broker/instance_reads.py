@@ -1,0 +1,299 @@
+"""Reads of process instances and incidents for the REST queries (Camunda §4.6, §4.7).
+
+``StoreInstanceReads`` is mixed into ``broker.store.Store`` (it is part of the store layer). No
+query SCANs: ``pis`` lists each partition's running instances, ``incs`` its open incidents.
+Queries filter, sort (nulls last, ties by id: Camunda's default order) and page in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import orjson
+import redis.asyncio as aioredis
+
+from broker import engine
+from broker.errors import InvalidArgument
+from broker.instances import InstanceNotFound
+from broker.keys import Keys
+from broker.model import Incident, incident_from_hash
+from broker.query import VariableCondition, compare
+
+_META = ("status", "pd", "pk", "bk", "tn")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInstance:
+    """A running process instance: its meta fields (the engine state is read only if needed)."""
+
+    id: str
+    definition_id: str
+    definition_key: str | None
+    business_key: str | None
+    tenant_id: str | None
+
+
+T = TypeVar("T", ProcessInstance, Incident)
+INSTANCE_SORT: dict[str, Callable[[ProcessInstance], Any]] = {
+    "instanceId": lambda i: i.id,
+    "definitionKey": lambda i: i.definition_key,
+    "definitionId": lambda i: i.definition_id,
+    "tenantId": lambda i: i.tenant_id,
+    "businessKey": lambda i: i.business_key,
+}
+INCIDENT_SORT: dict[str, Callable[[Incident], Any]] = {
+    "incidentId": lambda i: i.id,
+    "incidentMessage": lambda i: i.incident_message,
+    "incidentTimestamp": lambda i: i.incident_timestamp,
+    "incidentType": lambda i: i.incident_type,
+    "executionId": lambda i: i.execution_id,
+    "activityId": lambda i: i.activity_id,
+    "processInstanceId": lambda i: i.process_instance_id,
+    "processDefinitionId": lambda i: i.process_definition_id,
+    "causeIncidentId": lambda i: i.id,  # an external-task incident is its own cause
+    "rootCauseIncidentId": lambda i: i.id,
+    "configuration": lambda i: i.configuration,
+    "tenantId": lambda i: i.tenant_id,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentQuery:
+    """Camunda's IncidentQueryDto filters; timestamps are epoch ms, compared strictly.
+    ``never`` stands for a filter no external-task incident matches (failedActivityId,
+    jobDefinitionIdIn)."""
+
+    incident_id: str | None = None
+    incident_type: str | None = None
+    incident_message: str | None = None
+    incident_message_like: str | None = None
+    process_definition_id: str | None = None
+    process_definition_key_in: tuple[str, ...] | None = None
+    process_instance_id: str | None = None
+    execution_id: str | None = None
+    activity_id: str | None = None
+    cause_incident_id: str | None = None
+    root_cause_incident_id: str | None = None
+    configuration: str | None = None
+    tenant_id_in: tuple[str, ...] | None = None
+    timestamp_after: int | None = None
+    timestamp_before: int | None = None
+    never: bool = False
+
+    def matches(self, i: Incident, definition_key: str | None = None) -> bool:
+        equal = (
+            (self.incident_id, i.id),
+            (self.incident_type, i.incident_type),
+            (self.incident_message, i.incident_message),
+            (self.process_definition_id, i.process_definition_id),
+            (self.process_instance_id, i.process_instance_id),
+            (self.execution_id, i.execution_id),
+            (self.activity_id, i.activity_id),
+            (self.cause_incident_id, i.id),
+            (self.root_cause_incident_id, i.id),
+            (self.configuration, i.configuration),
+        )
+        if any(want is not None and want != have for want, have in equal):
+            return False
+        like = self.incident_message_like
+        after, before = self.timestamp_after, self.timestamp_before
+        return (
+            not self.never
+            and (like is None or compare(i.incident_message, "like", like))
+            and _within(definition_key, self.process_definition_key_in)
+            and _within(i.tenant_id, self.tenant_id_in)
+            and (after is None or i.incident_timestamp > after)
+            and (before is None or i.incident_timestamp < before)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceQuery:
+    """Camunda's ProcessInstanceQueryDto filters for redtask's instances (no call activities, no
+    suspension). ``never``: a filter no instance matches; ``incident``: one it must have."""
+
+    process_instance_ids: tuple[str, ...] | None = None
+    business_key: str | None = None
+    business_key_like: str | None = None
+    process_definition_id: str | None = None
+    process_definition_key: str | None = None
+    process_definition_key_in: tuple[str, ...] | None = None
+    process_definition_key_not_in: tuple[str, ...] | None = None
+    tenant_id_in: tuple[str, ...] | None = None
+    without_tenant_id: bool = False
+    suspended: bool = False
+    incident: IncidentQuery | None = None
+    activity_id_in: tuple[str, ...] | None = None
+    variables: tuple[VariableCondition, ...] = ()
+    variable_names_ignore_case: bool = False
+    variable_values_ignore_case: bool = False
+    never: bool = False
+
+    @property
+    def needs_state(self) -> bool:
+        return bool(self.activity_id_in or self.variables)
+
+    def matches(self, i: ProcessInstance) -> bool:
+        pairs = (
+            (self.business_key, i.business_key),
+            (self.process_definition_id, i.definition_id),
+            (self.process_definition_key, i.definition_key),
+        )
+        like = self.business_key_like
+        return (
+            not self.never
+            and not self.suspended
+            and all(want is None or want == have for want, have in pairs)
+            and (like is None or compare(i.business_key, "like", like))
+            and _within(i.id, self.process_instance_ids)
+            and _within(i.definition_key, self.process_definition_key_in)
+            and i.definition_key not in (self.process_definition_key_not_in or ())
+            and (
+                i.tenant_id is None
+                if self.without_tenant_id
+                else _within(i.tenant_id, self.tenant_id_in)
+            )
+        )
+
+    def matches_state(self, state: engine.InstanceState) -> bool:
+        if self.activity_id_in is not None:
+            waiting = {e.element_id for e in state.executions if e.wait is not None}
+            if not waiting & set(self.activity_id_in):
+                return False
+        return all(self._variable_matches(state.variables, c) for c in self.variables)
+
+    def _variable_matches(self, values: Mapping[str, Any], cond: VariableCondition) -> bool:
+        fold: Callable[[str], str] = str.lower if self.variable_names_ignore_case else str
+        typed = next((v for k, v in values.items() if fold(k) == fold(cond.name)), None)
+        ignore_case = self.variable_values_ignore_case
+        return typed is not None and compare(typed["value"], cond.operator, cond.value, ignore_case)
+
+
+def _within(value: str | None, allowed: tuple[str, ...] | None) -> bool:
+    return allowed is None or value in allowed
+
+
+def sort_and_page(
+    items: Iterable[T],
+    fields: Mapping[str, Callable[[T], Any]],
+    sorting: Sequence[tuple[str, str]] = (),
+    first_result: int | None = None,
+    max_results: int | None = None,
+) -> list[T]:
+    """Sort by (field, "asc"|"desc") pairs, nulls last, ties by id; then page."""
+    ordered = sorted(items, key=lambda x: x.id)
+    for name, direction in reversed(list(sorting)):
+        if name not in fields or direction not in ("asc", "desc"):
+            bad = ("sortBy", name) if name not in fields else ("sortOrder", direction)
+            raise InvalidArgument(f"Cannot set query parameter '{bad[0]}' to value '{bad[1]}'")
+        key = fields[name]
+        present = [x for x in ordered if key(x) is not None]
+        present.sort(key=key, reverse=direction == "desc")
+        ordered = present + [x for x in ordered if key(x) is None]
+    start = first_result or 0
+    return ordered[start : None if max_results is None else start + max_results]
+
+
+def _instance(instance_id: str, row: Sequence[str | None]) -> ProcessInstance | None:
+    status, pd, pk, bk, tn = row
+    if status != "active":  # gone, or ended and kept only for history
+        return None
+    return ProcessInstance(instance_id, pd or "", pk, bk, tn)
+
+
+class StoreInstanceReads:
+    redis: aioredis.Redis
+    keys: Keys
+
+    async def get_instance(self, instance_id: str) -> ProcessInstance:
+        """A running instance. Raises InstanceNotFound (also for an ended one)."""
+        row = await self.redis.hmget(self.keys.instance(instance_id), *_META)
+        found = _instance(instance_id, cast(list[str | None], row))
+        if found is None:
+            raise InstanceNotFound(instance_id)
+        return found
+
+    async def _members(self, key: Callable[[int], str]) -> list[list[str]]:
+        """The members of one ZSET per partition (``key`` names it)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(self.keys.partitions):
+                pipe.zrange(key(partition), 0, -1)
+            return cast(list[list[str]], await pipe.execute())
+
+    async def _instances(self, query: InstanceQuery) -> list[ProcessInstance]:
+        if query.never or query.suspended:
+            return []
+        ids = query.process_instance_ids
+        if ids is None:
+            ids = tuple(i for members in await self._members(self.keys.instances) for i in members)
+        ids = tuple(dict.fromkeys(ids))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for instance_id in ids:
+                pipe.hmget(self.keys.instance(instance_id), *_META)
+            rows = await pipe.execute()
+        found = [_instance(i, row) for i, row in zip(ids, rows, strict=True)]
+        hits = [i for i in found if i is not None and query.matches(i)]
+        if query.incident is not None:
+            with_incident = {i.process_instance_id for i in await self._incidents(query.incident)}
+            hits = [i for i in hits if i.id in with_incident]
+        if query.needs_state and hits:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for instance in hits:
+                    pipe.hget(self.keys.instance(instance.id), "st")
+                states = await pipe.execute()
+            hits = [
+                instance
+                for instance, raw in zip(hits, states, strict=True)
+                if raw is not None
+                and query.matches_state(engine.InstanceState.from_json(orjson.loads(raw)))
+            ]
+        return hits
+
+    async def query_instances(
+        self,
+        query: InstanceQuery,
+        sorting: Sequence[tuple[str, str]] = (),
+        first_result: int | None = None,
+        max_results: int | None = None,
+    ) -> list[ProcessInstance]:
+        hits = await self._instances(query)
+        return sort_and_page(hits, INSTANCE_SORT, sorting, first_result, max_results)
+
+    async def _incidents(self, query: IncidentQuery) -> list[Incident]:
+        """Open incidents of every partition that match ``query``."""
+        if query.never:
+            return []
+        per_partition = await self._members(self.keys.incidents)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition, ids in enumerate(per_partition):
+                for incident_id in ids:
+                    pipe.hgetall(self.keys.incident(partition, incident_id))
+            incidents = [incident_from_hash(row) for row in await pipe.execute() if row]
+        keys: list[str | None] = [None] * len(incidents)
+        if query.process_definition_key_in is not None and incidents:
+            # the definition key is not copied into the incident: read it from its task
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for incident in incidents:
+                    pipe.hget(self.keys.task(incident.configuration), "pk")
+                keys = await pipe.execute()
+        return [i for i, key in zip(incidents, keys, strict=True) if query.matches(i, key)]
+
+    async def query_incidents(
+        self,
+        query: IncidentQuery,
+        sorting: Sequence[tuple[str, str]] = (),
+        first_result: int | None = None,
+        max_results: int | None = None,
+    ) -> list[Incident]:
+        hits = await self._incidents(query)
+        return sort_and_page(hits, INCIDENT_SORT, sorting, first_result, max_results)
+
+    async def get_incident(self, incident_id: str) -> Incident | None:
+        """An open incident by id (it lives in its task's partition: every one is asked)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(self.keys.partitions):
+                pipe.hgetall(self.keys.incident(partition, incident_id))
+            rows = await pipe.execute()
+        return next((incident_from_hash(row) for row in rows if row), None)
