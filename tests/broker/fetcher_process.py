@@ -16,15 +16,16 @@ Delivery = tuple[str, int, int, int]  # task id, lock token, fetch sent at ms, l
 def fetch_until_idle(
     url: str, namespace: str, partitions: int, worker: str, lock_ms: int, abandon_every: int
 ) -> list[Delivery]:
-    """Fetch 10 at a time until the topic stays empty for 1.5 s; complete every task except
-    each ``abandon_every``-th (0 = complete all), which is left to expire like a crashed worker."""
+    """Fetch 10 at a time until the topic stays empty for 3 s (long enough on a loaded
+    machine); complete every task except each ``abandon_every``-th (0 = complete all), which
+    is left to expire like a crashed worker."""
 
     async def run() -> list[Delivery]:
         store = Store(client_for(url), Settings(namespace=namespace, partitions=partitions))
         out: list[Delivery] = []
         idle_since = time.monotonic()
         try:
-            while time.monotonic() - idle_since < 1.5:
+            while time.monotonic() - idle_since < 3.0:
                 before = store.clock()
                 batch = await store.fetch_and_lock(worker, 10, [TopicRequest("load", lock_ms)])
                 if not batch:
