@@ -1,0 +1,220 @@
+#!/usr/bin/env python
+"""Process-engine benchmark: a measurement, not a test (always exits 0).
+
+    .venv/bin/python bench/process.py [--quick] [--instances N] [--json PATH]
+
+In ONE run against one Redis (a private EmbeddedRedis unless ``--redis-url``) and one real
+``redtask gateway`` process, alternating rounds of:
+
+(a) external-task REST path: tasks published through ``POST /redtask/topics/{t}/tasks``, then
+    workers doing ``fetchAndLock(maxTasks=10)`` + one ``complete`` per task; tasks/s.
+(b) process path: instances of start -> one external task -> end started through
+    ``POST /process-definition/key/{key}/start``, the same workers completing their tasks,
+    until every instance has ended; instances/s (start and completion both timed).
+
+Prints a table with medians and the ratio (b)/(a); Camunda 7 on a relational database is
+usually quoted at about 100-500 instances/s for such a process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from broker.embedded import EmbeddedRedis  # noqa: E402
+from tests.processes import gateway_process, redtask_env  # noqa: E402
+
+BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="bench">
+  <bpmn:process id="{key}" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="work" />
+    <bpmn:serviceTask id="work" camunda:type="external" camunda:topic="{topic}" />
+    <bpmn:sequenceFlow id="f1" sourceRef="work" targetRef="end" />
+    <bpmn:endEvent id="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+WORKERS = 8
+STARTERS = 8
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def _work(client: httpx.AsyncClient, rest: str, topic: str, stop: asyncio.Event) -> int:
+    """Fetch 10 and complete each until ``stop``; returns the tasks completed."""
+    done = 0
+    body = {
+        "workerId": "bench",
+        "maxTasks": 10,
+        "topics": [{"topicName": topic, "lockDuration": 60_000}],
+    }
+    while not stop.is_set():
+        tasks = (await client.post(f"{rest}/external-task/fetchAndLock", json=body)).json()
+        if not tasks:
+            await asyncio.sleep(0.005)
+            continue
+        for task in tasks:
+            response = await client.post(
+                f"{rest}/external-task/{task['id']}/complete", json={"workerId": "bench"}
+            )
+            assert response.status_code == 204, response.text
+            done += 1
+    return done
+
+
+async def _run_workers(base: str, topic: str, until: Any) -> float:
+    """Start the workers, wait for ``until()`` to be true, return the elapsed seconds."""
+    rest = f"{base}/engine-rest"
+    stop = asyncio.Event()
+    clients = [httpx.AsyncClient(timeout=30) for _ in range(WORKERS)]
+    started = time.perf_counter()
+    workers = [asyncio.create_task(_work(c, rest, topic, stop)) for c in clients]
+    await until()
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await asyncio.gather(*workers)
+    for c in clients:
+        await c.aclose()
+    return elapsed
+
+
+async def external_round(base: str, n: int) -> float:
+    topic = f"ext-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(timeout=60) as client:
+        for start in range(0, n, 500):
+            response = await client.post(
+                f"{base}/redtask/topics/{topic}/tasks", json=[{}] * min(500, n - start)
+            )
+            assert response.status_code == 201, response.text
+
+        async def drained() -> None:
+            while True:
+                stats = (await client.get(f"{base}/redtask/topics")).json()
+                left = sum(s["available"] + s["locked"] for s in stats if s["topicName"] == topic)
+                if left == 0:
+                    return
+                await asyncio.sleep(0.01)
+
+        elapsed = await _run_workers(base, topic, drained)
+    return n / elapsed
+
+
+async def process_round(base: str, n: int) -> float:
+    key = f"bench{uuid.uuid4().hex[:8]}"
+    topic = f"proc-{key}"
+    rest = f"{base}/engine-rest"
+    async with httpx.AsyncClient(timeout=60) as client:
+        xml = BPMN.format(key=key, topic=topic).encode()
+        files = {"data": (f"{key}.bpmn", xml, "application/xml")}
+        deployed = await client.post(f"{rest}/deployment/create", files=files)
+        assert deployed.status_code == 200, deployed.text
+
+        async def start_all() -> None:
+            async def starter(count: int) -> None:
+                async with httpx.AsyncClient(timeout=60) as c:
+                    for _ in range(count):
+                        r = await c.post(f"{rest}/process-definition/key/{key}/start", json={})
+                        assert r.status_code == 200, r.text
+
+            share = [n // STARTERS + (1 if i < n % STARTERS else 0) for i in range(STARTERS)]
+            await asyncio.gather(*(starter(k) for k in share))
+
+        async def all_ended() -> None:
+            await start_all()
+            while True:
+                count = await client.get(
+                    f"{rest}/process-instance/count", params={"processDefinitionKey": key}
+                )
+                if count.json()["count"] == 0:
+                    return
+                await asyncio.sleep(0.01)
+
+        elapsed = await _run_workers(base, topic, all_ended)
+    return n / elapsed
+
+
+async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    env = redtask_env(url, f"pb{uuid.uuid4().hex[:6]}")
+    results: dict[str, list[float]] = {"external_tasks_per_s": [], "instances_per_s": []}
+    with gateway_process(env) as base:
+        for round_no in range(args.rounds):
+            log(f"round {round_no + 1}/{args.rounds}")
+            results["external_tasks_per_s"].append(await external_round(base, args.instances))
+            results["instances_per_s"].append(await process_round(base, args.instances))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer instances and rounds")
+    parser.add_argument("--instances", type=int, help="instances (and tasks) per round")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--redis-url")
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args(argv)
+    args.instances = args.instances or (500 if args.quick else 2_000)
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    started = time.perf_counter()
+    if args.redis_url:
+        results = asyncio.run(run(args, args.redis_url))
+        redis_mode = "external"
+    else:
+        with tempfile.TemporaryDirectory() as data, EmbeddedRedis(data) as server:
+            results = asyncio.run(run(args, server.url))
+        redis_mode = "embedded (AOF everysec)"
+    ext = statistics.median(results["external_tasks_per_s"])
+    inst = statistics.median(results["instances_per_s"])
+    rows = [
+        (
+            "(a) external-task REST, tasks/s (fetchAndLock 10 + complete, 8 workers)",
+            results["external_tasks_per_s"],
+            ext,
+        ),
+        (
+            "(b) process start -> external task -> end over REST, instances/s (8 starters, "
+            "8 workers)",
+            results["instances_per_s"],
+            inst,
+        ),
+    ]
+    print("\n## redtask process benchmark\n")
+    print("| metric | value | reference |")
+    print("|---|---:|---|")
+    for name, values, median in rows:
+        shown = ", ".join(f"{v:,.0f}" for v in values)
+        print(f"| {name} (median of {len(values)}: {shown}) | {median:,.0f} | — |")
+    print(f"| (b)/(a) | {inst / ext:.2f} | — |")
+    print("| Camunda 7 on a relational database, instances/s | — | about 100-500 |")
+    print(
+        f"\nMachine: {os.cpu_count()} CPUs, {platform.python_implementation()} "
+        f"{platform.python_version()}, Redis {redis_mode}"
+    )
+    print(f"Command: `{' '.join([sys.executable, *sys.argv])}`")
+    print(f"Wall time: {time.perf_counter() - started:.1f}s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
