@@ -245,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--user", help="USER:PASSWORD for HTTP Basic authentication")
     dep.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
     dep.set_defaults(func=cmd_deploy)
+
+    from broker.cli_process import add_process_commands  # start, instances, incidents
+
+    add_process_commands(sub)
     return parser
 
 
