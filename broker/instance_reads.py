@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import orjson
 import redis.asyncio as aioredis
@@ -35,7 +35,12 @@ class ProcessInstance:
     tenant_id: str | None
 
 
-T = TypeVar("T", ProcessInstance, Incident)
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_HasId)
 INSTANCE_SORT: dict[str, Callable[[ProcessInstance], Any]] = {
     "instanceId": lambda i: i.id,
     "definitionKey": lambda i: i.definition_key,

@@ -16,6 +16,7 @@ from broker import validate
 from broker.connection import check_eviction_policy, client_for, ensure_partitions
 from broker.errors import DuplicateTask, InvalidArgument, ProcessTask, TaskNotFound, raise_for
 from broker.fetching import lua_filters, select_variables
+from broker.history import StoreHistory
 from broker.instance_reads import StoreInstanceReads
 from broker.instances import StoreInstances
 from broker.keys import Keys
@@ -47,7 +48,7 @@ class Completion:
     lock_token: int | None = None
 
 
-class Store(StoreInstances, StoreReads, StoreInstanceReads):
+class Store(StoreInstances, StoreReads, StoreInstanceReads, StoreHistory):
     """Async access to the broker's Redis data. Create with ``Store(client, settings)``."""
 
     async def publish(self, task: NewTask) -> str:

@@ -25,6 +25,7 @@ from gateway.routes import (
     extension,
     external_task,
     health,
+    history,
     incident,
     message,
     process_definition,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.include_router(process_definition.router, prefix=prefix)
         app.include_router(process_instance.router, prefix=prefix)
         app.include_router(incident.router, prefix=prefix)
+        app.include_router(history.router, prefix=prefix)
         app.include_router(message.router, prefix=prefix)
     app.include_router(engine.engines_router, prefix=root)
     app.add_middleware(BodySizeLimit, max_bytes=settings.gateway_max_body_bytes)

@@ -11,6 +11,7 @@ from starlette.datastructures import QueryParams
 from broker import dates
 from broker.definition_model import Deployment, DeploymentResult, ProcessDefinition
 from broker.engine import InstanceState
+from broker.history import HistoricInstance
 from broker.instance_reads import ProcessInstance
 from broker.model import ExternalTask, Incident, TopicRequest
 from broker.query import TaskQuery, VariableCondition
@@ -224,6 +225,36 @@ def incident(item: Incident, tz: tzinfo) -> dict[str, Any]:
         "incidentMessage": item.incident_message,
         "jobDefinitionId": None,
         "annotation": None,
+    }
+
+
+def historic_process_instance(
+    item: HistoricInstance, tz: tzinfo, ttl_s: int, definition: ProcessDefinition | None
+) -> dict[str, Any]:
+    """HistoricProcessInstanceDto: no call activities (its own root, no super instance); an
+    ended instance is removed ``ttl_s`` after its end. The definition gives name and version."""
+    removal = None if item.end is None else item.end + ttl_s * 1000
+    return {
+        "id": item.id,
+        "businessKey": item.business_key,
+        "processDefinitionId": item.definition_id,
+        "processDefinitionKey": item.definition_key,
+        "processDefinitionName": None if definition is None else definition.name,
+        "processDefinitionVersion": None if definition is None else definition.version,
+        "startTime": dates.format_ms(item.start, tz),
+        "endTime": dates.format_ms(item.end, tz),
+        "removalTime": dates.format_ms(removal, tz),
+        "durationInMillis": item.duration,
+        "startUserId": None,
+        "startActivityId": None,
+        "deleteReason": None,
+        "rootProcessInstanceId": item.id,
+        "superProcessInstanceId": None,
+        "superCaseInstanceId": None,
+        "caseInstanceId": None,
+        "tenantId": item.tenant_id,
+        "state": item.state,
+        "restartedProcessInstanceId": None,
     }
 
 

@@ -11,6 +11,7 @@ STORE_LAYER = {
     "broker/instances.py",
     "broker/definitions.py",
     "broker/instance_reads.py",
+    "broker/history.py",
     "broker/store.py",
     "broker/store_base.py",
     "broker/reads.py",

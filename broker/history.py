@@ -1,0 +1,163 @@
+"""Reads of historic process instances for ``/history/process-instance`` (Camunda §4.9).
+
+``StoreHistory`` is mixed into ``broker.store.Store`` (it is part of the store layer). The
+history is the running instances (``pis``) plus the ended ones still kept (``pih``, for
+``settings.history_ttl_s``). ``pih`` may still list an id whose hash has already expired: such
+ids are skipped here (a read path never writes, so they are not removed). No query SCANs;
+filtering, sorting (nulls last, ties by id) and paging happen in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from broker.instance_reads import sort_and_page
+from broker.keys import Keys
+from broker.settings import Settings
+
+_FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end")
+STATES = {"active": "ACTIVE", "completed": "COMPLETED", "terminated": "EXTERNALLY_TERMINATED"}
+
+
+@dataclass(frozen=True, slots=True)
+class HistoricInstance:
+    """A process instance, running or ended; times are epoch ms (``end`` None while running).
+    ``state`` is Camunda's: ACTIVE, COMPLETED or EXTERNALLY_TERMINATED."""
+
+    id: str
+    definition_id: str
+    definition_key: str | None
+    business_key: str | None
+    tenant_id: str | None
+    state: str
+    start: int
+    end: int | None
+
+    @property
+    def duration(self) -> int | None:
+        return None if self.end is None else self.end - self.start
+
+
+HISTORY_SORT: dict[str, Callable[[HistoricInstance], Any]] = {
+    "instanceId": lambda i: i.id,
+    "definitionId": lambda i: i.definition_id,
+    "definitionKey": lambda i: i.definition_key,
+    "businessKey": lambda i: i.business_key,
+    "startTime": lambda i: i.start,
+    "endTime": lambda i: i.end,
+    "duration": lambda i: i.duration,
+    "tenantId": lambda i: i.tenant_id,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """Camunda's HistoricProcessInstanceQueryDto filters redtask can answer. Dates are epoch ms,
+    compared inclusively (as Camunda's SQL does). ``states``: every state the instance must be
+    (two different ones match nothing); ``never``: a filter no instance matches."""
+
+    process_instance_id: str | None = None
+    process_instance_ids: tuple[str, ...] | None = None
+    process_definition_id: str | None = None
+    process_definition_key: str | None = None
+    business_key: str | None = None
+    finished: bool = False
+    unfinished: bool = False
+    states: frozenset[str] = frozenset()
+    tenant_id_in: tuple[str, ...] | None = None
+    started_before: int | None = None
+    started_after: int | None = None
+    finished_before: int | None = None
+    finished_after: int | None = None
+    never: bool = False
+
+    def matches(self, i: HistoricInstance) -> bool:
+        equal = (
+            (self.process_instance_id, i.id),
+            (self.process_definition_id, i.definition_id),
+            (self.process_definition_key, i.definition_key),
+            (self.business_key, i.business_key),
+        )
+        if self.never or any(want is not None and want != have for want, have in equal):
+            return False
+        if (self.finished and i.end is None) or (self.unfinished and i.end is not None):
+            return False
+        if any(state != i.state for state in self.states):
+            return False
+        if self.process_instance_ids is not None and i.id not in self.process_instance_ids:
+            return False
+        if self.tenant_id_in is not None and i.tenant_id not in self.tenant_id_in:
+            return False
+        return _between(i.start, self.started_after, self.started_before) and (
+            (self.finished_after is None and self.finished_before is None)
+            or (i.end is not None and _between(i.end, self.finished_after, self.finished_before))
+        )
+
+
+def _between(value: int, after: int | None, before: int | None) -> bool:
+    return (after is None or value >= after) and (before is None or value <= before)
+
+
+def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance | None:
+    status, pd, pk, bk, tn, start, end = row
+    if status not in STATES or start is None:  # the hash expired (or was never written)
+        return None
+    return HistoricInstance(
+        instance_id,
+        pd or "",
+        pk,
+        bk,
+        tn,
+        STATES[status],
+        int(start),
+        None if end is None else int(end),
+    )
+
+
+class StoreHistory:
+    redis: aioredis.Redis
+    keys: Keys
+    settings: Settings
+
+    async def get_historic_instance(self, instance_id: str) -> HistoricInstance | None:
+        """A running or kept ended instance; None when unknown or expired."""
+        row = await self.redis.hmget(self.keys.instance(instance_id), *_FIELDS)
+        return _historic(instance_id, cast(list[str | None], row))
+
+    async def query_history(
+        self,
+        query: HistoryQuery,
+        sorting: Sequence[tuple[str, str]] = (),
+        first_result: int | None = None,
+        max_results: int | None = None,
+    ) -> list[HistoricInstance]:
+        hits = [i for i in await self._historic_instances(query) if query.matches(i)]
+        return sort_and_page(hits, HISTORY_SORT, sorting, first_result, max_results)
+
+    async def _historic_instances(self, query: HistoryQuery) -> list[HistoricInstance]:
+        if query.never:
+            return []
+        if query.process_instance_id is not None:
+            ids: tuple[str, ...] = (query.process_instance_id,)
+        elif query.process_instance_ids is not None:
+            ids = query.process_instance_ids
+        else:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for partition in range(self.keys.partitions):
+                    if not query.finished:
+                        pipe.zrange(self.keys.instances(partition), 0, -1)
+                    if not query.unfinished:
+                        pipe.zrange(self.keys.history(partition), 0, -1)
+                members = cast(list[list[str]], await pipe.execute())
+            ids = tuple(i for part in members for i in part)
+        ids = tuple(dict.fromkeys(ids))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for instance_id in ids:
+                pipe.hmget(self.keys.instance(instance_id), *_FIELDS)
+            rows = await pipe.execute()
+        found = (_historic(i, row) for i, row in zip(ids, rows, strict=True))
+        return [i for i in found if i is not None]
