@@ -209,8 +209,20 @@ class StoreInstances(StoreBase):
             "log": [],
         }
 
+        # what ${externalTask...} sees in camunda:errorEventDefinition expressions (§6.3)
+        seen = {
+            "id": task.id,
+            "topicName": task.topic_name,
+            "workerId": task.worker_id,
+            "retries": task.retries,
+            "errorMessage": task.error_message,
+            "errorDetails": task.error_details,
+        }
+
         def run(model: ProcessModel, state: engine.InstanceState, ids: engine.Ids) -> Step:
-            return engine.complete_task(model, state, task.id, typed, local, self.clock(), ids)
+            return engine.complete_task(
+                model, state, task.id, typed, local, self.clock(), ids, external_task=seen
+            )
 
         return await self._step(task, trigger, run)
 

@@ -1,0 +1,520 @@
+"""BPMN constructs end to end, only through the REST API: deploy a fixture, start it, let a
+worker loop fetch and complete its external tasks, and check which activities got tasks,
+the variables and how the instance ended."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from broker.scheduler import Scheduler
+from broker.store import Store
+from tests.conftest import FakeClock
+
+FILES = Path(__file__).resolve().parents[1] / "broker" / "bpmn" / "files"
+OWN_FILES = Path(__file__).resolve().parent / "bpmn"
+API = "/engine-rest"
+HOUR = 3_600_000
+
+# what a worker does with a fetched task: ("complete", variables, local variables),
+# ("error", code, message, variables) or ("leave",) to keep it locked
+Action = tuple[Any, ...]
+
+
+def typed(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"type": "Boolean", "value": value}
+    if isinstance(value, int):
+        return {"type": "Integer", "value": value}
+    if isinstance(value, str):
+        return {"type": "String", "value": value}
+    if value is None:
+        return {"type": "Null", "value": None}
+    return {"type": "Json", "value": json.dumps(value)}
+
+
+def typed_map(values: dict[str, Any] | None) -> dict[str, Any]:
+    return {name: typed(value) for name, value in (values or {}).items()}
+
+
+def plain(variables: dict[str, Any]) -> dict[str, Any]:
+    """Typed REST variables -> plain values (Json parsed)."""
+    out = {}
+    for name, variable in variables.items():
+        value = variable["value"]
+        out[name] = json.loads(value) if variable["type"] == "Json" else value
+    return out
+
+
+async def deploy(client: httpx.AsyncClient, name: str, own: bool = False) -> None:
+    content = ((OWN_FILES if own else FILES) / f"{name}.bpmn").read_bytes()
+    response = await client.post(
+        f"{API}/deployment/create",
+        data={"deployment-name": name},
+        files={"data": (f"{name}.bpmn", content, "application/xml")},
+    )
+    assert response.status_code == 200, response.text
+
+
+async def start(
+    client: httpx.AsyncClient, key: str, variables: dict[str, Any] | None = None, **extra: Any
+) -> str:
+    response = await client.post(
+        f"{API}/process-definition/key/{key}/start",
+        json={"variables": typed_map(variables), **extra},
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+async def fetch(client: httpx.AsyncClient, topics: Sequence[str]) -> list[dict[str, Any]]:
+    response = await client.post(
+        f"{API}/external-task/fetchAndLock",
+        json={
+            "workerId": "w",
+            "maxTasks": 50,
+            "topics": [{"topicName": t, "lockDuration": 600_000} for t in topics],
+        },
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+async def act(client: httpx.AsyncClient, task: dict[str, Any], action: Action) -> None:
+    url = f"{API}/external-task/{task['id']}"
+    if action[0] == "complete":
+        _, variables, local = action
+        body = {"workerId": "w", "variables": typed_map(variables)}
+        if local:
+            body["localVariables"] = typed_map(local)
+        response = await client.post(f"{url}/complete", json=body)
+    elif action[0] == "error":
+        _, code, message, variables = action
+        response = await client.post(
+            f"{url}/bpmnError",
+            json={
+                "workerId": "w",
+                "errorCode": code,
+                "errorMessage": message,
+                "variables": typed_map(variables),
+            },
+        )
+    else:
+        return
+    assert response.status_code == 204, response.text
+
+
+def completing(**per_activity: dict[str, Any]) -> Callable[[dict[str, Any]], Action]:
+    return lambda task: ("complete", per_activity.get(task["activityId"], {}), None)
+
+
+async def work(
+    client: httpx.AsyncClient,
+    topics: Sequence[str],
+    handle: Callable[[dict[str, Any]], Action] | None = None,
+    order: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+    seen: list[dict[str, Any]] | None = None,
+) -> list[str]:
+    """Fetch and handle tasks until none is left; the activity ids of the fetched tasks."""
+    handle = handle or completing()
+    activities: list[str] = []
+    for _ in range(20):
+        tasks = await fetch(client, topics)
+        if not tasks:
+            return activities
+        tasks.sort(key=lambda t: t["activityId"])
+        for task in order(tasks) if order else tasks:
+            activities.append(task["activityId"])
+            if seen is not None:
+                seen.append(task)
+            await act(client, task, handle(task))
+    raise AssertionError("the worker never ran out of tasks")
+
+
+async def variables(client: httpx.AsyncClient, instance_id: str) -> dict[str, Any]:
+    response = await client.get(f"{API}/process-instance/{instance_id}/variables")
+    assert response.status_code == 200, response.text
+    return plain(response.json())
+
+
+async def assert_ended(client: httpx.AsyncClient, instance_id: str, state: str) -> None:
+    gone = await client.get(f"{API}/process-instance/{instance_id}")
+    assert gone.status_code == 404, gone.text
+    history = await client.get(f"{API}/history/process-instance/{instance_id}")
+    assert history.status_code == 200, history.text
+    assert history.json()["state"] == state
+
+
+async def assert_active(client: httpx.AsyncClient, instance_id: str) -> None:
+    running = await client.get(f"{API}/process-instance/{instance_id}")
+    assert running.status_code == 200, running.text
+    history = await client.get(f"{API}/history/process-instance/{instance_id}")
+    assert history.json()["state"] == "ACTIVE"
+
+
+async def fire_timers(store: Store, clock: FakeClock, ms: int) -> None:
+    clock.advance(ms)
+    scheduler = Scheduler(store, "t")
+    while await scheduler.run_once():
+        pass
+
+
+# start -> task -> end ------------------------------------------------------------------------
+
+
+async def test_start_task_end(client: httpx.AsyncClient) -> None:
+    await deploy(client, "simple")
+    pi = await start(client, "order", {"amount": 42}, businessKey="B-1")
+    seen: list[dict[str, Any]] = []
+    handle = completing(charge={"charged": True, "amount": 43})
+    assert await work(client, ["charge-card"], handle, seen=seen) == ["charge"]
+    assert plain(seen[0]["variables"]) == {"amount": 42}
+    assert seen[0]["businessKey"] == "B-1" and seen[0]["processInstanceId"] == pi
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# exclusive gateway ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "start_variables, expected",
+    [
+        ({"amount": 5000, "customer": {"tier": "std"}}, ["review"]),  # f_big
+        ({"amount": 50, "customer": {"tier": "vip"}}, ["review"]),  # f_vip
+        ({"amount": 5, "customer": {"tier": "vip"}}, []),  # default f_small
+        ({"amount": 50, "customer": {"tier": "std"}}, []),  # default f_small
+    ],
+    ids=["big", "vip", "vip-small-default", "std-default"],
+)
+async def test_exclusive_gateway(
+    client: httpx.AsyncClient, start_variables: dict[str, Any], expected: list[str]
+) -> None:
+    await deploy(client, "exclusive_gateway")
+    pi = await start(client, "approval", start_variables)
+    if expected:
+        await assert_active(client, pi)
+        assert await variables(client, pi) == start_variables
+    assert await work(client, ["review"], completing(review={"reviewed": True})) == expected
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# parallel fork / join ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first", ["bill", "pack"])
+async def test_parallel_fork_and_join(client: httpx.AsyncClient, first: str) -> None:
+    await deploy(client, "parallel_gateway")
+    pi = await start(client, "fulfil", {"order": 1})
+    tasks = await fetch(client, ["pack", "bill"])
+    # the condition on f_pack is ignored: a parallel gateway takes every outgoing flow
+    assert sorted(t["activityId"] for t in tasks) == ["bill", "pack"]
+    tasks.sort(key=lambda t: t["activityId"] != first)
+    await act(client, tasks[0], ("complete", {f"{first}_done": True}, None))
+    await assert_active(client, pi)  # the join waits for the other branch
+    assert await variables(client, pi) == {"order": 1, f"{first}_done": True}
+    assert await fetch(client, ["pack", "bill"]) == []  # nothing new before the join
+    other = tasks[1]["activityId"]
+    await act(client, tasks[1], ("complete", {f"{other}_done": True}, None))
+    assert await fetch(client, ["pack", "bill"]) == []
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# inclusive gateway ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "start_variables, expected",
+    [
+        ({"email": "a@b.c", "phone": "123"}, ["mail", "sms"]),
+        ({"email": "a@b.c", "phone": None}, ["mail"]),
+        ({"email": "", "phone": "123"}, ["sms"]),
+        ({"email": "", "phone": None}, ["letter"]),  # default flow
+    ],
+    ids=["both", "mail", "sms", "default"],
+)
+async def test_inclusive_gateway(
+    client: httpx.AsyncClient, start_variables: dict[str, Any], expected: list[str]
+) -> None:
+    await deploy(client, "inclusive_gateway")
+    pi = await start(client, "notify", start_variables)
+    tasks = await fetch(client, ["mail", "sms", "letter"])
+    assert sorted(t["activityId"] for t in tasks) == expected
+    for n, task in enumerate(sorted(tasks, key=lambda t: t["activityId"])):
+        await assert_active(client, pi)  # the merge waits for every activated branch
+        await act(client, task, ("complete", {f"sent_{task['activityId']}": n}, None))
+    assert await fetch(client, ["mail", "sms", "letter"]) == []
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# embedded sub-process ------------------------------------------------------------------------
+
+
+async def test_embedded_sub_process(client: httpx.AsyncClient) -> None:
+    await deploy(client, "sub_process")
+    pi = await start(client, "shipping", {"parcel": "P1"})
+    tasks = await fetch(client, ["print-label"])
+    assert [t["activityId"] for t in tasks] == ["label"]
+    assert plain(tasks[0]["variables"]) == {"parcel": "P1"}
+    await act(client, tasks[0], ("complete", {"labelled": True}, None))
+    await assert_ended(client, pi, "COMPLETED")
+
+
+async def test_error_inside_sub_process_is_caught_on_its_boundary(
+    client: httpx.AsyncClient,
+) -> None:
+    await deploy(client, "sub_process")
+    pi = await start(client, "shipping", {"parcel": "P1"})
+    handle: Callable[[dict[str, Any]], Action] = lambda t: ("error", "NO_PRINTER", "jam", {})  # noqa: E731
+    assert await work(client, ["print-label"], handle) == ["label"]
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# boundary error: by code vs catch-all --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    # on_declined; on_fraud (its errorRef names no error: the code itself); on_any (catch-all)
+    "code",
+    ["CARD_DECLINED", "FRAUD", "SOMETHING_ELSE"],
+)
+async def test_boundary_error_by_code_and_catch_all(client: httpx.AsyncClient, code: str) -> None:
+    await deploy(client, "boundary_error")
+    pi = await start(client, "payment", {"amount": 10})
+    handle: Callable[[dict[str, Any]], Action] = lambda t: (  # noqa: E731
+        "error",
+        code,
+        "no funds",
+        {"attempt": 2},
+    )
+    assert await work(client, ["charge"], handle) == ["charge"]
+    await assert_ended(client, pi, "COMPLETED")
+
+
+async def test_boundary_error_sets_code_and_message_variables(
+    client: httpx.AsyncClient,
+) -> None:
+    # the fixture's handlers lead straight to an end event; here they lead to tasks, so the
+    # instance waits and its variables can be read
+    await deploy(client, "boundary_error_then_task", own=True)
+    pi = await start(client, "payment_task", {"amount": 10})
+    tasks = await fetch(client, ["charge"])
+    assert [t["activityId"] for t in tasks] == ["charge"]
+    await act(client, tasks[0], ("error", "CARD_DECLINED", "no funds", {"attempt": 2}))
+    tasks = await fetch(client, ["charge", "notify"])
+    assert [t["activityId"] for t in tasks] == ["notify_declined"]
+    assert await variables(client, pi) == {
+        "amount": 10,
+        "attempt": 2,
+        "code": "CARD_DECLINED",
+        "msg": "no funds",
+    }
+    await act(client, tasks[0], ("complete", {}, None))
+    await assert_ended(client, pi, "COMPLETED")
+
+    pi = await start(client, "payment_task", {"amount": 10})
+    tasks = await fetch(client, ["charge"])
+    await act(client, tasks[0], ("error", "OTHER", "nope", {}))
+    tasks = await fetch(client, ["charge", "notify"])
+    assert [t["activityId"] for t in tasks] == ["notify_other"]
+    assert await variables(client, pi) == {"amount": 10}  # the catch-all sets no variables
+    await act(client, tasks[0], ("complete", {}, None))
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# error end event -----------------------------------------------------------------------------
+
+
+async def test_error_end_event_caught_on_the_sub_process_then_terminate(
+    client: httpx.AsyncClient,
+) -> None:
+    await deploy(client, "error_end_event")
+    pi = await start(client, "reserve", {"sku": "X"})
+    # no task at all: stock_end throws OUT_OF_STOCK, no_stock catches it, kill terminates
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# input / output mappings ---------------------------------------------------------------------
+
+
+async def test_input_output_mappings(client: httpx.AsyncClient) -> None:
+    await deploy(client, "input_output")
+    customer = {"id": 42, "name": "Ann"}
+    pi = await start(client, "mapping", {"region": "eu", "priority": 7, "customer": customer})
+    seen = await fetch(client, ["eu-lookup"])  # topic and priority are expressions
+    assert [(t["activityId"], t["priority"]) for t in seen] == [("lookup", 7)]
+    assert plain(seen[0]["variables"]) == {
+        "region": "eu",
+        "priority": 7,
+        "customer": customer,
+        "customerId": 42,
+        "greeting": "Hello Ann",
+        "constant": "fixed",
+        "nothing": None,
+    }
+    # the inputs are local to the task: the process does not see them
+    assert await variables(client, pi) == {"region": "eu", "priority": 7, "customer": customer}
+    await act(client, seen[0], ("complete", {"result": {"score": 9}, "extra": "x"}, {"tmp": 1}))
+    await assert_ended(client, pi, "COMPLETED")
+
+
+async def test_output_mapping_seen_while_running(client: httpx.AsyncClient) -> None:
+    await deploy(client, "io_then_task", own=True)
+    pi = await start(client, "io_wait", {"customer": {"id": 42, "name": "Ann"}})
+    [task] = await fetch(client, ["lookup"])
+    assert plain(task["variables"]) == {
+        "customer": {"id": 42, "name": "Ann"},
+        "customerId": 42,
+    }
+    await act(client, task, ("complete", {"result": {"score": 9}, "extra": "x"}, {"tmp": 1}))
+    [after] = await fetch(client, ["after"])
+    assert after["activityId"] == "after"
+    # only the mapped output reaches the process; completion variables and locals stay behind
+    assert await variables(client, pi) == {"customer": {"id": 42, "name": "Ann"}, "score": 9}
+    await act(client, after, ("complete", {}, None))
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# timers --------------------------------------------------------------------------------------
+
+
+async def test_timer_catch(client: httpx.AsyncClient, store: Store, clock: FakeClock) -> None:
+    await deploy(client, "timer_catch")
+    pi = await start(client, "waiting", {"x": 1})
+    await fire_timers(store, clock, 26 * HOUR - 1)
+    await assert_active(client, pi)
+    await fire_timers(store, clock, 1)  # P1DT2H is due: 'wait' moves on to 'until'
+    await assert_active(client, pi)
+    assert await variables(client, pi) == {"x": 1}
+    until = 1_893_484_800_000  # 2030-01-01T09:00:00+01:00
+    await fire_timers(store, clock, until - clock.now - 1)
+    await assert_active(client, pi)
+    await fire_timers(store, clock, 1)
+    await assert_ended(client, pi, "COMPLETED")
+
+
+async def test_boundary_timers(client: httpx.AsyncClient, store: Store, clock: FakeClock) -> None:
+    await deploy(client, "boundary_timer")
+    pi = await start(client, "reminders", {"reminderDelay": "PT1H"})
+    [approve] = await fetch(client, ["approve", "remind"])
+    assert approve["activityId"] == "approve"
+    await fire_timers(store, clock, HOUR)  # non-interrupting: a reminder, approve stays
+    assert await work(client, ["remind"]) == ["send_reminder"]
+    await assert_active(client, pi)
+    await fire_timers(store, clock, 47 * HOUR)  # interrupting: approve is cancelled
+    await assert_ended(client, pi, "COMPLETED")
+    gone = await client.post(
+        f"{API}/external-task/{approve['id']}/complete", json={"workerId": "w"}
+    )
+    assert gone.status_code == 404, gone.text
+    assert await fetch(client, ["approve", "remind"]) == []
+
+
+async def test_completing_the_task_cancels_its_boundary_timers(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    await deploy(client, "boundary_timer")
+    pi = await start(client, "reminders", {"reminderDelay": "PT1H"})
+    assert await work(client, ["approve", "remind"], completing(approve={"ok": True})) == [
+        "approve"
+    ]
+    await assert_ended(client, pi, "COMPLETED")
+    await fire_timers(store, clock, 48 * HOUR)
+    assert await fetch(client, ["approve", "remind"]) == []
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# messages ------------------------------------------------------------------------------------
+
+
+async def test_message_catch_and_receive_task(client: httpx.AsyncClient) -> None:
+    await deploy(client, "messages")
+    pi = await start(client, "correlate", {"x": 1}, businessKey="order-1")
+    other = await start(client, "correlate", {"x": 2}, businessKey="order-2")
+    early = await client.post(
+        f"{API}/message", json={"messageName": "Shipped", "businessKey": "order-1"}
+    )
+    assert early.status_code == 400, early.text  # nobody waits for Shipped yet
+    paid = await client.post(
+        f"{API}/message",
+        json={
+            "messageName": "PaymentReceived",
+            "businessKey": "order-1",
+            "processVariables": {"paid": typed(True)},
+        },
+    )
+    assert paid.status_code == 204, paid.text
+    await assert_active(client, pi)
+    assert await variables(client, pi) == {"x": 1, "paid": True}
+    assert await variables(client, other) == {"x": 2}
+    shipped = await client.post(
+        f"{API}/message",
+        json={
+            "messageName": "Shipped",
+            "businessKey": "order-1",
+            "processVariables": {"carrier": typed("DHL")},
+        },
+    )
+    assert shipped.status_code == 204, shipped.text
+    await assert_ended(client, pi, "COMPLETED")
+    await assert_active(client, other)
+
+
+# camunda:errorEventDefinition ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "completion, ended_by",
+    [
+        ({"timedOut": True}, "TIMEOUT"),
+        ({"timedOut": False, "declined": True}, "CARD_DECLINED"),
+        ({"timedOut": False, "declined": False}, None),
+    ],
+)
+async def test_error_event_definition_on_complete(
+    client: httpx.AsyncClient, completion: dict[str, Any], ended_by: str | None
+) -> None:
+    await deploy(client, "error_event_definition_vars", own=True)
+    pi = await start(client, "charging_vars", {"amount": 3})
+    assert await work(client, ["x"], completing(t=completion)) == ["t"]
+    tasks = await fetch(client, ["after", "caught_timeout", "caught_declined"])
+    expected = {
+        "TIMEOUT": "on_timeout_task",
+        "CARD_DECLINED": "on_declined_task",
+        None: "after_task",
+    }[ended_by]
+    assert [t["activityId"] for t in tasks] == [expected]
+    extra = {"code": "TIMEOUT", "message": None} if ended_by == "TIMEOUT" else {}
+    assert await variables(client, pi) == {"amount": 3, **completion, **extra}
+    await act(client, tasks[0], ("complete", {}, None))
+    await assert_ended(client, pi, "COMPLETED")
+
+
+async def test_error_event_definition_sees_the_tasks_error_details(
+    client: httpx.AsyncClient,
+) -> None:
+    """The fixture's first definition reads ``externalTask.getErrorDetails()``: after a failure
+    with those details, completing the task throws Error_1 (caught by 'caught')."""
+    await deploy(client, "error_event_definition")
+    pi = await start(client, "charging", {"timedOut": False})
+    [task] = await fetch(client, ["x"])
+    failed = await client.post(
+        f"{API}/external-task/{task['id']}/failure",
+        json={
+            "workerId": "w",
+            "errorMessage": "charge failed",
+            "errorDetails": "gateway says: card declined",
+            "retries": 1,
+            "retryTimeout": 0,
+        },
+    )
+    assert failed.status_code == 204, failed.text
+    [again] = await fetch(client, ["x"])
+    assert again["activityId"] == "t" and again["errorMessage"] == "charge failed"
+    done = await client.post(f"{API}/external-task/{again['id']}/complete", json={"workerId": "w"})
+    assert done.status_code == 204, done.text
+    await assert_ended(client, pi, "COMPLETED")
