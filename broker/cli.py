@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import signal
@@ -79,8 +80,6 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    import importlib
-
     settings = _settings(args)
     _need_redis(settings)
     # imported by name: the core does not depend on the gateway package
@@ -249,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     from broker.cli_process import add_process_commands  # start, instances, incidents
 
     add_process_commands(sub)
+    # imported by name: the core does not depend on the worker package
+    importlib.import_module("worker.cli").add_worker_commands(sub)
     return parser
 
 

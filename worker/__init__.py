@@ -1,1 +1,27 @@
-"""The redtask worker SDK."""
+"""The redtask worker SDK: register handlers on a :class:`Worker` (or a :class:`Router`), run
+it with ``redtask worker module:worker``.
+
+    worker = Worker()
+
+    @worker.task("charge-card", lock_duration=60_000)
+    def charge(amount: float, card: str) -> dict:
+        return {"receipt": payments.charge(card, amount)}
+"""
+
+from worker.backoff import Backoff, RetryPolicy
+from worker.router import Router
+from worker.runtime import Worker
+from worker.task import BpmnError, Complete, ExternalTask, TaskFailure
+from worker.values import Typed
+
+__all__ = [
+    "Backoff",
+    "BpmnError",
+    "Complete",
+    "ExternalTask",
+    "RetryPolicy",
+    "Router",
+    "TaskFailure",
+    "Typed",
+    "Worker",
+]

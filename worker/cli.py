@@ -1,0 +1,142 @@
+"""``redtask worker module:attr``: run a worker fleet member until SIGTERM.
+
+Exit codes: 0 after a clean shutdown, 2 when the target cannot be loaded, 1 on any other error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+from typing import Any
+
+from worker.router import Router
+from worker.runtime import Worker
+from worker.settings import WorkerSettings, make_transport
+
+log = logging.getLogger("redtask.worker")
+
+
+class TargetError(Exception):
+    """The ``module:attr`` argument does not name a worker."""
+
+
+def load_worker(target: str) -> Worker:
+    """Import ``module:attr`` (attr defaults to ``worker``); a Router is wrapped in a Worker."""
+    module_name, _, attr = target.partition(":")
+    if not module_name:
+        raise TargetError(f"{target!r} is not of the form module:attribute")
+    if "" not in sys.path:  # like `python -m`: modules of the working directory load
+        sys.path.insert(0, "")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise TargetError(f"cannot import {module_name!r}: {exc}") from exc
+    name = attr or "worker"
+    try:
+        obj: Any = getattr(module, name)
+    except AttributeError:
+        raise TargetError(f"module {module_name!r} has no attribute {name!r}") from None
+    if isinstance(obj, Worker):
+        return obj
+    if isinstance(obj, Router):
+        worker = Worker()
+        worker.include_router(obj)
+        return worker
+    raise TargetError(f"{target} is a {type(obj).__name__}, not a redtask Worker or Router")
+
+
+def configure(worker: Worker, args: argparse.Namespace, settings: WorkerSettings) -> None:
+    """Apply settings then flags (flags win) and pick the transport."""
+    worker_id = args.worker_id or settings.worker_id
+    if worker_id:
+        worker.worker_id = worker_id
+    concurrency = args.concurrency or settings.concurrency
+    if concurrency:
+        worker.concurrency = concurrency
+    grace = args.grace if args.grace is not None else settings.grace_s
+    if grace is not None:
+        worker.grace = grace
+    if args.transport:
+        settings.transport = args.transport
+    if args.url:
+        settings.url = args.url
+    if args.user:
+        settings.username, _, settings.password = args.user.partition(":")
+    if worker.transport is None or args.transport or args.url or args.redis_url:
+        worker.transport = make_transport(settings, args.redis_url)
+
+
+def json_logs() -> None:
+    from pythonjsonlogger.json import JsonFormatter
+
+    formatter = JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+    )
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
+
+
+async def serve(worker: Worker) -> None:
+    """Run ``worker`` with SIGTERM/SIGINT starting a graceful shutdown."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    try:
+        await worker.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    if args.json_logs:
+        json_logs()
+    try:
+        settings = WorkerSettings()
+        worker = load_worker(args.target)
+        configure(worker, args, settings)
+    except TargetError as exc:
+        print(f"redtask worker: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # bad settings from the environment
+        print(f"redtask worker: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(worker))
+    except Exception:
+        log.exception("worker %s failed", worker.worker_id)
+        return 1
+    return 0
+
+
+def add_worker_commands(sub: Any) -> None:
+    p = sub.add_parser(
+        "worker",
+        help="run a worker: the handlers registered on module:attr",
+        description="Fetch and run tasks for the handlers of a redtask Worker (or Router) until "
+        "SIGTERM, then finish in-flight tasks within the grace period, unlock the rest and exit "
+        "0. Settings come from REDTASK_WORKER_* (transport, url, username, password, worker_id, "
+        "concurrency, grace_s); flags override them. Exit 2: the target cannot be loaded.",
+    )
+    p.add_argument("target", help="module:attribute of the Worker, e.g. examples.orders:worker")
+    p.add_argument("--transport", choices=["rest", "redis"], help="default: rest")
+    p.add_argument("--url", help="REST API root (default http://127.0.0.1:8080/engine-rest)")
+    p.add_argument("--user", help="USER:PASSWORD for HTTP Basic authentication (REST)")
+    p.add_argument("--redis-url", help="Redis URL for --transport redis ($REDTASK_REDIS_URL)")
+    p.add_argument("--concurrency", type=_positive, help="tasks in flight at once (default 8)")
+    p.add_argument("--worker-id", help="worker id (default: hostname-pid)")
+    p.add_argument("--grace", type=float, help="seconds to finish in-flight tasks (default 30)")
+    p.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
+    p.set_defaults(func=cmd_worker)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
