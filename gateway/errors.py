@@ -6,6 +6,7 @@ redtask answers 400 with the same type and message (see the README's compatibili
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from broker.connection import BACKEND_ERRORS
 from broker.definition_model import DefinitionNotFound, DeploymentNotFound, DeploymentParseError
 from broker.errors import (
     BrokerError,
@@ -26,6 +28,8 @@ from broker.errors import (
     WorkerMismatch,
 )
 from gateway.responses import JSONBody
+
+log = logging.getLogger(__name__)
 
 
 class CamundaError(Exception):
@@ -163,6 +167,15 @@ def install(app: FastAPI) -> None:
         else:
             body = {"type": "RestException", "message": str(exc.detail), "code": None}
         return JSONBody(body, status_code=exc.status_code, headers=exc.headers)
+
+    async def backend_error(request: Request, exc: Exception) -> Response:
+        # Redis is down or restarting: a clear, retryable answer instead of a traceback
+        log.warning("%s %s: Redis unavailable (%s)", request.method, request.url.path, exc)
+        error = CamundaError(503, "ProcessEngineException", f"Redis unavailable: {exc}", 0)
+        return error.response()
+
+    for kind in BACKEND_ERRORS:
+        app.add_exception_handler(kind, backend_error)
 
     @app.exception_handler(BrokerError)
     async def broker_error(request: Request, exc: BrokerError) -> Response:

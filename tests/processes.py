@@ -36,9 +36,10 @@ class GatewayURL(str):
 
 
 @contextmanager
-def gateway_process(env: dict[str, str]) -> Iterator[GatewayURL]:
-    """A `redtask gateway` on a free port; yields its base URL (without /engine-rest)."""
-    port = free_port()
+def gateway_process(env: dict[str, str], port: int = 0) -> Iterator[GatewayURL]:
+    """A `redtask gateway` on ``port`` (default: a free one); yields its base URL (without
+    /engine-rest)."""
+    port = port or free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -9,8 +9,10 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import signal
 import sys
+import threading
 from typing import Any
 
 from worker.router import Router
@@ -106,12 +108,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except ValueError as exc:  # bad settings from the environment
         print(f"redtask worker: {exc}", file=sys.stderr)
         return 2
+    code = 0
     try:
         asyncio.run(serve(worker))
     except Exception:
         log.exception("worker %s failed", worker.worker_id)
-        return 1
-    return 0
+        code = 1
+    if _handler_threads_alive():
+        # sync handlers past the grace period cannot be interrupted, and the interpreter would
+        # wait for them at exit; their tasks are already unlocked, so leave now
+        log.info("abandoning %d handler threads still running", _handler_threads_alive())
+        logging.shutdown()
+        os._exit(code)
+    return code
+
+
+def _handler_threads_alive() -> int:
+    return sum(
+        1 for t in threading.enumerate() if t.name.startswith("redtask-handler") and t.is_alive()
+    )
 
 
 def add_worker_commands(sub: Any) -> None:

@@ -5,6 +5,7 @@ retries and backoff until an incident."""
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -159,3 +160,24 @@ async def test_a_missing_variable_without_default_fails_the_task_with_a_clear_me
     assert incident["incidentMessage"] == (
         f"task {task['id']} has no variable 'order_id' (handler parameter)"
     )
+
+
+def cpu_bound(n: int) -> dict[str, int]:
+    """At module level: an isolated handler is pickled by name into a worker process."""
+    return {"pid": os.getpid(), "total": sum(range(n))}
+
+
+async def test_an_isolated_handler_runs_in_another_process(
+    engine: Engine, topic: str, make_transport: Callable[[], Transport]
+) -> None:
+    key = await engine.deploy_process(topic)
+    instance = await engine.start(key, {"n": {"value": 1000, "type": "Integer"}})
+    worker = make_worker(make_transport, processes=1)
+    worker.task(topic, isolated=True)(cpu_bound)
+
+    async with running(worker):
+        await engine.reaches(instance, ["next"], timeout=30)
+
+    variables = await engine.variables(instance)
+    assert variables["total"]["value"] == 499_500
+    assert variables["pid"]["value"] != os.getpid()

@@ -1,0 +1,208 @@
+"""A worker's lifecycle with real processes: long handlers keep their lock, a killed worker's
+task comes back after its lease, SIGTERM drains (finish within the grace, unlock the rest)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from broker.errors import TaskNotFound
+from broker.model import NewTask, TaskState
+from broker.store import Store
+from tests.worker.helpers import eventually, running
+from worker import ExternalTask, Worker
+from worker.transport.base import Transport
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sleep_for(seconds: float) -> dict[str, dict[str, object]]:
+    return {"sleep": {"value": seconds, "type": "Double"}}
+
+
+@contextmanager
+def worker_process(
+    env: dict[str, str],
+    kind: str,
+    api: str,
+    topic: str,
+    marks: Path,
+    *,
+    worker_id: str,
+    grace: float = 10,
+    lock_ms: int = 2_000,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``redtask worker tests.worker.apps:worker`` as a subprocess."""
+    command = [
+        sys.executable, "-m", "broker.cli", "--log-level", "INFO", "worker",
+        "tests.worker.apps:worker", "--transport", kind, "--url", api,
+        "--worker-id", worker_id, "--grace", str(grace),
+    ]  # fmt: skip
+    process_env = {
+        **env,
+        "APP_TOPIC": topic,
+        "APP_MARKS": str(marks),
+        "APP_LOCK_MS": str(lock_ms),
+    }
+    proc = subprocess.Popen(command, env=process_env, cwd=ROOT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def appears(path: Path, timeout: float = 15) -> None:
+    async def exists() -> bool:
+        return path.exists()
+
+    await eventually(exists, timeout)
+
+
+async def finished(store: Store, task_id: str) -> bool:
+    try:
+        await store.get(task_id)
+    except TaskNotFound:
+        return True
+    return False
+
+
+async def test_a_long_handler_keeps_its_lock_and_is_never_delivered_twice(
+    store: Store, topic: str, make_transport: Callable[[], Transport]
+) -> None:
+    task_id = await store.publish(NewTask(topic))
+    slow = Worker(make_transport(), worker_id="slow", lock_duration=400, poll_timeout=500)
+    other = Worker(make_transport(), worker_id="other", lock_duration=400, poll_timeout=200)
+    calls: list[str] = []
+
+    @slow.task(topic)
+    async def long_work(task: ExternalTask) -> None:
+        calls.append(task.worker_id)
+        await asyncio.sleep(2.0)  # five lock durations
+
+    @other.task(topic)
+    async def competing(task: ExternalTask) -> None:
+        calls.append(task.worker_id)
+
+    async with running(slow):
+        await eventually(lambda: asyncio.sleep(0, calls))
+        async with running(other):
+            await eventually(lambda: finished(store, task_id), timeout=10)
+
+    assert calls == ["slow"]
+
+
+async def test_a_killed_worker_s_task_is_delivered_to_another_worker_after_the_lease(
+    store: Store,
+    topic: str,
+    transport_kind: str,
+    api: str,
+    env: dict[str, str],
+    tmp_path: Path,
+    make_transport: Callable[[], Transport],
+) -> None:
+    task_id = await store.publish(NewTask(topic, variables=sleep_for(60)))
+    with worker_process(
+        env, transport_kind, api, topic, tmp_path, worker_id="doomed", lock_ms=1500
+    ) as proc:
+        await appears(tmp_path / f"{task_id}.started")
+        proc.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        proc.wait()
+
+    survivor = Worker(make_transport(), worker_id="survivor", poll_timeout=500)
+    delivered: list[tuple[float, str, int | None]] = []
+
+    @survivor.task(topic)
+    def take_over(task: ExternalTask) -> None:
+        delivered.append((time.monotonic() - killed_at, task.id, task.lock_token))
+
+    async with running(survivor):
+        await eventually(lambda: finished(store, task_id), timeout=15)
+
+    [(after, delivered_id, _)] = delivered
+    assert delivered_id == task_id
+    # not before the doomed worker's lease (extended at most to kill time + 1.5 s) ran out
+    assert 0.5 < after < 6.0, after
+    assert (tmp_path / f"{task_id}.started").read_text() == "doomed"
+
+
+async def test_sigterm_finishes_in_flight_tasks_stops_fetching_and_exits_0(
+    store: Store,
+    topic: str,
+    transport_kind: str,
+    api: str,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    running_id = await store.publish(NewTask(topic, variables=sleep_for(1.5)))
+    with worker_process(
+        env, transport_kind, api, topic, tmp_path, worker_id="w1", grace=10
+    ) as proc:
+        await appears(tmp_path / f"{running_id}.started")
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.2)
+        late_id = await store.publish(NewTask(topic))  # published while draining
+        exit_code = await asyncio.to_thread(proc.wait, 15)
+
+    assert exit_code == 0
+    assert (tmp_path / f"{running_id}.done").exists()
+    assert await finished(store, running_id)
+    late = await store.get(late_id)
+    assert (late.state, late.worker_id) == (TaskState.AVAILABLE, None)
+    assert not (tmp_path / f"{late_id}.started").exists()
+
+
+async def test_sigterm_unlocks_tasks_still_running_after_the_grace_period(
+    store: Store,
+    topic: str,
+    transport_kind: str,
+    api: str,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    task_id = await store.publish(NewTask(topic, variables=sleep_for(30)))
+    with worker_process(
+        env, transport_kind, api, topic, tmp_path, worker_id="w2", grace=0.5
+    ) as proc:
+        await appears(tmp_path / f"{task_id}.started")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        exit_code = await asyncio.to_thread(proc.wait, 15)
+        stopped_after = time.monotonic() - started
+
+    assert exit_code == 0
+    assert stopped_after < 5, stopped_after
+    task = await store.get(task_id)
+    assert (task.state, task.worker_id, task.lock_expiration_time) == (
+        TaskState.AVAILABLE,
+        None,
+        None,
+    )
+    assert not (tmp_path / f"{task_id}.done").exists()
+
+
+def test_a_target_that_is_not_a_worker_exits_2_with_a_readable_message(tmp_path: Path) -> None:
+    for target, message in [
+        ("tests.worker.nope:worker", "cannot import 'tests.worker.nope'"),
+        ("tests.worker.apps:missing", "module 'tests.worker.apps' has no attribute 'missing'"),
+        ("tests.worker.apps:TOPIC", "tests.worker.apps:TOPIC is a str, not a redtask Worker"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-m", "broker.cli", "worker", target],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("REDTASK_")},
+            timeout=60,
+        )
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr
