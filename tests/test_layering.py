@@ -4,6 +4,8 @@ formats key names, and the core never imports the gateway or the worker."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,3 +63,15 @@ def test_key_names_are_formatted_only_in_keys_py() -> None:
         if p.name != "keys.py" and ('f"{{{' in text or ":t:" in text or "}:t:" in text):
             offenders.append(str(p.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_the_rest_worker_runs_without_the_broker_or_the_gateway() -> None:
+    """The REST transport speaks only Camunda's API, so the SDK runs against a real Camunda 7."""
+    probe = (
+        "import sys, worker, worker.cli, worker.transport.rest; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'broker', 'gateway'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

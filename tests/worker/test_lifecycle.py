@@ -4,6 +4,7 @@ task comes back after its lease, SIGTERM drains (finish within the grace, unlock
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -38,12 +39,14 @@ def worker_process(
     worker_id: str,
     grace: float = 10,
     lock_ms: int = 2_000,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``redtask worker tests.worker.apps:worker`` as a subprocess."""
+    """``redtask worker tests.worker.apps:worker`` as a subprocess; its log goes to
+    ``marks / "worker.log"``."""
     command = [
         sys.executable, "-m", "broker.cli", "--log-level", "INFO", "worker",
         "tests.worker.apps:worker", "--transport", kind, "--url", api,
-        "--worker-id", worker_id, "--grace", str(grace),
+        "--worker-id", worker_id, "--grace", str(grace), *extra,
     ]  # fmt: skip
     process_env = {
         **env,
@@ -51,7 +54,8 @@ def worker_process(
         "APP_MARKS": str(marks),
         "APP_LOCK_MS": str(lock_ms),
     }
-    proc = subprocess.Popen(command, env=process_env, cwd=ROOT)
+    with (marks / "worker.log").open("wb") as log:
+        proc = subprocess.Popen(command, env=process_env, cwd=ROOT, stderr=log)
     try:
         yield proc
     finally:
@@ -171,7 +175,7 @@ async def test_sigterm_unlocks_tasks_still_running_after_the_grace_period(
 ) -> None:
     task_id = await store.publish(NewTask(topic, variables=sleep_for(30)))
     with worker_process(
-        env, transport_kind, api, topic, tmp_path, worker_id="w2", grace=0.5
+        env, transport_kind, api, topic, tmp_path, worker_id="w2", grace=0.5, extra=("--json-logs",)
     ) as proc:
         await appears(tmp_path / f"{task_id}.started")
         started = time.monotonic()
@@ -188,6 +192,14 @@ async def test_sigterm_unlocks_tasks_still_running_after_the_grace_period(
         None,
     )
     assert not (tmp_path / f"{task_id}.done").exists()
+    records = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines()]
+    messages = [(r["level"], r["logger"], r["message"]) for r in records]
+    assert ("INFO", "redtask.worker", "worker w2 stopped") in messages
+    assert (
+        "INFO",
+        "redtask.worker",
+        f"unlocked task {task_id} ({topic}) after the grace period",
+    ) in messages
 
 
 def test_a_target_that_is_not_a_worker_exits_2_with_a_readable_message(tmp_path: Path) -> None:
