@@ -149,6 +149,10 @@ def add_worker_commands(sub: Any) -> None:
     p.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
     p.set_defaults(func=cmd_worker)
 
+    from worker.rq_cli import add_rq_bridge_command  # imports this module: register it last
+
+    add_rq_bridge_command(sub)
+
 
 def _positive(text: str) -> int:
     value = int(text)
