@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from broker.engine import InstanceState, visible_variables
 from broker.model import ExternalTask, TopicRequest
 
 
@@ -55,6 +56,26 @@ def lua_filters(t: TopicRequest) -> dict[str, Any] | None:
             name: orjson.dumps(value).decode() for name, value in t.process_variables.items()
         }
     return f or None
+
+
+def fetched_view(
+    task: ExternalTask, state: InstanceState | None, request: TopicRequest
+) -> ExternalTask:
+    """What a locked task shows (§2.2): a process task the variables visible from its execution
+    in ``state`` (its instance), or with ``localVariables`` only those of the execution itself;
+    a standalone task is its own execution, so its variables are all there is either way. Then
+    the topic's ``variables`` selection applies."""
+    if state is not None and task.execution_id:
+        executions = {e.id: e for e in state.executions}
+        own = executions.get(task.execution_id)
+        if own is None:  # the instance moved on since the lock: nothing is visible any more
+            variables = {}
+        elif request.local_variables:
+            variables = dict(own.variables)
+        else:
+            variables = visible_variables(state, task.execution_id)
+        task = replace(task, variables=variables)
+    return select_variables(task, request)
 
 
 def select_variables(task: ExternalTask, request: TopicRequest) -> ExternalTask:

@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import redis.asyncio as aioredis
+import orjson
 
-from broker.instance_reads import sort_and_page
-from broker.keys import Keys
+from broker import engine
+from broker.instance_reads import IncidentQuery, InstanceQuery, StoreInstanceReads, sort_and_page
+from broker.query import VariableCondition, compare
 from broker.settings import Settings
 
 _FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end")
@@ -58,13 +59,29 @@ HISTORY_SORT: dict[str, Callable[[HistoricInstance], Any]] = {
 class HistoryQuery:
     """Camunda's HistoricProcessInstanceQueryDto filters redtask can answer. Dates are epoch ms,
     compared inclusively (as Camunda's SQL does). ``states``: every state the instance must be
-    (two different ones match nothing); ``never``: a filter no instance matches."""
+    (two different ones match nothing); ``never``: a filter no instance matches;
+    ``process_definition_id_in``: the definitions a name filter selected; ``incident``: an open
+    incident the instance must have (redtask keeps no resolved ones); ``activity_id_in`` and
+    ``active_activity_id_in`` (the same for redtask): an activity a running instance waits in.
+    Variables are those of the instance's last state."""
 
     process_instance_id: str | None = None
     process_instance_ids: tuple[str, ...] | None = None
     process_definition_id: str | None = None
+    process_definition_id_in: tuple[str, ...] | None = None
     process_definition_key: str | None = None
+    process_definition_key_in: tuple[str, ...] | None = None
+    process_definition_key_not_in: tuple[str, ...] | None = None
     business_key: str | None = None
+    business_key_in: tuple[str, ...] | None = None
+    business_key_like: str | None = None
+    without_tenant_id: bool = False
+    incident: IncidentQuery | None = None
+    activity_id_in: tuple[str, ...] | None = None
+    active_activity_id_in: tuple[str, ...] | None = None
+    variables: tuple[VariableCondition, ...] = ()
+    variable_names_ignore_case: bool = False
+    variable_values_ignore_case: bool = False
     finished: bool = False
     unfinished: bool = False
     states: frozenset[str] = frozenset()
@@ -92,10 +109,44 @@ class HistoryQuery:
             return False
         if self.tenant_id_in is not None and i.tenant_id not in self.tenant_id_in:
             return False
+        if not self._matches_more(i):
+            return False
         return _between(i.start, self.started_after, self.started_before) and (
             (self.finished_after is None and self.finished_before is None)
             or (i.end is not None and _between(i.end, self.finished_after, self.finished_before))
         )
+
+    def _matches_more(self, i: HistoricInstance) -> bool:
+        within = (
+            (i.definition_id, self.process_definition_id_in),
+            (i.definition_key, self.process_definition_key_in),
+            (i.business_key, self.business_key_in),
+        )
+        like = self.business_key_like
+        return (
+            all(allowed is None or value in allowed for value, allowed in within)
+            and i.definition_key not in (self.process_definition_key_not_in or ())
+            and (like is None or compare(i.business_key, "like", like))
+            and not (self.without_tenant_id and i.tenant_id is not None)
+        )
+
+    @property
+    def needs_state(self) -> bool:
+        activities = (self.activity_id_in, self.active_activity_id_in)
+        return any(a is not None for a in activities) or bool(self.variables)
+
+    def matches_state(self, i: HistoricInstance, state: engine.InstanceState) -> bool:
+        """The filters on the instance's state: only a running instance waits in an activity."""
+        activities = [a for a in (self.activity_id_in, self.active_activity_id_in) if a is not None]
+        if activities and i.end is not None:
+            return False
+        return all(
+            InstanceQuery(activity_id_in=ids).matches_state(state) for ids in activities
+        ) and InstanceQuery(
+            variables=self.variables,
+            variable_names_ignore_case=self.variable_names_ignore_case,
+            variable_values_ignore_case=self.variable_values_ignore_case,
+        ).matches_state(state)
 
 
 def _between(value: int, after: int | None, before: int | None) -> bool:
@@ -118,9 +169,7 @@ def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance |
     )
 
 
-class StoreHistory:
-    redis: aioredis.Redis
-    keys: Keys
+class StoreHistory(StoreInstanceReads):
     settings: Settings
 
     async def get_historic_instance(self, instance_id: str) -> HistoricInstance | None:
@@ -136,6 +185,20 @@ class StoreHistory:
         max_results: int | None = None,
     ) -> list[HistoricInstance]:
         hits = [i for i in await self._historic_instances(query) if query.matches(i)]
+        if query.incident is not None and hits:
+            with_incident = {i.process_instance_id for i in await self._incidents(query.incident)}
+            hits = [i for i in hits if i.id in with_incident]
+        if query.needs_state and hits:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for instance in hits:
+                    pipe.hget(self.keys.instance(instance.id), "st")
+                states = await pipe.execute()
+            hits = [
+                instance
+                for instance, raw in zip(hits, states, strict=True)
+                if raw is not None
+                and query.matches_state(instance, engine.InstanceState.from_json(orjson.loads(raw)))
+            ]
         return sort_and_page(hits, HISTORY_SORT, sorting, first_result, max_results)
 
     async def _historic_instances(self, query: HistoryQuery) -> list[HistoricInstance]:

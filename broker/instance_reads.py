@@ -71,6 +71,7 @@ class IncidentQuery:
     jobDefinitionIdIn)."""
 
     incident_id: str | None = None
+    incident_id_in: tuple[str, ...] | None = None
     incident_type: str | None = None
     incident_message: str | None = None
     incident_message_like: str | None = None
@@ -107,6 +108,7 @@ class IncidentQuery:
         return (
             not self.never
             and (like is None or compare(i.incident_message, "like", like))
+            and _within(i.id, self.incident_id_in)
             and _within(definition_key, self.process_definition_key_in)
             and _within(i.tenant_id, self.tenant_id_in)
             and (after is None or i.incident_timestamp > after)
@@ -117,12 +119,14 @@ class IncidentQuery:
 @dataclass(frozen=True, slots=True)
 class InstanceQuery:
     """Camunda's ProcessInstanceQueryDto filters for redtask's instances (no call activities, no
-    suspension). ``never``: a filter no instance matches; ``incident``: one it must have."""
+    suspension). ``never``: a filter no instance matches; ``incident``: one it must have;
+    ``process_definition_id_in``: the definitions of a deployment (``deploymentId``)."""
 
     process_instance_ids: tuple[str, ...] | None = None
     business_key: str | None = None
     business_key_like: str | None = None
     process_definition_id: str | None = None
+    process_definition_id_in: tuple[str, ...] | None = None
     process_definition_key: str | None = None
     process_definition_key_in: tuple[str, ...] | None = None
     process_definition_key_not_in: tuple[str, ...] | None = None
@@ -153,6 +157,7 @@ class InstanceQuery:
             and all(want is None or want == have for want, have in pairs)
             and (like is None or compare(i.business_key, "like", like))
             and _within(i.id, self.process_instance_ids)
+            and _within(i.definition_id, self.process_definition_id_in)
             and _within(i.definition_key, self.process_definition_key_in)
             and i.definition_key not in (self.process_definition_key_not_in or ())
             and (
@@ -258,7 +263,7 @@ class StoreInstanceReads:
 
     async def query_instances(
         self,
-        query: InstanceQuery,
+        query: InstanceQuery = InstanceQuery(),  # frozen: one shared default is safe
         sorting: Sequence[tuple[str, str]] = (),
         first_result: int | None = None,
         max_results: int | None = None,

@@ -143,6 +143,7 @@ class StoreInstances(StoreBase):
                 "xp": orjson.dumps(dict(t.extension_properties)).decode()
                 if t.extension_properties
                 else "",
+                "eed": "1" if t.error_events else "",
             }
             for t in effects.tasks_created
         ]
@@ -337,52 +338,6 @@ class StoreInstances(StoreBase):
                 raise_for(reply)
                 return
         raise BrokerError(f"process instance {instance_id} kept changing; timer not fired")
-
-    async def correlate_message(
-        self,
-        message_name: str,
-        business_key: str | None = None,
-        raw_variables: Mapping[str, Any] | None = None,
-        *,
-        all_matches: bool = False,
-    ) -> list[tuple[str, str]]:
-        """Deliver a message to the instances waiting for it (optionally only the one with
-        ``business_key``); returns (instance id, triggered execution id) pairs.
-
-        Raises MessageNotCorrelated when nothing matches, or when several instances match and
-        ``all_matches`` is false.
-        """
-        typed = variables.normalize(raw_variables)
-        candidates: list[str] = []
-        for partition in range(self.keys.partitions):
-            members = await self.redis.smembers(self.keys.message_waiters(partition, message_name))
-            candidates += sorted(map(str, members))
-        matching = []
-        for instance_id in candidates:
-            try:
-                state, _ = await self.instance_state(instance_id)
-            except InstanceNotFound:
-                continue
-            if business_key is None or state.business_key == business_key:
-                matching.append(instance_id)
-        if not matching or (len(matching) > 1 and not all_matches):
-            raise MessageNotCorrelated(message_name, len(matching))
-        return [(i, await self._deliver(i, message_name, typed)) for i in matching]
-
-    async def _deliver(
-        self, instance_id: str, message_name: str, typed: Mapping[str, engine.TypedValue]
-    ) -> str:
-        for _ in range(MAX_ATTEMPTS):
-            state, version = await self.instance_state(instance_id)
-            model = await self._model(state.definition_id)
-            new_state, effects, execution_id = engine.correlate_message(
-                model, state, message_name, typed, self.clock(), self._ids(instance_id)
-            )
-            reply = await self._commit(new_state, effects, version, {}, before=state)
-            if int(reply[0]) != E_CONFLICT:
-                raise_for(reply)
-                return execution_id
-        raise BrokerError(f"process instance {instance_id} kept changing; message not delivered")
 
     async def with_process_variables(self, tasks: list[ExternalTask]) -> dict[str, Any]:
         """Visible variables per task id for tasks of process instances (from their states)."""

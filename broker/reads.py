@@ -8,8 +8,10 @@ a task present for the whole scan is seen at least once (duplicates are dropped)
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import cast
 
+import orjson
 import redis.asyncio as aioredis
 
 from broker.errors import TaskNotFound
@@ -80,13 +82,38 @@ class StoreReads:
         first_result: int | None = None,
         max_results: int | None = None,
     ) -> list[ExternalTask]:
-        now = self.clock()
-        hits = [t for t in await self._scan_tasks() if query.matches(t, now)]
+        hits = await self._matching(query)
         return sort_and_page(hits, sorting, first_result, max_results)
 
     async def count(self, query: TaskQuery) -> int:
+        return len(await self._matching(query))
+
+    async def _matching(self, query: TaskQuery) -> list[ExternalTask]:
         now = self.clock()
-        return sum(1 for t in await self._scan_tasks() if query.matches(t, now))
+        tasks = await self._scan_tasks()
+        if query.process_variables:
+            tasks = await self._with_instance_variables(tasks)
+        return [t for t in tasks if query.matches(t, now)]
+
+    async def _with_instance_variables(self, tasks: list[ExternalTask]) -> list[ExternalTask]:
+        """Process tasks with the process-level variables of their instance, which conditions on
+        process variables look at (a standalone task is its own process instance)."""
+        instance_ids = sorted({t.process_instance_id for t in tasks if t.process_instance_id})
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for instance_id in instance_ids:
+                pipe.hget(self.keys.instance(instance_id), "st")
+            raws = await pipe.execute()
+        by_instance = {
+            i: orjson.loads(raw)["variables"]
+            for i, raw in zip(instance_ids, raws, strict=True)
+            if raw is not None
+        }
+        return [
+            replace(t, variables=by_instance.get(t.process_instance_id, {}))
+            if t.process_instance_id
+            else t
+            for t in tasks
+        ]
 
     async def topic_stats(self) -> list[TopicStats]:
         """Available / locked / retrying / incident counts per topic, summed over partitions."""

@@ -7,23 +7,25 @@ Every method validates its input before the first write, passes the clock to the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 
 from broker import validate
 from broker.connection import check_eviction_policy, client_for, ensure_partitions
+from broker.engine import InstanceState
 from broker.errors import DuplicateTask, InvalidArgument, ProcessTask, TaskNotFound, raise_for
-from broker.fetching import lua_filters, select_variables
+from broker.failures import StoreFailures
+from broker.fetching import fetched_view, lua_filters
 from broker.history import StoreHistory
+from broker.instance_messages import StoreMessages
 from broker.instance_reads import StoreInstanceReads
 from broker.instances import StoreInstances
 from broker.keys import Keys
 from broker.model import (
     ExternalTask,
     NewTask,
-    TaskState,
     TopicRequest,
     pairs_to_dict,
     task_from_hash,
@@ -33,7 +35,6 @@ from broker.settings import Settings
 from broker.store_base import Clock, wall_clock_ms
 
 SortOrder = Literal["asc", "desc"]
-MAX_ERROR_MESSAGE = 666  # Camunda truncates errorMessage to this many characters
 __all__ = ["Clock", "Completion", "Store", "open_store", "wall_clock_ms"]
 
 
@@ -48,7 +49,9 @@ class Completion:
     lock_token: int | None = None
 
 
-class Store(StoreInstances, StoreReads, StoreInstanceReads, StoreHistory):
+class Store(
+    StoreFailures, StoreMessages, StoreInstances, StoreReads, StoreHistory, StoreInstanceReads
+):
     """Async access to the broker's Redis data. Create with ``Store(client, settings)``."""
 
     async def publish(self, task: NewTask) -> str:
@@ -149,14 +152,26 @@ class Store(StoreInstances, StoreReads, StoreInstanceReads, StoreHistory):
             if len(locked) >= max_tasks:
                 break
         # tasks of process instances see the variables of their execution and its scopes
-        visible = await self.with_process_variables(locked)
+        states = await self._states_of(locked)
         return [
-            select_variables(
-                replace(t, variables=visible[t.id]) if t.id in visible else t,
-                unique[t.topic_name],
-            )
+            fetched_view(t, states.get(t.process_instance_id or ""), unique[t.topic_name])
             for t in locked
         ]
+
+    async def _states_of(self, tasks: Sequence[ExternalTask]) -> dict[str, InstanceState]:
+        """The states of the instances of process tasks by instance id (ended ones absent)."""
+        instance_ids = sorted({t.process_instance_id for t in tasks if t.process_instance_id})
+        if not instance_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for instance_id in instance_ids:
+                pipe.hget(self.keys.instance(instance_id), "st")
+            raws = await pipe.execute()
+        return {
+            i: InstanceState.from_json(orjson.loads(raw))
+            for i, raw in zip(instance_ids, raws, strict=True)
+            if raw is not None
+        }
 
     async def lock(self, task_id: str, worker_id: str, lock_duration: int) -> int:
         """Lock one task by id; returns the new lock token. Raises TaskNotFound, WorkerMismatch."""
@@ -257,51 +272,6 @@ class Store(StoreInstances, StoreReads, StoreInstanceReads, StoreHistory):
         except Exception as exc:  # returned like every other item's error
             return exc
         return None
-
-    async def handle_failure(
-        self,
-        task_id: str,
-        worker_id: str,
-        error_message: str | None,
-        error_details: str | None,
-        retries: int,
-        retry_timeout: int,
-        *,
-        variables: Mapping[str, Any] | None = None,
-        local_variables: Mapping[str, Any] | None = None,
-        lock_token: int | None = None,
-    ) -> TaskState:
-        """Report a failure; returns the task's new state (AVAILABLE, RETRY or INCIDENT).
-
-        ``variables`` and ``local_variables`` are set on the task (a standalone task is its own
-        execution), so the next fetch sees them. Raises TaskNotFound, WorkerMismatch, StaleLock,
-        InvalidArgument (negative retries or timeout), InvalidVariable.
-        """
-        fields = validate.variable_fields(variables, local_variables, max_bytes=self._max_vars)
-        worker_id = validate.worker_id(worker_id)
-        if validate.integer("retries", retries) < 0:
-            raise InvalidArgument("retries is not greater than or equal to 0")
-        if validate.integer("retryTimeout", retry_timeout) < 0:
-            raise InvalidArgument("retryDuration is not greater than or equal to 0")
-        now = self.clock()
-        reply = await self._call(
-            "handle_failure",
-            self._prefix_of(task_id),
-            now,
-            task_id,
-            worker_id,
-            _token(lock_token),
-            (error_message or "")[:MAX_ERROR_MESSAGE],
-            "0" if error_details is None else "1",
-            error_details or "",
-            retries,
-            retry_timeout,
-            self._wake(),
-            self.new_task_id(),
-            *fields,
-        )
-        raise_for(reply, task_id=task_id, worker_id=worker_id, token=lock_token or 0, now_ms=now)
-        return TaskState(reply[1])
 
     async def handle_bpmn_error(
         self,

@@ -31,6 +31,7 @@ from broker.engine.events import (
     cancel,
     complete_task,
     correlate_message,
+    fail_task,
     fire_timer,
     start,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "cancel",
     "complete_task",
     "correlate_message",
+    "fail_task",
     "fire_timer",
     "start",
     "visible_variables",

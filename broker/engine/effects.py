@@ -17,7 +17,9 @@ Ending = Literal["completed", "terminated"]
 
 @dataclass(frozen=True, slots=True)
 class NewTask:
-    """An external task to create; ``topic`` and ``priority`` are already evaluated."""
+    """An external task to create; ``topic`` and ``priority`` are already evaluated.
+    ``error_events``: its activity has ``camunda:errorEventDefinition`` expressions, which a
+    failure of the task must evaluate (§2.4)."""
 
     id: str
     topic: str
@@ -28,6 +30,7 @@ class NewTask:
     extension_properties: Mapping[str, str]
     tenant_id: str | None
     business_key: str | None
+    error_events: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,20 +82,9 @@ def complete_task(
     for name, value in local_variables.items():
         run.set_local(token.id, name, value)
     _write(run, token.id, task, variables)
-    info = dict(external_task or {})
-    for definition in task.error_event_definitions:
-        if definition.expression is None:
-            continue
-        values = {**run.values(token.id), "externalTask": info}
-        try:
-            matched = definition.expression.evaluate_condition(values)
-        except ExpressionError as exc:
-            raise EvaluationError(task.id, "an error event definition", exc) from None
-        if matched:
-            message = info.get("errorMessage")
-            code = definition.error_code or definition.id or ""
-            run.throw(token.id, task.id, code, message if isinstance(message, str) else None)
-            return _finish(run)
+    thrown = _error_event(run, token.id, task, external_task or {}, lenient=False)
+    if thrown is not None:
+        return _finish(run)
     outer = run.typed_variables(token.id)
     outputs = {p.name: mapped(task.id, p.name, p.value, outer) for p in task.outputs}
     run.clear_scope(token.id)
@@ -103,6 +92,36 @@ def complete_task(
         run.set_variable(token.id, name, value)
     run.leave(token.id)
     return _finish(run)
+
+
+def fail_task(
+    model: ProcessModel,
+    state: InstanceState,
+    task_id: str,
+    variables: Variables,
+    local_variables: Variables,
+    now_ms: int,
+    ids: Ids,
+    *,
+    external_task: Mapping[str, Any],
+) -> tuple[InstanceState, Effects, str] | None:
+    """A worker reported a failure of an external task (§2.4 step 7): with the failure's
+    variables set, the task's ``camunda:errorEventDefinition`` expressions are evaluated in
+    document order, and the first true one throws its BPMN error; returns the new state, the
+    effects and the error code thrown. ``external_task`` is what ``externalTask`` shows, already
+    carrying the failure's errorMessage and errorDetails. An expression that cannot be evaluated
+    counts as false, as Camunda logs and skips it. None when no definition matches: the state
+    is unchanged (the caller does the retry and incident bookkeeping). Raises InstanceEnded,
+    UnknownTask, or NoOutgoingFlow / EvaluationError from the path the error takes."""
+    run, token, task = _task_run(model, state, task_id, now_ms, ids)
+    for name, value in local_variables.items():
+        run.set_local(token.id, name, value)
+    _write(run, token.id, task, variables)
+    code = _error_event(run, token.id, task, external_task, lenient=True)
+    if code is None:
+        return None
+    new_state, effects = _finish(run)
+    return new_state, effects, code
 
 
 def bpmn_error(
@@ -214,6 +233,32 @@ def _write(run: Run, execution_id: str, task: ExternalTask, variables: Variables
             run.set_local(execution_id, name, value)
         else:
             run.set_variable(execution_id, name, value)
+
+
+def _error_event(
+    run: Run, execution_id: str, task: ExternalTask, info: Mapping[str, Any], *, lenient: bool
+) -> str | None:
+    """Throw the error of the first ``camunda:errorEventDefinition`` whose expression is true
+    (only a Boolean true matches, as Camunda's ``Boolean.TRUE.equals``); returns its code.
+
+    The error's message is the task's errorMessage. An evaluation error raises EvaluationError,
+    or with ``lenient`` (on failure) counts as false."""
+    values = {**run.values(execution_id), "externalTask": dict(info)}
+    for definition in task.error_event_definitions:
+        if definition.expression is None:
+            continue
+        try:
+            matched = definition.expression.evaluate(values) is True
+        except ExpressionError as exc:
+            if lenient:
+                continue
+            raise EvaluationError(task.id, "an error event definition", exc) from None
+        if matched:
+            message = info.get("errorMessage")
+            code = definition.error_code or definition.id or ""
+            run.throw(execution_id, task.id, code, message if isinstance(message, str) else None)
+            return code
+    return None
 
 
 def _require_active(state: InstanceState) -> None:

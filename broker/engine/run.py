@@ -129,6 +129,7 @@ class Run(Tree):
             extension_properties=dict(task.extension_properties),
             tenant_id=self.tenant_id,
             business_key=self.business_key,
+            error_events=any(d.expression is not None for d in task.error_event_definitions),
         )
 
     def start_sub_process(self, execution_id: str, sub: SubProcess) -> None:

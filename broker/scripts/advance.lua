@@ -16,7 +16,8 @@ ARGV[7]  trigger JSON: {} or {"task": id, "worker": w, "token": t ('' = worker c
          "outcome": "complete" | "bpmn_error", "log": [field, value, ...]}
 ARGV[8]  instance meta JSON, used on create: {"pd", "pk", "pvt", "bk", "tn"} (null = absent)
 ARGV[9]  tasks to create JSON: [{"id", "topic", "priority" (decimal string), "act", "ai",
-         "ex", "xp" (JSON text or "")}]
+         "ex", "xp" (JSON text or ""), "eed" ("1": the activity has camunda:errorEventDefinition
+         expressions, so handle_failure leaves the task to the engine; "" = none)}]
 ARGV[10] ids of tasks to delete JSON (cancelled: their incidents are deleted)
 ARGV[11] timers JSON: {"add": [ [timer id, due ms], ... ], "remove": [timer id, ...]}
 ARGV[12] seconds an ended instance is kept (history), 0 = delete it at once
@@ -91,6 +92,7 @@ for _, t in ipairs(cjson.decode(ARGV[9])) do
   local record = {'t', t.topic, 'ct', now, 's', 'a', 'pi', id, 'act', t.act, 'ai', t.ai, 'ex', t.ex}
   if t.priority ~= '0' then table.insert(record, 'p'); table.insert(record, t.priority) end
   if t.xp ~= '' then table.insert(record, 'xp'); table.insert(record, t.xp) end
+  if t.eed == '1' then table.insert(record, 'eed'); table.insert(record, '1') end
   for n, field in ipairs(names) do
     if meta[n] then table.insert(record, field); table.insert(record, meta[n]) end
   end

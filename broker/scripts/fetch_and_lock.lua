@@ -14,7 +14,9 @@ ARGV[7]  topics JSON: [{"topic": s, "lock": ms (decimal string), "f": filters|nu
          filters (all optional, AND-ed): "bk" business key, "pd" [definition ids],
          "pk" [definition keys], "vt" Lua pattern for the version tag, "tin" [tenant ids],
          "wt" true = only tasks without tenant, "pv" {name: JSON text of a plain value}
-         (OR-ed equality; integers compare exactly, other numbers as doubles)
+         (OR-ed equality; integers compare exactly, other numbers as doubles). "pv" matches
+         the process-level variables of a process task's instance (pi:<id> field "st") and
+         the variables of a standalone task (fields "v.<name>": it is its own process).
 
 Returns  {0, n, id1, fields1, id2, fields2, ...}  fields = the locked task's HGETALL
          {-6, message}  E_INVALID: bad max_tasks / lock duration (nothing written)
@@ -78,9 +80,73 @@ local function value_equals(typed, want)
   return false
 end
 
+-- Index just past the JSON string that starts at i. The instance state is compact JSON
+-- written by orjson: no whitespace between tokens.
+local function skip_string(s, i)
+  local j = i + 1
+  while true do
+    local q = string.find(s, '["\\]', j)
+    if string.sub(s, q, q) == '"' then return q + 1 end
+    j = q + 2  -- an escape: the next character cannot end the string
+  end
+end
+
+-- Index just past the JSON value that starts at i.
+local function skip_value(s, i)
+  local c = string.sub(s, i, i)
+  if c == '"' then return skip_string(s, i) end
+  if c ~= '{' and c ~= '[' then return string.find(s, '[,%]}]', i) end  -- a scalar
+  local depth, j = 0, i
+  while true do
+    local k = string.find(s, '[%[%]{}"]', j)
+    local ch = string.sub(s, k, k)
+    if ch == '"' then
+      j = skip_string(s, k)
+    else
+      depth = depth + ((ch == '{' or ch == '[') and 1 or -1)
+      j = k + 1
+      if depth == 0 then return j end
+    end
+  end
+end
+
+local function json_string(text)
+  if string.find(text, '\\', 1, true) then return cjson.decode(text) end
+  return string.sub(text, 2, -2)
+end
+
+-- The process-level variables of an instance (broker/engine/state.py, InstanceState.to_json):
+-- name -> JSON text of the typed value. Only the top-level "variables" member is walked, never
+-- the executions, and raw texts are kept so that Long values compare exactly.
+local process_vars = {}
+local function instance_variables(pi)
+  if process_vars[pi] then return process_vars[pi] end
+  local out = {}
+  local st = redis.call('HGET', k_instance(P, pi), 'st')
+  local i = 2
+  while st and string.sub(st, i, i) == '"' do
+    local key_end = skip_string(st, i)
+    local value_end = skip_value(st, key_end + 1)
+    if string.sub(st, i, key_end - 1) == '"variables"' then
+      local j = key_end + 2
+      while string.sub(st, j, j) == '"' do
+        local name_end = skip_string(st, j)
+        local typed_end = skip_value(st, name_end + 1)
+        out[json_string(string.sub(st, j, name_end - 1))] =
+          string.sub(st, name_end + 1, typed_end - 1)
+        j = typed_end + 1
+      end
+      break
+    end
+    i = value_end + 1
+  end
+  process_vars[pi] = out
+  return out
+end
+
 local function matches(id, f)
   if f == nil or f == cjson.null then return true end
-  local v = redis.call('HMGET', k_task(P, id), 'bk', 'pd', 'pk', 'pvt', 'tn')
+  local v = redis.call('HMGET', k_task(P, id), 'bk', 'pd', 'pk', 'pvt', 'tn', 'pi')
   if f.bk ~= nil and v[1] ~= f.bk then return false end
   local function member(list, x)
     for _, y in ipairs(list) do if y == x then return true end end
@@ -96,8 +162,14 @@ local function matches(id, f)
   end
   if f.pv ~= nil and next(f.pv) ~= nil then
     local any = false
+    local process = v[6] and instance_variables(v[6])
     for name, want in pairs(f.pv) do
-      local raw = redis.call('HGET', k_task(P, id), 'v.' .. name)
+      local raw
+      if process then
+        raw = process[name]
+      else
+        raw = redis.call('HGET', k_task(P, id), 'v.' .. name)
+      end
       if raw and value_equals(raw, want) then any = true break end
     end
     if not any then return false end

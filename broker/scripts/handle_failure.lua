@@ -12,11 +12,14 @@ ARGV[8]  retries (>= 0)
 ARGV[9]  retry timeout ms (>= 0)
 ARGV[10] wake channel ('' = none)
 ARGV[11] new incident id (used only if retries drop to 0)
-ARGV[12..] pairs: variable name, typed value JSON (set on the task, field "v.<name>")
+ARGV[12] "1" to refuse a task whose activity has camunda:errorEventDefinition expressions
+         (field "eed", see advance): the engine evaluates them first; "0" after it did
+ARGV[13..] pairs: variable name, typed value JSON (set on the task, field "v.<name>")
 
 Returns  {0, state}       state: "a" fetchable now, "r" waiting out the timeout, "i" incident
          {-1} | {-2, worker} | {-4, token} as complete
          {-6, message}    E_INVALID: negative retries or retry timeout (nothing written)
+         {-8}             E_PROCESS: refused, see ARGV[12] (nothing written)
 Effects  lock expiry = now + retryTimeout, the worker id stays (Camunda); retries left -> 0
          opens an incident; 0 -> retries left resolves it. PUBLISH <topic> when fetchable now.
 ]]
@@ -36,13 +39,14 @@ end
 local f, err = owned_task(P, id, ARGV[3], ARGV[4])
 if err then return err end
 local key = k_task(P, id)
+if ARGV[12] == '1' and redis.call('HGET', key, 'eed') == '1' then return {E_PROCESS} end
 local state, topic, prio, ct = f[1], f[2], f[3], f[4]
 local due = now + tonumber(timeout)
 
 if ARGV[5] ~= '' then redis.call('HSET', key, 'em', ARGV[5]) else redis.call('HDEL', key, 'em') end
 if ARGV[6] == '1' then redis.call('HSET', key, 'ed', ARGV[7]) end
 redis.call('HSET', key, 'le', due, 'r', retries)
-for n = 12, #ARGV, 2 do redis.call('HSET', key, 'v.' .. ARGV[n], ARGV[n + 1]) end
+for n = 13, #ARGV, 2 do redis.call('HSET', key, 'v.' .. ARGV[n], ARGV[n + 1]) end
 
 local was_left = retries_left(f[8])
 local new_state

@@ -1,90 +1,34 @@
 """The Camunda 7 ``/history/process-instance`` resource (reference §4.9): running instances and
-the ended ones redtask keeps for ``settings.history_ttl_s`` (GET only, no POST query)."""
+the ended ones redtask keeps for ``settings.history_ttl_s``. GET and POST queries (+ count)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import tzinfo
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from starlette.datastructures import QueryParams
 
 from broker.definition_model import DefinitionNotFound, ProcessDefinition
 from broker.definitions import Definitions
-from broker.history import HISTORY_SORT, HistoricInstance, HistoryQuery
+from broker.history import HISTORY_SORT, HistoricInstance
+from broker.instance_reads import sort_and_page
+from broker.settings import Settings
+from broker.store import Store
 from gateway import convert
 from gateway.deps import DefinitionsDep, SettingsDep, StoreDep, TimezoneDep
-from gateway.dto import Dto
 from gateway.errors import invalid_request
+from gateway.history_query import HistoricProcessInstanceQueryDto, history_query, query_dto
 from gateway.params import paging
 from gateway.responses import JSONBody
 
 router = APIRouter(prefix="/history/process-instance", tags=["Historic Process Instance"])
+ByDefinition = dict[str, ProcessDefinition | None]
+SORT_FIELDS = {*HISTORY_SORT, "definitionName", "definitionVersion"}
 
 
-class HistoricProcessInstanceQueryDto(Dto):
-    process_instance_id: str | None = None
-    process_instance_ids: list[str] | None = None
-    process_definition_id: str | None = None
-    process_definition_key: str | None = None
-    process_instance_business_key: str | None = None
-    finished: bool = False
-    unfinished: bool = False
-    active: bool = False
-    suspended: bool = False
-    completed: bool = False
-    externally_terminated: bool = False
-    internally_terminated: bool = False
-    tenant_id_in: list[str] | None = None
-    started_before: str | None = None
-    started_after: str | None = None
-    finished_before: str | None = None
-    finished_after: str | None = None
-
-
-_NAMES = {f.alias or n for n, f in HistoricProcessInstanceQueryDto.model_fields.items()}
-_LISTS = {"processInstanceIds", "tenantIdIn"}
-_BOOLS = {
-    "finished",
-    "unfinished",
-    "active",
-    "suspended",
-    "completed",
-    "externallyTerminated",
-    "internallyTerminated",
-}
-
-
-def _query(params: QueryParams) -> HistoryQuery:
-    dto = HistoricProcessInstanceQueryDto.model_validate(
-        convert.query_fields(params, _NAMES, _LISTS, _BOOLS)
-    )
-    wanted = (
-        (dto.active, "ACTIVE"),
-        (dto.completed, "COMPLETED"),
-        (dto.externally_terminated, "EXTERNALLY_TERMINATED"),
-    )
-    return HistoryQuery(
-        process_instance_id=dto.process_instance_id,
-        process_instance_ids=convert.id_tuple(dto.process_instance_ids),
-        process_definition_id=dto.process_definition_id,
-        process_definition_key=dto.process_definition_key,
-        business_key=dto.process_instance_business_key,
-        finished=dto.finished,
-        unfinished=dto.unfinished,
-        states=frozenset(state for on, state in wanted if on),
-        tenant_id_in=convert.id_tuple(dto.tenant_id_in),
-        started_before=convert.date_param("startedBefore", dto.started_before),
-        started_after=convert.date_param("startedAfter", dto.started_after),
-        finished_before=convert.date_param("finishedBefore", dto.finished_before),
-        finished_after=convert.date_param("finishedAfter", dto.finished_after),
-        # redtask never suspends an instance nor terminates one internally
-        never=dto.suspended or dto.internally_terminated,
-    )
-
-
-async def _definitions(
-    definitions: Definitions, found: list[HistoricInstance]
-) -> dict[str, ProcessDefinition | None]:
+async def _definitions(definitions: Definitions, found: list[HistoricInstance]) -> ByDefinition:
     """The deployed definition of each instance (None when it is not deployed)."""
 
     async def one(definition_id: str) -> ProcessDefinition | None:
@@ -97,6 +41,73 @@ async def _definitions(
     return dict(zip(ids, await asyncio.gather(*map(one, ids)), strict=True))
 
 
+async def _start_events(definitions: Definitions, found: ByDefinition) -> dict[str, str | None]:
+    """The none start event of each deployed definition: where its instances started."""
+
+    async def one(definition_id: str) -> str | None:
+        try:
+            return (await definitions.get_model(definition_id)).start_event().id
+        except DefinitionNotFound:
+            return None
+
+    ids = [i for i, d in found.items() if d is not None]
+    starts = dict(zip(ids, await asyncio.gather(*map(one, ids)), strict=True))
+    return {i: starts.get(i) for i in found}
+
+
+def _sort_fields(by_definition: ByDefinition) -> dict[str, Callable[[HistoricInstance], Any]]:
+    """HISTORY_SORT, plus the fields read from each instance's deployed definition."""
+
+    def name(i: HistoricInstance) -> str | None:
+        definition = by_definition.get(i.definition_id)
+        return None if definition is None else definition.name
+
+    def version(i: HistoricInstance) -> int | None:
+        definition = by_definition.get(i.definition_id)
+        return None if definition is None else definition.version
+
+    return {**HISTORY_SORT, "definitionName": name, "definitionVersion": version}
+
+
+async def _dtos(
+    found: list[HistoricInstance],
+    definitions: Definitions,
+    settings: Settings,
+    tz: tzinfo,
+    by_definition: ByDefinition | None = None,
+) -> list[dict[str, Any]]:
+    """HistoricProcessInstanceDtos. ``deleteReason`` stays null: a completed instance has none,
+    and Camunda's DELETE /process-instance/{id} deletes without a reason."""
+    if by_definition is None:
+        by_definition = await _definitions(definitions, found)
+    starts = await _start_events(definitions, by_definition)
+    out = []
+    for item in found:
+        definition = by_definition[item.definition_id]
+        body = convert.historic_process_instance(item, tz, settings.history_ttl_s, definition)
+        body["startActivityId"] = starts[item.definition_id]
+        out.append(body)
+    return out
+
+
+async def _answer(
+    request: Request,
+    store: Store,
+    definitions: Definitions,
+    settings: Settings,
+    tz: tzinfo,
+    dto: HistoricProcessInstanceQueryDto,
+    sorting: list[tuple[str, str]],
+) -> Response:
+    first, maximum = paging(request)
+    found = await store.query_history(await history_query(dto, definitions))
+    by_definition: ByDefinition = {}
+    if any(name in ("definitionName", "definitionVersion") for name, _ in sorting):
+        by_definition = await _definitions(definitions, found)
+    page = sort_and_page(found, _sort_fields(by_definition), sorting, first, maximum)
+    return JSONBody(await _dtos(page, definitions, settings, tz, by_definition or None))
+
+
 @router.get("")
 async def get_historic_instances(
     request: Request,
@@ -106,20 +117,39 @@ async def get_historic_instances(
     tz: TimezoneDep,
 ) -> Response:
     params = request.query_params
-    query = _query(params)
-    sorting = convert.sorting(params, None, HISTORY_SORT)
-    first, maximum = paging(request)
-    found = await store.query_history(query, sorting, first, maximum)
-    by_id = await _definitions(definitions, found)
-    ttl = settings.history_ttl_s
-    return JSONBody(
-        [convert.historic_process_instance(i, tz, ttl, by_id[i.definition_id]) for i in found]
-    )
+    dto = query_dto(params)
+    sorting = convert.sorting(params, None, SORT_FIELDS)
+    return await _answer(request, store, definitions, settings, tz, dto, sorting)
+
+
+@router.post("")
+async def query_historic_instances(
+    request: Request,
+    store: StoreDep,
+    definitions: DefinitionsDep,
+    settings: SettingsDep,
+    tz: TimezoneDep,
+    dto: HistoricProcessInstanceQueryDto | None = None,
+) -> Response:
+    dto = dto or HistoricProcessInstanceQueryDto()
+    sorting = convert.sorting(None, dto.sorting, SORT_FIELDS)
+    return await _answer(request, store, definitions, settings, tz, dto, sorting)
 
 
 @router.get("/count")
-async def count_historic_instances(request: Request, store: StoreDep) -> dict[str, int]:
-    return {"count": len(await store.query_history(_query(request.query_params)))}
+async def count_historic_instances(
+    request: Request, store: StoreDep, definitions: DefinitionsDep
+) -> dict[str, int]:
+    query = await history_query(query_dto(request.query_params), definitions)
+    return {"count": len(await store.query_history(query))}
+
+
+@router.post("/count")
+async def count_historic_instances_post(
+    store: StoreDep, definitions: DefinitionsDep, dto: HistoricProcessInstanceQueryDto | None = None
+) -> dict[str, int]:
+    query = await history_query(dto or HistoricProcessInstanceQueryDto(), definitions)
+    return {"count": len(await store.query_history(query))}
 
 
 @router.get("/{id}")
@@ -129,6 +159,5 @@ async def get_historic_instance(
     found = await store.get_historic_instance(id)
     if found is None:
         raise invalid_request(f"Historic process instance with id {id} does not exist", 404)
-    by_id = await _definitions(definitions, [found])
-    ttl = settings.history_ttl_s
-    return JSONBody(convert.historic_process_instance(found, tz, ttl, by_id[found.definition_id]))
+    [body] = await _dtos([found], definitions, settings, tz)
+    return JSONBody(body)

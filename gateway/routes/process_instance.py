@@ -3,18 +3,20 @@ one instance, its deletion, and its process-level variables."""
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 from starlette.datastructures import QueryParams
 
+from broker.definitions import Definitions
 from broker.errors import InvalidVariable
 from broker.instance_reads import INSTANCE_SORT, IncidentQuery, InstanceQuery, ProcessInstance
 from broker.instances import InstanceNotFound
 from broker.query import OPERATORS, VariableCondition
 from broker.store import Store
 from gateway import convert
-from gateway.deps import StoreDep, TimezoneDep
+from gateway.deps import DefinitionsDep, StoreDep, TimezoneDep
 from gateway.dto import Dto, SortingDto, VariableQueryParameterDto
 from gateway.errors import CamundaError, camunda_errors, invalid_request
 from gateway.params import paging
@@ -93,10 +95,13 @@ def _dto(params: QueryParams) -> ProcessInstanceQueryDto:
     return ProcessInstanceQueryDto.model_validate(fields)
 
 
-def _query(dto: ProcessInstanceQueryDto) -> InstanceQuery:
-    if dto.deployment_id is not None or dto.or_queries:
-        name = "deploymentId" if dto.deployment_id is not None else "orQueries"
-        raise invalid_request(f"redtask does not support the process instance filter '{name}'")
+async def _query(dto: ProcessInstanceQueryDto, definitions: Definitions) -> InstanceQuery:
+    if dto.or_queries:
+        raise invalid_request("redtask does not support the process instance filter 'orQueries'")
+    deployed = None  # the definitions of the deployment asked for
+    if dto.deployment_id is not None:
+        found = await definitions.definitions()
+        deployed = tuple(d.id for d in found if d.deployment_id == dto.deployment_id)
     conditions = []
     for c in dto.variables or ():
         if c.operator not in OPERATORS:
@@ -119,6 +124,7 @@ def _query(dto: ProcessInstanceQueryDto) -> InstanceQuery:
         business_key=dto.business_key,
         business_key_like=dto.business_key_like,
         process_definition_id=dto.process_definition_id,
+        process_definition_id_in=deployed,
         process_definition_key=dto.process_definition_key,
         process_definition_key_in=convert.id_tuple(dto.process_definition_key_in),
         process_definition_key_not_in=convert.id_tuple(dto.process_definition_key_not_in),
@@ -135,9 +141,13 @@ def _query(dto: ProcessInstanceQueryDto) -> InstanceQuery:
 
 
 async def _list(
-    store: Store, dto: ProcessInstanceQueryDto, sorting: list[tuple[str, str]], request: Request
+    store: Store,
+    definitions: Definitions,
+    dto: ProcessInstanceQueryDto,
+    sorting: list[tuple[str, str]],
+    request: Request,
 ) -> Response:
-    query = _query(dto)
+    query = await _query(dto, definitions)
     first, maximum = paging(request)
     with camunda_errors("query", validation_type="InvalidRequestException"):
         found = await store.query_instances(query, sorting, first, maximum)
@@ -145,30 +155,40 @@ async def _list(
 
 
 @router.get("")
-async def get_process_instances(request: Request, store: StoreDep) -> Response:
+async def get_process_instances(
+    request: Request, store: StoreDep, definitions: DefinitionsDep
+) -> Response:
     params = request.query_params
     dto = _dto(params)
-    return await _list(store, dto, convert.sorting(params, None, INSTANCE_SORT), request)
+    sorting = convert.sorting(params, None, INSTANCE_SORT)
+    return await _list(store, definitions, dto, sorting, request)
 
 
 @router.post("")
 async def query_process_instances(
-    request: Request, store: StoreDep, dto: ProcessInstanceQueryDto | None = None
+    request: Request,
+    store: StoreDep,
+    definitions: DefinitionsDep,
+    dto: ProcessInstanceQueryDto | None = None,
 ) -> Response:
     dto = dto or ProcessInstanceQueryDto()
-    return await _list(store, dto, convert.sorting(None, dto.sorting, INSTANCE_SORT), request)
+    sorting = convert.sorting(None, dto.sorting, INSTANCE_SORT)
+    return await _list(store, definitions, dto, sorting, request)
 
 
 @router.get("/count")
-async def count_process_instances(request: Request, store: StoreDep) -> dict[str, int]:
-    return {"count": len(await store.query_instances(_query(_dto(request.query_params))))}
+async def count_process_instances(
+    request: Request, store: StoreDep, definitions: DefinitionsDep
+) -> dict[str, int]:
+    query = await _query(_dto(request.query_params), definitions)
+    return {"count": len(await store.query_instances(query))}
 
 
 @router.post("/count")
 async def count_process_instances_post(
-    store: StoreDep, dto: ProcessInstanceQueryDto | None = None
+    store: StoreDep, definitions: DefinitionsDep, dto: ProcessInstanceQueryDto | None = None
 ) -> dict[str, int]:
-    query = _query(dto or ProcessInstanceQueryDto())
+    query = await _query(dto or ProcessInstanceQueryDto(), definitions)
     return {"count": len(await store.query_instances(query))}
 
 
@@ -250,6 +270,28 @@ async def get_variable(id: str, name: str, store: StoreDep, tz: TimezoneDep) -> 
     if name not in values:
         raise invalid_request(f"{RESOURCE} variable with name {name} does not exist", 404)
     return JSONBody(convert.variables_out({name: values[name]}, tz)[name])
+
+
+@router.get("/{id}/variables/{name}/data")
+async def get_variable_data(id: str, name: str, store: StoreDep) -> Response:
+    """A Bytes or File variable's content (Camunda's VariableResponseProvider): Bytes as
+    application/octet-stream, a File with its mimeType (and encoding as charset) and filename."""
+    values = await _variables(id, store, f"Cannot get {RESOURCE} variable {name}")
+    if name not in values:
+        raise invalid_request(f"{RESOURCE} variable with name {name} does not exist", 404)
+    typed = values[name]
+    if typed.get("type") not in ("Bytes", "File"):
+        # Camunda names the process instance here, not the variable
+        raise invalid_request(f"Value of variable with id {id} is not a binary value.")
+    content = base64.b64decode(typed.get("value") or "")  # stored as base64
+    if typed.get("type") == "Bytes":
+        return Response(content, headers={"Content-Type": "application/octet-stream"})
+    info = typed.get("valueInfo") or {}
+    media = info.get("mimeType") or "application/octet-stream"
+    if info.get("encoding"):
+        media += f"; charset={info['encoding']}"
+    disposition = f"attachment; filename={info.get('filename')}"
+    return Response(content, headers={"Content-Type": media, "Content-Disposition": disposition})
 
 
 @router.put("/{id}/variables/{name}", status_code=NO_CONTENT)

@@ -18,7 +18,6 @@ from tests.gateway.helpers import (
     START,
     error,
     fetch_body,
-    same_partition_ids,
     serve,
     topic,
 )
@@ -75,18 +74,12 @@ async def test_a_fetched_task_has_exactly_the_21_keys_of_locked_external_task_dt
 
     assert set(task) == LOCKED_KEYS
     assert task == {
-        "activityId": None,
-        "activityInstanceId": None,
+        **publish.process_fields(task_id),  # all null for a standalone task
         "errorMessage": None,
         "errorDetails": None,
-        "executionId": None,
         "id": task_id,
         "lockExpirationTime": "2023-11-14T22:13:31.234+0000",
         "createTime": START,
-        "processDefinitionId": None,
-        "processDefinitionKey": None,
-        "processDefinitionVersionTag": None,
-        "processInstanceId": None,
         "retries": None,
         "suspended": False,
         "workerId": "w",
@@ -209,47 +202,47 @@ async def test_a_lower_configured_max_tasks_limit_applies(settings, store):
 # ------------------------------------------------------------------ ordering
 
 
-async def _three_tasks_in_one_partition(store, clock) -> tuple[str, str, str]:
+async def _three_tasks_in_one_partition(publish, clock) -> tuple[str, str, str]:
     """old (priority 0), middle (priority 5), new (priority 5): created 1 s apart."""
-    ids = same_partition_ids(store, 3)
-    for task_id, priority in zip(ids, (0, 5, 5), strict=True):
-        await store.publish(NewTask("t", priority=priority, id=task_id))
+    ids = []
+    for priority in (0, 5, 5):
+        ids.append(await publish("t", priority=priority, partition=0))
         clock.advance(1000)
     return ids[0], ids[1], ids[2]
 
 
-async def test_use_priority_fetches_higher_priorities_first(client, store, clock):
-    old, middle, new = await _three_tasks_in_one_partition(store, clock)
+async def test_use_priority_fetches_higher_priorities_first(client, publish, clock):
+    old, middle, new = await _three_tasks_in_one_partition(publish, clock)
 
     ids = await fetched_ids(client, fetch_body(topic("t"), usePriority=True))
 
     assert ids == [middle, new, old]
 
 
-async def test_use_priority_false_is_accepted(client, store, clock):
-    await _three_tasks_in_one_partition(store, clock)
+async def test_use_priority_false_is_accepted(client, publish, clock):
+    await _three_tasks_in_one_partition(publish, clock)
 
     assert len(await fetch(client, fetch_body(topic("t"), usePriority=False))) == 3
 
 
 async def test_sorting_by_create_time_asc_ignores_priority_without_use_priority(
-    client, store, clock
+    client, publish, clock
 ):
-    old, middle, new = await _three_tasks_in_one_partition(store, clock)
+    old, middle, new = await _three_tasks_in_one_partition(publish, clock)
     body = fetch_body(topic("t"), sorting=[{"sortBy": "createTime", "sortOrder": "asc"}])
 
     assert await fetched_ids(client, body) == [old, middle, new]
 
 
-async def test_sorting_by_create_time_desc_returns_the_newest_first(client, store, clock):
-    old, middle, new = await _three_tasks_in_one_partition(store, clock)
+async def test_sorting_by_create_time_desc_returns_the_newest_first(client, publish, clock):
+    old, middle, new = await _three_tasks_in_one_partition(publish, clock)
     body = fetch_body(topic("t"), sorting=[{"sortBy": "createTime", "sortOrder": "desc"}])
 
     assert await fetched_ids(client, body) == [new, middle, old]
 
 
-async def test_create_time_sorting_applies_after_priority_with_use_priority(client, store, clock):
-    old, middle, new = await _three_tasks_in_one_partition(store, clock)
+async def test_create_time_sorting_applies_after_priority_with_use_priority(client, publish, clock):
+    old, middle, new = await _three_tasks_in_one_partition(publish, clock)
     body = fetch_body(
         topic("t"), usePriority=True, sorting=[{"sortBy": "createTime", "sortOrder": "desc"}]
     )
@@ -442,6 +435,7 @@ async def test_an_empty_variables_list_returns_no_variables(client, publish):
     assert task["variables"] == {}
 
 
+@pytest.mark.standalone_only("a process task's variables are not its own: see the next test")
 async def test_local_variables_returns_the_variables_of_a_standalone_task_its_own_scope(
     client, publish
 ):
@@ -457,6 +451,17 @@ async def test_local_variables_returns_the_variables_of_a_standalone_task_its_ow
     assert only_a["variables"] == {"a": STRING_A}
 
 
+@pytest.mark.process_only("a standalone task is its own scope: see the previous test")
+async def test_local_variables_returns_none_of_the_process_variables_of_a_process_task(
+    client, publish
+):
+    await _task_with_two_variables(publish)
+
+    [task] = await fetch(client, fetch_body(topic("t", localVariables=True)))
+
+    assert task["variables"] == {}
+
+
 @pytest.mark.parametrize("deserialize", [False, True])
 async def test_object_variables_are_returned_serialized_whatever_deserialize_values_says(
     client, publish, deserialize
@@ -470,7 +475,7 @@ async def test_object_variables_are_returned_serialized_whatever_deserialize_val
 
 
 @pytest.mark.parametrize("include", [False, True, None])
-async def test_extension_properties_are_an_empty_object_for_standalone_tasks(
+async def test_extension_properties_are_an_empty_object_for_a_task_without_any(
     client, publish, include
 ):
     await publish("t")
@@ -543,6 +548,7 @@ async def test_tenant_id_in_wins_over_without_tenant_id(client, publish):
     assert ids == [one]
 
 
+@pytest.mark.standalone_only("a process task has a definition: see the next test")
 async def test_process_definition_filters_match_nothing_for_standalone_tasks(client, publish):
     await publish("t")
 
@@ -554,6 +560,31 @@ async def test_process_definition_filters_match_nothing_for_standalone_tasks(cli
         ("processDefinitionVersionTag", "%"),
     ]:
         assert await fetch(client, fetch_body(topic("t", **{field: value}))) == [], field
+
+
+@pytest.mark.process_only("a standalone task has no definition: see the previous test")
+async def test_process_definition_filters_select_the_process_tasks_of_matching_definitions(
+    client, publish
+):
+    task_id = await publish("t")
+    other = await publish("t", priority=1)  # a second process definition
+    definition_id = publish.process_fields(task_id)["processDefinitionId"]
+    key = publish.process_fields(task_id)["processDefinitionKey"]
+
+    for field, value, expected in [
+        ("processDefinitionId", definition_id, [task_id]),
+        ("processDefinitionId", "pd", []),
+        ("processDefinitionIdIn", ["pd", definition_id], [task_id]),
+        ("processDefinitionKey", key, [task_id]),
+        ("processDefinitionKeyIn", [key, "pk"], [task_id]),
+        ("processDefinitionKeyIn", ["pk"], []),
+        ("processDefinitionVersionTag", "v_", sorted([task_id, other])),  # both are "v1"
+        ("processDefinitionVersionTag", "%2", []),
+    ]:
+        ids = await fetched_ids(client, fetch_body(topic("t", **{field: value})))
+        assert sorted(ids) == expected, field
+        for fetched in ids:  # fetchable again for the next filter
+            assert (await client.post(f"{ET}/{fetched}/unlock")).status_code == 204
 
 
 # ------------------------------------------------------------------ request parsing
@@ -673,12 +704,12 @@ async def _parked(client, app, body) -> asyncio.Task:
 
 
 async def test_a_task_published_while_a_poll_is_parked_is_delivered_to_it_within_a_second(
-    client, app, store
+    client, app, publish
 ):
     poll = await _parked(client, app, fetch_body(topic("t"), asyncResponseTimeout=20_000))
     published = time.monotonic()
 
-    task_id = await store.publish(NewTask("t"))
+    task_id = await publish("t")
     response = await asyncio.wait_for(poll, 5)
 
     assert time.monotonic() - published < 1
@@ -710,10 +741,10 @@ async def test_unlocking_a_task_wakes_a_parked_poll(client, app, publish):
     assert [(t["id"], t["workerId"]) for t in response.json()] == [(task_id, "w2")]
 
 
-async def test_a_task_on_another_topic_does_not_end_a_parked_poll(client, app, store):
+async def test_a_task_on_another_topic_does_not_end_a_parked_poll(client, app, publish, store):
     poll = await _parked(client, app, fetch_body(topic("t"), asyncResponseTimeout=600))
 
-    await store.publish(NewTask("other"))
+    await publish("other")
     response = await asyncio.wait_for(poll, 5)
 
     assert response.json() == []

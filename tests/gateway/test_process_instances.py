@@ -224,13 +224,6 @@ async def test_sorting_and_paging(client: httpx.AsyncClient, three) -> None:
             {"variables": "amount_bigger_4"},
             error("InvalidRequestException", "Invalid variable comparator specified: bigger"),
         ),
-        (
-            {"deploymentId": "d-1"},
-            error(
-                "InvalidRequestException",
-                "redtask does not support the process instance filter 'deploymentId'",
-            ),
-        ),
     ],
 )
 async def test_query_errors(client: httpx.AsyncClient, params, body) -> None:

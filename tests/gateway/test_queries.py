@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from broker.model import NewTask
 from broker.store import Store
 from tests.conftest import FakeClock
-from tests.gateway.helpers import DATE, ET, error, fetch_body, same_partition_ids, topic
+from tests.gateway.helpers import DATE, ET, Publisher, error, fetch_body, topic
 
 FETCH = f"{ET}/fetchAndLock"
 TASK_KEYS = {
@@ -55,19 +54,19 @@ class Tasks:
 
 
 @pytest.fixture
-async def tasks(store: Store, clock: FakeClock) -> Tasks:
-    ids = same_partition_ids(store, 4)
+async def tasks(store: Store, clock: FakeClock, publish: Publisher) -> Tasks:
     variables_a = {"v": {"type": "String", "value": "x"}, "n": {"type": "Integer", "value": 5}}
-    specs = [
-        NewTask("a", variables_a, priority=10, tenant_id="t1", id=ids[0]),
-        NewTask("b", priority=0, id=ids[1]),
-        NewTask(
-            "a", {"v": {"type": "String", "value": "y"}}, priority=5, tenant_id="t2", id=ids[2]
-        ),
-        NewTask("c", priority=-1, id=ids[3]),
-    ]
-    for spec in specs:
-        await store.publish(spec)
+    ids = []
+    for topic_name, variables, priority, tenant_id in [
+        ("a", variables_a, 10, "t1"),
+        ("b", None, 0, None),
+        ("a", {"v": {"type": "String", "value": "y"}}, 5, "t2"),
+        ("c", None, -1, None),
+    ]:
+        task_id = await publish(
+            topic_name, variables, priority=priority, tenant_id=tenant_id, partition=0
+        )
+        ids.append(task_id)
         clock.advance(1)
     # clock: T = START + 4 ms
     await store.lock(ids[0], "w1", 10_000)
@@ -102,23 +101,17 @@ async def counts(client: httpx.AsyncClient, params: dict, body: dict) -> tuple[i
 # ------------------------------------------------------------------ shape
 
 
-async def test_a_listed_task_has_exactly_the_18_keys_of_external_task_dto(client, tasks):
+async def test_a_listed_task_has_exactly_the_18_keys_of_external_task_dto(client, tasks, publish):
     response = await client.get(ET, params={"externalTaskId": tasks.d})
 
     [task] = response.json()
     assert set(task) == TASK_KEYS
     assert task == {
-        "activityId": None,
-        "activityInstanceId": None,
+        **publish.process_fields(tasks.d),  # all null for a standalone task
         "errorMessage": "later",
-        "executionId": None,
         "id": tasks.d,
         "lockExpirationTime": "2023-11-14T22:14:20.004+0000",
         "createTime": "2023-11-14T22:13:20.003+0000",
-        "processDefinitionId": None,
-        "processDefinitionKey": None,
-        "processDefinitionVersionTag": None,
-        "processInstanceId": None,
         "retries": 2,
         "suspended": False,
         "workerId": "w3",
@@ -308,7 +301,9 @@ async def test_unknown_query_fields_are_ignored(client, tasks):
     assert await post_ids(client, {"color": "blue", "topicName": "b"}) == {tasks.b}
 
 
-async def test_process_definition_and_activity_filters_match_no_standalone_task(client, tasks):
+async def test_process_filters_naming_no_instance_definition_or_activity_match_nothing(
+    client, tasks
+):
     for name, value in [
         ("processInstanceId", "p"),
         ("processDefinitionKey", "k"),
@@ -317,6 +312,30 @@ async def test_process_definition_and_activity_filters_match_no_standalone_task(
     ]:
         assert await get_ids(client, **{name: value}) == set(), name
         assert await post_ids(client, {name: value}) == set(), name
+
+
+@pytest.mark.process_only("a standalone task has no instance, definition or activity")
+async def test_process_filters_select_the_tasks_of_those_instances_definitions_and_activities(
+    client, tasks, publish
+):
+    a, b, c = (publish.process_fields(t) for t in (tasks.a, tasks.b, tasks.c))
+
+    for name, value, expected in [
+        ("processInstanceId", a["processInstanceId"], {tasks.a}),
+        (
+            "processInstanceIdIn",
+            [a["processInstanceId"], b["processInstanceId"]],
+            {tasks.a, tasks.b},
+        ),
+        ("processDefinitionId", c["processDefinitionId"], {tasks.c}),
+        ("processDefinitionKey", b["processDefinitionKey"], {tasks.b}),
+        ("processDefinitionKeyIn", [a["processDefinitionKey"], "k"], {tasks.a}),
+        ("activityId", "work", set(tasks)),
+        ("activityIdIn", ["act", "work"], set(tasks)),
+        ("executionId", c["executionId"], {tasks.c}),
+    ]:
+        assert await get_ids(client, **{name: _as_query_string(value)}) == expected, name
+        assert await post_ids(client, {name: value}) == expected, name
 
 
 # ------------------------------------------------------------------ sorting and paging
@@ -361,11 +380,12 @@ async def test_an_invalid_sort_by_or_sort_order_is_a_400(client, params, name, v
     )
 
 
-async def test_post_sorting_is_an_array_ranked_by_position(client, publish, store, clock):
-    first, second, top = same_partition_ids(store, 3)
-    for task_id, priority in [(first, 1), (second, 1), (top, 2)]:
-        await store.publish(NewTask("t", priority=priority, id=task_id))
+async def test_post_sorting_is_an_array_ranked_by_position(client, publish, clock):
+    ranked = []
+    for priority in (1, 1, 2):
+        ranked.append(await publish("t", priority=priority, partition=0))
         clock.advance(10)
+    first, second, top = ranked
     sorting = [
         {"sortBy": "taskPriority", "sortOrder": "desc"},
         {"sortBy": "createTime", "sortOrder": "desc"},
@@ -537,10 +557,9 @@ async def test_setting_the_priority_answers_204(client, tasks):
     assert (await client.get(f"{ET}/{tasks.d}")).json()["priority"] == 7
 
 
-async def test_the_priority_orders_fetching(client, store, clock):
-    low, high = same_partition_ids(store, 2)
-    await store.publish(NewTask("p", priority=0, id=low))
-    await store.publish(NewTask("p", priority=1, id=high))
+async def test_the_priority_orders_fetching(client, publish):
+    low = await publish("p", priority=0, partition=0)
+    await publish("p", priority=1, partition=0)
 
     await client.put(f"{ET}/{low}/priority", json={"priority": 9})
     body = fetch_body(topic("p"), max_tasks=1, usePriority=True)
@@ -591,13 +610,30 @@ async def test_bulk_retries_by_query_and_ids_target_the_union(client, tasks):
     assert sum(s["incidents"] for s in (await stats(client)).values()) == 4
 
 
-async def test_bulk_retries_by_process_instance_ids_select_no_standalone_task(client, tasks):
+async def test_bulk_retries_by_process_instance_ids_naming_no_instance_select_nothing(
+    client, tasks
+):
     body = {"retries": 1, "processInstanceIds": ["p1"]}
 
     response = await client.put(f"{ET}/retries", json=body)
 
     assert response.status_code == 400
     assert response.json() == error("InvalidRequestException", "externalTaskIds is empty")
+
+
+@pytest.mark.process_only("a standalone task belongs to no process instance")
+async def test_bulk_retries_by_process_instance_ids_select_the_tasks_of_those_instances(
+    client, tasks, publish
+):
+    instances = [publish.process_fields(t)["processInstanceId"] for t in (tasks.b, tasks.c)]
+
+    response = await client.put(
+        f"{ET}/retries", json={"retries": 6, "processInstanceIds": instances}
+    )
+
+    assert (response.status_code, response.content) == (204, b"")
+    assert await retries_of(client, *tasks) == [None, 6, 6, 2]
+    assert (await stats(client)).get("b", {}).get("incidents", 0) == 0
 
 
 @pytest.mark.parametrize(
