@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from broker.errors import ConfigurationError
 from broker.keys import Keys
@@ -15,6 +17,12 @@ log = logging.getLogger(__name__)
 SAFE_POLICIES = frozenset({"noeviction"})
 # what a lost or restarting Redis raises; long-running loops catch these and retry
 BACKEND_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError)
+# the subset that means "Redis cannot be reached right now" (not a failing command or script)
+UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+)
 
 
 def client_for(url: str, **options: object) -> aioredis.Redis:

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from broker.connection import BACKEND_ERRORS
+from broker.connection import UNREACHABLE_ERRORS
 from broker.definition_model import DefinitionNotFound, DeploymentNotFound, DeploymentParseError
 from broker.errors import (
     BrokerError,
@@ -174,7 +174,7 @@ def install(app: FastAPI) -> None:
         error = CamundaError(503, "ProcessEngineException", f"Redis unavailable: {exc}", 0)
         return error.response()
 
-    for kind in BACKEND_ERRORS:
+    for kind in UNREACHABLE_ERRORS:
         app.add_exception_handler(kind, backend_error)
 
     @app.exception_handler(BrokerError)

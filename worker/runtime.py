@@ -35,9 +35,29 @@ class _Running:
     task: ExternalTask
     spec: TaskSpec
     deadline: float  # monotonic time our lock ends, as far as we know
+    batch: _Batch
     job: asyncio.Task[None] | None = None
+    keeper: asyncio.Task[None] | None = None  # only once the handler has run half the lock
+    handling: bool = True  # the handler has not returned yet
     lost: bool = False
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Tasks fetched together with one lock duration. Most handlers end long before half
+    their lock, so instead of a lock keeper each, the batch has one timer, which starts keepers
+    for the handlers still running at half the lock (and is cancelled when none is left)."""
+
+    members: list[_Running] = field(default_factory=list)
+    handling: int = 0
+    timer: asyncio.TimerHandle | None = None
+
+    def handler_returned(self) -> None:
+        self.handling -= 1
+        if self.handling == 0:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.members.clear()  # members point back here: let refcounting free them
 
 
 def _call(function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
@@ -186,22 +206,36 @@ class Worker(Router):
                 log.info("fetchAndLock works again after %d failed attempts", failures)
             failures = 0
             now = time.monotonic()
+            batches: dict[int, _Batch] = {}
             for task in tasks:
                 spec = self.specs[task.topic_name]
-                running = _Running(task, spec, now + spec.subscription.lock_duration / 1000)
+                duration = spec.subscription.lock_duration
+                batch = batches.get(duration)
+                if batch is None:
+                    batch = batches[duration] = _Batch()
+                running = _Running(task, spec, now + duration / 1000, batch)
+                batch.members.append(running)
+                batch.handling += 1
                 self._running[task.id] = running
                 running.job = asyncio.create_task(self._execute(transport, running))
+            loop = asyncio.get_running_loop()
+            for duration, batch in batches.items():
+                batch.timer = loop.call_later(
+                    duration / 2000, self._start_keepers, transport, batch
+                )
 
     # ------------------------------------------------------------------ running a task
 
     async def _execute(self, transport: Transport, running: _Running) -> None:
         task, spec = running.task, running.spec
-        keeper = asyncio.create_task(self._keep_locked(transport, running))
         try:
             try:
                 outcome = await self._invoke(spec, task)
             finally:
-                keeper.cancel()
+                running.handling = False
+                running.batch.handler_returned()
+                if running.keeper is not None:
+                    running.keeper.cancel()
             if running.lost:
                 log.warning("task %s was lost while its handler ran; outcome dropped", task.id)
                 return
@@ -236,13 +270,16 @@ class Worker(Router):
             )
         return self._process_pool
 
+    def _start_keepers(self, transport: Transport, batch: _Batch) -> None:
+        for running in batch.members:
+            if running.handling:
+                running.keeper = asyncio.create_task(self._keep_locked(transport, running))
+
     async def _keep_locked(self, transport: Transport, running: _Running) -> None:
-        """Extend the lock at half its duration for as long as the handler runs."""
+        """Extend the lock (we are at half its duration) and again at every half duration for
+        as long as the handler runs."""
         duration = running.spec.subscription.lock_duration
         while True:
-            await asyncio.sleep(
-                max(duration / 2000, running.deadline - time.monotonic() - duration / 2000)
-            )
             try:
                 await transport.extend_lock(running.task, duration)
             except TaskLost as exc:
@@ -252,8 +289,11 @@ class Worker(Router):
             except (Unavailable, Rejected) as exc:
                 log.warning("extendLock of task %s failed (%s); retrying", running.task.id, exc)
                 await asyncio.sleep(min(1.0, duration / 4000))
-                continue
-            running.deadline = time.monotonic() + duration / 1000
+            else:
+                running.deadline = time.monotonic() + duration / 1000
+            await asyncio.sleep(
+                max(duration / 2000, running.deadline - time.monotonic() - duration / 2000)
+            )
 
     async def _report(self, transport: Transport, running: _Running, outcome: Outcome) -> None:
         """Send the outcome, retrying while the gateway or Redis is away and the lock lasts."""

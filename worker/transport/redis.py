@@ -1,12 +1,17 @@
 """The direct-Redis transport: the broker's store in-process, no HTTP hop. Completions present
-the lock token, so a worker whose lock was taken over cannot win even under a shared worker id."""
+the lock token, so a worker whose lock was taken over cannot win even under a shared worker id.
+
+Completions are group-committed: those reported in the same turn of the event loop, or while an
+earlier batch is on its way, go to Redis together as one ``complete_many`` call (one script call
+per partition), and each caller gets its own task's result. A lone completion is sent on the next
+turn of the loop, so batching adds no waiting, only fewer round trips under load."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +27,7 @@ from broker.errors import (
     WorkerMismatch,
 )
 from broker.settings import Settings
-from broker.store import Store, open_store
+from broker.store import Completion, Store, open_store
 from worker.errors import Rejected, TaskLost, Unavailable
 from worker.task import ExternalTask
 from worker.transport.base import Subscription
@@ -32,6 +37,8 @@ log = logging.getLogger(__name__)
 _LOST = (TaskNotFound, WorkerMismatch, LockExpired, StaleLock)
 # while waiting for a wake-up, look anyway this often (a wake-up lost during a reconnect)
 _RECHECK_S = 1.0
+# most completions in one complete_many call (bounds the work of one script call)
+_COMPLETE_BATCH = 100
 
 
 def topic_request(s: Subscription) -> model.TopicRequest:
@@ -77,17 +84,27 @@ def task_from_model(t: model.ExternalTask) -> ExternalTask:
     )
 
 
-@contextlib.asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    """Broker and Redis errors as the transport's three kinds."""
-    try:
-        yield
-    except _LOST as exc:
-        raise TaskLost(str(exc)) from exc
-    except (InvalidArgument, ConfigurationError) as exc:
-        raise Rejected(str(exc)) from exc
-    except BACKEND_ERRORS as exc:
-        raise Unavailable(f"redis: {exc!r}") from exc
+class _Translated:
+    """``with _translated:`` turns broker and Redis errors into the transport's three kinds (a
+    plain context manager: it runs on every call, and an async one costs an await more)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        if exc is None or not isinstance(exc, Exception):
+            return
+        if isinstance(exc, _LOST):
+            raise TaskLost(str(exc)) from exc
+        if isinstance(exc, InvalidArgument | ConfigurationError):
+            raise Rejected(str(exc)) from exc
+        if isinstance(exc, BACKEND_ERRORS):
+            raise Unavailable(f"redis: {exc!r}") from exc
+
+
+_translated = _Translated()
 
 
 class RedisTransport:
@@ -97,20 +114,24 @@ class RedisTransport:
     def __init__(self, settings: Settings | None = None, *, store: Store | None = None) -> None:
         self.settings = settings or Settings()
         self._store = store
+        self._ready: Store | None = None  # the store once connected and listening
         self._owns_store = store is None
         self._listener: asyncio.Task[None] | None = None
         self._topics: frozenset[str] = frozenset()
         self._woken = asyncio.Event()
         self._generation = 0
+        self._completions: list[tuple[Completion, asyncio.Future[Exception | None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def store(self) -> Store:
         if self._store is None:
-            async with _translated():
+            with _translated:
                 self._store = await open_store(self.settings)
         if self._store.models is None:  # tasks of processes advance their instance
             self._store.models = Definitions.of(self._store).get_model
         if self._listener is None:
             self._listener = asyncio.create_task(self._listen(self._store))
+        self._ready = self._store
         return self._store
 
     async def _listen(self, store: Store) -> None:
@@ -146,7 +167,7 @@ class RedisTransport:
         deadline = loop.time() + wait_ms / 1000
         while True:
             generation, woken = self._generation, self._woken
-            async with _translated():
+            with _translated:
                 locked = await _uncancelled_fetch(
                     store,
                     store.fetch_and_lock(worker_id, max_tasks, topics, use_priority=use_priority),
@@ -164,11 +185,36 @@ class RedisTransport:
         variables: Mapping[str, TypedValue],
         local_variables: Mapping[str, TypedValue],
     ) -> None:
-        store = await self.store()
-        async with _translated():
-            await store.complete(
-                task.id, task.worker_id, variables, local_variables, lock_token=task.lock_token
-            )
+        store = self._ready or await self.store()  # once per task: skip the checks when ready
+        item = Completion(task.id, task.worker_id, variables, local_variables, task.lock_token)
+        result: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+        self._completions.append((item, result))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit(store))
+        with _translated:
+            error = await result
+            if error is not None:
+                raise error
+
+    async def _commit(self, store: Store) -> None:
+        """Send the waiting completions in batches until none is left; each waiter gets its
+        own result (or the error that failed its whole batch)."""
+        while self._completions:
+            batch = [(c, f) for c, f in self._completions[:_COMPLETE_BATCH] if not f.done()]
+            del self._completions[:_COMPLETE_BATCH]  # a cancelled waiter's item is dropped
+            if not batch:
+                continue
+            try:
+                results = await store.complete_many([item for item, _ in batch])
+            except asyncio.CancelledError:
+                for _, f in batch:
+                    f.cancel()
+                raise
+            except Exception as exc:  # e.g. Redis went away: every item of the batch failed
+                results = [exc] * len(batch)
+            for (_, waiter), outcome in zip(batch, results, strict=True):
+                if not waiter.done():
+                    waiter.set_result(outcome)
 
     async def failure(
         self,
@@ -179,7 +225,7 @@ class RedisTransport:
         retry_timeout: int,
     ) -> None:
         store = await self.store()
-        async with _translated():
+        with _translated:
             await store.handle_failure(
                 task.id,
                 task.worker_id,
@@ -198,7 +244,7 @@ class RedisTransport:
         variables: Mapping[str, TypedValue],
     ) -> None:
         store = await self.store()
-        async with _translated():
+        with _translated:
             await store.handle_bpmn_error(
                 task.id,
                 task.worker_id,
@@ -210,17 +256,23 @@ class RedisTransport:
 
     async def extend_lock(self, task: ExternalTask, new_duration: int) -> None:
         store = await self.store()
-        async with _translated():
+        with _translated:
             await store.extend_lock(
                 task.id, task.worker_id, new_duration, lock_token=task.lock_token
             )
 
     async def unlock(self, task: ExternalTask) -> None:
         store = await self.store()
-        async with _translated():
+        with _translated:
             await store.unlock(task.id)
 
     async def aclose(self) -> None:
+        self._ready = None
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+            self._committer = None
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,509 @@
+#!/usr/bin/env python
+"""Worker SDK benchmark: tasks/s through ``worker.Worker`` beside the raw Lua floor.
+
+    .venv/bin/python bench/worker.py [--quick] [--redis-url URL] [--json PATH] [--concurrency N]
+                                     [--wide N] [--profile]
+
+One run against one Redis: a private EmbeddedRedis in a temporary directory (AOF everysec,
+noeviction, as bench/core.py starts it) unless ``--redis-url`` is given; a fresh namespace,
+deleted at the end. Every path consumes the same number of tasks per round, pre-filled before
+its clock starts (the floor's definition: the timed part is fetch + complete only).
+
+(a) raw Lua floor   bench/core.py's ``raw_round``, unchanged: minimal fetch(10) / complete
+                    scripts, EVALSHA through the same asyncio client; per cycle one fetch of
+                    10 ids, then the 10 completes in one pipeline. Pre-filled, untimed.
+(b) direct Redis    a ``Worker`` with a ``RedisTransport`` (sharing one opened store, so the
+                    connection pool is warm) and one no-op ``async`` handler. N tasks are
+                    pre-published with ``Store.publish_many`` (batches of 100, untimed); the
+                    clock runs from ``worker.run()`` until the N-th ``complete`` has been
+                    acknowledged by Redis. Runs in this process, like the floor.
+(b2) direct Redis   for information: (b) at a higher concurrency (``--wide``, default 32);
+                    the worker then fetches up to that many tasks at a time and completes them
+                    in batches of that size, which the floor, fixed at 10, does not.
+(c) REST            the same as (b) with a ``RestTransport`` against a real ``redtask gateway``
+                    subprocess on the same Redis and namespace (tasks pre-published the same
+                    way, straight into the store).
+
+The workers run at ``--concurrency`` 10 (default), the floor's batch: they never hold more than
+10 locked tasks, fetch at most 10 at a time, and complete what finished together in one call.
+The paths alternate for several rounds (a,b,b2,c / c,b2,b,a ...); medians are reported.
+After each worker round the topic must be empty and nothing may have been reported other
+than a completion (no failure, BPMN error or warning logged by the worker).
+
+Progress goes to stderr; the result table, machine description and command go to stdout.
+Exits 0 after a complete measurement (whatever the ratios), 1 if anything went wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import io
+import json
+import logging
+import os
+import pstats
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# run as `python bench/worker.py`, this directory comes first on sys.path, and this very file
+# would then be imported as the `worker` package: put the repository root there instead
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+import redis.asyncio as aioredis  # noqa: E402
+
+from bench.core import (  # noqa: E402
+    chunks,
+    delete_namespace,
+    log,
+    machine_description,
+    raw_round,
+    wait_persistence_idle,
+)
+from broker.connection import client_for  # noqa: E402
+from broker.embedded import EmbeddedRedis  # noqa: E402
+from broker.model import NewTask  # noqa: E402
+from broker.settings import Settings  # noqa: E402
+from broker.store import Store, open_store  # noqa: E402
+from tests.processes import GatewayURL, gateway_process, redtask_env  # noqa: E402
+from worker import Worker  # noqa: E402
+from worker.task import ExternalTask  # noqa: E402
+from worker.transport.base import Subscription, Transport  # noqa: E402
+from worker.transport.redis import RedisTransport  # noqa: E402
+from worker.transport.rest import RestTransport  # noqa: E402
+from worker.values import TypedValue  # noqa: E402
+
+LOCK_MS = 30_000
+PUBLISH_BATCH = 100
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Profile:
+    rounds: int
+    tasks: int  # per round, for every path
+
+
+FULL = Profile(rounds=5, tasks=10_000)  # bench/core.py's full run: 10,000 tasks a round
+QUICK = Profile(rounds=2, tasks=4_000)  # bench/core.py --quick: 4,000 tasks a round
+
+
+# ---------------------------------------------------------------------------------- counting
+class Counted:
+    """A transport that counts what the worker reports; ``done`` is set when ``target``
+    completions have been acknowledged."""
+
+    def __init__(self, inner: Transport, target: int) -> None:
+        self.inner = inner
+        self.target = target
+        self.completed = 0
+        self.other_outcomes = 0
+        self.done = asyncio.Event()
+
+    async def fetch_and_lock(
+        self,
+        worker_id: str,
+        max_tasks: int,
+        subscriptions: Sequence[Subscription],
+        *,
+        use_priority: bool,
+        wait_ms: int,
+    ) -> list[ExternalTask]:
+        return await self.inner.fetch_and_lock(
+            worker_id, max_tasks, subscriptions, use_priority=use_priority, wait_ms=wait_ms
+        )
+
+    async def complete(
+        self,
+        task: ExternalTask,
+        variables: Mapping[str, TypedValue],
+        local_variables: Mapping[str, TypedValue],
+    ) -> None:
+        await self.inner.complete(task, variables, local_variables)
+        self.completed += 1
+        if self.completed >= self.target:
+            self.done.set()
+
+    async def failure(
+        self,
+        task: ExternalTask,
+        error_message: str,
+        error_details: str | None,
+        retries: int,
+        retry_timeout: int,
+    ) -> None:
+        self.other_outcomes += 1
+        await self.inner.failure(task, error_message, error_details, retries, retry_timeout)
+
+    async def bpmn_error(
+        self,
+        task: ExternalTask,
+        error_code: str,
+        error_message: str | None,
+        variables: Mapping[str, TypedValue],
+    ) -> None:
+        self.other_outcomes += 1
+        await self.inner.bpmn_error(task, error_code, error_message, variables)
+
+    async def extend_lock(self, task: ExternalTask, new_duration: int) -> None:
+        await self.inner.extend_lock(task, new_duration)
+
+    async def unlock(self, task: ExternalTask) -> None:
+        await self.inner.unlock(task)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class WarningCounter(logging.Handler):
+    """Counts WARNING and worse records of the worker SDK (a lost task, a retried report...)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+        self.first: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(("redtask.worker", "worker")):
+            self.count += 1
+            self.first = self.first or f"{record.name}: {record.getMessage()}"
+
+
+# ---------------------------------------------------------------------------------- cpu
+@dataclass
+class Cpu:
+    """CPU seconds of this process, redis-server and (if any) the gateway process."""
+
+    redis: aioredis.Redis
+    gateway_pid: int | None = None
+
+    async def sample(self) -> dict[str, float]:
+        out = {"bench": time.process_time()}
+        info = await self.redis.info("cpu")
+        out["redis"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        if self.gateway_pid is not None:
+            out["gateway"] = process_cpu(self.gateway_pid)
+        return out
+
+
+def process_cpu(pid: int) -> float:
+    """utime + stime of a process, seconds (a /proc read: fast, nothing to await)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def per_task_us(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    return {f"cpu_us_per_task_{k}": (after[k] - before[k]) * 1e6 / n for k in before}
+
+
+# ---------------------------------------------------------------------------------- rounds
+async def worker_round(
+    store: Store,
+    make_transport: Callable[[], Transport],
+    cpu: Cpu,
+    n: int,
+    label: str,
+    concurrency: int,
+    warnings: WarningCounter,
+) -> dict[str, Any]:
+    """(b) or (c): pre-publish n tasks, then time a Worker from start to the n-th completion."""
+    topic = f"{label}-{uuid.uuid4().hex[:8]}"
+    for part in chunks([NewTask(topic) for _ in range(n)], PUBLISH_BATCH):
+        await store.publish_many(part)
+    counted = Counted(make_transport(), n)
+    worker = Worker(
+        counted,
+        worker_id=f"bench-{label}",
+        concurrency=concurrency,
+        poll_timeout=1_000,
+        grace=5,
+        lock_duration=LOCK_MS,
+        retries=0,
+    )
+    handled = 0
+
+    @worker.task(topic)
+    async def noop() -> None:
+        nonlocal handled
+        handled += 1
+
+    warned = warnings.count
+    gc.collect()
+    before = await cpu.sample()
+    t0 = time.perf_counter()
+    run = asyncio.create_task(worker.run())
+    done = asyncio.create_task(counted.done.wait())
+    await asyncio.wait({run, done}, timeout=max(60.0, n / 50), return_when="FIRST_COMPLETED")
+    elapsed = time.perf_counter() - t0
+    after = await cpu.sample()
+    finished = done.done()
+    done.cancel()
+    worker.stop()
+    await asyncio.wait_for(run, 30)  # raises what the worker raised
+    if not finished:
+        raise RuntimeError(f"{label}: {counted.completed} of {n} tasks completed in time")
+    left = [s for s in await store.topic_stats() if s.topic_name == topic]
+    problems = []
+    if left:
+        problems.append(f"tasks left on the topic: {left}")
+    if handled != n or counted.completed != n or counted.other_outcomes:
+        problems.append(
+            f"handled {handled}, completed {counted.completed}, "
+            f"other outcomes {counted.other_outcomes} (expected {n} each, 0 others)"
+        )
+    if warnings.count != warned:
+        problems.append(f"{warnings.count - warned} worker warnings, first: {warnings.first}")
+    if problems:
+        raise RuntimeError(f"{label}: " + "; ".join(problems))
+    return {"tasks": n, "seconds": elapsed, "tasks_per_s": n / elapsed} | per_task_us(
+        before, after, n
+    )
+
+
+# ---------------------------------------------------------------------------------- main
+@dataclass
+class Results:
+    command: str
+    profile: dict[str, Any]
+    machine: dict[str, Any] = field(default_factory=dict)
+    rounds: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"floor": [], "redis": [], "rest": [], "redis_wide": []}
+    )
+    wall_seconds: float = 0.0
+    error: str | None = None
+
+
+def revision() -> str:
+    """The commit, and which measured packages have uncommitted changes (read-only git)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "broker", "gateway", "worker"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.split("\n")  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    packages = sorted({line[3:].split("/")[0] + "/" for line in dirty if line[3:]})
+    return head + (f" ({', '.join(packages)} with uncommitted changes)" if packages else "")
+
+
+async def run(args: argparse.Namespace, url: str, embedded: bool, res: Results) -> None:
+    prof = QUICK if args.quick else FULL
+    prof = Profile(args.rounds or prof.rounds, args.tasks or prof.tasks)
+    res.profile = asdict(prof) | {"concurrency": args.concurrency, "wide": args.wide}
+    ns = f"wb{uuid.uuid4().hex[:5]}"  # as long as the default "redtask"
+    settings = Settings(redis_url=url, namespace=ns, partitions=1)
+    store = await open_store(settings)
+    raw_client = client_for(url)  # the floor gets its own client of the same kind
+    warnings = WarningCounter()
+    logging.getLogger().addHandler(warnings)
+    try:
+        server_info = await raw_client.info("server")
+        server_info["_embedded"] = embedded
+        res.machine = machine_description(server_info) | {"git": revision()}
+        log(f"redis {server_info.get('redis_version')} at {url}, namespace {ns}, {prof}")
+        with gateway_process(redtask_env(url, ns)) as base:
+            await run_rounds(store, raw_client, ns, base, prof, args, warnings, res)
+    finally:
+        logging.getLogger().removeHandler(warnings)
+        try:
+            await delete_namespace(raw_client, ns)
+        finally:
+            await raw_client.aclose()
+            await store.close()
+
+
+async def run_rounds(
+    store: Store,
+    raw_client: aioredis.Redis,
+    ns: str,
+    gateway: GatewayURL,
+    prof: Profile,
+    args: argparse.Namespace,
+    warnings: WarningCounter,
+    res: Results,
+) -> None:
+    api = f"{gateway}/engine-rest"
+    redis_cpu = Cpu(raw_client)
+    rest_cpu = Cpu(raw_client, gateway.process.pid)
+
+    def direct(n: int) -> Awaitable[dict[str, Any]]:
+        make = lambda: RedisTransport(store=store)  # noqa: E731
+        return worker_round(store, make, redis_cpu, n, "redis", args.concurrency, warnings)
+
+    def rest(n: int) -> Awaitable[dict[str, Any]]:
+        make = lambda: RestTransport(api)  # noqa: E731
+        return worker_round(store, make, rest_cpu, n, "rest", args.concurrency, warnings)
+
+    def wide(n: int) -> Awaitable[dict[str, Any]]:
+        make = lambda: RedisTransport(store=store)  # noqa: E731
+        return worker_round(store, make, redis_cpu, n, "redis-wide", args.wide, warnings)
+
+    log("warm-up: one untimed short round of each path")
+    await raw_round(raw_client, ns, 500, -1)
+    await direct(500)
+    await rest(500)
+    if args.profile:
+        await profile_round(direct, prof.tasks)
+    paths: list[tuple[str, Callable[[int], Awaitable[dict[str, Any]]]]] = [
+        ("floor", lambda n: raw_round(raw_client, ns, n, len(res.rounds["floor"]))),
+        ("redis", direct),
+        ("rest", rest),
+    ]
+    if args.wide:
+        paths.insert(2, ("redis_wide", wide))
+    for r in range(prof.rounds):
+        for name, fn in paths if r % 2 == 0 else paths[::-1]:  # drift hits every path alike
+            await wait_persistence_idle(raw_client)
+            out = await fn(prof.tasks)
+            res.rounds[name].append(out)
+            log(f"round {r + 1}/{prof.rounds} ({name}): {out['tasks_per_s']:,.0f} tasks/s")
+
+
+async def profile_round(direct: Callable[[int], Awaitable[dict[str, Any]]], n: int) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    await direct(n)
+    profiler.disable()
+    buf = io.StringIO()
+    stats = pstats.Stats(profiler, stream=buf).strip_dirs()
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_stats(40)
+    print(buf.getvalue(), file=sys.stderr)
+
+
+def build_rows(res: Results) -> list[tuple[str, str, str, str, str]]:
+    """(path, tasks/s, ratio to the floor, target, ok?) rows, then CPU rows."""
+    rows: list[tuple[str, str, str, str, str]] = []
+    floor_rounds = res.rounds["floor"]
+    if not floor_rounds:
+        return rows
+    floor = statistics.median(r["tasks_per_s"] for r in floor_rounds)
+    for key, label in labels(res.profile).items():
+        rounds = res.rounds[key]
+        if not rounds:
+            continue
+        rate = statistics.median(r["tasks_per_s"] for r in rounds)
+        each = ", ".join(f"{r['tasks_per_s']:,.0f}" for r in rounds)
+        target, ok = "—", "—"
+        if key == "redis":
+            target, ok = "≥ 0.50", "yes" if rate / floor >= 0.5 else "NO"
+        ratio = f"{rate / floor:.2f}"
+        rows.append(
+            (f"{label} (median of {len(rounds)}: {each})", f"{rate:,.0f}", ratio, target, ok)
+        )
+        if key != "floor":
+            pairs = [
+                w["tasks_per_s"] / f["tasks_per_s"]
+                for f, w in zip(floor_rounds, rounds, strict=False)
+            ]
+            median_pair = f"{statistics.median(pairs):.2f}"
+            rows.append(("  the same, median of per-round ratios", "", median_pair, "—", "—"))
+    for key, letter in (("redis", "b"), ("redis_wide", "b2"), ("rest", "c")):
+        rounds = res.rounds[key]
+        parts = []
+        for who, shown in (("bench", "worker"), ("gateway", "gateway"), ("redis", "redis-server")):
+            values = [r[f"cpu_us_per_task_{who}"] for r in rounds if f"cpu_us_per_task_{who}" in r]
+            if values:
+                parts.append(f"{shown} {statistics.median(values):.0f}")
+        if parts:
+            rows.append((f"  ({letter}) CPU per task, µs (median)", ", ".join(parts), "", "—", "—"))
+    return rows
+
+
+def labels(profile: dict[str, Any]) -> dict[str, str]:
+    return {
+        "floor": "(a) raw Lua floor: fetch(10) + the 10 completes pipelined (bench/core.py)",
+        "redis": "(b) direct Redis: Worker + RedisTransport, no-op async handler",
+        "redis_wide": f"(b2) the same at concurrency {profile.get('wide')}, for information: it "
+        f"fetches up to {profile.get('wide')} tasks at a time, so not the floor's shape",
+        "rest": "(c) REST: Worker + RestTransport → redtask gateway, no-op async handler",
+    }
+
+
+def print_report(res: Results) -> None:
+    prof = res.profile
+    print("\n## redtask worker benchmark\n")
+    print(
+        f"{prof.get('tasks', 0):,} tasks a round, pre-filled before the clock starts (publish "
+        f"excluded everywhere); worker concurrency {prof.get('concurrency')}.\n"
+    )
+    print("| path | tasks/s | / floor | target | ok? |")
+    print("|---|---:|---:|---|---|")
+    for path, rate, ratio, target, ok in build_rows(res):
+        print(f"| {path} | {rate} | {ratio} | {target} | {ok} |")
+    m = res.machine
+    print("\nMachine:")
+    keys: tuple[str, ...] = ("git", "nproc", "cpu_model", "python", "platform", "redis_server")
+    keys += ("redis_server_mode", "redis_py", "hiredis", "loadavg_at_start", "loadavg_at_end")
+    for key in keys:
+        print(f"- {key}: {m.get(key)}")
+    print(f"\nCommand: `{res.command}` (cwd {os.getcwd()})")
+    print(f"Wall time: {res.wall_seconds:.1f}s")
+    if res.error:
+        print(f"\nFAILED: {res.error} (the table holds what was measured before)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="4,000 tasks a round, 2 rounds")
+    parser.add_argument("--redis-url", help="use this Redis instead of a private embedded one")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--rounds", type=int, help="override the number of rounds")
+    parser.add_argument("--tasks", type=int, help="override the tasks per round")
+    parser.add_argument(
+        "--concurrency", type=int, default=10, help="the workers' concurrency (default 10)"
+    )
+    parser.add_argument(
+        "--wide", type=int, default=32, help="concurrency of the (b2) rows (default 32; 0: none)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile one extra (b) round (to stderr)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    res = Results(command=command, profile={})
+    start = time.perf_counter()
+    try:
+        if args.redis_url:
+            asyncio.run(run(args, args.redis_url, False, res))
+        else:
+            with tempfile.TemporaryDirectory(prefix="redtask-bench-") as tmp:
+                server = EmbeddedRedis(Path(tmp) / "redis")
+                server.start()
+                try:
+                    asyncio.run(run(args, server.url, True, res))
+                finally:
+                    server.stop()
+    except Exception as exc:  # report what was measured, then fail
+        log(f"benchmark failed: {type(exc).__name__}: {exc}")
+        res.error = f"{type(exc).__name__}: {exc}"
+    res.wall_seconds = time.perf_counter() - start
+    if res.machine:
+        res.machine["loadavg_at_end"] = os.getloadavg()
+    print_report(res)
+    if args.json:
+        Path(args.json).write_text(json.dumps(asdict(res), indent=2, default=str) + "\n")
+        log(f"wrote {args.json}")
+    return 1 if res.error else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

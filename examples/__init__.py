@@ -1,0 +1,1 @@
+"""Runnable examples: ``redtask worker examples.order_worker:worker`` (see the README)."""
