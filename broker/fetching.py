@@ -87,5 +87,7 @@ def select_variables(task: ExternalTask, request: TopicRequest) -> ExternalTask:
     visible = task.variables
     if wanted is not None:
         visible = {k: v for k, v in task.variables.items() if k in wanted}
+    if not hide_ext and len(visible) == len(task.variables):
+        return task  # the selection keeps every variable (or there are none): no copy
     ext = task.extension_properties if request.include_extension_properties else {}
     return replace(task, variables=visible, extension_properties=ext)
