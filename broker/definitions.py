@@ -227,6 +227,10 @@ class Definitions:
         ids = await self.redis.smembers(self.keys.definitions)
         return await self._definitions(self.redis, cast(set[str], ids))
 
+    async def names(self, definition_ids: Iterable[str]) -> dict[str, str | None]:
+        """Id -> name (None: the process has no name) of those of these definitions that exist."""
+        return {d.id: d.name for d in await self._definitions(self.redis, definition_ids)}
+
     async def latest_by_key(
         self, key: str, tenant_id: str | None = None
     ) -> ProcessDefinition | None:

@@ -3,9 +3,14 @@ bookkeeping in ``handle_failure.lua``, unless the task's activity has
 ``camunda:errorEventDefinition`` expressions and one of them is true (§2.4 step 7): then the
 failure throws that BPMN error through the engine instead, like ``/bpmnError``.
 
-Only tasks marked when they were created (hash field ``eed``) take the engine path: the script
-refuses them, the engine evaluates the expressions, and when none holds the script is called
-again to do the bookkeeping. Standalone tasks and other process tasks cost one script call.
+The script refuses the process tasks the engine must see first: those marked when they were
+created (hash field ``eed``), and any process task whose failure carries variables, since
+Camunda sets them on the task's execution (§2.4 step 6), which lives in the instance state.
+Then the engine evaluates the expressions; when none holds, the script is called again and
+writes the instance state with the variables set in the same call as the bookkeeping. So a
+failure is all or nothing: a crash between the two calls leaves no trace (the first one only
+refused), and a retry of the whole request starts over. Standalone tasks and the other
+process tasks cost one script call.
 
 ``StoreFailures`` is mixed into ``broker.store.Store`` (it is part of the store layer).
 """
@@ -15,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from broker import engine, validate, variables
 from broker.bpmn import ProcessModel
 from broker.errors import BrokerError, InvalidArgument, ProcessTask, raise_for
@@ -23,6 +30,7 @@ from broker.model import ExternalTask, TaskState
 from broker.reads import StoreReads
 
 MAX_ERROR_MESSAGE = 666  # Camunda truncates errorMessage to this many characters
+NO_INSTANCE = ("", "", "")  # handle_failure.lua ARGV[13..15]: no instance state to write
 
 
 class StoreFailures(StoreInstances, StoreReads):
@@ -42,10 +50,13 @@ class StoreFailures(StoreInstances, StoreReads):
         """Report a failure; returns the task's new state (AVAILABLE, RETRY or INCIDENT), or
         None when an error event definition matched and threw its BPMN error (the task is gone).
 
-        ``variables`` and ``local_variables`` are set on the task (a standalone task is its own
-        execution), so the next fetch sees them; the expressions of error event definitions see
-        them as variables of the task's execution. Raises TaskNotFound, WorkerMismatch,
-        StaleLock, InvalidArgument (negative retries or timeout), InvalidVariable.
+        ``variables`` and ``local_variables`` are set on the task's execution, so the next
+        fetch sees them. A standalone task is its own execution; a process task's are written
+        to its instance, as on completion (``variables`` to the nearest scope that has the
+        name, else the process instance; ``local_variables`` to the task's own execution),
+        together with the retry or incident bookkeeping. The expressions of error event
+        definitions see them. Raises TaskNotFound, WorkerMismatch, StaleLock, InvalidArgument
+        (negative retries or timeout), InvalidVariable.
         """
         fields = validate.variable_fields(variables, local_variables, max_bytes=self._max_vars)
         worker_id = validate.worker_id(worker_id)
@@ -60,7 +71,7 @@ class StoreFailures(StoreInstances, StoreReads):
         errors: dict[str, Any] = {"task_id": task_id, "worker_id": worker_id, "token": lock_token}
         now = self.clock()
         reply = await self._call(
-            "handle_failure", self._prefix_of(task_id), now, *args, "1", *fields
+            "handle_failure", self._prefix_of(task_id), now, *args, "1", *NO_INSTANCE, *fields
         )
         try:
             raise_for(reply, **errors, now_ms=now)
@@ -74,30 +85,25 @@ class StoreFailures(StoreInstances, StoreReads):
                 "errorMessage": message or None,
                 "errorDetails": task.error_details if error_details is None else error_details,
             }
-            thrown = await self._throw_on_failure(
-                task, worker_id, seen, variables, local_variables, lock_token
+            return await self._fail_process_task(
+                task, args, seen, variables, local_variables, errors
             )
-            if thrown:
-                return None
-            now = self.clock()
-            reply = await self._call(
-                "handle_failure", self._prefix_of(task_id), now, *args, "0", *fields
-            )
-            raise_for(reply, **errors, now_ms=now)
         return TaskState(reply[1])
 
-    async def _throw_on_failure(
+    async def _fail_process_task(
         self,
         task: ExternalTask,
-        worker_id: str,
+        args: list[Any],
         seen: Mapping[str, Any],
         raw_variables: Mapping[str, Any] | None,
         raw_local_variables: Mapping[str, Any] | None,
-        lock_token: int | None,
-    ) -> bool:
-        """Evaluate the error event definitions of a failed process task (``seen`` is what
-        ``externalTask`` shows); commit the BPMN error of the first true one. False (nothing
-        written) when none is true."""
+        errors: Mapping[str, Any],
+    ) -> TaskState | None:
+        """The engine's part of a process task's failure (``seen`` is what ``externalTask``
+        shows in the expressions, ``args`` the script's ARGV[2..11]). The first true error event
+        definition throws its BPMN error (committed by ``advance``, returns None); otherwise the
+        script does the bookkeeping and writes the state with the failure's variables set, both
+        guarded by the instance version read here (recomputed when another step won)."""
         typed = variables.normalize(raw_variables)
         local = variables.normalize(raw_local_variables)
         instance_id = task.process_instance_id or ""
@@ -114,21 +120,29 @@ class StoreFailures(StoreInstances, StoreReads):
                 self._ids(instance_id),
                 external_task=seen,
             )
-            if step is None:
-                return False
-            new_state, effects, code = step
-            message = seen["errorMessage"]
-            trigger = {
-                "task": task.id,
-                "worker": worker_id,
-                "outcome": "bpmn_error",
-                "token": _token(lock_token),
-                "log": ["code", code] + (["msg", message] if message else []),
-            }
-            reply = await self._commit(new_state, effects, version, trigger, before=state)
+            if step is not None:
+                new_state, effects, code = step
+                message = seen["errorMessage"]
+                trigger = {
+                    "task": task.id,
+                    "worker": errors["worker_id"],
+                    "outcome": "bpmn_error",
+                    "token": _token(errors["token"]),
+                    "log": ["code", code] + (["msg", message] if message else []),
+                }
+                reply = await self._commit(new_state, effects, version, trigger, before=state)
+            else:
+                # one script for the variables and the bookkeeping: a crash leaves neither
+                instance: tuple[Any, ...] = NO_INSTANCE
+                if typed or local:
+                    changed = engine.set_task_variables(model, state, task.id, typed, local)
+                    instance = (instance_id, version, orjson.dumps(changed.to_json()))
+                reply = await self._call(
+                    "handle_failure", self._prefix_of(task.id), self.clock(), *args, "0", *instance
+                )
             if int(reply[0]) != E_CONFLICT:
-                raise_for(reply, task_id=task.id, worker_id=worker_id)
-                return True
+                raise_for(reply, **errors, now_ms=self.clock())
+                return None if step is not None else TaskState(reply[1])
         raise BrokerError(f"process instance {instance_id} kept changing; failure not handled")
 
 

@@ -338,24 +338,3 @@ class StoreInstances(StoreBase):
                 raise_for(reply)
                 return
         raise BrokerError(f"process instance {instance_id} kept changing; timer not fired")
-
-    async def with_process_variables(self, tasks: list[ExternalTask]) -> dict[str, Any]:
-        """Visible variables per task id for tasks of process instances (from their states)."""
-        instance_ids = sorted({t.process_instance_id for t in tasks if t.process_instance_id})
-        if not instance_ids:
-            return {}
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for instance_id in instance_ids:
-                pipe.hget(self.keys.instance(instance_id), "st")
-            raws = await pipe.execute()
-        states = {
-            i: engine.InstanceState.from_json(orjson.loads(raw))
-            for i, raw in zip(instance_ids, raws, strict=True)
-            if raw is not None
-        }
-        out: dict[str, Any] = {}
-        for t in tasks:
-            state = states.get(t.process_instance_id or "")
-            if state is not None and t.execution_id:
-                out[t.id] = engine.visible_variables(state, t.execution_id)
-        return out

@@ -10,7 +10,7 @@ Per partition (``P`` = ``{ns:p}:``):
 =========================  ======  ==========================================================
 key                        type    content
 =========================  ======  ==========================================================
-``P t:<id>``               HASH    the task record (fields in ``broker.records``)
+``P t:<id>``               HASH    the task record (fields in ``broker.model``)
 ``P a:<topic>:<prio>``     ZSET    fetchable tasks of one priority level, score = createTime ms
 ``P al:<topic>``           ZSET    the priority levels present in ``a:``, score = -priority
 ``P l:<topic>``            ZSET    locked tasks, score = lock expiry ms (a lease, never a TTL)

@@ -1,9 +1,17 @@
 """Domain objects of the broker (frozen dataclasses) and their conversion from Redis hashes.
 
-Task hash fields: t topic, s state, ct createTime ms, p priority (absent = 0), r retries
-(absent = null), w worker id, le lock expiry ms, tok lock token, em error message, ed error details,
-v.<name> one typed variable (JSON), bk business key, tn tenant id, iid open incident id;
-process fields pi, pd, pk, pvt, act, ai, ex, xp (extension properties JSON).
+Task hash fields (written by the scripts in ``broker/scripts``): t topic, s state (a, l, r, i:
+``TaskState``), ct createTime ms, p priority (absent = 0), r retries (absent = null), w worker
+id, le lock expiry ms, tok lock token (absent = 0), em error message, ed error details, v.<name>
+one typed variable (JSON; standalone tasks only), bk business key, tn tenant id, iid open
+incident id. Tasks of process instances (``advance.lua``) also have pi instance id, pd / pk /
+pvt definition id / key / version tag, act activity id, ai activity instance id, ex execution
+id, xp extension properties (JSON, absent = none) and eed ("1" when the activity has
+``camunda:errorEventDefinition`` expressions, which ``handle_failure`` leaves to the engine;
+absent = none); their variables live in the instance state (``pi:<id>`` field st).
+
+Incident hash fields: id, ts timestamp ms, task (the configuration: the task id), t topic, msg
+incident message, and from the task act, ex, pi, pd, tn.
 """
 
 from __future__ import annotations

@@ -1,13 +1,15 @@
 """External-task queries (Camunda's ExternalTaskQueryDto): filters, sorting, paging.
 
-Pure Python over ExternalTask records; the store feeds it the tasks it scans.
+Pure Python over ExternalTask records; the store feeds it the tasks it scans and, for the
+filters on process definition names, the names of their definitions.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from broker.errors import InvalidArgument
@@ -24,6 +26,7 @@ SORT_FIELDS: dict[str, Callable[[ExternalTask], Any]] = {
     "createTime": lambda t: t.create_time,
 }
 OPERATORS = ("eq", "neq", "gt", "gteq", "lt", "lteq", "like", "notLike")
+NO_NAMES: Mapping[str, str | None] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,8 @@ class TaskQuery:
     process_definition_id: str | None = None
     process_definition_key: str | None = None
     process_definition_key_in: tuple[str, ...] | None = None
+    process_definition_name: str | None = None
+    process_definition_name_like: str | None = None
     tenant_id_in: tuple[str, ...] | None = None
     active: bool = False
     suspended: bool = False
@@ -66,7 +71,20 @@ class TaskQuery:
     variable_names_ignore_case: bool = False
     variable_values_ignore_case: bool = False
 
-    def matches(self, t: ExternalTask, now_ms: int) -> bool:
+    @property
+    def by_definition_name(self) -> bool:
+        """Whether matching needs the names of the tasks' process definitions."""
+        return self.process_definition_name is not None or (
+            self.process_definition_name_like is not None
+        )
+
+    def matches(
+        self, t: ExternalTask, now_ms: int, definition_names: Mapping[str, str | None] = NO_NAMES
+    ) -> bool:
+        """Whether ``t`` matches at ``now_ms``; ``definition_names`` maps process definition
+        ids to names (needed only when ``by_definition_name``)."""
+        if self.by_definition_name and not self._name_matches(t, definition_names):
+            return False
         locked_now = t.lock_expiration_time is not None and t.lock_expiration_time > now_ms
         checks: list[bool] = [
             self.external_task_id is None or t.id == self.external_task_id,
@@ -113,6 +131,15 @@ class TaskQuery:
         ):
             return False
         return all(self._variable_matches(t, c) for c in self.process_variables)
+
+    def _name_matches(self, t: ExternalTask, names: Mapping[str, str | None]) -> bool:
+        """Camunda joins the definition: a standalone task, a nameless or a deleted definition
+        has a NULL name, which neither ``=`` nor ``LIKE`` matches."""
+        name = names.get(t.process_definition_id or "")
+        if name is None:
+            return False
+        wanted, like = self.process_definition_name, self.process_definition_name_like
+        return (wanted is None or name == wanted) and (like is None or compare(name, "like", like))
 
     def _variable_matches(self, t: ExternalTask, cond: VariableCondition) -> bool:
         names = t.variables

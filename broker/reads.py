@@ -14,6 +14,7 @@ from typing import cast
 import orjson
 import redis.asyncio as aioredis
 
+from broker.definitions import Definitions
 from broker.errors import TaskNotFound
 from broker.keys import Keys
 from broker.model import (
@@ -23,7 +24,7 @@ from broker.model import (
     incident_from_hash,
     task_from_hash,
 )
-from broker.query import TaskQuery, sort_and_page
+from broker.query import NO_NAMES, TaskQuery, sort_and_page
 
 
 class StoreReads:
@@ -93,7 +94,11 @@ class StoreReads:
         tasks = await self._scan_tasks()
         if query.process_variables:
             tasks = await self._with_instance_variables(tasks)
-        return [t for t in tasks if query.matches(t, now)]
+        names = NO_NAMES
+        if query.by_definition_name:  # one MGET of the few definitions the tasks belong to
+            wanted = {t.process_definition_id for t in tasks if t.process_definition_id}
+            names = await Definitions(self.redis, self.keys).names(wanted)
+        return [t for t in tasks if query.matches(t, now, names)]
 
     async def _with_instance_variables(self, tasks: list[ExternalTask]) -> list[ExternalTask]:
         """Process tasks with the process-level variables of their instance, which conditions on

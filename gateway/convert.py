@@ -106,7 +106,6 @@ def task_query(dto: ExternalTaskQueryDto) -> TaskQuery:
         VariableCondition(c.name or "", c.operator or "", c.value)
         for c in dto.process_variables or ()
     )
-    never = "\x00no-match"  # process definitions by name: standalone tasks have none
 
     def tup(values: list[str] | None) -> tuple[str, ...] | None:
         return tuple(values) if values else None  # Camunda ignores an empty list filter
@@ -127,11 +126,11 @@ def task_query(dto: ExternalTaskQueryDto) -> TaskQuery:
         execution_id=dto.execution_id,
         process_instance_id=dto.process_instance_id,
         process_instance_id_in=tup(dto.process_instance_id_in),
-        process_definition_id=dto.process_definition_id
-        if dto.process_definition_name is None and dto.process_definition_name_like is None
-        else never,
+        process_definition_id=dto.process_definition_id,
         process_definition_key=dto.process_definition_key,
         process_definition_key_in=tup(dto.process_definition_key_in),
+        process_definition_name=dto.process_definition_name,
+        process_definition_name_like=dto.process_definition_name_like,
         tenant_id_in=tup(dto.tenant_id_in),
         active=bool(dto.active),
         suspended=bool(dto.suspended),

@@ -33,6 +33,7 @@ from broker.engine.events import (
     correlate_message,
     fail_task,
     fire_timer,
+    set_task_variables,
     start,
 )
 from broker.engine.ids import CounterIds, Ids, UuidIds
@@ -72,6 +73,7 @@ __all__ = [
     "correlate_message",
     "fail_task",
     "fire_timer",
+    "set_task_variables",
     "start",
     "visible_variables",
 ]

@@ -23,7 +23,7 @@ from broker.engine.effects import Effects
 from broker.engine.errors import EvaluationError, InstanceEnded, NoMatch, UnknownTask, UnknownTimer
 from broker.engine.ids import Ids
 from broker.engine.run import Run
-from broker.engine.state import Execution, InstanceState, TypedValue
+from broker.engine.state import Execution, InstanceState, TypedValue, Wait
 from broker.engine.values import mapped
 
 Step = tuple[InstanceState, Effects]
@@ -79,9 +79,7 @@ def complete_task(
     NoOutgoingFlow or EvaluationError.
     """
     run, token, task = _task_run(model, state, task_id, now_ms, ids)
-    for name, value in local_variables.items():
-        run.set_local(token.id, name, value)
-    _write(run, token.id, task, variables)
+    _set_task_variables(run, token.id, task, variables, local_variables)
     thrown = _error_event(run, token.id, task, external_task or {}, lenient=False)
     if thrown is not None:
         return _finish(run)
@@ -114,14 +112,29 @@ def fail_task(
     is unchanged (the caller does the retry and incident bookkeeping). Raises InstanceEnded,
     UnknownTask, or NoOutgoingFlow / EvaluationError from the path the error takes."""
     run, token, task = _task_run(model, state, task_id, now_ms, ids)
-    for name, value in local_variables.items():
-        run.set_local(token.id, name, value)
-    _write(run, token.id, task, variables)
+    _set_task_variables(run, token.id, task, variables, local_variables)
     code = _error_event(run, token.id, task, external_task, lenient=True)
     if code is None:
         return None
     new_state, effects = _finish(run)
     return new_state, effects, code
+
+
+def set_task_variables(
+    model: ProcessModel,
+    state: InstanceState,
+    task_id: str,
+    variables: Variables,
+    local_variables: Variables,
+) -> InstanceState:
+    """Set a failure's variables from an external task that keeps waiting (§2.4 step 6, when
+    no error event definition matched): ``variables`` as on completion, ``local_variables`` on
+    the task's own execution. Nothing moves, so there are no effects. Raises InstanceEnded,
+    UnknownTask."""
+    run, token, task = _task_run(model, state, task_id, 0, _NoIds())
+    _set_task_variables(run, token.id, task, variables, local_variables)
+    run.update(token.id, wait=Wait("task", task_id))  # the task still waits
+    return run.snapshot()
 
 
 def bpmn_error(
@@ -227,6 +240,14 @@ def _task_run(
     return run, run.put(replace(token, wait=None)), task
 
 
+def _set_task_variables(
+    run: Run, execution_id: str, task: ExternalTask, variables: Variables, local: Variables
+) -> None:
+    for name, value in local.items():
+        run.set_local(execution_id, name, value)
+    _write(run, execution_id, task, variables)
+
+
 def _write(run: Run, execution_id: str, task: ExternalTask, variables: Variables) -> None:
     for name, value in variables.items():
         if task.outputs:
@@ -242,7 +263,9 @@ def _error_event(
     (only a Boolean true matches, as Camunda's ``Boolean.TRUE.equals``); returns its code.
 
     The error's message is the task's errorMessage. An evaluation error raises EvaluationError,
-    or with ``lenient`` (on failure) counts as false."""
+    or with ``lenient`` (on failure) counts as false. The definition's own errorCodeVariable and
+    errorMessageVariable are not set: Camunda parses but never reads them (only the catching
+    event's apply, in ``Run.throw``; ``ExternalTaskEntity#evaluateThrowBpmnError``)."""
     values = {**run.values(execution_id), "externalTask": dict(info)}
     for definition in task.error_event_definitions:
         if definition.expression is None:
@@ -272,5 +295,5 @@ def _finish(run: Run) -> Step:
 
 
 class _NoIds:
-    def new_id(self) -> str:  # cancelling never creates anything
-        raise AssertionError("cancel needs no ids")
+    def new_id(self) -> str:  # cancelling and setting variables never create anything
+        raise AssertionError("this step creates nothing")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from broker.definition_model import DeploymentRequest, Resource
+from broker.definitions import Definitions
 from broker.store import Store
 from tests.conftest import FakeClock
 from tests.gateway.helpers import DATE, ET, Publisher, error, fetch_body, topic
@@ -336,6 +338,82 @@ async def test_process_filters_select_the_tasks_of_those_instances_definitions_a
     ]:
         assert await get_ids(client, **{name: _as_query_string(value)}) == expected, name
         assert await post_ids(client, {name: value}) == expected, name
+
+
+async def start_named(store: Store, key: str, name: str | None, topic_name: str) -> str:
+    """Deploy a one-task process ``key`` called ``name``, start it; its task's id."""
+    named = "" if name is None else f' name="{name}"'
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="{key}"{named} isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work" />
+    <bpmn:serviceTask id="work" camunda:type="external" camunda:topic="{topic_name}" />
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end" />
+    <bpmn:endEvent id="end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+    definitions = Definitions.of(store)
+    result = await definitions.deploy(
+        DeploymentRequest([Resource(f"{key}.bpmn", xml.encode())], name=key)
+    )
+    assert result.definitions is not None
+    [definition] = result.definitions
+    model = await definitions.get_model(definition.id)
+    _, effects = await store.start_instance(model, definition.id)
+    [created] = effects.tasks_created
+    return created.id
+
+
+NAME_FILTERS = [
+    ("processDefinitionName", "Order Handling", {"order"}),
+    ("processDefinitionName", "Refund", {"refund"}),
+    ("processDefinitionName", "order handling", set()),  # exact, case included
+    ("processDefinitionName", "Nothing", set()),
+    ("processDefinitionNameLike", "%Handling", {"order"}),
+    ("processDefinitionNameLike", "Re_und", {"refund"}),
+    ("processDefinitionNameLike", "%", {"order", "refund"}),  # a NULL name is never LIKE
+]
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), NAME_FILTERS)
+async def test_definition_name_filters_select_the_tasks_of_definitions_with_that_name(
+    client, tasks, store, name, value, expected
+):
+    """The fixture's tasks never match: standalone ones have no definition, the publisher's
+    processes no name (nor does "nameless" here)."""
+    named = {
+        "order": await start_named(store, "order-handling", "Order Handling", "a"),
+        "refund": await start_named(store, "refund", "Refund", "b"),
+        "nameless": await start_named(store, "nameless", None, "a"),
+    }
+    wanted = {named[n] for n in expected}
+
+    assert await get_ids(client, **{name: value}) == wanted
+    assert await post_ids(client, {name: value}) == wanted
+    assert await counts(client, {name: value}, {name: value}) == (len(wanted), len(wanted))
+
+
+async def test_definition_name_filters_are_and_ed_with_the_others(client, tasks, store):
+    order = await start_named(store, "order-handling", "Order Handling", "a")
+    refund = await start_named(store, "refund", "Refund", "b")
+    both = {"processDefinitionName": "Order Handling", "processDefinitionNameLike": "Order%"}
+
+    assert await post_ids(client, both) == {order}
+    assert await post_ids(client, {**both, "topicName": "b"}) == set()
+    assert await get_ids(client, processDefinitionNameLike="%", topicName="b") == {refund}
+
+
+async def test_bulk_retries_by_a_query_on_definition_names(client, tasks, store):
+    refund = await start_named(store, "refund", "Refund", "b")
+    body = {"retries": 4, "externalTaskQuery": {"processDefinitionNameLike": "Ref%"}}
+
+    response = await client.put(f"{ET}/retries", json=body)
+
+    assert (response.status_code, response.content) == (204, b"")
+    assert (await client.get(f"{ET}/{refund}")).json()["retries"] == 4
+    assert await retries_of(client, *tasks) == [None, 0, None, 2]
 
 
 # ------------------------------------------------------------------ sorting and paging

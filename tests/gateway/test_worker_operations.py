@@ -605,10 +605,6 @@ async def test_a_task_with_no_retries_left_can_still_be_completed_by_its_worker(
     assert (await client.get("/redtask/topics")).json() == []
 
 
-@pytest.mark.process_xfail(
-    "handle_failure stores a process task's variables on the task record, and a process task "
-    "shows the variables of its execution: Camunda sets them there (§2.4 step 6)"
-)
 async def test_failure_variables_are_visible_on_the_next_fetch(client, publish):
     task_id = await publish("t", variables={"kept": {"type": "String", "value": "k"}})
     await lock_for(client)
