@@ -84,6 +84,7 @@ from broker.connection import client_for  # noqa: E402
 from broker.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 LOCK_MS = 30_000
+WAKE_LOCK_MS = 3_600_000
 FETCH_BATCH = 10
 PUBLISH_BATCH = 500
 PUBLISH_CONCURRENCY = 4
@@ -102,7 +103,7 @@ class Profile:
     wake_warmup: int = 3  # untimed wake samples first
 
 
-FULL = Profile(rounds=3, warmup_s=1.0, duration_s=5.0, samples=20)
+FULL = Profile(rounds=3, warmup_s=1.0, duration_s=5.0, samples=200)
 QUICK = Profile(rounds=1, warmup_s=1.0, duration_s=3.0, samples=20)
 
 
@@ -560,7 +561,8 @@ async def wake_samples(
             "workerId": "bench-waker",
             "maxTasks": 1,
             "asyncResponseTimeout": LONG_POLL_MS,
-            "topics": [{"topicName": topic, "lockDuration": LOCK_MS}],
+            # locked for longer than the run: an expired sample must not be handed out again
+            "topics": [{"topicName": topic, "lockDuration": WAKE_LOCK_MS}],
         }
     )
     publish_body = orjson.dumps({"variables": {"orderId": {"value": "o-1", "type": "String"}}})
