@@ -9,15 +9,19 @@ parsed in Python anyway, and the reads are few.)
 
 Definitions are immutable, so ``get_model`` parses a definition's XML once per process and
 keeps the model in a bounded in-process cache.
+
+Deleting a deployment whose definitions have running instances is refused without ``cascade``
+(Camunda's ProcessDefinitionManager#deleteProcessDefinition); with it the instances are deleted
+first, each as ``DELETE /process-instance/{id}`` deletes one (DeploymentManager#deleteDeployment).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, cast
 
 import orjson
 import redis.asyncio as aioredis
@@ -38,7 +42,9 @@ from broker.definition_model import (
     digest,
     parse_resources,
 )
-from broker.errors import InvalidArgument
+from broker.errors import BrokerError, InvalidArgument
+from broker.instance_reads import running_instances_of
+from broker.instances import InstanceNotFound, StoreInstances
 from broker.keys import Keys
 from broker.store_base import Clock, StoreBase, wall_clock_ms
 
@@ -46,17 +52,44 @@ MODEL_CACHE_SIZE = 1024
 _models: OrderedDict[tuple[str, str], ProcessModel] = OrderedDict()
 
 
-class Definitions:
-    """Deployments and process definitions of one namespace. ``Definitions.of(store)``."""
+class DeploymentHasInstances(InvalidArgument):
+    """Camunda's ProcessEngineException (ENGINE-03076, its wording) for a deployment deleted
+    without cascade while one of its definitions has running instances."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys, clock: Clock = wall_clock_ms) -> None:
+    def __init__(self, definition_id: str, count: int) -> None:
+        super().__init__(
+            "ENGINE-03076 Deletion of process definition without cascading failed. Process "
+            f"definition with id: {definition_id} can't be deleted, since there exists {count} "
+            "dependening process instances."
+        )
+        self.definition_id = definition_id
+        self.count = count
+
+
+class InstanceCanceller(Protocol):
+    async def cancel_instance(self, instance_id: str, model: ProcessModel | None = None) -> Any: ...
+
+
+class Definitions:
+    """Deployments and process definitions of one namespace. ``Definitions.of(store)``;
+    ``instances`` deletes the running instances of a deployment deleted with cascade."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        clock: Clock = wall_clock_ms,
+        instances: InstanceCanceller | None = None,
+    ) -> None:
         self.redis = client
         self.keys = keys
         self.clock = clock
+        self.instances = instances
 
     @classmethod
     def of(cls, store: StoreBase) -> Definitions:
-        return cls(store.redis, store.keys, store.clock)
+        instances = store if isinstance(store, StoreInstances) else None
+        return cls(store.redis, store.keys, store.clock, instances)
 
     # ------------------------------------------------------------------ deploy
     async def deploy(self, request: DeploymentRequest) -> DeploymentResult:
@@ -171,12 +204,62 @@ class Definitions:
             pipe.zadd(keys.definition_versions(d.tenant_id, d.key), {d.id: d.version})
 
     # ------------------------------------------------------------------ delete
-    async def delete_deployment(self, deployment_id: str) -> None:
-        """Delete a deployment, its resources and its definitions (redtask has no process
-        instances referring to them yet, so there is nothing to cascade to or refuse for).
+    async def delete_deployment(self, deployment_id: str, *, cascade: bool = False) -> None:
+        """Delete a deployment, its resources and its process definitions.
 
-        Raises DeploymentNotFound.
+        Without ``cascade`` this is refused while a definition has running instances (ended
+        ones do not count and keep their history). With it, the running instances are deleted
+        first, each as ``cancel_instance`` deletes one: external tasks and incidents go, the
+        ended instance is kept for history.
+
+        Raises DeploymentNotFound; DeploymentHasInstances (nothing is deleted then);
+        BrokerError when instances must be deleted but no ``instances`` was given.
         """
+        deployment = await self.deployment(deployment_id)
+        definitions = await self._definitions(self.redis, deployment.definition_ids)
+        # the models are held through the delete: instances that race with it are deleted
+        # with them after their definitions are gone
+        models = {d.id: await self.get_model(d.id) for d in definitions}
+        if cascade:
+            # one walk while the deployment still exists, so a failure here can be retried
+            await self._delete_instances(models, until_none=False)
+        else:
+            counts: Counter[str] = Counter()
+            async for batch in running_instances_of(self.redis, self.keys, models):
+                counts.update(definition_id for _, definition_id in batch)
+            busy = next((d.id for d in definitions if counts[d.id]), None)
+            if busy is not None:
+                raise DeploymentHasInstances(busy, counts[busy])
+        await self._delete_records(deployment_id)
+        # A start that read its definition before the records went may commit its instance
+        # after the walk above; nothing at commit checks the definition, so such an instance
+        # would be orphaned (its model is gone: no task of it could complete). Walk again now
+        # that new starts fail, until a walk finds none, and delete those too: the start lost
+        # the race, as with Camunda's serialized transactions it would have failed.
+        await self._delete_instances(models, until_none=True)
+
+    async def _delete_instances(self, models: Mapping[str, ProcessModel], until_none: bool) -> None:
+        """Delete the running instances of these definitions, a batch at a time."""
+        while True:
+            found = False
+            async for batch in running_instances_of(self.redis, self.keys, models):
+                if self.instances is None:
+                    raise BrokerError("deleting process instances needs the store")
+                found = True
+                results = await asyncio.gather(
+                    *(self.instances.cancel_instance(i, models[d]) for i, d in batch),
+                    return_exceptions=True,
+                )
+                for result in results:  # an instance that ended meanwhile needs nothing
+                    if isinstance(result, BaseException) and not isinstance(
+                        result, InstanceNotFound
+                    ):
+                        raise result
+            if not (found and until_none):
+                return
+
+    async def _delete_records(self, deployment_id: str) -> None:
+        """Delete the deployment's keys in one transaction. Raises DeploymentNotFound."""
         keys = self.keys
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:

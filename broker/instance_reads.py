@@ -7,7 +7,7 @@ Queries filter, sort (nulls last, ties by id: Camunda's default order) and page 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
@@ -307,3 +307,42 @@ class StoreInstanceReads:
                 pipe.hgetall(self.keys.incident(partition, incident_id))
             rows = await pipe.execute()
         return next((incident_from_hash(row) for row in rows if row), None)
+
+
+INSTANCE_BATCH = 200
+
+
+async def running_instances_of(
+    client: aioredis.Redis,
+    keys: Keys,
+    definition_ids: Collection[str],
+    batch: int = INSTANCE_BATCH,
+) -> AsyncIterator[list[tuple[str, str]]]:
+    """(instance id, definition id) of the running instances of these definitions, read
+    ``batch`` members of one partition's ``pis`` at a time (bounded work per Redis call).
+
+    Paging is by rank, so an instance started or ended during the walk may be missed: a caller
+    that must see every one walks again until a walk finds none.
+    """
+    wanted = set(definition_ids)
+    for partition in range(keys.partitions):
+        start = 0
+        while True:
+            end = start + batch - 1
+            ids = cast(list[str], await client.zrange(keys.instances(partition), start, end))
+            if not ids:
+                break
+            async with client.pipeline(transaction=False) as pipe:
+                for instance_id in ids:
+                    pipe.hmget(keys.instance(instance_id), "status", "pd")
+                rows = await pipe.execute()
+            hits = [
+                (instance_id, pd)
+                for instance_id, (status, pd) in zip(ids, rows, strict=True)
+                if status == "active" and pd in wanted
+            ]
+            if hits:
+                yield hits
+            if len(ids) < batch:
+                break
+            start += batch

@@ -274,12 +274,14 @@ class StoreInstances(StoreBase):
                 return new_state, effects
         raise BrokerError(f"process instance {instance_id} kept changing; change not committed")
 
-    async def cancel_instance(self, instance_id: str) -> Step:
+    async def cancel_instance(self, instance_id: str, model: ProcessModel | None = None) -> Step:
         """Delete a running instance: its external tasks are deleted (their incidents too), its
-        timers and subscriptions cancelled. Raises InstanceNotFound."""
+        timers and subscriptions cancelled. ``model``: the instance's model, given when its
+        definition may already be gone (a deployment being deleted). Raises InstanceNotFound."""
 
         async def run(state: engine.InstanceState) -> Step:
-            return engine.cancel(await self._model(state.definition_id), state)
+            found = model if model is not None else await self._model(state.definition_id)
+            return engine.cancel(found, state)
 
         return await self._change(instance_id, run)
 

@@ -1,7 +1,7 @@
 """Query-string parameters of ``GET /process-definition`` and ``GET /deployment`` (and their
 ``/count``), read the way Camunda's ProcessDefinitionQueryDto and DeploymentQueryDto read them:
 comma-separated lists, Jackson booleans (``false`` = no filter), REST dates, exact 400s.
-Unknown parameters are ignored."""
+Unknown parameters are ignored. Also the flags of ``DELETE /deployment/{id}``."""
 
 from __future__ import annotations
 
@@ -133,3 +133,10 @@ def definition_sorting(params: QueryParams) -> list[tuple[str, str]]:
 
 def deployment_sorting(params: QueryParams) -> list[tuple[str, str]]:
     return _sorting(params, DEPLOYMENT_SORT_FIELDS)
+
+
+def enabled(params: QueryParams, name: str) -> bool:
+    """DeploymentResourceImpl#isQueryPropertyEnabled: the first value is exactly ``true``
+    (case matters; anything else, or none, is false; never a 400)."""
+    values = params.getlist(name)
+    return bool(values) and values[0] == "true"

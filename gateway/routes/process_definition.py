@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from broker.definition_model import ProcessDefinition
+from broker.definition_model import DefinitionNotFound, ProcessDefinition
 from broker.definition_query import DEFINITION_SORT_FIELDS, sort_and_page
 from broker.definitions import Definitions
 from broker.errors import BrokerError, InvalidVariable
@@ -118,6 +118,13 @@ async def _start(
             definition.tenant_id,
             version_tag=definition.version_tag,
         )
+        # a deployment deleted meanwhile may have walked its instances before this one was
+        # committed: nothing may run on a definition that is gone
+        try:
+            await definitions.definition(definition.id)
+        except DefinitionNotFound:
+            await store.cancel_instance(state.instance_id, model=model)
+            raise
     except InvalidVariable as exc:
         raise CamundaError(400, "InvalidRequestException", prefix + str(exc), None) from exc
     except BrokerError as exc:  # the engine refused the first steps (e.g. no outgoing flow)
