@@ -128,7 +128,7 @@ class StoreBase:
                 if message["type"] == "message":
                     yield str(message["data"])
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # untyped before redis 8.2
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

@@ -18,9 +18,17 @@ MARKS = Path(os.environ.get("APP_MARKS", "."))
 worker = Worker(lock_duration=int(os.environ.get("APP_LOCK_MS", "2000")), poll_timeout=1_000)
 
 
+def mark(name: str, text: str) -> None:
+    """Write a marker file atomically: a test that sees the file also sees its text, even when
+    the worker is killed right after."""
+    partial = MARKS / f".{name}.partial"
+    partial.write_text(text)
+    partial.rename(MARKS / name)
+
+
 @worker.task(TOPIC)
 def handle(task: ExternalTask, sleep: float = 0.0) -> dict[str, object]:
-    (MARKS / f"{task.id}.started").write_text(task.worker_id)
+    mark(f"{task.id}.started", task.worker_id)
     time.sleep(sleep)
-    (MARKS / f"{task.id}.done").write_text(task.worker_id)
+    mark(f"{task.id}.done", task.worker_id)
     return {"handled_by": task.worker_id}
