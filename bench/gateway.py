@@ -29,10 +29,14 @@ amortizes its per-wake-up costs over more requests, so a half-idle server looks 
                     asyncResponseTimeout 30000 is parked on B (fresh topic, 200 ms to park),
                     then one task is published through A; the time from just before the publish
                     request is sent until B's response has arrived is the wake latency (nothing
-                    subtracted). Sequential samples; for context: the publish request's own
-                    latency, the same publish sent back to back (no idle gap: on this VM a
-                    request after ~10+ ms of idleness is about twice as slow), and the wake
-                    latency with the poll parked on A itself (same replica).
+                    subtracted). Sequential samples over bench/rawhttp.py, a minimal keep-alive
+                    client, so the figure is the servers' and not the client library's. For
+                    context: the publish request's own latency, the same publish sent back to
+                    back (no idle gap: on this VM a request after ~10+ ms of idleness is about
+                    twice as slow), the wake latency with the poll parked on A itself (same
+                    replica), the cross-replica wake latency over httpx (what a Python worker
+                    on httpx sees), and each client's latency for a no-op POST to (a)'s bare
+                    server after the same idle gap (the client's own share).
 
 Progress goes to stderr; the result table, machine description and command go to stdout.
 ``--cprofile DIR`` runs every server under cProfile (stopped with SIGINT, the .prof files are
@@ -80,6 +84,7 @@ import redis.asyncio as aioredis  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI, Response  # noqa: E402
 
+from bench.rawhttp import RawConn  # noqa: E402
 from broker.connection import client_for  # noqa: E402
 from broker.embedded import EmbeddedRedis, free_port  # noqa: E402
 
@@ -120,8 +125,9 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 # ---------------------------------------------------------------------------------- (a) server
 def serve_bare(port: int) -> None:
-    """The floor: a no-op POST endpoint, served exactly as gateway/server.py serves the app."""
-    app = FastAPI()
+    """The floor: a no-op POST endpoint, served exactly as gateway/server.py serves the app
+    (with the same FastAPI settings: built-in telemetry off, as gateway/app.py sets it)."""
+    app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
 
     @app.post("/noop", status_code=204)
     async def noop() -> Response:
@@ -551,8 +557,13 @@ async def run_ab(
 
 
 # ---------------------------------------------------------------------------------- (c)
+def wake_conn(base: str, client: str) -> RawConn | Conn:
+    """(c)'s connections: "raw" (bench/rawhttp.py, the target figure) or an httpx mode."""
+    return RawConn(base, 60.0) if client == "raw" else Conn(base, client, 60.0)
+
+
 async def wake_samples(
-    publisher_base: str, poller_base: str, topic: str, count: int, warmup: int, mode: str
+    publisher_base: str, poller_base: str, topic: str, count: int, warmup: int, client: str
 ) -> tuple[list[float], list[float], list[float]]:
     """(wake latencies, publish latencies, back-to-back publish latencies), ms, for ``count``
     sequential samples."""
@@ -569,7 +580,8 @@ async def wake_samples(
     wake: list[float] = []
     pub: list[float] = []
     warm: list[float] = []
-    async with Conn(publisher_base, mode, 60.0) as a, Conn(poller_base, mode, 60.0) as b:
+    a_conn, b_conn = wake_conn(publisher_base, client), wake_conn(poller_base, client)
+    async with a_conn as a, b_conn as b:
         # context: the same publish back to back (no idle gap before it); nobody polls
         for i in range(warmup + count):
             t0 = time.perf_counter()
@@ -604,24 +616,57 @@ async def wake_samples(
     return wake, pub, warm
 
 
+async def idle_requests(base: str, count: int, client: str) -> list[float]:
+    """Latency, ms, of a no-op POST sent after the same idle gap as each wake sample's publish:
+    what the client and one HTTP hop cost before any broker work."""
+    out: list[float] = []
+    async with wake_conn(base, client) as conn:
+        for i in range(3 + count):
+            await asyncio.sleep(PARK_WAIT_S)
+            t0 = time.perf_counter()
+            status, content = await conn.post("/noop", b"{}")
+            if status != 204:
+                raise RuntimeError(f"no-op answered {status} {content[:300]!r}")
+            if i >= 3:
+                out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+async def run_idle(bare: Server, prof: Profile, httpx_mode: str, res: Results) -> None:
+    for client in ("raw", httpx_mode):
+        samples = await idle_requests(bare.base, prof.samples, client)
+        res.idle[client] = {"p50_ms": percentile(samples, 50), "p99_ms": percentile(samples, 99)}
+        log(f"idle no-op POST ({client}): p50 {res.idle[client]['p50_ms']:.2f} ms")
+
+
+# (name, client, publish via, poll on): "cross" over the raw client is the target figure
+WAKE_VARIANTS = (
+    ("cross", "raw", "a", "b"),
+    ("cross-httpx", None, "a", "b"),
+    ("same", "raw", "a", "a"),
+)
+
+
 async def run_wake(
-    redis_url: str, a: Server, b: Server, prof: Profile, mode: str, res: Results
+    redis_url: str, a: Server, b: Server, prof: Profile, httpx_mode: str, res: Results
 ) -> None:
     rc = client_for(redis_url)
     try:
         await wait_persistence_idle(rc)
     finally:
         await rc.aclose()
-    variants = [("cross", a.base, b.base), ("same", a.base, a.base)]
-    for name, pub_base, poll_base in variants:
+    servers = {"a": a, "b": b}
+    for name, client, pub_on, poll_on in WAKE_VARIANTS:
         topic = f"wake-{name}-{uuid.uuid4().hex[:6]}"
         m0, t0 = machine_cpu(), time.perf_counter()
         wake, pub, warm = await wake_samples(
-            pub_base, poll_base, topic, prof.samples, prof.wake_warmup, mode
-        )
+            servers[pub_on].base, servers[poll_on].base, topic, prof.samples,
+            prof.wake_warmup, client or httpx_mode,
+        )  # fmt: skip
         m1, t1 = machine_cpu(), time.perf_counter()
         busy = (m1["machine"] - m0["machine"]) / (t1 - t0) if m0 and m1 else float("nan")
         res.wake[name] = {
+            "client": client or f"httpx ({httpx_mode})",
             "n": len(wake),
             "p50_ms": percentile(wake, 50),
             "p99_ms": percentile(wake, 99),
@@ -708,6 +753,7 @@ class Results:
     bare_rounds: list[dict[str, Any]] = field(default_factory=list)
     gateway_rounds: list[dict[str, Any]] = field(default_factory=list)
     wake: dict[str, Any] = field(default_factory=dict)
+    idle: dict[str, Any] = field(default_factory=dict)
     profiles: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
     error: str | None = None
@@ -785,7 +831,7 @@ def build_rows(res: Results) -> list[dict[str, str]]:
     w = res.wake.get("cross")
     if w:
         row(f"(c) long-poll wake latency across replicas (publish via A, poll parked on B), "
-            f"p50, ms (n={w['n']})", f"{w['p50_ms']:.2f}")  # fmt: skip
+            f"p50, ms (n={w['n']}, {w['client']} client)", f"{w['p50_ms']:.2f}")  # fmt: skip
         row("(c) long-poll wake latency across replicas, p99, ms", f"{w['p99_ms']:.2f}",
             "≤ 5", w["p99_ms"] <= 5.0)  # fmt: skip
         row("  (c) publish request alone (POST /redtask/topics/…/tasks via A), p50 / p99, ms",
@@ -796,10 +842,16 @@ def build_rows(res: Results) -> list[dict[str, str]]:
             f"{w['max_ms']:.2f} / {w['mean_ms']:.2f}")  # fmt: skip
         row("  (c) whole machine busy during the samples (all processes), cores",
             f"{w['machine_busy_cores']:.2f}")  # fmt: skip
-    s = res.wake.get("same")
-    if s:
-        row("  (c) same replica (publish and poll both on A), p50 / p99, ms",
-            f"{s['p50_ms']:.2f} / {s['p99_ms']:.2f}")  # fmt: skip
+    for name, label in (("same", "same replica (publish and poll both on A)"),
+                        ("cross-httpx", "across replicas, httpx client")):  # fmt: skip
+        v = res.wake.get(name)
+        if v:
+            row(f"  (c) {label}, p50 / p99, ms ({v['client']} client)",
+                f"{v['p50_ms']:.2f} / {v['p99_ms']:.2f}")  # fmt: skip
+    if res.idle:
+        row("  (c) the client alone: bare no-op POST after the same idle gap, p50 / p99, ms",
+            ", ".join(f"{c} {v['p50_ms']:.2f} / {v['p99_ms']:.2f}"
+                      for c, v in res.idle.items()))  # fmt: skip
     return rows
 
 
@@ -877,6 +929,7 @@ def run(args: argparse.Namespace, url: str, embedded: bool, res: Results) -> Non
                 servers.append(bare)
                 local = embedded or urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
                 asyncio.run(run_ab(url, bare, gw_a, prof, args, local, res))
+                asyncio.run(run_idle(bare, prof, args.loadgen, res))
             # B only exists for (c); A stays up (and, under --cprofile, keeps profiling)
             with server_process("gateway-b", gateway_args(), env, profile_dir) as gw_b:
                 servers.append(gw_b)
@@ -899,8 +952,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--loadgen",
         choices=["client", "transport"],
         default="client",
-        help="httpx.AsyncClient.post per request (default), or prebuilt requests straight to "
-        "httpx.AsyncHTTPTransport (less client CPU)",
+        help="(a)/(b) and (c)'s httpx variant: httpx.AsyncClient.post per request (default), or "
+        "prebuilt requests straight to httpx.AsyncHTTPTransport (less client CPU)",
     )
     parser.add_argument("--cprofile", metavar="DIR", help="run the servers under cProfile")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)

@@ -57,6 +57,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         summary="Camunda-7-compatible external-task REST API on Redis",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI >= 0.16x asks OpenTelemetry for providers on every request; redtask exports
+        # Prometheus metrics of its own (older FastAPI keeps unknown arguments in app.extra)
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.timezone = ZoneInfo(settings.timezone)
