@@ -145,9 +145,17 @@ async def forks(client: aioredis.Redis) -> int:
 
 
 # ---------------------------------------------------------------------------------- (a) raw floor
-async def raw_round(client: aioredis.Redis, ns: str, n: int, round_no: int) -> dict[str, float]:
+async def raw_round(
+    client: aioredis.Redis, ns: str, n: int, round_no: int, *, timed_fill: bool = False
+) -> dict[str, float]:
+    """The floor: fetch 10 ids / complete each, over n pre-filled tasks. ``timed_fill`` starts
+    the clock before the fill (publish -> fetch -> complete end to end)."""
     prefix = f"{{{ns}:raw}}:"
     queue, locked = f"{prefix}q:{round_no}", f"{prefix}l:{round_no}"
+    fetch_sha = await client.script_load(RAW_FETCH)
+    complete_sha = await client.script_load(RAW_COMPLETE)
+    gc.collect()
+    t_fill = time.perf_counter()
     now = time.time_ns() // 1_000_000
     ids = [str(uuid.uuid4()) for _ in range(n)]
     for part in chunks(ids, 1000):
@@ -159,11 +167,10 @@ async def raw_round(client: aioredis.Redis, ns: str, n: int, round_no: int) -> d
                 )
             pipe.zadd(queue, dict.fromkeys(part, now))
             await pipe.execute()
-    fetch_sha = await client.script_load(RAW_FETCH)
-    complete_sha = await client.script_load(RAW_COMPLETE)
-    gc.collect()
+    if not timed_fill:
+        gc.collect()
     done = 0
-    t0 = time.perf_counter()
+    t0 = t_fill if timed_fill else time.perf_counter()
     while True:
         lease = time.time_ns() // 1_000_000 + LOCK_MS
         got = await client.evalsha(fetch_sha, 2, queue, locked, FETCH_BATCH, lease)

@@ -24,6 +24,11 @@ its clock starts (the floor's definition: the timed part is fetch + complete onl
                     subprocess on the same Redis and namespace (tasks pre-published the same
                     way, straight into the store).
 
+(d)-(f)             the same three paths end to end, publish included: the clock starts
+                    before the publish (the floor's own pipelined fill; ``Store.publish_many``
+                    in batches of 100 for the workers), which is then followed by the consume.
+                    Ratios of (e) and (f) are to (d). ``--no-publish`` skips them.
+
 The workers run at ``--concurrency`` 10 (default), the floor's batch: they never hold more than
 10 locked tasks, fetch at most 10 at a time, and complete what finished together in one call.
 The paths alternate for several rounds (a,b,b2,c / c,b2,b,a ...); medians are reported.
@@ -218,9 +223,15 @@ async def worker_round(
     label: str,
     concurrency: int,
     warnings: WarningCounter,
+    *,
+    timed_publish: bool = False,
 ) -> dict[str, Any]:
-    """(b) or (c): pre-publish n tasks, then time a Worker from start to the n-th completion."""
+    """(b) or (c): pre-publish n tasks, then time a Worker from start to the n-th completion;
+    ``timed_publish`` starts the clock before the publish instead."""
     topic = f"{label}-{uuid.uuid4().hex[:8]}"
+    gc.collect()
+    before = await cpu.sample()
+    t_publish = time.perf_counter()
     for part in chunks([NewTask(topic) for _ in range(n)], PUBLISH_BATCH):
         await store.publish_many(part)
     counted = Counted(make_transport(), n)
@@ -241,9 +252,10 @@ async def worker_round(
         handled += 1
 
     warned = warnings.count
-    gc.collect()
-    before = await cpu.sample()
-    t0 = time.perf_counter()
+    if not timed_publish:
+        gc.collect()
+        before = await cpu.sample()
+    t0 = t_publish if timed_publish else time.perf_counter()
     run = asyncio.create_task(worker.run())
     done = asyncio.create_task(counted.done.wait())
     await asyncio.wait({run, done}, timeout=max(60.0, n / 50), return_when="FIRST_COMPLETED")
@@ -280,7 +292,15 @@ class Results:
     profile: dict[str, Any]
     machine: dict[str, Any] = field(default_factory=dict)
     rounds: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"floor": [], "redis": [], "rest": [], "redis_wide": []}
+        default_factory=lambda: {
+            "floor": [],
+            "redis": [],
+            "rest": [],
+            "redis_wide": [],
+            "floor_pub": [],
+            "redis_pub": [],
+            "rest_pub": [],
+        }
     )
     wall_seconds: float = 0.0
     error: str | None = None
@@ -343,13 +363,24 @@ async def run_rounds(
     redis_cpu = Cpu(raw_client)
     rest_cpu = Cpu(raw_client, gateway.process.pid)
 
-    def direct(n: int) -> Awaitable[dict[str, Any]]:
+    def direct(n: int, timed_publish: bool = False) -> Awaitable[dict[str, Any]]:
         make = lambda: RedisTransport(store=store)  # noqa: E731
-        return worker_round(store, make, redis_cpu, n, "redis", args.concurrency, warnings)
+        return worker_round(
+            store, make, redis_cpu, n, "redis", args.concurrency, warnings,
+            timed_publish=timed_publish,
+        )  # fmt: skip
 
-    def rest(n: int) -> Awaitable[dict[str, Any]]:
+    def rest(n: int, timed_publish: bool = False) -> Awaitable[dict[str, Any]]:
         make = lambda: RestTransport(api)  # noqa: E731
-        return worker_round(store, make, rest_cpu, n, "rest", args.concurrency, warnings)
+        return worker_round(
+            store, make, rest_cpu, n, "rest", args.concurrency, warnings,
+            timed_publish=timed_publish,
+        )  # fmt: skip
+
+    def floor(n: int, timed_fill: bool = False) -> Awaitable[dict[str, Any]]:
+        key = "floor_pub" if timed_fill else "floor"
+        return raw_round(raw_client, ns, n, len(res.rounds[key]) * 2 + timed_fill,
+                         timed_fill=timed_fill)  # fmt: skip
 
     def wide(n: int) -> Awaitable[dict[str, Any]]:
         make = lambda: RedisTransport(store=store)  # noqa: E731
@@ -362,10 +393,16 @@ async def run_rounds(
     if args.profile:
         await profile_round(direct, prof.tasks)
     paths: list[tuple[str, Callable[[int], Awaitable[dict[str, Any]]]]] = [
-        ("floor", lambda n: raw_round(raw_client, ns, n, len(res.rounds["floor"]))),
+        ("floor", floor),
         ("redis", direct),
         ("rest", rest),
     ]
+    if not args.no_publish:  # the same three paths with publish inside the clock
+        paths += [
+            ("floor_pub", lambda n: floor(n, True)),
+            ("redis_pub", lambda n: direct(n, True)),
+            ("rest_pub", lambda n: rest(n, True)),
+        ]
     if args.wide:
         paths.insert(2, ("redis_wide", wide))
     for r in range(prof.rounds):
@@ -399,23 +436,27 @@ def build_rows(res: Results) -> list[tuple[str, str, str, str, str]]:
         rounds = res.rounds[key]
         if not rounds:
             continue
+        if key.endswith("_pub"):
+            floor_rounds = res.rounds["floor_pub"]
+            floor = statistics.median(r["tasks_per_s"] for r in floor_rounds)
         rate = statistics.median(r["tasks_per_s"] for r in rounds)
         each = ", ".join(f"{r['tasks_per_s']:,.0f}" for r in rounds)
         target, ok = "—", "—"
-        if key == "redis":
+        if key in ("redis", "redis_pub"):
             target, ok = "≥ 0.50", "yes" if rate / floor >= 0.5 else "NO"
         ratio = f"{rate / floor:.2f}"
         rows.append(
             (f"{label} (median of {len(rounds)}: {each})", f"{rate:,.0f}", ratio, target, ok)
         )
-        if key != "floor":
+        if not key.startswith("floor"):
             pairs = [
                 w["tasks_per_s"] / f["tasks_per_s"]
                 for f, w in zip(floor_rounds, rounds, strict=False)
             ]
             median_pair = f"{statistics.median(pairs):.2f}"
             rows.append(("  the same, median of per-round ratios", "", median_pair, "—", "—"))
-    for key, letter in (("redis", "b"), ("redis_wide", "b2"), ("rest", "c")):
+    for key, letter in (("redis", "b"), ("redis_wide", "b2"), ("rest", "c"),
+                        ("redis_pub", "e"), ("rest_pub", "f")):  # fmt: skip
         rounds = res.rounds[key]
         parts = []
         for who, shown in (("bench", "worker"), ("gateway", "gateway"), ("redis", "redis-server")):
@@ -434,6 +475,10 @@ def labels(profile: dict[str, Any]) -> dict[str, str]:
         "redis_wide": f"(b2) the same at concurrency {profile.get('wide')}, for information: it "
         f"fetches up to {profile.get('wide')} tasks at a time, so not the floor's shape",
         "rest": "(c) REST: Worker + RestTransport → redtask gateway, no-op async handler",
+        "floor_pub": "(d) publish included: the floor with its fill (pipelined HSET + ZADD, "
+        "1,000 a pipeline) inside the clock",
+        "redis_pub": "(e) publish included: Store.publish_many (batches of 100) then (b)",
+        "rest_pub": "(f) publish included: Store.publish_many (batches of 100) then (c)",
     }
 
 
@@ -441,8 +486,9 @@ def print_report(res: Results) -> None:
     prof = res.profile
     print("\n## redtask worker benchmark\n")
     print(
-        f"{prof.get('tasks', 0):,} tasks a round, pre-filled before the clock starts (publish "
-        f"excluded everywhere); worker concurrency {prof.get('concurrency')}.\n"
+        f"{prof.get('tasks', 0):,} tasks a round; (a)-(c) pre-filled before the clock starts "
+        f"(publish excluded), (d)-(f) with the publish inside the clock (ratios of (e) and (f) "
+        f"are to (d)); worker concurrency {prof.get('concurrency')}.\n"
     )
     print("| path | tasks/s | / floor | target | ok? |")
     print("|---|---:|---:|---|---|")
@@ -475,6 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--profile", action="store_true", help="cProfile one extra (b) round (to stderr)"
+    )
+    parser.add_argument(
+        "--no-publish", action="store_true", help="skip the (d)-(f) rows (publish in the clock)"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
