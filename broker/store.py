@@ -327,12 +327,18 @@ class Store(
         )
         raise_for(reply, task_id=task_id, worker_id=worker_id, token=lock_token or 0, now_ms=now)
 
-    async def unlock(self, task_id: str) -> None:
-        """Release the lock; the task becomes fetchable. Raises TaskNotFound."""
+    async def unlock(self, task_id: str, *, lock_token: int | None = None) -> None:
+        """Release the lock; the task becomes fetchable. With ``lock_token``, only if no other
+        lock was taken since that one. Raises TaskNotFound, StaleLock."""
         reply = await self._call(
-            "unlock", self._prefix_of(task_id), self.clock(), task_id, self._wake()
+            "unlock",
+            self._prefix_of(task_id),
+            self.clock(),
+            task_id,
+            self._wake(),
+            _token(lock_token),
         )
-        raise_for(reply, task_id=task_id)
+        raise_for(reply, task_id=task_id, token=lock_token or 0)
 
     async def set_retries(self, task_id: str, retries: int) -> None:
         await self.set_retries_many([task_id], retries)

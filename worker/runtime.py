@@ -118,7 +118,10 @@ class Worker(Router):
         return len(self._running)
 
     async def run(self) -> None:
-        """Fetch and run tasks until :meth:`stop`; then finish or unlock in-flight tasks."""
+        """Fetch and run tasks until :meth:`stop`; then finish or unlock in-flight tasks.
+
+        Errors inside the worker are logged and ridden out. Raises RuntimeError if there is
+        nothing to run, or if the poll loop ends on its own all the same (after draining)."""
         if not self.specs:
             raise RuntimeError("the worker has no task handlers; register some with @worker.task")
         if self.transport is None:
@@ -135,16 +138,24 @@ class Worker(Router):
             self.concurrency,
         )
         poller = asyncio.create_task(self._poll(transport))
+        stopped = asyncio.create_task(self._stop.wait())
         try:
-            await self._stop.wait()
+            # the poll loop survives every Exception; should it end anyway, leaving the worker
+            # alive but idle would hide it: drain and raise instead (the CLI then exits 1)
+            await asyncio.wait((poller, stopped), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            stopped.cancel()
+            ended = poller.done()
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await poller
+                await asyncio.wait((poller,))
             await self._drain(transport)
             self._shutdown_executors()
             await transport.aclose()
             log.info("worker %s stopped", self.worker_id)
+        if ended:
+            crash = None if poller.cancelled() else poller.exception()
+            raise RuntimeError(f"worker {self.worker_id}: the poll loop ended") from crash
 
     async def _drain(self, transport: Transport) -> None:
         running = list(self._running.values())
@@ -196,33 +207,71 @@ class Worker(Router):
                     use_priority=self.use_priority,
                     wait_ms=self.poll_timeout,
                 )
+                undispatched = self._dispatch(transport, tasks)
+                for task in undispatched:
+                    await self._give_back(transport, task)
             except (Unavailable, Rejected) as exc:
                 delay = self.reconnect.delay_ms(failures) / 1000
-                failures += 1
                 log.warning("fetchAndLock failed (%s); retrying in %.2fs", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            if failures:
-                log.info("fetchAndLock works again after %d failed attempts", failures)
-            failures = 0
-            now = time.monotonic()
-            batches: dict[int, _Batch] = {}
-            for task in tasks:
+            except Exception:
+                # a bug or a malformed response must not end the loop: the worker would stay up
+                # consuming nothing. Tasks locked by a fetch we could not read come back when
+                # their lock ends.
+                delay = self.reconnect.delay_ms(failures) / 1000
+                log.exception(
+                    "worker %s: poll loop error; retrying in %.2fs", self.worker_id, delay
+                )
+            else:
+                if not undispatched:
+                    if failures:
+                        log.info("fetchAndLock works again after %d failed attempts", failures)
+                    failures = 0
+                    continue
+                # a bug failing every dispatch must not spin through the same tasks
+                delay = self.reconnect.delay_ms(failures) / 1000
+            failures += 1
+            await asyncio.sleep(delay)
+
+    def _dispatch(self, transport: Transport, tasks: list[ExternalTask]) -> list[ExternalTask]:
+        """Start a job for each task; returns the tasks that could not be started (their
+        topic has no handler, or the registry failed), logged with the traceback."""
+        now = time.monotonic()
+        batches: dict[int, _Batch] = {}
+        undispatched: list[ExternalTask] = []
+        for task in tasks:
+            try:
                 spec = self.specs[task.topic_name]
                 duration = spec.subscription.lock_duration
-                batch = batches.get(duration)
-                if batch is None:
-                    batch = batches[duration] = _Batch()
-                running = _Running(task, spec, now + duration / 1000, batch)
-                batch.members.append(running)
-                batch.handling += 1
-                self._running[task.id] = running
-                running.job = asyncio.create_task(self._execute(transport, running))
-            loop = asyncio.get_running_loop()
-            for duration, batch in batches.items():
-                batch.timer = loop.call_later(
-                    duration / 2000, self._start_keepers, transport, batch
-                )
+            except Exception:
+                log.exception("task %s (%s) cannot be dispatched", task.id, task.topic_name)
+                undispatched.append(task)
+                continue
+            batch = batches.get(duration)
+            if batch is None:
+                batch = batches[duration] = _Batch()
+            running = _Running(task, spec, now + duration / 1000, batch)
+            batch.members.append(running)
+            batch.handling += 1
+            self._running[task.id] = running
+            running.job = asyncio.create_task(self._execute(transport, running))
+        loop = asyncio.get_running_loop()
+        for duration, batch in batches.items():
+            batch.timer = loop.call_later(duration / 2000, self._start_keepers, transport, batch)
+        return undispatched
+
+    async def _give_back(self, transport: Transport, task: ExternalTask) -> None:
+        """Unlock a task we cannot run, so that it is fetched again at once (by us or another
+        worker). Not a failure report: the fault is ours, and should not cost the task a retry
+        or raise an incident."""
+        try:
+            await transport.unlock(task)
+            log.warning(
+                "unlocked task %s (%s), which could not be dispatched", task.id, task.topic_name
+            )
+        except (Unavailable, TaskLost, Rejected) as exc:
+            log.warning(
+                "could not unlock task %s (%s); it comes back when its lock ends", task.id, exc
+            )
 
     # ------------------------------------------------------------------ running a task
 
@@ -286,9 +335,15 @@ class Worker(Router):
                 running.lost = True
                 log.warning("lock of task %s lost: %s", running.task.id, exc)
                 return
-            except (Unavailable, Rejected) as exc:
-                log.warning("extendLock of task %s failed (%s); retrying", running.task.id, exc)
+            except Exception as exc:  # a keeper ended by a bug would let the lock run out
+                log.warning(
+                    "extendLock of task %s failed (%s); retrying",
+                    running.task.id,
+                    exc,
+                    exc_info=not isinstance(exc, Unavailable | Rejected),
+                )
                 await asyncio.sleep(min(1.0, duration / 4000))
+                continue  # not the half-duration wait below: the lock may end before it
             else:
                 running.deadline = time.monotonic() + duration / 1000
             await asyncio.sleep(

@@ -2,7 +2,7 @@
 environment: APP_TOPIC, APP_MARKS (a directory for per-task marker files), APP_LOCK_MS.
 
 Each task sleeps for its ``sleep`` variable (seconds); ``<id>.started`` / ``<id>.done`` marker
-files show the test how far the handler got."""
+files show the test how far the handler got. ``idle`` is a worker without handlers."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ TOPIC = os.environ.get("APP_TOPIC", "app")
 MARKS = Path(os.environ.get("APP_MARKS", "."))
 
 worker = Worker(lock_duration=int(os.environ.get("APP_LOCK_MS", "2000")), poll_timeout=1_000)
+idle = Worker()
 
 
 def mark(name: str, text: str) -> None:

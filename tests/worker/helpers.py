@@ -1,18 +1,27 @@
-"""Helpers for worker tests: running a worker in the test's loop, waiting for a condition,
-and a small process per test (its own key and topics)."""
+"""Helpers for worker tests: running a worker in the test's loop or as a `redtask worker`
+process, waiting for a condition, and a small process per test (its own key and topics)."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from worker import Worker
+from broker.errors import TaskNotFound
+from broker.store import Store
+from worker import ExternalTask, Worker
+from worker.transport.base import Subscription, Transport
+from worker.values import TypedValue
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @asynccontextmanager
@@ -37,6 +46,142 @@ async def eventually(
             return result
         assert time.monotonic() < deadline, f"condition not met within {timeout}s"
         await asyncio.sleep(interval)
+
+
+class Faulty:
+    """A real transport whose calls of a method first take the next item queued in
+    ``faults[name]``: an exception to raise, or None to let that call through.
+    ``garbled_fetches`` fetches lock their tasks and then raise, as a malformed reply would."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.faults: dict[str, list[BaseException | None]] = {}
+        self.garbled_fetches = 0
+        self.before_fetch: Callable[[int], None] | None = None  # called with max_tasks
+
+    def _fault(self, method: str) -> None:
+        queued = self.faults.get(method)
+        if queued and (fault := queued.pop(0)) is not None:
+            raise fault
+
+    async def fetch_and_lock(
+        self,
+        worker_id: str,
+        max_tasks: int,
+        subscriptions: Sequence[Subscription],
+        *,
+        use_priority: bool,
+        wait_ms: int,
+    ) -> list[ExternalTask]:
+        if self.before_fetch is not None:
+            self.before_fetch(max_tasks)
+        self._fault("fetch_and_lock")
+        tasks = await self.inner.fetch_and_lock(
+            worker_id, max_tasks, subscriptions, use_priority=use_priority, wait_ms=wait_ms
+        )
+        if tasks and self.garbled_fetches:
+            self.garbled_fetches -= 1
+            raise ValueError(f"malformed fetchAndLock reply ({len(tasks)} tasks)")
+        return tasks
+
+    async def complete(
+        self,
+        task: ExternalTask,
+        variables: Mapping[str, TypedValue],
+        local_variables: Mapping[str, TypedValue],
+    ) -> None:
+        self._fault("complete")
+        await self.inner.complete(task, variables, local_variables)
+
+    async def failure(
+        self,
+        task: ExternalTask,
+        error_message: str,
+        error_details: str | None,
+        retries: int,
+        retry_timeout: int,
+    ) -> None:
+        self._fault("failure")
+        await self.inner.failure(task, error_message, error_details, retries, retry_timeout)
+
+    async def bpmn_error(
+        self,
+        task: ExternalTask,
+        error_code: str,
+        error_message: str | None,
+        variables: Mapping[str, TypedValue],
+    ) -> None:
+        self._fault("bpmn_error")
+        await self.inner.bpmn_error(task, error_code, error_message, variables)
+
+    async def extend_lock(self, task: ExternalTask, new_duration: int) -> None:
+        self._fault("extend_lock")
+        await self.inner.extend_lock(task, new_duration)
+
+    async def unlock(self, task: ExternalTask) -> None:
+        self._fault("unlock")
+        await self.inner.unlock(task)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def sleep_for(seconds: float) -> dict[str, dict[str, object]]:
+    """Variables that make a task of tests/worker/apps.py sleep ``seconds``."""
+    return {"sleep": {"value": seconds, "type": "Double"}}
+
+
+@contextmanager
+def worker_process(
+    env: dict[str, str],
+    kind: str,
+    api: str,
+    topic: str,
+    marks: Path,
+    *,
+    worker_id: str | None,
+    grace: float = 10,
+    lock_ms: int = 2_000,
+    extra: tuple[str, ...] = (),
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``redtask worker tests.worker.apps:worker`` as a subprocess (``worker_id`` None: the
+    default id); its log goes to ``marks / "worker.log"``."""
+    command = [
+        sys.executable, "-m", "broker.cli", "--log-level", "INFO", "worker",
+        "tests.worker.apps:worker", "--transport", kind, "--url", api,
+        "--grace", str(grace), *extra,
+    ]  # fmt: skip
+    if worker_id is not None:
+        command += ["--worker-id", worker_id]
+    process_env = {
+        **env,
+        "APP_TOPIC": topic,
+        "APP_MARKS": str(marks),
+        "APP_LOCK_MS": str(lock_ms),
+    }
+    with (marks / "worker.log").open("wb") as log:
+        proc = subprocess.Popen(command, env=process_env, cwd=ROOT, stderr=log)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def appears(path: Path, timeout: float = 15) -> None:
+    async def exists() -> bool:
+        return path.exists()
+
+    await eventually(exists, timeout)
+
+
+async def finished(store: Store, task_id: str) -> bool:
+    try:
+        await store.get(task_id)
+    except TaskNotFound:
+        return True
+    return False
 
 
 def process_xml(key: str, topic: str, error_code: str = "FAILED") -> str:

@@ -10,73 +10,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-from broker.errors import TaskNotFound
 from broker.model import NewTask, TaskState
 from broker.store import Store
-from tests.worker.helpers import eventually, running
+from tests.worker.helpers import (
+    ROOT,
+    appears,
+    eventually,
+    finished,
+    running,
+    sleep_for,
+    worker_process,
+)
 from worker import ExternalTask, Worker
 from worker.transport.base import Transport
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def sleep_for(seconds: float) -> dict[str, dict[str, object]]:
-    return {"sleep": {"value": seconds, "type": "Double"}}
-
-
-@contextmanager
-def worker_process(
-    env: dict[str, str],
-    kind: str,
-    api: str,
-    topic: str,
-    marks: Path,
-    *,
-    worker_id: str,
-    grace: float = 10,
-    lock_ms: int = 2_000,
-    extra: tuple[str, ...] = (),
-) -> Iterator[subprocess.Popen[bytes]]:
-    """``redtask worker tests.worker.apps:worker`` as a subprocess; its log goes to
-    ``marks / "worker.log"``."""
-    command = [
-        sys.executable, "-m", "broker.cli", "--log-level", "INFO", "worker",
-        "tests.worker.apps:worker", "--transport", kind, "--url", api,
-        "--worker-id", worker_id, "--grace", str(grace), *extra,
-    ]  # fmt: skip
-    process_env = {
-        **env,
-        "APP_TOPIC": topic,
-        "APP_MARKS": str(marks),
-        "APP_LOCK_MS": str(lock_ms),
-    }
-    with (marks / "worker.log").open("wb") as log:
-        proc = subprocess.Popen(command, env=process_env, cwd=ROOT, stderr=log)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-async def appears(path: Path, timeout: float = 15) -> None:
-    async def exists() -> bool:
-        return path.exists()
-
-    await eventually(exists, timeout)
-
-
-async def finished(store: Store, task_id: str) -> bool:
-    try:
-        await store.get(task_id)
-    except TaskNotFound:
-        return True
-    return False
 
 
 async def test_a_long_handler_keeps_its_lock_and_is_never_delivered_twice(

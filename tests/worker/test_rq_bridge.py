@@ -20,6 +20,7 @@ import redis
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
+from broker.store import Store
 from tests.worker.helpers import Engine, eventually, running
 from worker import Backoff, Worker
 from worker.rq_bridge import LOST, rq_bridge
@@ -207,6 +208,48 @@ async def test_a_job_longer_than_the_lock_keeps_the_task_locked_and_completes_on
     assert stolen == []
     assert len(runs(rq_redis, queue)) == 1
     assert (await engine.variables(instance))["slept"]["value"] == 2.5
+
+
+async def test_a_task_stays_locked_while_its_job_waits_in_the_queue_and_completes_once(
+    engine: Engine,
+    store: Store,
+    topic: str,
+    queue: str,
+    rq_url: str,
+    rq_redis: redis.Redis,
+    make_transport: Callable[[], Transport],
+) -> None:
+    key = await engine.deploy_process(topic)
+    instance = await engine.start(key, {"amount": {"value": 5, "type": "Integer"}})
+    task_id = (await engine.task_of(instance, "work"))["id"]
+    worker = bridge(
+        make_transport, rq_redis, topic, "double", queue, lock_duration=1_000, worker_id="bridge"
+    )
+    rival = Worker(make_transport(), worker_id="rival", poll_timeout=500)
+    stolen: list[str] = []
+
+    @rival.task(topic, lock_duration=1_000)
+    def steal(amount: int) -> None:
+        stolen.append("a re-delivered task")
+
+    async with running(worker):
+        await eventually(lambda: asyncio.to_thread(Job.exists, task_id, rq_redis))
+        enqueued = await store.get(task_id)
+        async with running(rival):  # would get the task if its lock ran out
+            await asyncio.sleep(3.0)  # three lock durations, and no rq worker yet
+            waited = await store.get(task_id)
+            status = Job.fetch(task_id, connection=rq_redis).get_status()
+            with rq_worker(rq_url, queue):
+                await engine.reaches(instance, ["next"], timeout=20)
+
+    assert status == JobStatus.QUEUED
+    assert (enqueued.worker_id, waited.worker_id) == ("bridge", "bridge")
+    assert waited.lock_token == enqueued.lock_token  # never locked again in between
+    assert enqueued.lock_expiration_time is not None and waited.lock_expiration_time is not None
+    assert waited.lock_expiration_time >= enqueued.lock_expiration_time + 2_000  # extended
+    assert stolen == []
+    assert len(runs(rq_redis, queue)) == 1
+    assert (await engine.variables(instance))["doubled"]["value"] == 10
 
 
 @pytest.mark.parametrize("transport_kind", ["redis"])

@@ -129,7 +129,7 @@ class RedisTransport:
                 self._store = await open_store(self.settings)
         if self._store.models is None:  # tasks of processes advance their instance
             self._store.models = Definitions.of(self._store).get_model
-        if self._listener is None:
+        if self._listener is None or self._listener.done():
             self._listener = asyncio.create_task(self._listen(self._store))
         self._ready = self._store
         return self._store
@@ -141,10 +141,15 @@ class RedisTransport:
                 async for topic in store.wake_ups():
                     if topic in self._topics:
                         self._wake()
-            except BACKEND_ERRORS as exc:
-                log.debug("wake-up subscription lost (%r); resubscribing", exc)
-                self._wake()  # tasks may have become fetchable while we were away
-                await asyncio.sleep(_RECHECK_S)
+            except Exception as exc:  # a bug too: fetches would fall back to polling each second
+                log.log(
+                    logging.DEBUG if isinstance(exc, BACKEND_ERRORS) else logging.ERROR,
+                    "wake-up subscription lost (%r); resubscribing",
+                    exc,
+                    exc_info=not isinstance(exc, BACKEND_ERRORS),
+                )
+            self._wake()  # tasks may have become fetchable while we were away
+            await asyncio.sleep(_RECHECK_S)
 
     def _wake(self) -> None:
         self._generation += 1
@@ -212,6 +217,10 @@ class RedisTransport:
                 raise
             except Exception as exc:  # e.g. Redis went away: every item of the batch failed
                 results = [exc] * len(batch)
+            if len(results) != len(batch):  # a bug; raised from zip below, it would end the
+                # committer and leave these waiters (and their workers' capacity) hanging
+                error = RuntimeError(f"{len(results)} results for {len(batch)} completions")
+                results = [error] * len(batch)
             for (_, waiter), outcome in zip(batch, results, strict=True):
                 if not waiter.done():
                     waiter.set_result(outcome)
@@ -262,9 +271,10 @@ class RedisTransport:
             )
 
     async def unlock(self, task: ExternalTask) -> None:
+        """Unlock, unless another lock was taken since ours (TaskLost)."""
         store = await self.store()
         with _translated:
-            await store.unlock(task.id)
+            await store.unlock(task.id, lock_token=task.lock_token)
 
     async def aclose(self) -> None:
         self._ready = None
@@ -294,5 +304,5 @@ async def _uncancelled_fetch(
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             for task in await running:
-                await store.unlock(task.id)
+                await store.unlock(task.id, lock_token=task.lock_token)
         raise

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from broker.errors import TaskNotFound, WorkerMismatch
+from broker.errors import StaleLock, TaskNotFound, WorkerMismatch
 from broker.model import NewTask, TaskState, TopicRequest, TopicStats
 from broker.store import Store
 from tests.broker.scripts.helpers import wake_messages
@@ -96,3 +96,53 @@ async def test_unlocking_an_unknown_task_raises_task_not_found(store):
 
     assert caught.value.task_id == "no-such-task"
     assert str(caught.value) == "External task with id no-such-task does not exist"
+
+
+async def relocked_by_another_worker(store: Store, clock) -> str:
+    """A task w1 locked with token 1, whose lock expired and which w2 then locked (token 2)."""
+    task_id = await locked_task(store, "w1")
+    clock.advance(60_001)
+    await store.sweep()
+    [again] = await store.fetch_and_lock("w2", 1, [TopicRequest("t", 60_000)])
+    assert (again.id, again.worker_id, again.lock_token) == (task_id, "w2", 2)
+    return task_id
+
+
+async def test_a_stale_token_cannot_unlock_a_task_re_locked_by_another_worker(store, clock):
+    task_id = await relocked_by_another_worker(store, clock)
+    before = await store.get(task_id)
+    refusals: list[StaleLock] = []
+
+    async def unlock_with_the_old_token() -> None:
+        try:
+            await store.unlock(task_id, lock_token=1)
+        except StaleLock as exc:
+            refusals.append(exc)
+
+    woken = await wake_messages(store, unlock_with_the_old_token)
+
+    [refusal] = refusals
+    assert (refusal.task_id, refusal.token, refusal.current_token) == (task_id, 1, 2)
+    assert str(refusal) == f"External task {task_id}: lock token 1 is stale (current 2)"
+    assert woken == []
+    assert await store.get(task_id) == before
+    assert (before.state, before.worker_id, before.lock_token) == (TaskState.LOCKED, "w2", 2)
+    assert await store.topic_stats() == [TopicStats("t", 0, 1, 0, 0)]
+    await store.complete(task_id, "w2", lock_token=2)  # the new holder still owns it
+
+
+async def test_the_current_token_unlocks_and_no_token_unlocks_whoever_holds_the_lock(store, clock):
+    task_id = await relocked_by_another_worker(store, clock)
+
+    await store.unlock(task_id, lock_token=2)
+
+    task = await store.get(task_id)
+    assert (task.state, task.worker_id, task.lock_expiration_time) == (
+        TaskState.AVAILABLE,
+        None,
+        None,
+    )
+    [third] = await store.fetch_and_lock("w3", 1, [TopicRequest("t", 60_000)])
+    assert third.lock_token == 3
+    await store.unlock(task_id)  # the REST API's unlock presents no token: no check
+    assert (await store.get(task_id)).state == TaskState.AVAILABLE
