@@ -1,21 +1,27 @@
-"""Reads of historic process instances for ``/history/process-instance`` (Camunda §4.9).
+"""Historic process instances for ``/history/process-instance`` (Camunda §4.9): the reads, and
+the retention that bounds them.
 
 ``StoreHistory`` is mixed into ``broker.store.Store`` (it is part of the store layer). The
-history is the running instances (``pis``) plus the ended ones still kept (``pih``, for
-``settings.history_ttl_s``). ``pih`` may still list an id whose hash has already expired: such
-ids are skipped here (a read path never writes, so they are not removed). No query SCANs;
-filtering, sorting (nulls last, ties by id) and paging happen in Python.
+history is the running instances (``pis``) plus the ended ones still kept (``pih``, scored by
+end time, for ``settings.history_ttl_s``). Retention: an ended instance's hash carries an
+EXPIRE of the TTL, and its id leaves ``pih`` (its hash deleted too) once the caller's clock is
+past end + TTL: a few at each instance end (``advance.lua``) and in bounded batches by the
+scheduler (``trim_history.lua``). Until then ``pih`` may list an id whose hash the server
+already expired: such ids are skipped here (a read path never writes, so they are not
+removed). No query SCANs; filtering, sorting (nulls last, ties by id) and paging happen in
+Python.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
 from broker import engine
+from broker.errors import raise_for
 from broker.instance_reads import IncidentQuery, InstanceQuery, StoreInstanceReads, sort_and_page
 from broker.query import VariableCondition, compare
 from broker.settings import Settings
@@ -171,6 +177,28 @@ def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance |
 
 class StoreHistory(StoreInstanceReads):
     settings: Settings
+    clock: Callable[[], int]
+
+    if TYPE_CHECKING:  # defined by broker.store_base.StoreBase, which Store also inherits
+
+        async def _call_many(
+            self, calls: Sequence[tuple[str, str, Sequence[Any]]]
+        ) -> list[Any]: ...
+
+    async def trim_history(self, budget: int | None = None) -> tuple[int, bool]:
+        """Forget the ended instances kept past ``settings.history_ttl_s``, at most ``budget``
+        per partition (default ``settings.scheduler_batch``): (how many, more may be due)."""
+        budget = budget or self.settings.scheduler_batch
+        args = (self.clock(), self.settings.history_ttl_s * 1000, budget)
+        calls = [("trim_history", self.keys.prefix(p), args) for p in range(self.keys.partitions)]
+        forgotten, more = 0, False
+        for reply in await self._call_many(calls):
+            if isinstance(reply, Exception):
+                raise reply
+            raise_for(reply)
+            forgotten += int(reply[1])
+            more = more or int(reply[2]) == 1
+        return forgotten, more
 
     async def get_historic_instance(self, instance_id: str) -> HistoricInstance | None:
         """A running or kept ended instance; None when unknown or expired."""

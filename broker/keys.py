@@ -2,8 +2,8 @@
 
 Every key of partition ``p`` starts with the hash tag ``{ns:p}``, so every script touches a single
 slot and Redis Cluster works by construction. Scripts receive the partition prefix
-``{ns:p}:`` as ``KEYS[1]`` and build the same names with ``scripts/keys.lua``; a test checks
-that both agree.
+``{ns:p}:`` as ``KEYS[1]`` and build the same names with ``scripts/_keys.lua``; a test checks
+that both agree (``tests/broker/test_keys.py``).
 
 Per partition (``P`` = ``{ns:p}:``):
 
@@ -23,7 +23,9 @@ key                        type    content
 ``P done``                 STREAM  capped log of finished tasks (complete / BPMN error)
 ``P pi:<id>``              HASH    a process instance: st (engine state JSON), ver, status,
                                    pd, pk, pvt, bk, tn, start, end (ms)
-``P pis`` / ``P pih``      ZSET    running / ended (kept for history) instance ids by time
+``P pis``                  ZSET    running instance ids, score = start ms
+``P pih``                  ZSET    ended instance ids kept for history, score = end ms; an id
+                                   leaves (its hash deleted) once end + history TTL has passed
 ``P tms``                  ZSET    "<instance id>|<timer id>" scored by due time (ms)
 ``P msg:<name>``           SET     instances with an execution waiting for that message
 =========================  ======  ==========================================================

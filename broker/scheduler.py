@@ -1,4 +1,5 @@
-"""The scheduler: sweeps expired locks and due retries back to fetchable, in bounded batches.
+"""The scheduler: sweeps expired locks and due retries back to fetchable, fires due timers and
+forgets ended process instances past their history retention, all in bounded batches.
 
 Several schedulers may run at once: every sweep is an idempotent script. Each one keeps a
 heartbeat key fresh so a liveness probe (``redtask scheduler --check``) can tell it is alive.
@@ -37,6 +38,8 @@ class Scheduler:
         if self.store.models is not None:  # timers of process instances
             fired = await self.store.fire_due_timers(self.store.settings.scheduler_batch)
             more = more or fired >= self.store.settings.scheduler_batch
+        _, more_history = await self.store.trim_history()
+        more = more or more_history
         self.moved_total += moved
         if moved:
             log.debug("swept %d tasks back to fetchable", moved)

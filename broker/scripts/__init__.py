@@ -27,6 +27,7 @@ NAMES = (
     "set_priority",
     "sweep",
     "advance",
+    "trim_history",
 )
 
 _FUNCTION = re.compile(

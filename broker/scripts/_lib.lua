@@ -177,3 +177,18 @@ local function owned_task(P, id, worker, token)
   if token ~= '' and token ~= (f[7] or '0') then return nil, {E_STALE_TOKEN, f[7] or '0'} end
   return f, nil
 end
+
+-- Forget ended instances whose history retention has passed: the first `limit` ids of the
+-- ended-instance index that ended at or before `cutoff` (ms) leave the index, and their hashes
+-- are deleted (their EXPIRE runs on the server's clock, which may lag the caller's). An id in
+-- the index never runs again, but a hash that says "active" is kept all the same. Returns the
+-- number forgotten.
+local function history_trim(P, cutoff, limit)
+  local ids = redis.call('ZRANGEBYSCORE', k_history(P), '-inf', cutoff, 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    local key = k_instance(P, id)
+    if redis.call('HGET', key, 'status') ~= 'active' then redis.call('DEL', key) end
+  end
+  if #ids > 0 then bulk('ZREM', k_history(P), ids, 1) end
+  return #ids
+end

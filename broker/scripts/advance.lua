@@ -32,7 +32,9 @@ Returns  {0, version}        committed; the instance's new version
                              worker / locked again since (nothing written)
 Effects  instance hash pi:<id> (st, ver, status, meta); pis index; new tasks indexed and
          woken; cancelled tasks removed; the trigger task finished (and logged); timers in tms;
-         msg:<name> sets of waiting instances.
+         msg:<name> sets of waiting instances. An ending instance moves to the ended index pih
+         (score = end ms) with an EXPIRE of ARGV[12], and up to 10 instances that ended at or
+         before now_ms - ARGV[12] s are forgotten (out of pih, hash deleted).
 ]]
 --!include _keys.lua
 --!include _lib.lua
@@ -43,6 +45,7 @@ local id = ARGV[2]
 local expected = ARGV[3]
 local ikey = k_instance(P, id)
 local E_CONFLICT = -9
+local TRIM_ON_END = 10
 
 -- every check before the first write: scripts do not roll back
 local current = redis.call('HGET', ikey, 'ver')
@@ -116,6 +119,9 @@ if ARGV[5] ~= 'active' then
   redis.call('HSET', ikey, 'end', now)
   redis.call('ZREM', k_instances(P), id)
   local ttl = tonumber(ARGV[12])
+  -- each end forgets up to TRIM_ON_END instances past their retention, so the index stays
+  -- bounded even while no scheduler runs (trim_history.lua is the scheduler's pass)
+  history_trim(P, tonumber(now) - ttl * 1000, TRIM_ON_END)
   if ttl > 0 then
     redis.call('ZADD', k_history(P), now, id)
     redis.call('EXPIRE', ikey, ttl)

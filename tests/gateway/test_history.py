@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from broker.bpmn import ProcessModel
 from broker.model import TopicRequest
+from broker.scheduler import Scheduler
 from broker.store import Store
 from tests.conftest import START_MS, FakeClock
 from tests.gateway.helpers import API, error
@@ -227,6 +228,30 @@ async def test_unknown_or_expired_instance_is_404(
     assert (await client.get(HPI)).json() == []
     assert (await client.get(f"{HPI}/count", params={"finished": "true"})).json() == {"count": 0}
     assert (await client.get(f"{HPI}/{ended}")).status_code == 404
+
+
+async def test_ended_instances_past_their_retention_are_no_longer_listed(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock, three
+) -> None:
+    """b ended at +3s, c at +4s; the scheduler's pass forgets each once end + TTL has passed."""
+    clock.advance(TTL_MS - 1000)  # now = +3s + TTL: b's retention is over, c's not yet
+    await Scheduler(store).run_once()
+    assert (await client.get(HPI)).json() == by_id(three["a"], three["c"])
+    assert (await client.get(f"{HPI}/count", params={"finished": "true"})).json() == {"count": 1}
+    response = await client.get(f"{HPI}/{three['b']['id']}")
+    expected = error(
+        "InvalidRequestException",
+        f"Historic process instance with id {three['b']['id']} does not exist",
+    )
+    assert (response.status_code, response.json()) == (404, expected)
+    ids = {"processInstanceIds": f"{three['b']['id']},{three['c']['id']}"}
+    assert (await client.get(HPI, params=ids)).json() == [three["c"]]
+
+    clock.advance(1000)
+    await Scheduler(store).run_once()
+    assert (await client.get(HPI)).json() == [three["a"]]
+    ended = [await store.redis.zcard(store.keys.history(p)) for p in range(store.keys.partitions)]
+    assert sum(ended) == 0
 
 
 async def test_a_deployed_definition_gives_name_and_version(
