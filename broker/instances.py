@@ -35,13 +35,21 @@ class InstanceNotFound(BrokerError):
 
 
 class MessageNotCorrelated(BrokerError):
-    def __init__(self, message_name: str, matches: int) -> None:
-        reason = (
-            "No process definition or execution matches the parameters"
-            if matches == 0
-            else f"{matches} executions match the correlation keys"
-        )
-        super().__init__(f"Cannot correlate message '{message_name}': {reason}")
+    """Camunda's MismatchingMessageCorrelationException, with its message: no execution
+    matches, or ``matches`` do where one was asked for (``correlation_set`` as Java prints it)."""
+
+    def __init__(self, message_name: str, matches: int, correlation_set: str = "") -> None:
+        if matches == 0:
+            message = (
+                f"Cannot correlate message '{message_name}': No process definition or execution "
+                "matches the parameters"
+            )
+        else:
+            message = (
+                f"ENGINE-13031 Cannot correlate a message with name '{message_name}' to a single "
+                f"execution. {matches} executions match the correlation keys: {correlation_set}"
+            )
+        super().__init__(message)
         self.message_name = message_name
         self.matches = matches
 

@@ -12,6 +12,7 @@ from broker import dates
 from broker.definition_model import Deployment, DeploymentResult, ProcessDefinition
 from broker.engine import InstanceState
 from broker.history import HistoricInstance
+from broker.instance_messages import Correlation
 from broker.instance_reads import ProcessInstance
 from broker.model import ExternalTask, Incident, TopicRequest
 from broker.query import TaskQuery, VariableCondition
@@ -326,3 +327,25 @@ def started_instance(state: InstanceState, definition_key: str, base_url: str) -
         "suspended": False,
         "tenantId": state.tenant_id,
     }
+
+
+def message_correlation_result(
+    item: Correlation, tz: tzinfo, with_variables: bool = False
+) -> dict[str, Any]:
+    """MessageCorrelationResultDto of a triggered execution (redtask has no message start
+    events, so never a ProcessDefinition result); ``with_variables``: the
+    MessageCorrelationResultWithVariableDto, with the instance's process variables after the
+    message (at its end, if it ended)."""
+    body: dict[str, Any] = {
+        "resultType": "Execution",
+        "execution": {
+            "id": item.execution_id,
+            "processInstanceId": item.instance_id,
+            "ended": item.ended,
+            "tenantId": item.state.tenant_id,
+        },
+        "processInstance": None,
+    }
+    if with_variables:
+        body["variables"] = variables_out(item.state.variables, tz)
+    return body

@@ -33,6 +33,7 @@ from broker.engine.events import (
     correlate_message,
     fail_task,
     fire_timer,
+    message_waiters,
     set_task_variables,
     start,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "correlate_message",
     "fail_task",
     "fire_timer",
+    "message_waiters",
     "set_task_variables",
     "start",
     "visible_variables",

@@ -181,6 +181,24 @@ def fire_timer(
     return _finish(run)
 
 
+def message_waiters(state: InstanceState, message_name: str) -> list[tuple[str, Variables]]:
+    """The executions waiting for ``message_name`` (creation order), each with its local
+    variables as Camunda's correlation sees them: a receive task or message catch event is no
+    scope of its own, so Camunda correlates to the execution of the scope it waits in, whose
+    locals are the enclosing sub-process's (the process variables at the top level). (On a
+    parallel path Camunda uses a concurrent execution with its own, normally empty, locals;
+    redtask keeps no such scope and uses the enclosing one there too.)"""
+    if state.status != "active":
+        return []
+    found = []
+    for execution in state.executions:
+        wait = execution.wait
+        if wait is not None and wait.kind == "message" and wait.ref == message_name:
+            scope = state.execution(execution.parent_id or state.instance_id)
+            found.append((execution.id, scope.variables if scope.parent_id else state.variables))
+    return found
+
+
 def correlate_message(
     model: ProcessModel,
     state: InstanceState,
@@ -188,27 +206,36 @@ def correlate_message(
     variables: Variables,
     now_ms: int,
     ids: Ids,
+    *,
+    execution_id: str | None = None,
+    local_variables: Variables | None = None,
 ) -> tuple[InstanceState, Effects, str]:
-    """Deliver a message to the one execution waiting for it; returns the new state, the
-    effects and the triggered execution's id. ``variables`` are set from that execution (nearest
-    scope that has them, else the process). Raises InstanceEnded, NoMatch (no or several
-    waiting executions)."""
+    """Deliver a message to the execution waiting for it (``execution_id``, or the only one);
+    returns the new state, the effects and the triggered execution's id. ``variables`` are set
+    from that execution (nearest scope that has them, else the process); ``local_variables``
+    on the scope it waits in (see :func:`message_waiters`). Raises InstanceEnded, NoMatch (no
+    such waiting execution, or several when none was named)."""
     _require_active(state)
     waiting = [
         e
         for e in state.executions
-        if e.wait is not None and e.wait.kind == "message" and e.wait.ref == message_name
+        if e.wait is not None
+        and e.wait.kind == "message"
+        and e.wait.ref == message_name
+        and execution_id in (None, e.id)
     ]
     if len(waiting) != 1:
         raise NoMatch(message_name, len(waiting))
     run = Run(model, state, now_ms, ids)
-    execution_id = waiting[0].id
-    run.update(execution_id, wait=None)
+    token = waiting[0]
+    run.update(token.id, wait=None)
     for name, value in variables.items():
-        run.set_variable(execution_id, name, value)
-    run.leave(execution_id)
+        run.set_variable(token.id, name, value)
+    for name, value in (local_variables or {}).items():
+        run.set_local(token.parent_id or state.instance_id, name, value)
+    run.leave(token.id)
     new_state, effects = _finish(run)
-    return new_state, effects, execution_id
+    return new_state, effects, token.id
 
 
 def cancel(model: ProcessModel, state: InstanceState) -> Step:

@@ -1,15 +1,22 @@
-"""POST /message: correlate a message to waiting process instances (§4.8)."""
+"""POST /message: correlate a message to waiting process instances (§4.8).
+
+``processVariablesLocal`` are set on the execution Camunda correlates to, which for a receive
+task or message catch event is the scope it waits in (the process instance at the top level,
+so there they become process variables); ``localCorrelationKeys`` match that scope's variables
+(see ``broker.engine.message_waiters``). ``processVariablesToTriggeredScope`` is not read.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
+from broker.correlation import InvalidCorrelation
+from broker.errors import InvalidVariable
 from broker.instances import MessageNotCorrelated
-from gateway.deps import StoreDep
+from gateway import convert
+from gateway.deps import StoreDep, TimezoneDep
 from gateway.dto import Dto, Variables
-from gateway.errors import CamundaError, camunda_errors, invalid_request
+from gateway.errors import CamundaError, invalid_request
 from gateway.responses import JSONBody
 
 router = APIRouter(tags=["Message"])
@@ -31,8 +38,8 @@ class CorrelationMessageDto(Dto):
 
 
 @router.post("/message")
-async def deliver_message(dto: CorrelationMessageDto, store: StoreDep) -> Response:
-    if not dto.message_name:
+async def deliver_message(dto: CorrelationMessageDto, store: StoreDep, tz: TimezoneDep) -> Response:
+    if dto.message_name is None:
         raise invalid_request("No message name supplied")
     if dto.tenant_id is not None and dto.without_tenant_id:
         raise invalid_request(
@@ -44,24 +51,29 @@ async def deliver_message(dto: CorrelationMessageDto, store: StoreDep) -> Respon
             "to true."
         )
     try:
-        with camunda_errors("message", validation_type="InvalidRequestException"):
-            executions = await store.correlate_message(
-                dto.message_name,
-                dto.business_key,
-                dto.process_variables,
-                all_matches=bool(dto.all),
-            )
-    except MessageNotCorrelated as exc:
+        correlations = await store.correlate_message(
+            dto.message_name,
+            dto.business_key,
+            dto.process_variables,
+            all_matches=bool(dto.all),
+            process_instance_id=dto.process_instance_id,
+            correlation_keys=dto.correlation_keys,
+            local_correlation_keys=dto.local_correlation_keys,
+            raw_local_variables=dto.process_variables_local,
+            tenant_id=dto.tenant_id,
+            without_tenant_id=bool(dto.without_tenant_id),
+        )
+    except InvalidVariable as exc:  # Camunda wraps the REST layer's RestException
+        message = f"Cannot deliver message: {exc}"
+        raise CamundaError(400, "InvalidRequestException", message, None) from exc
+    except InvalidCorrelation as exc:  # an engine exception: code 0 (a 500 in Camunda for some)
+        raise CamundaError(400, exc.kind, str(exc), 0) from exc
+    except MessageNotCorrelated as exc:  # a RestException around it: Java's toString() of it
         message = f"org.camunda.bpm.engine.MismatchingMessageCorrelationException: {exc}"
         raise CamundaError(400, "RestException", message, 0) from exc
     if not dto.result_enabled:
         return Response(status_code=204)
-    results: list[dict[str, Any]] = [
-        {
-            "resultType": "Execution",
-            "execution": {"id": e, "processInstanceId": i, "ended": False, "tenantId": None},
-            "processInstance": None,
-        }
-        for i, e in executions
-    ]
-    return JSONBody(results)
+    with_variables = bool(dto.variables_in_result_enabled)
+    return JSONBody(
+        [convert.message_correlation_result(c, tz, with_variables) for c in correlations]
+    )

@@ -168,9 +168,10 @@ async def test_messages_are_correlated_by_name_and_business_key(store: Store) ->
     with pytest.raises(MessageNotCorrelated, match="No process definition or execution"):
         await store.correlate_message("Shipped", "order-1")
 
-    [(instance_id, execution)] = await store.correlate_message(
+    [delivered] = await store.correlate_message(
         "PaymentReceived", "order-1", {"paid": {"type": "Boolean", "value": True}}
     )
+    instance_id, execution = delivered.instance_id, delivered.execution_id
     state, version = await store.instance_state(first.instance_id)
     assert version == 2 and state.variables["paid"]["value"] is True
     assert [e.wait.ref for e in state.executions if e.wait] == ["Shipped"]
