@@ -85,6 +85,11 @@ async def fetch(client: httpx.AsyncClient, topics: Sequence[str]) -> list[dict[s
     return list(response.json())
 
 
+async def fetch_each(client: httpx.AsyncClient, topics: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Fetch and lock; the tasks by activity id (the order of one fetch is not defined)."""
+    return {t["activityId"]: t for t in await fetch(client, topics)}
+
+
 async def act(client: httpx.AsyncClient, task: dict[str, Any], action: Action) -> None:
     url = f"{API}/external-task/{task['id']}"
     if action[0] == "complete":
@@ -157,6 +162,22 @@ async def assert_active(client: httpx.AsyncClient, instance_id: str) -> None:
     assert history.json()["state"] == "ACTIVE"
 
 
+async def open_tasks(client: httpx.AsyncClient, instance_id: str) -> list[str]:
+    """The activity ids of the instance's external tasks, locked or not."""
+    response = await client.get(f"{API}/external-task", params={"processInstanceId": instance_id})
+    assert response.status_code == 200, response.text
+    return sorted(t["activityId"] for t in response.json())
+
+
+async def assert_gone(client: httpx.AsyncClient, task: dict[str, Any]) -> None:
+    """The task no longer exists: reading it is a 404, and so is completing it."""
+    got = await client.get(f"{API}/external-task/{task['id']}")
+    assert got.status_code == 404, got.text
+    url = f"{API}/external-task/{task['id']}/complete"
+    completed = await client.post(url, json={"workerId": "w"})
+    assert completed.status_code == 404, completed.text
+
+
 async def fire_timers(store: Store, clock: FakeClock, ms: int) -> None:
     clock.advance(ms)
     scheduler = Scheduler(store, "t")
@@ -200,6 +221,48 @@ async def test_exclusive_gateway(
         await assert_active(client, pi)
         assert await variables(client, pi) == start_variables
     assert await work(client, ["review"], completing(review={"reviewed": True})) == expected
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# every branch of exclusive_conditions.bpmn has its own topic; ROUTED holds no condition
+ROUTE_TOPICS = [f"route-{b}" for b in ("gold", "big", "urgent", "small", "no-note", "manual")]
+ROUTED = dict(status="silver", amount=50, region="us", rush=False, member=True, note="hi")
+
+
+@pytest.mark.parametrize(
+    "changes, branch",
+    [
+        ({"status": "gold"}, "gold"),  # ${status == 'gold'}
+        ({"status": "Gold"}, "manual"),  # string equality is case-sensitive
+        ({"status": "gold", "amount": 500, "region": "eu"}, "gold"),  # first in document order
+        ({"amount": 51}, "big"),  # ${amount * 2 > 100}: 102
+        ({"region": "eu"}, "urgent"),  # ${region == 'eu' or rush}: left side
+        ({"rush": True}, "urgent"),  # right side
+        ({"member": False, "amount": 10}, "small"),  # ${not member && !(amount > 10)}
+        ({"member": False, "amount": 11}, "manual"),  # !(11 > 10) is false
+        ({"note": ""}, "no_note"),  # ${empty note}
+        ({"note": None}, "no_note"),
+        ({"note": []}, "no_note"),
+        ({}, "manual"),  # the default flow: 50 * 2 is not > 100, and so on
+    ],
+    ids=[
+        "equal", "case-sensitive", "first-wins", "arithmetic", "or-left", "or-right", "not",
+        "not-false", "empty-string", "empty-null", "empty-list", "default",
+    ],
+)  # fmt: skip
+async def test_exclusive_gateway_conditions(
+    client: httpx.AsyncClient, changes: dict[str, Any], branch: str
+) -> None:
+    await deploy(client, "exclusive_conditions", own=True)
+    start_variables = {**ROUTED, **changes}
+    pi = await start(client, "routing", start_variables)
+    [task] = await fetch(client, ROUTE_TOPICS)
+    topic = "route-no-note" if branch == "no_note" else f"route-{branch}"
+    assert (task["activityId"], task["topicName"]) == (branch, topic)
+    assert plain(task["variables"]) == start_variables
+    await assert_active(client, pi)
+    await act(client, task, ("complete", {}, None))
+    assert await fetch(client, ROUTE_TOPICS) == []
     await assert_ended(client, pi, "COMPLETED")
 
 
@@ -264,13 +327,42 @@ async def test_embedded_sub_process(client: httpx.AsyncClient) -> None:
     await assert_ended(client, pi, "COMPLETED")
 
 
-async def test_error_inside_sub_process_is_caught_on_its_boundary(
+SHIPPING_TOPICS = ["print-label", "refill-ink", "dispatch", "report-failure"]
+
+
+@pytest.mark.parametrize(
+    "outcome, path, last_sees",
+    [
+        (None, ["label", "dispatch"], {"labelled": True}),
+        # caught by the label's own handler, inside the sub-process, which then ends normally
+        (
+            ("NO_INK", "cartridge empty"),
+            ["label", "refill", "dispatch"],
+            {"inkMessage": "cartridge empty", "refilled": True},
+        ),
+        # the label's handler only catches NO_INK: the sub-process's catch-all takes it
+        (("NO_PRINTER", "jam"), ["label", "report_failure"], {"failure": "NO_PRINTER"}),
+    ],
+    ids=["no-error", "caught-inside", "caught-on-the-sub-process"],
+)
+async def test_an_error_inside_a_sub_process_is_caught_by_the_nearest_matching_scope(
     client: httpx.AsyncClient,
+    outcome: tuple[str, str] | None,
+    path: list[str],
+    last_sees: dict[str, Any],
 ) -> None:
-    await deploy(client, "sub_process")
-    pi = await start(client, "shipping", {"parcel": "P1"})
-    handle: Callable[[dict[str, Any]], Action] = lambda t: ("error", "NO_PRINTER", "jam", {})  # noqa: E731
-    assert await work(client, ["print-label"], handle) == ["label"]
+    await deploy(client, "sub_process_error_handlers", own=True)
+    pi = await start(client, "shipping_handlers", {"parcel": "P1"})
+
+    def handle(task: dict[str, Any]) -> Action:
+        if task["activityId"] == "label" and outcome is not None:
+            return ("error", *outcome, {})
+        done = {"label": "labelled", "refill": "refilled"}.get(task["activityId"])
+        return ("complete", {done: True} if done else {}, None)
+
+    seen: list[dict[str, Any]] = []
+    assert await work(client, SHIPPING_TOPICS, handle, seen=seen) == path
+    assert plain(seen[-1]["variables"]) == {"parcel": "P1", **last_sees}
     await assert_ended(client, pi, "COMPLETED")
 
 
@@ -278,20 +370,34 @@ async def test_error_inside_sub_process_is_caught_on_its_boundary(
 
 
 @pytest.mark.parametrize(
-    # on_declined; on_fraud (its errorRef names no error: the code itself); on_any (catch-all)
-    "code",
-    ["CARD_DECLINED", "FRAUD", "SOMETHING_ELSE"],
+    "code, handler, topic, error_variables",
+    [
+        (
+            "CARD_DECLINED",
+            "handle_declined",
+            "declined",
+            {"code": "CARD_DECLINED", "msg": "no funds"},
+        ),
+        ("FRAUD", "handle_fraud", "fraud", {}),  # on_fraud's errorRef names no error: the code
+        ("SOMETHING_ELSE", "handle_any", "any-error", {}),  # the catch-all sets no variables
+    ],
 )
-async def test_boundary_error_by_code_and_catch_all(client: httpx.AsyncClient, code: str) -> None:
-    await deploy(client, "boundary_error")
-    pi = await start(client, "payment", {"amount": 10})
-    handle: Callable[[dict[str, Any]], Action] = lambda t: (  # noqa: E731
-        "error",
-        code,
-        "no funds",
-        {"attempt": 2},
-    )
-    assert await work(client, ["charge"], handle) == ["charge"]
+async def test_boundary_error_by_code_and_catch_all(
+    client: httpx.AsyncClient, code: str, handler: str, topic: str, error_variables: dict[str, Any]
+) -> None:
+    await deploy(client, "boundary_error_handlers", own=True)
+    pi = await start(client, "payment_handlers", {"amount": 10})
+    topics = ["charge", "declined", "fraud", "any-error"]
+    [charge] = await fetch(client, topics)
+    assert charge["activityId"] == "charge"
+    await act(client, charge, ("error", code, "no funds", {"attempt": 2}))
+    await assert_gone(client, charge)  # even on_declined, marked non-interrupting, interrupts
+    [task] = await fetch(client, topics)
+    assert (task["activityId"], task["topicName"]) == (handler, topic)
+    assert await open_tasks(client, pi) == [handler]
+    assert await variables(client, pi) == {"amount": 10, "attempt": 2, **error_variables}
+    await act(client, task, ("complete", {"handled": True}, None))
+    assert await fetch(client, topics) == []
     await assert_ended(client, pi, "COMPLETED")
 
 
@@ -329,12 +435,119 @@ async def test_boundary_error_sets_code_and_message_variables(
 # error end event -----------------------------------------------------------------------------
 
 
+STOCK_TOPICS = ["check-stock", "notify-customer", "ship", "backorder"]
+
+
 async def test_error_end_event_caught_on_the_sub_process_then_terminate(
     client: httpx.AsyncClient,
 ) -> None:
-    await deploy(client, "error_end_event")
-    pi = await start(client, "reserve", {"sku": "X"})
-    # no task at all: stock_end throws OUT_OF_STOCK, no_stock catches it, kill terminates
+    await deploy(client, "error_end_event_handlers", own=True)
+    pi = await start(client, "reserve_handlers", {"sku": "X"})
+    tasks = await fetch_each(client, STOCK_TOPICS)
+    assert sorted(tasks) == ["check", "notify"]
+    check, notify = tasks["check"], tasks["notify"]
+    # nothing left: stock_out throws OUT_OF_STOCK, and no_stock catches it on the sub-process
+    await act(client, check, ("complete", {"left": 0}, None))
+    [backorder] = await fetch(client, STOCK_TOPICS)
+    assert backorder["activityId"] == "backorder"
+    assert await open_tasks(client, pi) == ["backorder", "notify"]
+    assert await variables(client, pi) == {
+        "sku": "X",
+        "left": 0,
+        "code": "OUT_OF_STOCK",
+        "msg": "Nothing left",  # the bpmn:error's camunda:errorMessage
+    }
+    # kill, a terminate end event, cancels the notify branch that still waits
+    await act(client, backorder, ("complete", {}, None))
+    await assert_gone(client, notify)
+    assert await fetch(client, STOCK_TOPICS) == []
+    await assert_ended(client, pi, "COMPLETED")
+
+
+async def test_an_error_end_event_not_reached_leaves_the_sub_process_normally(
+    client: httpx.AsyncClient,
+) -> None:
+    await deploy(client, "error_end_event_handlers", own=True)
+    pi = await start(client, "reserve_handlers", {"sku": "X"})
+    tasks = await fetch_each(client, STOCK_TOPICS)
+    check, notify = tasks["check"], tasks["notify"]
+    await act(client, check, ("complete", {"left": 3}, None))
+    [ship] = await fetch(client, STOCK_TOPICS)
+    assert ship["activityId"] == "ship"
+    await act(client, ship, ("complete", {}, None))
+    assert await open_tasks(client, pi) == ["notify"]  # no terminate on this path
+    assert await variables(client, pi) == {"sku": "X", "left": 3}
+    await act(client, notify, ("complete", {}, None))
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# terminate end event -------------------------------------------------------------------------
+
+RACE_TOPICS = ["slow", "inner-slow", "inner-fast", "fast"]
+
+
+async def test_terminate_end_events_cancel_the_branches_still_waiting_in_their_scope(
+    client: httpx.AsyncClient,
+) -> None:
+    await deploy(client, "terminate_end_event", own=True)
+    pi = await start(client, "race", {"n": 1})
+    tasks = await fetch_each(client, RACE_TOPICS)
+    assert sorted(tasks) == ["inner_fast", "inner_slow", "slow"]
+    # inside the sub-process the terminate end event ends only the sub-process
+    await act(client, tasks["inner_fast"], ("complete", {"innerDone": True}, None))
+    await assert_gone(client, tasks["inner_slow"])
+    [fast] = await fetch(client, RACE_TOPICS)
+    assert fast["activityId"] == "fast"
+    assert await open_tasks(client, pi) == ["fast", "slow"]
+    assert await variables(client, pi) == {"n": 1, "innerDone": True}
+    # at the top it ends the instance, with the 'slow' branch still waiting
+    await act(client, fast, ("complete", {}, None))
+    await assert_gone(client, tasks["slow"])
+    assert await fetch(client, RACE_TOPICS) == []
+    await assert_ended(client, pi, "COMPLETED")
+
+
+# an error no boundary event catches (§6.4: the execution ends) -------------------------------
+
+ERROR_TOPICS = ["risky", "after", "handle-other", "steady"]
+
+
+async def test_an_unhandled_error_ends_its_execution_and_so_a_lone_path_the_instance(
+    client: httpx.AsyncClient,
+) -> None:
+    await deploy(client, "unhandled_error", own=True)
+    pi = await start(client, "lone_error", {"n": 1})
+    [risky] = await fetch(client, ERROR_TOPICS)
+    assert risky["activityId"] == "risky"
+    # 'guarded' catches only OTHER: nothing catches NOBODY_CATCHES, and 'after' never comes
+    await act(client, risky, ("error", "NOBODY_CATCHES", "boom", {"tried": 1}))
+    await assert_gone(client, risky)
+    assert await fetch(client, ERROR_TOPICS) == []
+    await assert_ended(client, pi, "COMPLETED")
+
+    caught = await start(client, "lone_error", {"n": 2})  # the same process, OTHER is caught
+    [risky] = await fetch(client, ERROR_TOPICS)
+    await act(client, risky, ("error", "OTHER", "boom", {}))
+    [handler] = await fetch(client, ERROR_TOPICS)
+    assert handler["activityId"] == "handle_other"
+    await act(client, handler, ("complete", {}, None))
+    await assert_ended(client, caught, "COMPLETED")
+
+
+async def test_an_unhandled_error_in_a_parallel_branch_ends_only_that_branch(
+    client: httpx.AsyncClient,
+) -> None:
+    await deploy(client, "unhandled_error", own=True)
+    pi = await start(client, "parallel_error", {"n": 1})
+    tasks = await fetch_each(client, ERROR_TOPICS)
+    assert sorted(tasks) == ["p_risky_task", "p_steady_task"]
+    risky, steady = tasks["p_risky_task"], tasks["p_steady_task"]
+    await act(client, risky, ("error", "NOBODY_CATCHES", "boom", {"tried": 1}))
+    await assert_gone(client, risky)
+    assert await fetch(client, ERROR_TOPICS) == []  # no 'p_after'
+    assert await open_tasks(client, pi) == ["p_steady_task"]
+    assert await variables(client, pi) == {"n": 1, "tried": 1}  # set before the error ran
+    await act(client, steady, ("complete", {}, None))
     await assert_ended(client, pi, "COMPLETED")
 
 

@@ -177,9 +177,16 @@ async def test_a_deployment_without_resources_is_refused(client):
     )
 
 
-def problem_dto(message: str, line: int, column: int = 0, element: str | None = None):
-    """Under the names of Camunda <= 7.12 and of 7.13+ (whose getter starts with a Cyrillic e)."""
-    ids = [element] if element else []
+def problem_dto(
+    message: str,
+    line: int,
+    column: int = 0,
+    element: str | None = None,
+    ids: list[str] | None = None,
+):
+    """Under the names of Camunda <= 7.12 and of 7.13+ (whose getter starts with a Cyrillic e);
+    ``ids`` (all the elements involved) default to ``element`` alone."""
+    ids = ids if ids is not None else [element] if element else []
     return {"message": message, "line": line, "column": column, "mainBpmnElementId": element,
             "bpmnElementIds": ids, "mainElementId": element, "\u0435lementIds": ids}  # fmt: skip
 
@@ -231,6 +238,105 @@ async def test_hostile_bpmn_is_refused_and_nothing_is_stored(client, store, name
     assert (body["type"], body["code"]) == ("ParseException", 0)
     assert [e["message"] for e in body["details"][name]["errors"]] == [message]
     assert await stored_keys(store) == []
+
+
+def nested(depth: int) -> bytes:
+    """A process whose XML elements nest ``depth`` levels deep, one opening tag per line (the
+    element at level n is on line n)."""
+    head = [
+        '<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">',
+        '<process id="p" isExecutable="true"><startEvent id="s"/>',
+    ]
+    inner = ["<documentation>"] * (depth - 2)
+    tail = "</documentation>" * (depth - 2) + "</process></definitions>"
+    return "\n".join([*head, *inner, tail]).encode()
+
+
+# (line, the elements involved, the problem) for each problem, in the order they are reported
+DEEP = [(101, [], "XML elements are nested more than 100 levels deep")]
+UNSUPPORTED = [
+    (11, ["kitchen_sink"], "camunda:executionListener on 'kitchen_sink' is not supported"),
+    (14, ["msg_start"], "Start event 'msg_start' with a messageEventDefinition is not "
+     "supported: only none start events are"),
+    (17, ["approve"], "Element 'approve' is a <userTask>, which is not supported"),
+    (18, ["script"], "Element 'script' is a <scriptTask>, which is not supported"),
+    (19, ["call"], "Element 'call' is a <callActivity>, which is not supported"),
+    (20, ["race"], "Element 'race' is a <eventBasedGateway>, which is not supported"),
+    (21, ["complex"], "Element 'complex' is a <complexGateway>, which is not supported"),
+    (22, ["java"], "serviceTask 'java' is not supported: only camunda:type=\"external\" is"),
+    (24, ["many"], "'many' has a <multiInstanceLoopCharacteristics>, which is not supported"),
+    (26, ["cycle"], "Timer cycle (timeCycle) of 'cycle' is not supported: use timeDuration or "
+     "timeDate"),
+    (29, ["alarm"], "Intermediate catch event 'alarm' with signalEventDefinition is not "
+     "supported: only timer and message are"),
+    (32, ["throw"], "Element 'throw' is a <intermediateThrowEvent>, which is not supported"),
+    (33, ["on_event"], "Event sub-process 'on_event' is not supported"),
+    (36, ["compensation"], "Boundary event 'compensation' with compensateEventDefinition is not "
+     "supported: only error and timer are"),
+    (39, ["scripted"], "Condition of sequence flow 'scripted' is a script: only ${...} is "
+     "supported"),
+]  # fmt: skip
+BROKEN = [
+    (16, ["no_topic"], NO_TOPIC_MESSAGE),
+    (17, ["bad_priority"], "Value 'high' for attribute 'taskPriority' is not a valid number"),
+    (20, ["wait"], "Invalid 'messageRef' on 'wait': no message with id 'Msg_missing' found"),
+    (10, ["f_ghost_target"], "Invalid targetRef 'ghost' of sequence flow 'f_ghost_target': no "
+     "such element"),
+    (11, ["f_ghost_source"], "Invalid sourceRef 'phantom' of sequence flow 'f_ghost_source': no "
+     "such element"),
+    (21, ["f_bad_condition"], "Invalid condition of sequence flow 'f_bad_condition': Error "
+     "parsing '${amount >}': unexpected '}' at position 10"),
+    (24, ["f_literal_condition"], "Condition of sequence flow 'f_literal_condition' must be an "
+     "expression ${...}, not 'true'"),
+    (28, ["f_cross", "inner_task"], "Sequence flow 'f_cross' crosses a sub-process boundary "
+     "(targetRef 'inner_task')"),
+    (32, ["f_out", "end"], "Sequence flow 'f_out' crosses a sub-process boundary (targetRef "
+     "'end')"),
+    (12, ["gw", "f_elsewhere"], "Default flow 'f_elsewhere' of 'gw' is not an outgoing flow of "
+     "it"),
+    (18, ["lost"], "Invalid attachedToRef 'nowhere' of 'lost': no such element"),
+    (19, ["on_gateway"], "Boundary event 'on_gateway' is attached to 'gw' (a "
+     "<exclusiveGateway>): only external tasks and sub-processes can be"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problems"),
+    [
+        ("deep.bpmn", nested(101), DEEP),
+        ("unsupported.bpmn", (FILES / "unsupported.bpmn").read_bytes(), UNSUPPORTED),
+        ("broken.bpmn", (FILES / "broken_references.bpmn").read_bytes(), BROKEN),
+    ],
+    ids=["deeply-nested", "unsupported", "broken-references"],
+)
+async def test_refused_bpmn_names_each_element_and_problem_and_nothing_is_stored(
+    client, store, name, content, problems
+):
+    response = await deploy(client, (name, content), ("simple.bpmn", SIMPLE))
+    lines = "".join(
+        f"\n* {message} | resource {name} | line {line}" for line, _, message in problems
+    )
+    errors = [
+        problem_dto(message, line, element=ids[0] if ids else None, ids=ids)
+        for line, ids, message in problems
+    ]
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "type": "ParseException",
+            "message": f"ENGINE-09005 Could not parse BPMN process. Errors: {lines}",
+            "code": 0,
+            "details": {name: {"errors": errors, "warnings": []}},
+        },
+    )
+    assert await stored_keys(store) == []  # not even simple.bpmn, deployed alongside
+
+
+async def test_nesting_up_to_the_limit_deploys(client):
+    response = await deploy(client, ("deep.bpmn", nested(100)))
+    assert response.status_code == 200, response.text
+    [definition] = response.json()["deployedProcessDefinitions"].values()
+    assert (definition["key"], definition["version"]) == ("p", 1)
 
 
 async def test_two_processes_with_one_key_in_a_deployment_are_refused(client, store):
