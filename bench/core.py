@@ -51,11 +51,11 @@ if str(ROOT) not in sys.path:
 import redis  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
-from broker.connection import client_for  # noqa: E402
-from broker.embedded import EmbeddedRedis  # noqa: E402
-from broker.model import NewTask, TopicRequest  # noqa: E402
-from broker.settings import Settings  # noqa: E402
-from broker.store import Completion, Store, open_store  # noqa: E402
+from redtask.broker.connection import client_for  # noqa: E402
+from redtask.broker.embedded import EmbeddedRedis  # noqa: E402
+from redtask.broker.model import NewTask, TopicRequest  # noqa: E402
+from redtask.broker.settings import Settings  # noqa: E402
+from redtask.broker.store import Completion, Store, open_store  # noqa: E402
 
 LOCK_MS = 30_000
 FETCH_BATCH = 10

@@ -85,8 +85,8 @@ import uvicorn  # noqa: E402
 from fastapi import FastAPI, Response  # noqa: E402
 
 from bench.rawhttp import RawConn  # noqa: E402
-from broker.connection import client_for  # noqa: E402
-from broker.embedded import EmbeddedRedis, free_port  # noqa: E402
+from redtask.broker.connection import client_for  # noqa: E402
+from redtask.broker.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 LOCK_MS = 30_000
 WAKE_LOCK_MS = 3_600_000
@@ -216,7 +216,7 @@ def server_process(
 
 
 def gateway_args() -> list[str]:
-    return ["-m", "broker.cli", "--log-level", "WARNING", "gateway", "--port", "{port}"]
+    return ["-m", "redtask", "--log-level", "WARNING", "gateway", "--port", "{port}"]
 
 
 def bare_args() -> list[str]:

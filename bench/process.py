@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from broker.embedded import EmbeddedRedis  # noqa: E402
+from redtask.broker.embedded import EmbeddedRedis  # noqa: E402
 from tests.processes import gateway_process, redtask_env  # noqa: E402
 
 BPMN = """<?xml version="1.0" encoding="UTF-8"?>

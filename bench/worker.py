@@ -78,18 +78,18 @@ from bench.core import (  # noqa: E402
     raw_round,
     wait_persistence_idle,
 )
-from broker.connection import client_for  # noqa: E402
-from broker.embedded import EmbeddedRedis  # noqa: E402
-from broker.model import NewTask  # noqa: E402
-from broker.settings import Settings  # noqa: E402
-from broker.store import Store, open_store  # noqa: E402
+from redtask.broker.connection import client_for  # noqa: E402
+from redtask.broker.embedded import EmbeddedRedis  # noqa: E402
+from redtask.broker.model import NewTask  # noqa: E402
+from redtask.broker.settings import Settings  # noqa: E402
+from redtask.broker.store import Store, open_store  # noqa: E402
+from redtask.worker import Worker  # noqa: E402
+from redtask.worker.task import ExternalTask  # noqa: E402
+from redtask.worker.transport.base import Subscription, Transport  # noqa: E402
+from redtask.worker.transport.redis import RedisTransport  # noqa: E402
+from redtask.worker.transport.rest import RestTransport  # noqa: E402
+from redtask.worker.values import TypedValue  # noqa: E402
 from tests.processes import GatewayURL, gateway_process, redtask_env  # noqa: E402
-from worker import Worker  # noqa: E402
-from worker.task import ExternalTask  # noqa: E402
-from worker.transport.base import Subscription, Transport  # noqa: E402
-from worker.transport.redis import RedisTransport  # noqa: E402
-from worker.transport.rest import RestTransport  # noqa: E402
-from worker.values import TypedValue  # noqa: E402
 
 LOCK_MS = 30_000
 PUBLISH_BATCH = 100

@@ -9,8 +9,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from broker.errors import ConfigurationError
-from broker.keys import Keys
+from redtask.broker.errors import ConfigurationError
+from redtask.broker.keys import Keys
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from broker import dates, engine
-from broker.errors import InvalidArgument
+from redtask.broker import dates, engine
+from redtask.broker.errors import InvalidArgument
 
 TypedValues = Mapping[str, engine.TypedValue]
 _NOT_QUERYABLE = {"Bytes": "ByteArray", "File": "File"}

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from broker.bpmn import BpmnParseError, Problem, ProcessModel, parse_bpmn
-from broker.bpmn._xml import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, attr, load
-from broker.errors import BrokerError, InvalidArgument
+from redtask.broker.bpmn import BpmnParseError, Problem, ProcessModel, parse_bpmn
+from redtask.broker.bpmn._xml import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, attr, load
+from redtask.broker.errors import BrokerError, InvalidArgument
 
 BPMN_SUFFIXES = (".bpmn20.xml", ".bpmn")
 PROCESS_APPLICATION_SOURCE = "process application"  # Camunda's source for duplicate checks

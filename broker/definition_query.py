@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from broker.definition_model import Deployment, ProcessDefinition
-from broker.errors import InvalidArgument
-from broker.query import like_regex
+from redtask.broker.definition_model import Deployment, ProcessDefinition
+from redtask.broker.errors import InvalidArgument
+from redtask.broker.query import like_regex
 
 T = TypeVar("T")
 

@@ -28,8 +28,8 @@ import redis.asyncio as aioredis
 from redis.client import NEVER_DECODE
 from redis.exceptions import WatchError
 
-from broker.bpmn import ProcessModel, parse_bpmn
-from broker.definition_model import (
+from redtask.broker.bpmn import ProcessModel, parse_bpmn
+from redtask.broker.definition_model import (
     DefinitionNotFound,
     Deployment,
     DeploymentNotFound,
@@ -42,11 +42,11 @@ from broker.definition_model import (
     digest,
     parse_resources,
 )
-from broker.errors import BrokerError, InvalidArgument
-from broker.instance_reads import running_instances_of
-from broker.instances import InstanceNotFound, StoreInstances
-from broker.keys import Keys
-from broker.store_base import Clock, StoreBase, wall_clock_ms
+from redtask.broker.errors import BrokerError, InvalidArgument
+from redtask.broker.instance_reads import running_instances_of
+from redtask.broker.instances import InstanceNotFound, StoreInstances
+from redtask.broker.keys import Keys
+from redtask.broker.store_base import Clock, StoreBase, wall_clock_ms
 
 MODEL_CACHE_SIZE = 1024
 _models: OrderedDict[tuple[str, str], ProcessModel] = OrderedDict()

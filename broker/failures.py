@@ -22,12 +22,12 @@ from typing import Any
 
 import orjson
 
-from broker import engine, validate, variables
-from broker.bpmn import ProcessModel
-from broker.errors import BrokerError, InvalidArgument, ProcessTask, raise_for
-from broker.instances import E_CONFLICT, MAX_ATTEMPTS, StoreInstances
-from broker.model import ExternalTask, TaskState
-from broker.reads import StoreReads
+from redtask.broker import engine, validate, variables
+from redtask.broker.bpmn import ProcessModel
+from redtask.broker.errors import BrokerError, InvalidArgument, ProcessTask, raise_for
+from redtask.broker.instances import E_CONFLICT, MAX_ATTEMPTS, StoreInstances
+from redtask.broker.model import ExternalTask, TaskState
+from redtask.broker.reads import StoreReads
 
 MAX_ERROR_MESSAGE = 666  # Camunda truncates errorMessage to this many characters
 NO_INSTANCE = ("", "", "")  # handle_failure.lua ARGV[13..15]: no instance state to write

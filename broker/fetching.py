@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from broker.engine import InstanceState, visible_variables
-from broker.model import ExternalTask, TopicRequest
+from redtask.broker.engine import InstanceState, visible_variables
+from redtask.broker.model import ExternalTask, TopicRequest
 
 
 def like_to_lua(pattern: str) -> str:

@@ -20,11 +20,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
-from broker import engine
-from broker.errors import raise_for
-from broker.instance_reads import IncidentQuery, InstanceQuery, StoreInstanceReads, sort_and_page
-from broker.query import VariableCondition, compare
-from broker.settings import Settings
+from redtask.broker import engine
+from redtask.broker.errors import raise_for
+from redtask.broker.instance_reads import (
+    IncidentQuery,
+    InstanceQuery,
+    StoreInstanceReads,
+    sort_and_page,
+)
+from redtask.broker.query import VariableCondition, compare
+from redtask.broker.settings import Settings
 
 _FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end")
 STATES = {"active": "ACTIVE", "completed": "COMPLETED", "terminated": "EXTERNALLY_TERMINATED"}

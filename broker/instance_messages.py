@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
-from broker import engine, variables
-from broker.correlation import CorrelationSet
-from broker.errors import BrokerError, raise_for
-from broker.instances import (
+from redtask.broker import engine, variables
+from redtask.broker.correlation import CorrelationSet
+from redtask.broker.errors import BrokerError, raise_for
+from redtask.broker.instances import (
     E_CONFLICT,
     MAX_ATTEMPTS,
     InstanceNotFound,

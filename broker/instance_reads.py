@@ -14,12 +14,12 @@ from typing import Any, Protocol, TypeVar, cast
 import orjson
 import redis.asyncio as aioredis
 
-from broker import engine
-from broker.errors import InvalidArgument
-from broker.instances import InstanceNotFound
-from broker.keys import Keys
-from broker.model import Incident, incident_from_hash
-from broker.query import VariableCondition, compare
+from redtask.broker import engine
+from redtask.broker.errors import InvalidArgument
+from redtask.broker.instances import InstanceNotFound
+from redtask.broker.keys import Keys
+from redtask.broker.model import Incident, incident_from_hash
+from redtask.broker.query import VariableCondition, compare
 
 _META = ("status", "pd", "pk", "bk", "tn")
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import orjson
 
-from broker import engine, variables
-from broker.bpmn import ProcessModel
-from broker.errors import BrokerError, raise_for
-from broker.keys import Keys
-from broker.model import ExternalTask
-from broker.store_base import StoreBase
+from redtask.broker import engine, variables
+from redtask.broker.bpmn import ProcessModel
+from redtask.broker.errors import BrokerError, raise_for
+from redtask.broker.keys import Keys
+from redtask.broker.model import ExternalTask
+from redtask.broker.store_base import StoreBase
 
 ModelSource = Callable[[str], Awaitable[ProcessModel]]
 Step = tuple[engine.InstanceState, engine.Effects]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from broker.errors import InvalidArgument
-from broker.model import ExternalTask
+from redtask.broker.errors import InvalidArgument
+from redtask.broker.model import ExternalTask
 
 SORT_FIELDS: dict[str, Callable[[ExternalTask], Any]] = {
     "id": lambda t: t.id,

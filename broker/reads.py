@@ -14,17 +14,17 @@ from typing import cast
 import orjson
 import redis.asyncio as aioredis
 
-from broker.definitions import Definitions
-from broker.errors import TaskNotFound
-from broker.keys import Keys
-from broker.model import (
+from redtask.broker.definitions import Definitions
+from redtask.broker.errors import TaskNotFound
+from redtask.broker.keys import Keys
+from redtask.broker.model import (
     ExternalTask,
     Incident,
     TopicStats,
     incident_from_hash,
     task_from_hash,
 )
-from broker.query import NO_NAMES, TaskQuery, sort_and_page
+from redtask.broker.query import NO_NAMES, TaskQuery, sort_and_page
 
 
 class StoreReads:

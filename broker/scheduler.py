@@ -12,8 +12,8 @@ import contextlib
 import logging
 import socket
 
-from broker.connection import BACKEND_ERRORS
-from broker.store import Store
+from redtask.broker.connection import BACKEND_ERRORS
+from redtask.broker.store import Store
 
 log = logging.getLogger(__name__)
 

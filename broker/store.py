@@ -12,27 +12,33 @@ from typing import Any, Literal
 
 import orjson
 
-from broker import validate
-from broker.connection import check_eviction_policy, client_for, ensure_partitions
-from broker.engine import InstanceState
-from broker.errors import DuplicateTask, InvalidArgument, ProcessTask, TaskNotFound, raise_for
-from broker.failures import StoreFailures
-from broker.fetching import fetched_view, lua_filters
-from broker.history import StoreHistory
-from broker.instance_messages import StoreMessages
-from broker.instance_reads import StoreInstanceReads
-from broker.instances import StoreInstances
-from broker.keys import Keys
-from broker.model import (
+from redtask.broker import validate
+from redtask.broker.connection import check_eviction_policy, client_for, ensure_partitions
+from redtask.broker.engine import InstanceState
+from redtask.broker.errors import (
+    DuplicateTask,
+    InvalidArgument,
+    ProcessTask,
+    TaskNotFound,
+    raise_for,
+)
+from redtask.broker.failures import StoreFailures
+from redtask.broker.fetching import fetched_view, lua_filters
+from redtask.broker.history import StoreHistory
+from redtask.broker.instance_messages import StoreMessages
+from redtask.broker.instance_reads import StoreInstanceReads
+from redtask.broker.instances import StoreInstances
+from redtask.broker.keys import Keys
+from redtask.broker.model import (
     ExternalTask,
     NewTask,
     TopicRequest,
     pairs_to_dict,
     task_from_hash,
 )
-from broker.reads import StoreReads
-from broker.settings import Settings
-from broker.store_base import Clock, wall_clock_ms
+from redtask.broker.reads import StoreReads
+from redtask.broker.settings import Settings
+from redtask.broker.store_base import Clock, wall_clock_ms
 
 SortOrder = Literal["asc", "desc"]
 __all__ = ["Clock", "Completion", "Store", "open_store", "wall_clock_ms"]

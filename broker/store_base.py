@@ -14,9 +14,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
-from broker import scripts, validate
-from broker.keys import Keys
-from broker.settings import Settings
+from redtask.broker import scripts, validate
+from redtask.broker.keys import Keys
+from redtask.broker.settings import Settings
 
 Clock = Callable[[], int]
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

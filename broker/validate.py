@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from broker import variables
-from broker.errors import InvalidArgument
+from redtask.broker import variables
+from redtask.broker.errors import InvalidArgument
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 

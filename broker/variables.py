@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from broker import dates
-from broker.errors import InvalidVariable
+from redtask.broker import dates
+from redtask.broker.errors import InvalidVariable
 
 TypedValue = dict[str, Any]
 # what Java's Integer.parseInt / Double.parseDouble accept (no digit separators, no NaN)

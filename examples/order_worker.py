@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from worker import BpmnError, TaskFailure, Worker
+from redtask import BpmnError, TaskFailure, Worker
 
 PRICES = {"book": 12.5, "lamp": 40.0, "chair": 95.0}
 STOCK = {"book": 100, "lamp": 10, "chair": 4}

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
-from broker.definitions import Definitions
-from broker.settings import Settings
-from broker.store import Store, open_store
-from gateway import errors
-from gateway.auth import BasicAuth, load_users
-from gateway.limits import BodySizeLimit, EngineGuard
-from gateway.longpoll import WakeHub
-from gateway.routes import (
+from redtask.broker.definitions import Definitions
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store, open_store
+from redtask.gateway import errors
+from redtask.gateway.auth import BasicAuth, load_users
+from redtask.gateway.limits import BodySizeLimit, EngineGuard
+from redtask.gateway.longpoll import WakeHub
+from redtask.gateway.routes import (
     deployment,
     engine,
     extension,

@@ -12,7 +12,7 @@ import hmac
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from broker.settings import Settings
+from redtask.broker.settings import Settings
 
 
 def load_users(settings: Settings) -> dict[str, str]:

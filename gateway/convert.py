@@ -8,17 +8,17 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from broker import dates
-from broker.definition_model import Deployment, DeploymentResult, ProcessDefinition
-from broker.engine import InstanceState
-from broker.history import HistoricInstance
-from broker.instance_messages import Correlation
-from broker.instance_reads import ProcessInstance
-from broker.model import ExternalTask, Incident, TopicRequest
-from broker.query import TaskQuery, VariableCondition
-from gateway.dto import ExternalTaskQueryDto, FetchExternalTaskTopicDto, SortingDto
-from gateway.errors import invalid_request
-from gateway.params import _variable_conditions, boolean_param
+from redtask.broker import dates
+from redtask.broker.definition_model import Deployment, DeploymentResult, ProcessDefinition
+from redtask.broker.engine import InstanceState
+from redtask.broker.history import HistoricInstance
+from redtask.broker.instance_messages import Correlation
+from redtask.broker.instance_reads import ProcessInstance
+from redtask.broker.model import ExternalTask, Incident, TopicRequest
+from redtask.broker.query import TaskQuery, VariableCondition
+from redtask.gateway.dto import ExternalTaskQueryDto, FetchExternalTaskTopicDto, SortingDto
+from redtask.gateway.errors import invalid_request
+from redtask.gateway.params import _variable_conditions, boolean_param
 
 
 def variables_out(variables: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from broker.definitions import Definitions
-from broker.settings import Settings
-from broker.store import Store
-from gateway.longpoll import WakeHub
+from redtask.broker.definitions import Definitions
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
+from redtask.gateway.longpoll import WakeHub
 
 
 async def get_store(request: Request) -> Store:

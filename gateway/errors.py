@@ -16,9 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from broker.connection import UNREACHABLE_ERRORS
-from broker.definition_model import DefinitionNotFound, DeploymentNotFound, DeploymentParseError
-from broker.errors import (
+from redtask.broker.connection import UNREACHABLE_ERRORS
+from redtask.broker.definition_model import (
+    DefinitionNotFound,
+    DeploymentNotFound,
+    DeploymentParseError,
+)
+from redtask.broker.errors import (
     BrokerError,
     InvalidArgument,
     InvalidVariable,
@@ -27,7 +31,7 @@ from broker.errors import (
     TaskNotFound,
     WorkerMismatch,
 )
-from gateway.responses import JSONBody
+from redtask.gateway.responses import JSONBody
 
 log = logging.getLogger(__name__)
 

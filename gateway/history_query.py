@@ -10,13 +10,13 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from broker.definitions import Definitions
-from broker.history import HistoryQuery
-from broker.instance_reads import IncidentQuery
-from broker.query import OPERATORS, VariableCondition, compare
-from gateway import convert
-from gateway.dto import Dto, SortingDto, VariableQueryParameterDto
-from gateway.errors import invalid_request
+from redtask.broker.definitions import Definitions
+from redtask.broker.history import HistoryQuery
+from redtask.broker.instance_reads import IncidentQuery
+from redtask.broker.query import OPERATORS, VariableCondition, compare
+from redtask.gateway import convert
+from redtask.gateway.dto import Dto, SortingDto, VariableQueryParameterDto
+from redtask.gateway.errors import invalid_request
 
 
 class HistoricProcessInstanceQueryDto(Dto):

@@ -13,8 +13,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from broker.connection import BACKEND_ERRORS
-from broker.store import Store
+from redtask.broker.connection import BACKEND_ERRORS
+from redtask.broker.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class WakeHub:
         """Retry ``fetch`` on every wake-up of ``topics`` until it returns tasks, the timeout
         passes, the client goes away or the gateway shuts down (then ``[]``)."""
         if self.parked >= self.capacity:
-            from gateway.errors import CamundaError
+            from redtask.gateway.errors import CamundaError
 
             raise CamundaError(
                 500,

@@ -9,9 +9,9 @@ from typing import Any
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
-from broker.query import SORT_FIELDS
-from gateway.dto import ExternalTaskQueryDto, SortingDto, VariableQueryParameterDto
-from gateway.errors import invalid_request
+from redtask.broker.query import SORT_FIELDS
+from redtask.gateway.dto import ExternalTaskQueryDto, SortingDto, VariableQueryParameterDto
+from redtask.gateway.errors import invalid_request
 
 _LISTS = {
     "externalTaskIdIn",

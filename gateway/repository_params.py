@@ -10,15 +10,15 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from broker import dates
-from broker.definition_query import (
+from redtask.broker import dates
+from redtask.broker.definition_query import (
     DEFINITION_SORT_FIELDS,
     DEPLOYMENT_SORT_FIELDS,
     DefinitionQuery,
     DeploymentQuery,
 )
-from gateway.errors import CamundaError, invalid_request
-from gateway.params import boolean_param
+from redtask.gateway.errors import CamundaError, invalid_request
+from redtask.gateway.params import boolean_param
 
 
 def _bad(name: str, value: str) -> CamundaError:

@@ -13,8 +13,8 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from broker.settings import Settings
-from gateway.app import create_app
+from redtask.broker.settings import Settings
+from redtask.gateway.app import create_app
 
 
 class GatewayServer(uvicorn.Server):

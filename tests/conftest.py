@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from broker.connection import client_for
-from broker.embedded import EmbeddedRedis
-from broker.settings import Settings
-from broker.store import Store
+from redtask.broker.connection import client_for
+from redtask.broker.embedded import EmbeddedRedis
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
 
 START_MS = 1_700_000_000_000
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from broker.embedded import free_port
+from redtask.broker.embedded import free_port
 
 
 def redtask_env(
@@ -44,7 +44,7 @@ def gateway_process(env: dict[str, str], port: int = 0) -> Iterator[GatewayURL]:
         [
             sys.executable,
             "-m",
-            "broker.cli",
+            "redtask",
             "--log-level",
             "WARNING",
             "gateway",
@@ -75,7 +75,7 @@ def gateway_process(env: dict[str, str], port: int = 0) -> Iterator[GatewayURL]:
 
 @contextmanager
 def scheduler_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([sys.executable, "-m", "broker.cli", "scheduler"], env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "redtask", "scheduler"], env=env)
     try:
         yield proc
     finally:

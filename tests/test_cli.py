@@ -12,13 +12,13 @@ from pathlib import Path
 
 import httpx
 
-from broker.connection import client_for
-from broker.embedded import free_port
-from broker.model import NewTask
-from broker.settings import Settings
-from broker.store import Store
+from redtask.broker.connection import client_for
+from redtask.broker.embedded import free_port
+from redtask.broker.model import NewTask
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
 
-REDTASK = [sys.executable, "-m", "broker.cli"]
+REDTASK = [sys.executable, "-m", "redtask"]
 
 
 def _env(**extra: str) -> dict[str, str]:

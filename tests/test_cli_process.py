@@ -13,7 +13,7 @@ import pytest
 
 from tests.processes import gateway_process, redtask_env
 
-REDTASK = [sys.executable, "-m", "broker.cli"]
+REDTASK = [sys.executable, "-m", "redtask"]
 SIMPLE = Path(__file__).parent / "broker" / "bpmn" / "files" / "simple.bpmn"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from broker.cli import build_parser
-from worker.cli import load_worker
+from redtask.cli.main import build_parser
+from redtask.cli.worker import load_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -47,11 +47,35 @@ def test_only_the_store_layer_imports_redis() -> None:
     assert offenders == []
 
 
-def test_the_core_imports_neither_gateway_nor_worker() -> None:
+def test_the_core_imports_neither_gateway_nor_worker_nor_the_cli() -> None:
     offenders = [
         str(p.relative_to(ROOT))
         for p in _sources("broker")
-        if any(n.split(".")[0] in ("gateway", "worker") for n in _imports(p))
+        if any(
+            n.startswith(("redtask.gateway", "redtask.worker", "redtask.cli")) or n == "redtask"
+            for n in _imports(p)
+        )
+    ]
+    assert offenders == []
+
+
+def test_everything_imports_under_the_one_root() -> None:
+    """No module imports broker, gateway or worker as top-level names: those would be a user's
+    modules (or another distribution's), not redtask's."""
+    offenders = [
+        f"{p.relative_to(ROOT)}: {n}"
+        for p in _sources("redtask", "broker", "gateway", "worker", "tests", "bench", "examples")
+        for n in _imports(p)
+        if n.split(".")[0] in ("broker", "gateway", "worker")
+    ]
+    assert offenders == []
+
+
+def test_the_core_holds_no_http_client() -> None:
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in _sources("broker")
+        if any(n in ("httpx", "urllib.request", "http.client") for n in _imports(p))
     ]
     assert offenders == []
 
@@ -68,8 +92,9 @@ def test_key_names_are_formatted_only_in_keys_py() -> None:
 def test_the_rest_worker_runs_without_the_broker_or_the_gateway() -> None:
     """The REST transport speaks only Camunda's API, so the SDK runs against a real Camunda 7."""
     probe = (
-        "import sys, worker, worker.cli, worker.transport.rest; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'broker', 'gateway'}))"
+        "import sys, redtask, redtask.cli.worker, redtask.worker.transport.rest; "
+        "print(sorted({'.'.join(m.split('.')[:2]) for m in sys.modules}"
+        " & {'redtask.broker', 'redtask.gateway'}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True

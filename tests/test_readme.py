@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from broker.connection import client_for
-from broker.settings import Settings
-from broker.store import Store
+from redtask.broker.connection import client_for
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -8,11 +8,11 @@ it with ``redtask worker module:worker``.
         return {"receipt": payments.charge(card, amount)}
 """
 
-from worker.backoff import Backoff, RetryPolicy
-from worker.router import Router
-from worker.runtime import Worker
-from worker.task import BpmnError, Complete, ExternalTask, TaskFailure
-from worker.values import Typed
+from redtask.worker.backoff import Backoff, RetryPolicy
+from redtask.worker.router import Router
+from redtask.worker.runtime import Worker
+from redtask.worker.task import BpmnError, Complete, ExternalTask, TaskFailure
+from redtask.worker.values import Typed
 
 __all__ = [
     "Backoff",

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from worker.task import BpmnError, Complete, ExternalTask, TaskFailure
+from redtask.worker.task import BpmnError, Complete, ExternalTask, TaskFailure
 
 _MISSING = object()
 

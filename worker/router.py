@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from worker.backoff import Backoff, RetryPolicy
-from worker.handler import Signature
-from worker.transport.base import Subscription
+from redtask.worker.backoff import Backoff, RetryPolicy
+from redtask.worker.handler import Signature
+from redtask.worker.transport.base import Subscription
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_LOCK_DURATION_MS = 30_000

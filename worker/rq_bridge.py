@@ -36,10 +36,10 @@ from rq.registry import StartedJobRegistry
 from rq.results import Result
 from rq.serializers import resolve_serializer
 
-from worker.backoff import Backoff
-from worker.runtime import Worker
-from worker.task import Complete, ExternalTask, TaskFailure
-from worker.transport.base import Transport
+from redtask.worker.backoff import Backoff
+from redtask.worker.runtime import Worker
+from redtask.worker.task import Complete, ExternalTask, TaskFailure
+from redtask.worker.transport.base import Transport
 
 log = logging.getLogger("redtask.rq_bridge")
 

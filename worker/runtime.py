@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from worker.backoff import Backoff
-from worker.errors import Rejected, TaskLost, Unavailable
-from worker.handler import Failed, Outcome, outcome_of_error, outcome_of_result
-from worker.router import Router, TaskSpec
-from worker.task import BpmnError, Complete, ExternalTask
-from worker.transport.base import Transport
-from worker.values import to_typed_map
+from redtask.worker.backoff import Backoff
+from redtask.worker.errors import Rejected, TaskLost, Unavailable
+from redtask.worker.handler import Failed, Outcome, outcome_of_error, outcome_of_result
+from redtask.worker.router import Router, TaskSpec
+from redtask.worker.task import BpmnError, Complete, ExternalTask
+from redtask.worker.transport.base import Transport
+from redtask.worker.values import to_typed_map
 
 log = logging.getLogger("redtask.worker")
 

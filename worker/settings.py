@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from worker.transport.base import Transport
+from redtask.worker.transport.base import Transport
 
 
 class WorkerSettings(BaseSettings):
@@ -28,12 +28,12 @@ class WorkerSettings(BaseSettings):
 def make_transport(settings: WorkerSettings, redis_url: str | None = None) -> Transport:
     """The transport ``settings`` name; ``redis_url`` overrides REDTASK_REDIS_URL."""
     if settings.transport == "redis":
-        from broker.settings import Settings
-        from worker.transport.redis import RedisTransport
+        from redtask.broker.settings import Settings
+        from redtask.worker.transport.redis import RedisTransport
 
         broker_settings = Settings() if redis_url is None else Settings(redis_url=redis_url)
         return RedisTransport(broker_settings)
-    from worker.transport.rest import RestTransport
+    from redtask.worker.transport.rest import RestTransport
 
     auth = None
     if settings.username is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from worker.values import TypedValue, from_typed_map
+from redtask.worker.values import TypedValue, from_typed_map
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ Typical use by the engine::
             ...
 """
 
-from broker.bpmn.expressions import Expression, ExpressionError, parse_value
-from broker.bpmn.model import (
+from redtask.broker.bpmn.expressions import Expression, ExpressionError, parse_value
+from redtask.broker.bpmn.model import (
     BoundaryEvent,
     BpmnParseError,
     Element,
@@ -32,8 +32,8 @@ from broker.bpmn.model import (
     StartEvent,
     SubProcess,
 )
-from broker.bpmn.parser import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, parse_bpmn
-from broker.bpmn.timers import (
+from redtask.broker.bpmn.parser import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, parse_bpmn
+from redtask.broker.bpmn.timers import (
     IsoDuration,
     TimerDefinition,
     TimerError,

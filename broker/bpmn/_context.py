@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from broker.bpmn._xml import (
+from redtask.broker.bpmn._xml import (
     CAMUNDA_NS,
     XmlElement,
     attr,
@@ -16,9 +16,9 @@ from broker.bpmn._xml import (
     split,
     text,
 )
-from broker.bpmn.expressions import Expression, ExpressionError, parse_value
-from broker.bpmn.model import ErrorDefinition, Problem
-from broker.bpmn.timers import TimerDefinition, TimerError
+from redtask.broker.bpmn.expressions import Expression, ExpressionError, parse_value
+from redtask.broker.bpmn.model import ErrorDefinition, Problem
+from redtask.broker.bpmn.timers import TimerDefinition, TimerError
 
 PASSIVE = frozenset(
     {"documentation", "extensionElements", "incoming", "outgoing", "ioSpecification", "property"}

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Literal
 
-from broker.bpmn._context import EVENT_DEFINITIONS, ParseContext
-from broker.bpmn._xml import (
+from redtask.broker.bpmn._context import EVENT_DEFINITIONS, ParseContext
+from redtask.broker.bpmn._xml import (
     CAMUNDA_NS,
     XmlElement,
     attr,
@@ -23,8 +23,8 @@ from broker.bpmn._xml import (
     split,
     text,
 )
-from broker.bpmn.expressions import Expression
-from broker.bpmn.model import (
+from redtask.broker.bpmn.expressions import Expression
+from redtask.broker.bpmn.model import (
     BoundaryEvent,
     Element,
     EndEvent,

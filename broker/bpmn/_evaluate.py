@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from broker.bpmn._nodes import (
+from redtask.broker.bpmn._nodes import (
     Binary,
     Call,
     ExpressionError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from broker.errors import BrokerError
+from redtask.broker.errors import BrokerError
 
 
 class ExpressionError(BrokerError, ValueError):

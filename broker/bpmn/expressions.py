@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from broker.bpmn._evaluate import evaluate, java_class, to_string
-from broker.bpmn._nodes import (
+from redtask.broker.bpmn._evaluate import evaluate, java_class, to_string
+from redtask.broker.bpmn._nodes import (
     Binary,
     Call,
     ExpressionError,

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from broker.bpmn.expressions import Expression
-from broker.bpmn.timers import TimerDefinition
-from broker.errors import InvalidArgument
+from redtask.broker.bpmn.expressions import Expression
+from redtask.broker.bpmn.timers import TimerDefinition
+from redtask.broker.errors import InvalidArgument
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 

@@ -15,9 +15,9 @@ from collections import defaultdict
 from dataclasses import replace
 from types import MappingProxyType
 
-from broker.bpmn._context import PASSIVE, ParseContext
-from broker.bpmn._elements import HANDLERS
-from broker.bpmn._xml import (
+from redtask.broker.bpmn._context import PASSIVE, ParseContext
+from redtask.broker.bpmn._elements import HANDLERS
+from redtask.broker.bpmn._xml import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_DEPTH,
     XmlElement,
@@ -29,8 +29,8 @@ from broker.bpmn._xml import (
     local,
     text,
 )
-from broker.bpmn.expressions import Expression, ExpressionError
-from broker.bpmn.model import (
+from redtask.broker.bpmn.expressions import Expression, ExpressionError
+from redtask.broker.bpmn.model import (
     BoundaryEvent,
     BpmnParseError,
     Element,

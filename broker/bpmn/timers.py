@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from broker.bpmn.expressions import Expression, parse_value
-from broker.dates import to_ms
-from broker.errors import BrokerError
+from redtask.broker.bpmn.expressions import Expression, parse_value
+from redtask.broker.dates import to_ms
+from redtask.broker.errors import BrokerError
 
 TimerKind = Literal["duration", "date"]
 

@@ -15,8 +15,8 @@ events; interrupting and non-interrupting timer boundary events; timer and messa
 catch events; receive tasks.
 """
 
-from broker.engine.effects import Effects, NewTask, NewTimer, Subscription
-from broker.engine.errors import (
+from redtask.broker.engine.effects import Effects, NewTask, NewTimer, Subscription
+from redtask.broker.engine.errors import (
     EngineError,
     EvaluationError,
     InstanceEnded,
@@ -26,7 +26,7 @@ from broker.engine.errors import (
     UnknownTask,
     UnknownTimer,
 )
-from broker.engine.events import (
+from redtask.broker.engine.events import (
     bpmn_error,
     cancel,
     complete_task,
@@ -37,9 +37,9 @@ from broker.engine.events import (
     set_task_variables,
     start,
 )
-from broker.engine.ids import CounterIds, Ids, UuidIds
-from broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
-from broker.engine.tree import Tree
+from redtask.broker.engine.ids import CounterIds, Ids, UuidIds
+from redtask.broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
+from redtask.broker.engine.tree import Tree
 
 
 def visible_variables(state: InstanceState, execution_id: str) -> dict[str, TypedValue]:

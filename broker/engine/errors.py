@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from broker.errors import BrokerError
+from redtask.broker.errors import BrokerError
 
 
 class EngineError(BrokerError):

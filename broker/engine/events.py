@@ -18,13 +18,19 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from broker.bpmn import BoundaryEvent, ExpressionError, ExternalTask, ProcessModel
-from broker.engine.effects import Effects
-from broker.engine.errors import EvaluationError, InstanceEnded, NoMatch, UnknownTask, UnknownTimer
-from broker.engine.ids import Ids
-from broker.engine.run import Run
-from broker.engine.state import Execution, InstanceState, TypedValue, Wait
-from broker.engine.values import mapped
+from redtask.broker.bpmn import BoundaryEvent, ExpressionError, ExternalTask, ProcessModel
+from redtask.broker.engine.effects import Effects
+from redtask.broker.engine.errors import (
+    EvaluationError,
+    InstanceEnded,
+    NoMatch,
+    UnknownTask,
+    UnknownTimer,
+)
+from redtask.broker.engine.ids import Ids
+from redtask.broker.engine.run import Run
+from redtask.broker.engine.state import Execution, InstanceState, TypedValue, Wait
+from redtask.broker.engine.values import mapped
 
 Step = tuple[InstanceState, Effects]
 Variables = Mapping[str, TypedValue]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from broker.bpmn import FlowNode, ProcessModel
-from broker.engine.state import Execution
+from redtask.broker.bpmn import FlowNode, ProcessModel
+from redtask.broker.engine.state import Execution
 
 
 def waiting_at(tokens: Sequence[Execution], gateway_id: str) -> list[Execution]:

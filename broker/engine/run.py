@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from broker.bpmn import (
+from redtask.broker.bpmn import (
     BoundaryEvent,
     EndEvent,
     ExpressionError,
@@ -28,13 +28,13 @@ from broker.bpmn import (
     TimerError,
     due_ms,
 )
-from broker.engine import joins
-from broker.engine.effects import NewTask, NewTimer, Subscription
-from broker.engine.errors import EngineError, EvaluationError, NoOutgoingFlow
-from broker.engine.ids import Ids
-from broker.engine.state import Execution, InstanceState, Timer, Wait
-from broker.engine.tree import Tree
-from broker.engine.values import evaluate, holds, mapped, typed
+from redtask.broker.engine import joins
+from redtask.broker.engine.effects import NewTask, NewTimer, Subscription
+from redtask.broker.engine.errors import EngineError, EvaluationError, NoOutgoingFlow
+from redtask.broker.engine.ids import Ids
+from redtask.broker.engine.state import Execution, InstanceState, Timer, Wait
+from redtask.broker.engine.tree import Tree
+from redtask.broker.engine.values import evaluate, holds, mapped, typed
 
 MAX_ENTRIES = 10_000
 """Elements one step may enter: more means a cycle without a wait state (bounded work)."""

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from broker.engine.errors import InvalidState
+from redtask.broker.engine.errors import InvalidState
 
 TypedValue = dict[str, Any]
 Status = Literal["active", "completed", "terminated"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from broker.engine.effects import EffectsBuilder, Subscription
-from broker.engine.errors import EngineError
-from broker.engine.state import Execution, InstanceState, Status, TypedValue
-from broker.engine.values import plain_values
+from redtask.broker.engine.effects import EffectsBuilder, Subscription
+from redtask.broker.engine.errors import EngineError
+from redtask.broker.engine.state import Execution, InstanceState, Status, TypedValue
+from redtask.broker.engine.values import plain_values
 
 
 class Tree:

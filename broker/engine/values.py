@@ -15,9 +15,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from broker.bpmn import Expression, ExpressionError, SequenceFlow
-from broker.engine.errors import EvaluationError
-from broker.engine.state import TypedValue
+from redtask.broker.bpmn import Expression, ExpressionError, SequenceFlow
+from redtask.broker.engine.errors import EvaluationError
+from redtask.broker.engine.state import TypedValue
 
 _BARE_VARIABLE = re.compile(r"[$#]\{\s*([^\W\d][\w$]*)\s*\}")
 _KEYWORDS = {"true", "false", "null", "empty", "not", "and", "or", "eq", "ne", "lt", "gt"}

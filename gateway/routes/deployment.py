@@ -14,15 +14,15 @@ from datetime import tzinfo
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
-from broker import dates
-from broker.definition_model import DeploymentRequest, Resource
-from broker.definition_query import DEPLOYMENT_SORT_FIELDS, sort_and_page
-from gateway import convert
-from gateway.deps import DefinitionsDep, TimezoneDep
-from gateway.errors import camunda_errors, invalid_request
-from gateway.params import paging
-from gateway.repository_params import deployment_query, deployment_sorting, enabled
-from gateway.responses import JSONBody
+from redtask.broker import dates
+from redtask.broker.definition_model import DeploymentRequest, Resource
+from redtask.broker.definition_query import DEPLOYMENT_SORT_FIELDS, sort_and_page
+from redtask.gateway import convert
+from redtask.gateway.deps import DefinitionsDep, TimezoneDep
+from redtask.gateway.errors import camunda_errors, invalid_request
+from redtask.gateway.params import paging
+from redtask.gateway.repository_params import deployment_query, deployment_sorting, enabled
+from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/deployment", tags=["Deployment"])
 NO_CONTENT = 204

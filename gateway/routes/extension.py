@@ -8,11 +8,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from broker.model import NewTask
-from gateway.deps import StoreDep
-from gateway.dto import Dto, PublishTaskDto
-from gateway.errors import camunda_errors
-from gateway.responses import JSONBody
+from redtask.broker.model import NewTask
+from redtask.gateway.deps import StoreDep
+from redtask.gateway.dto import Dto, PublishTaskDto
+from redtask.gateway.errors import camunda_errors
+from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/redtask", tags=["redtask extension"])
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from broker import dates
-from broker.errors import TaskNotFound
-from broker.model import ExternalTask
-from broker.query import TaskQuery
-from gateway import convert
-from gateway.deps import HubDep, SettingsDep, StoreDep, TimezoneDep
-from gateway.dto import (
+from redtask.broker import dates
+from redtask.broker.errors import TaskNotFound
+from redtask.broker.model import ExternalTask
+from redtask.broker.query import TaskQuery
+from redtask.gateway import convert
+from redtask.gateway.deps import HubDep, SettingsDep, StoreDep, TimezoneDep
+from redtask.gateway.dto import (
     CompleteExternalTaskDto,
     ExtendLockOnExternalTaskDto,
     ExternalTaskBpmnErrorDto,
@@ -27,15 +27,15 @@ from gateway.dto import (
     RetriesDto,
     SetRetriesForExternalTasksDto,
 )
-from gateway.errors import CamundaError, camunda_errors, invalid_request
-from gateway.params import (
+from redtask.gateway.errors import CamundaError, camunda_errors, invalid_request
+from redtask.gateway.params import (
     boolean_param,
     paging,
     query_from_params,
     sorting_from_body,
     sorting_from_params,
 )
-from gateway.responses import JSONBody
+from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/external-task", tags=["External Task"])
 MAX_ASYNC_TIMEOUT = 1_800_000

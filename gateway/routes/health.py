@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from gateway.deps import StoreDep
+from redtask.gateway.deps import StoreDep
 
 router = APIRouter(prefix="/health", tags=["Health"])
 

@@ -10,18 +10,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from broker.definition_model import DefinitionNotFound, ProcessDefinition
-from broker.definitions import Definitions
-from broker.history import HISTORY_SORT, HistoricInstance
-from broker.instance_reads import sort_and_page
-from broker.settings import Settings
-from broker.store import Store
-from gateway import convert
-from gateway.deps import DefinitionsDep, SettingsDep, StoreDep, TimezoneDep
-from gateway.errors import invalid_request
-from gateway.history_query import HistoricProcessInstanceQueryDto, history_query, query_dto
-from gateway.params import paging
-from gateway.responses import JSONBody
+from redtask.broker.definition_model import DefinitionNotFound, ProcessDefinition
+from redtask.broker.definitions import Definitions
+from redtask.broker.history import HISTORY_SORT, HistoricInstance
+from redtask.broker.instance_reads import sort_and_page
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
+from redtask.gateway import convert
+from redtask.gateway.deps import DefinitionsDep, SettingsDep, StoreDep, TimezoneDep
+from redtask.gateway.errors import invalid_request
+from redtask.gateway.history_query import HistoricProcessInstanceQueryDto, history_query, query_dto
+from redtask.gateway.params import paging
+from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/history/process-instance", tags=["Historic Process Instance"])
 ByDefinition = dict[str, ProcessDefinition | None]

@@ -6,13 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import QueryParams
 
-from broker.instance_reads import INCIDENT_SORT, IncidentQuery
-from gateway import convert
-from gateway.deps import StoreDep, TimezoneDep
-from gateway.dto import Dto
-from gateway.errors import invalid_request
-from gateway.params import paging
-from gateway.responses import JSONBody
+from redtask.broker.instance_reads import INCIDENT_SORT, IncidentQuery
+from redtask.gateway import convert
+from redtask.gateway.deps import StoreDep, TimezoneDep
+from redtask.gateway.dto import Dto
+from redtask.gateway.errors import invalid_request
+from redtask.gateway.params import paging
+from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/incident", tags=["Incident"])
 

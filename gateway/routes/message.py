@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from broker.correlation import InvalidCorrelation
-from broker.errors import InvalidVariable
-from broker.instances import MessageNotCorrelated
-from gateway import convert
-from gateway.deps import StoreDep, TimezoneDep
-from gateway.dto import Dto, Variables
-from gateway.errors import CamundaError, invalid_request
-from gateway.responses import JSONBody
+from redtask.broker.correlation import InvalidCorrelation
+from redtask.broker.errors import InvalidVariable
+from redtask.broker.instances import MessageNotCorrelated
+from redtask.gateway import convert
+from redtask.gateway.deps import StoreDep, TimezoneDep
+from redtask.gateway.dto import Dto, Variables
+from redtask.gateway.errors import CamundaError, invalid_request
+from redtask.gateway.responses import JSONBody
 
 router = APIRouter(tags=["Message"])
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from broker.definition_model import DefinitionNotFound, ProcessDefinition
-from broker.definition_query import DEFINITION_SORT_FIELDS, sort_and_page
-from broker.definitions import Definitions
-from broker.errors import BrokerError, InvalidVariable
-from gateway import convert
-from gateway.deps import DefinitionsDep, StoreDep
-from gateway.dto import Dto, Variables
-from gateway.errors import CamundaError, camunda_errors
-from gateway.params import paging
-from gateway.repository_params import definition_query, definition_sorting
-from gateway.responses import JSONBody
+from redtask.broker.definition_model import DefinitionNotFound, ProcessDefinition
+from redtask.broker.definition_query import DEFINITION_SORT_FIELDS, sort_and_page
+from redtask.broker.definitions import Definitions
+from redtask.broker.errors import BrokerError, InvalidVariable
+from redtask.gateway import convert
+from redtask.gateway.deps import DefinitionsDep, StoreDep
+from redtask.gateway.dto import Dto, Variables
+from redtask.gateway.errors import CamundaError, camunda_errors
+from redtask.gateway.params import paging
+from redtask.gateway.repository_params import definition_query, definition_sorting
+from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/process-definition", tags=["Process Definition"])
 

@@ -9,18 +9,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from starlette.datastructures import QueryParams
 
-from broker.definitions import Definitions
-from broker.errors import InvalidVariable
-from broker.instance_reads import INSTANCE_SORT, IncidentQuery, InstanceQuery, ProcessInstance
-from broker.instances import InstanceNotFound
-from broker.query import OPERATORS, VariableCondition
-from broker.store import Store
-from gateway import convert
-from gateway.deps import DefinitionsDep, StoreDep, TimezoneDep
-from gateway.dto import Dto, SortingDto, VariableQueryParameterDto
-from gateway.errors import CamundaError, camunda_errors, invalid_request
-from gateway.params import paging
-from gateway.responses import JSONBody
+from redtask.broker.definitions import Definitions
+from redtask.broker.errors import InvalidVariable
+from redtask.broker.instance_reads import (
+    INSTANCE_SORT,
+    IncidentQuery,
+    InstanceQuery,
+    ProcessInstance,
+)
+from redtask.broker.instances import InstanceNotFound
+from redtask.broker.query import OPERATORS, VariableCondition
+from redtask.broker.store import Store
+from redtask.gateway import convert
+from redtask.gateway.deps import DefinitionsDep, StoreDep, TimezoneDep
+from redtask.gateway.dto import Dto, SortingDto, VariableQueryParameterDto
+from redtask.gateway.errors import CamundaError, camunda_errors, invalid_request
+from redtask.gateway.params import paging
+from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/process-instance", tags=["Process Instance"])
 NO_CONTENT = 204

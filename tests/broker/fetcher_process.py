@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from broker.connection import client_for
-from broker.model import TopicRequest
-from broker.settings import Settings
-from broker.store import Store
+from redtask.broker.connection import client_for
+from redtask.broker.model import TopicRequest
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
 
 Delivery = tuple[str, int, int, int]  # task id, lock token, fetch sent at ms, lock expiry ms
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from broker.errors import InvalidArgument, InvalidVariable
-from broker.model import NewTask, TopicRequest
-from broker.query import TaskQuery
-from broker.store import Store
+from redtask.broker.errors import InvalidArgument, InvalidVariable
+from redtask.broker.model import NewTask, TopicRequest
+from redtask.broker.query import TaskQuery
+from redtask.broker.store import Store
 
 LONG_RANGE = "[-9223372036854775808, 9223372036854775807]"
 

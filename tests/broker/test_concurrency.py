@@ -7,8 +7,8 @@ import multiprocessing
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 
-from broker.model import NewTask
-from broker.store import Store, wall_clock_ms
+from redtask.broker.model import NewTask
+from redtask.broker.store import Store, wall_clock_ms
 from tests.broker.fetcher_process import Delivery, fetch_until_idle
 
 CLIENTS = 8

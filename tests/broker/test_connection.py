@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from broker import scripts
-from broker.connection import check_eviction_policy, client_for, ensure_partitions
-from broker.errors import ConfigurationError
-from broker.keys import Keys
-from broker.settings import Settings
-from broker.store import open_store
+from redtask.broker import scripts
+from redtask.broker.connection import check_eviction_policy, client_for, ensure_partitions
+from redtask.broker.errors import ConfigurationError
+from redtask.broker.keys import Keys
+from redtask.broker.settings import Settings
+from redtask.broker.store import open_store
 
 
 async def test_a_redis_that_can_evict_keys_is_refused_with_the_fix_in_the_message(

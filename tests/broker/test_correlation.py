@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from broker.correlation import CorrelationSet, InvalidCorrelation
-from broker.engine import Execution, Wait
+from redtask.broker.correlation import CorrelationSet, InvalidCorrelation
+from redtask.broker.engine import Execution, Wait
 from tests.broker.engine.driver import Instance
 
 

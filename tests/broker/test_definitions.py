@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from broker import definitions as definitions_module
-from broker.bpmn import Problem
-from broker.definition_model import (
+from redtask.broker import definitions as definitions_module
+from redtask.broker.bpmn import Problem
+from redtask.broker.definition_model import (
     DefinitionNotFound,
     Deployment,
     DeploymentNotFound,
@@ -22,9 +22,9 @@ from broker.definition_model import (
     changed_resources,
     definition_id,
 )
-from broker.definitions import Definitions
-from broker.errors import InvalidArgument
-from broker.store import Store
+from redtask.broker.definitions import Definitions
+from redtask.broker.errors import InvalidArgument
+from redtask.broker.store import Store
 from tests.conftest import START_MS, FakeClock
 
 FILES = Path(__file__).parent / "bpmn" / "files"

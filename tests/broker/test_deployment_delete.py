@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from broker.definition_model import DeploymentNotFound, DeploymentRequest, Resource
-from broker.definitions import Definitions, DeploymentHasInstances
-from broker.instance_reads import running_instances_of
-from broker.instances import InstanceNotFound
-from broker.model import TopicRequest
-from broker.store import Store
+from redtask.broker.definition_model import DeploymentNotFound, DeploymentRequest, Resource
+from redtask.broker.definitions import Definitions, DeploymentHasInstances
+from redtask.broker.instance_reads import running_instances_of
+from redtask.broker.instances import InstanceNotFound
+from redtask.broker.model import TopicRequest
+from redtask.broker.store import Store
 
 FILES = Path(__file__).parent / "bpmn" / "files"
 SIMPLE = (FILES / "simple.bpmn").read_bytes()

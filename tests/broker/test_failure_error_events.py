@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from broker.bpmn import ProcessModel, parse_bpmn
-from broker.errors import WorkerMismatch
-from broker.model import NewTask, TaskState, TopicRequest, TopicStats
-from broker.store import Store
+from redtask.broker.bpmn import ProcessModel, parse_bpmn
+from redtask.broker.errors import WorkerMismatch
+from redtask.broker.model import NewTask, TaskState, TopicRequest, TopicStats
+from redtask.broker.store import Store
 from tests.broker.test_instances import model, serve_models
 
 FIXTURE = Path(__file__).parents[1] / "gateway" / "bpmn" / "failure_error_events.bpmn"

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from broker.bpmn import parse_bpmn
-from broker.engine import InstanceState
-from broker.errors import WorkerMismatch
-from broker.model import NewTask, TaskState, TopicRequest
-from broker.store import Store
+from redtask.broker.bpmn import parse_bpmn
+from redtask.broker.engine import InstanceState
+from redtask.broker.errors import WorkerMismatch
+from redtask.broker.model import NewTask, TaskState, TopicRequest
+from redtask.broker.store import Store
 from tests.broker.test_failure_error_events import failing_model
 from tests.broker.test_instances import model, serve_models
 from tests.conftest import FakeClock

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from broker.bpmn import ProcessModel, parse_bpmn
-from broker.connection import client_for
-from broker.errors import WorkerMismatch
-from broker.instances import MessageNotCorrelated
-from broker.model import TopicRequest, TopicStats
-from broker.scheduler import Scheduler
-from broker.settings import Settings
-from broker.store import Store
+from redtask.broker.bpmn import ProcessModel, parse_bpmn
+from redtask.broker.connection import client_for
+from redtask.broker.errors import WorkerMismatch
+from redtask.broker.instances import MessageNotCorrelated
+from redtask.broker.model import TopicRequest, TopicStats
+from redtask.broker.scheduler import Scheduler
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
 from tests.conftest import FakeClock
 
 FILES = Path(__file__).parent / "bpmn" / "files"

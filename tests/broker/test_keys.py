@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable
 from importlib import resources
 
-from broker.connection import client_for
-from broker.keys import Keys
+from redtask.broker.connection import client_for
+from redtask.broker.keys import Keys
 
 KEYS = Keys("ns", partitions=4)
 ID = "0b4c5d1e-instance-or-task"
@@ -35,7 +35,7 @@ MIRRORS: dict[str, tuple[str, Callable[[], str]]] = {
 
 
 async def test_every_lua_key_name_is_the_one_keys_py_builds(redis_url: str) -> None:
-    source = resources.files("broker.scripts").joinpath("_keys.lua").read_text()
+    source = resources.files("redtask.broker.scripts").joinpath("_keys.lua").read_text()
     assert set(re.findall(r"^local function (k_\w+)\(", source, re.M)) == set(MIRRORS)
     calls = ", ".join(
         f"{name}(KEYS[1]{', ' if args else ''}{args})" for name, (args, _) in MIRRORS.items()

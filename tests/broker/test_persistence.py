@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from broker.connection import client_for
-from broker.embedded import EmbeddedRedis
-from broker.model import NewTask, TopicRequest
-from broker.query import TaskQuery
-from broker.settings import Settings
-from broker.store import Store
+from redtask.broker.connection import client_for
+from redtask.broker.embedded import EmbeddedRedis
+from redtask.broker.model import NewTask, TopicRequest
+from redtask.broker.query import TaskQuery
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
 from tests.conftest import FakeClock
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from broker.bpmn import ProcessModel, parse_bpmn
-from broker.model import NewTask
-from broker.query import TaskQuery, VariableCondition
-from broker.store import Store
+from redtask.broker.bpmn import ProcessModel, parse_bpmn
+from redtask.broker.model import NewTask
+from redtask.broker.query import TaskQuery, VariableCondition
+from redtask.broker.store import Store
 
 FILES = Path(__file__).parent / "bpmn" / "files"
 CUSTOMER = {"type": "Json", "value": '{"id":42,"name":"Ann"}'}

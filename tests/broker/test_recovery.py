@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from broker.model import NewTask, TaskState, TopicRequest, TopicStats
-from broker.store import Store, wall_clock_ms
+from redtask.broker.model import NewTask, TaskState, TopicRequest, TopicStats
+from redtask.broker.store import Store, wall_clock_ms
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def scheduler(redis_url: str, store: Store) -> Iterator[subprocess.Popen[bytes]]
         REDTASK_SCHEDULER_INTERVAL_MS="20",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "broker.cli", "scheduler", "--id", "test-scheduler"], env=env
+        [sys.executable, "-m", "redtask", "scheduler", "--id", "test-scheduler"], env=env
     )
     yield proc
     proc.send_signal(signal.SIGTERM)
@@ -50,10 +50,10 @@ async def _until(predicate: object, timeout: float = 5.0) -> None:
 KILLED_WORKER = textwrap.dedent(
     """
     import asyncio, sys, time
-    from broker.connection import client_for
-    from broker.model import TopicRequest
-    from broker.settings import Settings
-    from broker.store import Store
+    from redtask.broker.connection import client_for
+    from redtask.broker.model import TopicRequest
+    from redtask.broker.settings import Settings
+    from redtask.broker.store import Store
 
     async def main():
         settings = Settings(namespace=sys.argv[2], partitions=int(sys.argv[3]))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from broker.connection import client_for
-from broker.model import NewTask, TopicRequest, TopicStats
-from broker.scheduler import Scheduler
-from broker.settings import Settings
-from broker.store import Store
+from redtask.broker.connection import client_for
+from redtask.broker.model import NewTask, TopicRequest, TopicStats
+from redtask.broker.scheduler import Scheduler
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
 from tests.conftest import FakeClock
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from broker import scripts
-from broker.connection import client_for
+from redtask.broker import scripts
+from redtask.broker.connection import client_for
 
 
 @pytest.mark.parametrize("name", scripts.NAMES)

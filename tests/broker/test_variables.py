@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from broker.errors import InvalidVariable
-from broker.model import NewTask, TopicRequest
-from broker.variables import normalize
+from redtask.broker.errors import InvalidVariable
+from redtask.broker.model import NewTask, TopicRequest
+from redtask.broker.variables import normalize
 
 TYPE_NAMES = [
     "String",

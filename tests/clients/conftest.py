@@ -1,5 +1,5 @@
 """End-to-end fixtures for the official Camunda external-task clients: a real gateway and a
-real scheduler subprocess (``python -m broker.cli``) on the session Redis, in a namespace of
+real scheduler subprocess (``python -m redtask``) on the session Redis, in a namespace of
 their own, and the JS client installed from its lock file.
 
 Real processes mean real time: durations in these tests are short (a few seconds at most)
@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 import pytest
 
-from broker.connection import client_for
-from broker.embedded import free_port
-from broker.settings import Settings
-from broker.store import Store
+from redtask.broker.connection import client_for
+from redtask.broker.embedded import free_port
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = Path(__file__).resolve().parent / "js"
@@ -78,7 +78,7 @@ def engine_rest(
         REDTASK_PARTITIONS=str(PARTITIONS),
         REDTASK_SCHEDULER_INTERVAL_MS=str(SCHEDULER_INTERVAL_MS),
     )
-    cli = [sys.executable, "-m", "broker.cli"]
+    cli = [sys.executable, "-m", "redtask"]
     gateway_log, scheduler_log = logs / "gateway.log", logs / "scheduler.log"
     with gateway_log.open("wb") as g_out, scheduler_log.open("wb") as s_out:
         gateway = subprocess.Popen(

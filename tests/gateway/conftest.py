@@ -15,9 +15,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from broker.settings import Settings
-from broker.store import Store
-from gateway.app import create_app
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
+from redtask.gateway.app import create_app
 from tests.gateway.helpers import ORIGINS, Publisher, started
 
 # marker -> (the origin it changes, the mark that origin's run gets)

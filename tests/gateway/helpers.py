@@ -13,12 +13,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from broker.definition_model import DeploymentRequest, ProcessDefinition, Resource
-from broker.definitions import Definitions
-from broker.model import NewTask
-from broker.settings import Settings
-from broker.store import Store
-from gateway.app import create_app
+from redtask.broker.definition_model import DeploymentRequest, ProcessDefinition, Resource
+from redtask.broker.definitions import Definitions
+from redtask.broker.model import NewTask
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
+from redtask.gateway.app import create_app
 
 API = "/engine-rest"
 ET = f"{API}/external-task"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from broker.model import NewTask
+from redtask.broker.model import NewTask
 from tests.gateway.helpers import API, ET, error, fetch_body, serve, topic
 
 USERS = "alice:secret,bob:pa:ss"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from broker.connection import client_for
-from broker.embedded import free_port
-from broker.settings import Settings
-from broker.store import Store
+from redtask.broker.connection import client_for
+from redtask.broker.embedded import free_port
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
 
 
 async def test_requests_get_503_with_a_camunda_body_while_redis_is_unreachable(

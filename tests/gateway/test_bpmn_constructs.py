@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from broker.scheduler import Scheduler
-from broker.store import Store
+from redtask.broker.scheduler import Scheduler
+from redtask.broker.store import Store
 from tests.conftest import FakeClock
 
 FILES = Path(__file__).resolve().parents[1] / "broker" / "bpmn" / "files"

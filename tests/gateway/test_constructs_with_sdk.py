@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from redtask.worker import BpmnError, ExternalTask, Worker
+from redtask.worker.transport.rest import RestTransport
 from tests.processes import gateway_process, redtask_env
 from tests.worker.helpers import eventually, running
-from worker import BpmnError, ExternalTask, Worker
-from worker.transport.rest import RestTransport
 
 BPMN = Path(__file__).resolve().parent / "bpmn" / "order_constructs.bpmn"
 

@@ -14,7 +14,7 @@ def test_redtask_deploy_prints_the_deployment_and_its_definitions(redis_url, nam
     (tmp_path / "order.bpmn").write_bytes(SIMPLE)
     (tmp_path / "bad.bpmn").write_bytes(NO_TOPIC)
     with gateway_process(redtask_env(redis_url, namespace)) as base:
-        command = [sys.executable, "-m", "broker.cli", "deploy", "--url", f"{base}/engine-rest"]
+        command = [sys.executable, "-m", "redtask", "deploy", "--url", f"{base}/engine-rest"]
         ok = subprocess.run([*command, str(tmp_path / "order.bpmn"), "--name", "orders"],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
         bad = subprocess.run(

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from broker.store import Store
+from redtask.broker.store import Store
 from tests.conftest import FakeClock
 from tests.gateway.helpers import API, START, error
 

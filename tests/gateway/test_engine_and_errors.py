@@ -9,8 +9,8 @@ import asyncio
 import httpx
 import pytest
 
-from broker.model import NewTask
-from gateway.app import create_app
+from redtask.broker.model import NewTask
+from redtask.gateway.app import create_app
 from tests.gateway.helpers import API, ET, error, fetch_body, topic
 
 DEFAULT = f"{API}/engine/default"

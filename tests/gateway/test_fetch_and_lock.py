@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from broker.model import NewTask
-from broker.query import TaskQuery
+from redtask.broker.model import NewTask
+from redtask.broker.query import TaskQuery
 from tests.conftest import START_MS
 from tests.gateway.helpers import (
     DATE,

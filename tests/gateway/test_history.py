@@ -9,10 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from broker.bpmn import ProcessModel
-from broker.model import TopicRequest
-from broker.scheduler import Scheduler
-from broker.store import Store
+from redtask.broker.bpmn import ProcessModel
+from redtask.broker.model import TopicRequest
+from redtask.broker.scheduler import Scheduler
+from redtask.broker.store import Store
 from tests.conftest import START_MS, FakeClock
 from tests.gateway.helpers import API, error
 from tests.gateway.test_process_flow import _deploy

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from broker.model import TopicRequest
-from broker.store import Store
+from redtask.broker.model import TopicRequest
+from redtask.broker.store import Store
 from tests.conftest import FakeClock
 from tests.gateway.helpers import API, error
 

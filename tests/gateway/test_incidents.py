@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from broker.bpmn import ProcessModel, parse_bpmn
-from broker.model import NewTask, TopicRequest
-from broker.store import Store
+from redtask.broker.bpmn import ProcessModel, parse_bpmn
+from redtask.broker.model import NewTask, TopicRequest
+from redtask.broker.store import Store
 from tests.conftest import FakeClock
 from tests.gateway.helpers import API, START, error
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from broker.bpmn import ProcessModel, parse_bpmn
-from broker.store import Store
+from redtask.broker.bpmn import ProcessModel, parse_bpmn
+from redtask.broker.store import Store
 from tests.gateway.helpers import API, error
 
 FILES = Path(__file__).resolve().parents[1] / "broker" / "bpmn" / "files"

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from broker.bpmn import ProcessModel, parse_bpmn
-from broker.errors import TaskNotFound
-from broker.instances import MessageNotCorrelated
-from broker.model import TopicRequest
-from broker.store import Store
+from redtask.broker.bpmn import ProcessModel, parse_bpmn
+from redtask.broker.errors import TaskNotFound
+from redtask.broker.instances import MessageNotCorrelated
+from redtask.broker.model import TopicRequest
+from redtask.broker.store import Store
 from tests.gateway.helpers import API, error
 
 PI = f"{API}/process-instance"

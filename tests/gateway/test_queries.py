@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from broker.definition_model import DeploymentRequest, Resource
-from broker.definitions import Definitions
-from broker.store import Store
+from redtask.broker.definition_model import DeploymentRequest, Resource
+from redtask.broker.definitions import Definitions
+from redtask.broker.store import Store
 from tests.conftest import FakeClock
 from tests.gateway.helpers import DATE, ET, Publisher, error, fetch_body, topic
 

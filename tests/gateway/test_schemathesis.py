@@ -23,8 +23,8 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi as schemathesis_asgi
 
-from broker.settings import Settings
-from gateway.app import create_app
+from redtask.broker.settings import Settings
+from redtask.gateway.app import create_app
 
 LONG_POLL_CAP_MS = 50  # keep generated long polls short; long polling is tested elsewhere
 

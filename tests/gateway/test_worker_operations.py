@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from broker.query import TaskQuery
+from redtask.broker.query import TaskQuery
 from tests.conftest import START_MS
 from tests.gateway.helpers import ET, error, fetch_body, topic
 

@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from worker import ExternalTask, Worker
+from redtask.worker import ExternalTask, Worker
 
 TOPIC = os.environ.get("APP_TOPIC", "app")
 MARKS = Path(os.environ.get("APP_MARKS", "."))

@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from broker.connection import client_for
-from broker.settings import Settings
-from broker.store import Store
-from broker.store_base import wall_clock_ms
+from redtask.broker.connection import client_for
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
+from redtask.broker.store_base import wall_clock_ms
+from redtask.worker.transport.base import Transport
+from redtask.worker.transport.redis import RedisTransport
+from redtask.worker.transport.rest import RestTransport
 from tests.processes import GatewayURL, gateway_process, redtask_env, scheduler_process
-from worker.transport.base import Transport
-from worker.transport.redis import RedisTransport
-from worker.transport.rest import RestTransport
 
 PARTITIONS = 2
 

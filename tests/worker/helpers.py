@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
-from broker.errors import TaskNotFound
-from broker.store import Store
-from worker import ExternalTask, Worker
-from worker.transport.base import Subscription, Transport
-from worker.values import TypedValue
+from redtask.broker.errors import TaskNotFound
+from redtask.broker.store import Store
+from redtask.worker import ExternalTask, Worker
+from redtask.worker.transport.base import Subscription, Transport
+from redtask.worker.values import TypedValue
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,7 +147,7 @@ def worker_process(
     """``redtask worker tests.worker.apps:worker`` as a subprocess (``worker_id`` None: the
     default id); its log goes to ``marks / "worker.log"``."""
     command = [
-        sys.executable, "-m", "broker.cli", "--log-level", "INFO", "worker",
+        sys.executable, "-m", "redtask", "--log-level", "INFO", "worker",
         "tests.worker.apps:worker", "--transport", kind, "--url", api,
         "--grace", str(grace), *extra,
     ]  # fmt: skip

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from broker.model import NewTask, TaskState
-from broker.store import Store
+from redtask.broker.model import NewTask, TaskState
+from redtask.broker.store import Store
 from tests.processes import redtask_env
 from tests.worker.helpers import ROOT, appears, sleep_for, worker_process
 
@@ -34,7 +34,7 @@ async def test_the_default_worker_id_is_hostname_dash_pid_as_the_broker_sees_it(
 
 def test_a_worker_that_fails_at_run_time_exits_1_and_logs_why(redis_url: str) -> None:
     env = {**redtask_env(redis_url, "unused"), "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "broker.cli", "worker", "tests.worker.apps:idle"]
+    command = [sys.executable, "-m", "redtask", "worker", "tests.worker.apps:idle"]
     command += ["--transport", "redis"]
     proc = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from broker.model import NewTask
-from broker.store import Store
+from redtask.broker.model import NewTask
+from redtask.broker.store import Store
+from redtask.worker import ExternalTask, Worker
+from redtask.worker.transport.base import Transport
 from tests.worker.helpers import (
     Faulty,
     eventually,
@@ -21,8 +23,6 @@ from tests.worker.helpers import (
     sleep_for,
     worker_process,
 )
-from worker import ExternalTask, Worker
-from worker.transport.base import Transport
 
 CONCURRENCY = 3
 

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-REDTASK = [sys.executable, "-m", "broker.cli"]
+REDTASK = [sys.executable, "-m", "redtask"]
 
 # business key -> the variable its path sets, as (name, value); A-1..A-3 are the README's orders
 EXPECTED = {

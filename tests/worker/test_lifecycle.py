@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from broker.model import NewTask, TaskState
-from broker.store import Store
+from redtask.broker.model import NewTask, TaskState
+from redtask.broker.store import Store
+from redtask.worker import ExternalTask, Worker
+from redtask.worker.transport.base import Transport
 from tests.worker.helpers import (
     ROOT,
     appears,
@@ -24,8 +26,6 @@ from tests.worker.helpers import (
     sleep_for,
     worker_process,
 )
-from worker import ExternalTask, Worker
-from worker.transport.base import Transport
 
 
 async def test_a_long_handler_keeps_its_lock_and_is_never_delivered_twice(
@@ -158,7 +158,7 @@ def test_a_target_that_is_not_a_worker_exits_2_with_a_readable_message(tmp_path:
         ("tests.worker.apps:TOPIC", "tests.worker.apps:TOPIC is a str, not a redtask Worker"),
     ]:
         result = subprocess.run(
-            [sys.executable, "-m", "broker.cli", "worker", target],
+            [sys.executable, "-m", "redtask", "worker", target],
             cwd=ROOT,
             capture_output=True,
             text=True,

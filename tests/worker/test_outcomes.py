@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from redtask.worker import Backoff, BpmnError, Complete, ExternalTask, Worker
+from redtask.worker.transport.base import Transport
 from tests.worker.helpers import Engine, eventually, running
-from worker import Backoff, BpmnError, Complete, ExternalTask, Worker
-from worker.transport.base import Transport
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from worker import (
+from redtask.worker import (
     Backoff,
     BpmnError,
     Complete,
@@ -18,7 +18,7 @@ from worker import (
     TaskFailure,
     Worker,
 )
-from worker.handler import Failed, outcome_of_error, outcome_of_result
+from redtask.worker.handler import Failed, outcome_of_error, outcome_of_result
 
 
 def make_task(**variables: Any) -> ExternalTask:

@@ -12,18 +12,18 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import pytest
 
-from broker.connection import client_for
-from broker.model import NewTask, TaskState
-from broker.query import TaskQuery
-from broker.settings import Settings
-from broker.store import Completion, Store
-from broker.store_base import wall_clock_ms
+from redtask.broker.connection import client_for
+from redtask.broker.model import NewTask, TaskState
+from redtask.broker.query import TaskQuery
+from redtask.broker.settings import Settings
+from redtask.broker.store import Completion, Store
+from redtask.broker.store_base import wall_clock_ms
+from redtask.worker import Backoff, ExternalTask, Worker
+from redtask.worker.errors import Unavailable
+from redtask.worker.router import TaskSpec
+from redtask.worker.transport.base import Transport
+from redtask.worker.transport.redis import RedisTransport
 from tests.worker.helpers import Faulty, eventually, finished, running
-from worker import Backoff, ExternalTask, Worker
-from worker.errors import Unavailable
-from worker.router import TaskSpec
-from worker.transport.base import Transport
-from worker.transport.redis import RedisTransport
 
 QUICK = Backoff(initial_ms=100, max_ms=100, jitter=0)
 

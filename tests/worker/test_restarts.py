@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from broker.connection import BACKEND_ERRORS, client_for
-from broker.embedded import EmbeddedRedis, free_port
-from broker.model import NewTask
-from broker.query import TaskQuery
-from broker.settings import Settings
-from broker.store import Store
-from broker.store_base import wall_clock_ms
+from redtask.broker.connection import BACKEND_ERRORS, client_for
+from redtask.broker.embedded import EmbeddedRedis, free_port
+from redtask.broker.model import NewTask
+from redtask.broker.query import TaskQuery
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
+from redtask.broker.store_base import wall_clock_ms
+from redtask.worker import Backoff, Worker
+from redtask.worker.transport.base import Transport
+from redtask.worker.transport.redis import RedisTransport
+from redtask.worker.transport.rest import RestTransport
 from tests.processes import gateway_process, redtask_env, scheduler_process
 from tests.worker.helpers import eventually, running
-from worker import Backoff, Worker
-from worker.transport.base import Transport
-from worker.transport.redis import RedisTransport
-from worker.transport.rest import RestTransport
 
 TASKS = 60
 

@@ -20,11 +20,11 @@ import redis
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from broker.store import Store
+from redtask.broker.store import Store
+from redtask.worker import Backoff, Worker
+from redtask.worker.rq_bridge import LOST, rq_bridge
+from redtask.worker.transport.base import Transport
 from tests.worker.helpers import Engine, eventually, running
-from worker import Backoff, Worker
-from worker.rq_bridge import LOST, rq_bridge
-from worker.transport.base import Transport
 
 ROOT = Path(__file__).resolve().parents[2]
 RQ = str(Path(sys.executable).parent / "rq")
@@ -344,7 +344,7 @@ async def test_the_rq_bridge_command_serves_a_topic_and_exits_0_on_sigterm(
 ) -> None:
     key = await engine.deploy_process(topic)
     instance = await engine.start(key)
-    command = [sys.executable, "-m", "broker.cli", "--log-level", "WARNING", "rq-bridge"]
+    command = [sys.executable, "-m", "redtask", "--log-level", "WARNING", "rq-bridge"]
     command += [topic, f"{JOBS}.answer", "--queue", queue, "--rq-redis-url", rq_url]
     command += ["--transport", "redis", "--redis-url", redis_url, "--poll-interval", "0.05"]
     bridge_process = subprocess.Popen(command, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)})
@@ -376,7 +376,7 @@ async def test_the_rq_bridge_command_serves_a_topic_and_exits_0_on_sigterm(
 def test_the_rq_bridge_command_exits_2_with_a_readable_message_for_bad_arguments(
     arguments: list[str], message: str
 ) -> None:
-    command = [sys.executable, "-m", "broker.cli", "rq-bridge", *arguments]
+    command = [sys.executable, "-m", "redtask", "rq-bridge", *arguments]
     command += ["--rq-redis-url", "redis://127.0.0.1:1/0"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from worker import Typed
-from worker.values import to_python, to_typed, to_typed_map
+from redtask.worker import Typed
+from redtask.worker.values import to_python, to_typed, to_typed_map
 
 
 @pytest.mark.parametrize(

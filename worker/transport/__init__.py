@@ -1,5 +1,5 @@
 """How a worker reaches the broker: over Camunda's REST API or straight to Redis."""
 
-from worker.transport.base import Subscription, Transport
+from redtask.worker.transport.base import Subscription, Transport
 
 __all__ = ["Subscription", "Transport"]

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from worker.task import ExternalTask
-from worker.values import TypedValue
+from redtask.worker.task import ExternalTask
+from redtask.worker.values import TypedValue
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,10 @@ from collections.abc import Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from broker import model
-from broker.connection import BACKEND_ERRORS
-from broker.definitions import Definitions
-from broker.errors import (
+from redtask.broker import model
+from redtask.broker.connection import BACKEND_ERRORS
+from redtask.broker.definitions import Definitions
+from redtask.broker.errors import (
     ConfigurationError,
     InvalidArgument,
     LockExpired,
@@ -26,12 +26,12 @@ from broker.errors import (
     TaskNotFound,
     WorkerMismatch,
 )
-from broker.settings import Settings
-from broker.store import Completion, Store, open_store
-from worker.errors import Rejected, TaskLost, Unavailable
-from worker.task import ExternalTask
-from worker.transport.base import Subscription
-from worker.values import TypedValue
+from redtask.broker.settings import Settings
+from redtask.broker.store import Completion, Store, open_store
+from redtask.worker.errors import Rejected, TaskLost, Unavailable
+from redtask.worker.task import ExternalTask
+from redtask.worker.transport.base import Subscription
+from redtask.worker.values import TypedValue
 
 log = logging.getLogger(__name__)
 _LOST = (TaskNotFound, WorkerMismatch, LockExpired, StaleLock)

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from worker.errors import Rejected, TaskLost, Unavailable
-from worker.task import ExternalTask
-from worker.transport.base import Subscription
-from worker.values import TypedValue
+from redtask.worker.errors import Rejected, TaskLost, Unavailable
+from redtask.worker.task import ExternalTask
+from redtask.worker.transport.base import Subscription
+from redtask.worker.values import TypedValue
 
 # a 400 on these operations means another worker holds the task or our lock expired
 _LOST_MARKERS = ("It is locked by worker", "lock that expired", "is not locked")

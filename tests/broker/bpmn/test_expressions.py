@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from broker.bpmn import Expression, ExpressionError, parse_value
-from broker.bpmn.expressions import MAX_DEPTH
+from redtask.broker.bpmn import Expression, ExpressionError, parse_value
+from redtask.broker.bpmn.expressions import MAX_DEPTH
 
 VARS: dict[str, Any] = {
     "n": 5,

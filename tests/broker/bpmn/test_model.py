@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.bpmn import (
+from redtask.broker.bpmn import (
     EndEvent,
     Expression,
     ExternalTask,

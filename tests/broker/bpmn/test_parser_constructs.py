@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from broker.bpmn import (
+from redtask.broker.bpmn import (
     BoundaryEvent,
     EndEvent,
     ErrorDefinition,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from broker.bpmn import BpmnParseError, Problem, parse_bpmn
-from broker.errors import InvalidArgument
+from redtask.broker.bpmn import BpmnParseError, Problem, parse_bpmn
+from redtask.broker.errors import InvalidArgument
 
 FILES = Path(__file__).parent / "files"
 NS = (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.bpmn import BpmnParseError, Problem, _xml, parse_bpmn
+from redtask.broker.bpmn import BpmnParseError, Problem, _xml, parse_bpmn
 
 FILES = Path(__file__).parent / "files"
 DTD_REFUSED = Problem("DOCTYPE declarations are not allowed in BPMN resources")

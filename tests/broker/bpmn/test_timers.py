@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from broker.bpmn import (
+from redtask.broker.bpmn import (
     Expression,
     ExpressionError,
     IsoDuration,

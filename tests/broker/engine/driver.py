@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from broker.bpmn import ProcessModel, parse_bpmn
-from broker.engine import (
+from redtask.broker.bpmn import ProcessModel, parse_bpmn
+from redtask.broker.engine import (
     CounterIds,
     Effects,
     InstanceState,

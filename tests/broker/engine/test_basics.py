@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from broker.engine import (
+from redtask.broker.engine import (
     CounterIds,
     InstanceEnded,
     InstanceState,

@@ -6,7 +6,14 @@ import dataclasses
 
 import pytest
 
-from broker.engine import CounterIds, EngineError, Execution, NoMatch, Wait, correlate_message
+from redtask.broker.engine import (
+    CounterIds,
+    EngineError,
+    Execution,
+    NoMatch,
+    Wait,
+    correlate_message,
+)
 from tests.broker.engine.driver import NOW, Instance, as_json, load, typed_map
 
 

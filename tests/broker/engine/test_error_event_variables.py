@@ -6,8 +6,8 @@ same."""
 
 from __future__ import annotations
 
-from broker.bpmn import ProcessModel, parse_bpmn
-from broker.engine import CounterIds, InstanceState, complete_task, fail_task, start
+from redtask.broker.bpmn import ProcessModel, parse_bpmn
+from redtask.broker.engine import CounterIds, InstanceState, complete_task, fail_task, start
 from tests.broker.engine.driver import NOW, round_trip, typed
 
 XML = b"""<?xml version="1.0" encoding="UTF-8"?>

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.engine import EvaluationError
+from redtask.broker.engine import EvaluationError
 from tests.broker.engine.driver import Instance
 
 

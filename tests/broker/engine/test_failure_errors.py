@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker.engine import fail_task
+from redtask.broker.engine import fail_task
 from tests.broker.engine.driver import Instance, round_trip, typed_map
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.engine import Effects, InstanceEnded, UnknownTask, set_task_variables
+from redtask.broker.engine import Effects, InstanceEnded, UnknownTask, set_task_variables
 from tests.broker.engine.driver import Instance, round_trip, typed, typed_map
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.engine import CounterIds, EvaluationError, NoOutgoingFlow, start
+from redtask.broker.engine import CounterIds, EvaluationError, NoOutgoingFlow, start
 from tests.broker.engine.driver import NOW, Instance, as_json, load, typed_map
 
 

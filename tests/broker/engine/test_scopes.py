@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.engine import EvaluationError, NewTimer
+from redtask.broker.engine import EvaluationError, NewTimer
 from tests.broker.engine.driver import HOUR, NOW, Instance, as_json
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.engine import NewTimer, NoMatch, Subscription, UnknownTimer, Wait
+from redtask.broker.engine import NewTimer, NoMatch, Subscription, UnknownTimer, Wait
 from tests.broker.engine.driver import HOUR, NOW, Instance
 
 JAN_2030_9H_CET = 1_893_484_800_000  # 2030-01-01T08:00:00Z

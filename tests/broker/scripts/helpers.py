@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from broker.store import Store
+from redtask.broker.store import Store
 
 END = "--end-of-test--"
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from broker.errors import (
+from redtask.broker.errors import (
     InvalidArgument,
     InvalidVariable,
     StaleLock,
     TaskNotFound,
     WorkerMismatch,
 )
-from broker.model import NewTask, TaskState, TopicRequest, TopicStats
-from broker.store import Completion, Store
+from redtask.broker.model import NewTask, TaskState, TopicRequest, TopicStats
+from redtask.broker.store import Completion, Store
 from tests.broker.scripts.helpers import ids_in_partition
 
 

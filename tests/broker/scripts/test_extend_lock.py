@@ -6,9 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from broker.errors import InvalidArgument, LockExpired, StaleLock, TaskNotFound, WorkerMismatch
-from broker.model import NewTask, TaskState, TopicRequest, TopicStats
-from broker.store import Store
+from redtask.broker.errors import (
+    InvalidArgument,
+    LockExpired,
+    StaleLock,
+    TaskNotFound,
+    WorkerMismatch,
+)
+from redtask.broker.model import NewTask, TaskState, TopicRequest, TopicStats
+from redtask.broker.store import Store
 
 
 async def locked_task(store: Store, worker: str = "w1", duration: int = 1000) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from broker.bpmn import ProcessModel, parse_bpmn
-from broker.model import NewTask, TopicRequest, TopicStats
-from broker.store import Store
+from redtask.broker.bpmn import ProcessModel, parse_bpmn
+from redtask.broker.model import NewTask, TopicRequest, TopicStats
+from redtask.broker.store import Store
 
 FILES = Path(__file__).parents[1] / "bpmn" / "files"
 ORDER = "order:1:test"  # simple.bpmn: its task is on topic "charge-card"

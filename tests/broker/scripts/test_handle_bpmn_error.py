@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from broker.errors import InvalidArgument, StaleLock, TaskNotFound, WorkerMismatch
-from broker.model import NewTask, TopicRequest, TopicStats
-from broker.store import Store
+from redtask.broker.errors import InvalidArgument, StaleLock, TaskNotFound, WorkerMismatch
+from redtask.broker.model import NewTask, TopicRequest, TopicStats
+from redtask.broker.store import Store
 
 
 async def locked_task(store: Store, worker: str = "w1") -> str:

@@ -6,15 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from broker.errors import (
+from redtask.broker.errors import (
     InvalidArgument,
     InvalidVariable,
     StaleLock,
     TaskNotFound,
     WorkerMismatch,
 )
-from broker.model import Incident, NewTask, TaskState, TopicRequest, TopicStats
-from broker.store import Store
+from redtask.broker.model import Incident, NewTask, TaskState, TopicRequest, TopicStats
+from redtask.broker.store import Store
 from tests.broker.scripts.helpers import wake_messages
 
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from broker.errors import InvalidArgument, TaskNotFound, WorkerMismatch
-from broker.model import NewTask, TaskState, TopicRequest, TopicStats
+from redtask.broker.errors import InvalidArgument, TaskNotFound, WorkerMismatch
+from redtask.broker.model import NewTask, TaskState, TopicRequest, TopicStats
 
 
 async def test_locking_an_available_task_returns_token_one_and_locks_it(store, clock):

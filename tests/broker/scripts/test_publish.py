@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from broker.errors import DuplicateTask, InvalidArgument, InvalidVariable
-from broker.model import ExternalTask, NewTask, TaskState, TopicRequest, TopicStats
-from broker.query import TaskQuery
-from broker.store import Completion, Store
+from redtask.broker.errors import DuplicateTask, InvalidArgument, InvalidVariable
+from redtask.broker.model import ExternalTask, NewTask, TaskState, TopicRequest, TopicStats
+from redtask.broker.query import TaskQuery
+from redtask.broker.store import Completion, Store
 from tests.broker.scripts.helpers import id_outside_partition, ids_in_partition, wake_messages
 
 

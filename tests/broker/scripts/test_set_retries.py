@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from broker.errors import InvalidArgument, TaskNotFound
-from broker.model import Incident, NewTask, TaskState, TopicRequest, TopicStats
-from broker.store import Store
+from redtask.broker.errors import InvalidArgument, TaskNotFound
+from redtask.broker.model import Incident, NewTask, TaskState, TopicRequest, TopicStats
+from redtask.broker.store import Store
 from tests.broker.scripts.helpers import wake_messages
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from broker.model import NewTask, TaskState, TopicRequest, TopicStats
-from broker.store import Store
+from redtask.broker.model import NewTask, TaskState, TopicRequest, TopicStats
+from redtask.broker.store import Store
 from tests.broker.scripts.helpers import ids_in_partition, wake_messages
 
 

@@ -3,8 +3,8 @@ the ended-instance index ``pih`` stays bounded by the history retention."""
 
 from __future__ import annotations
 
-from broker.history import HistoryQuery
-from broker.store import Store
+from redtask.broker.history import HistoryQuery
+from redtask.broker.store import Store
 from tests.broker.scripts.helpers import ids_in_partition
 from tests.broker.test_instances import model, serve_models
 from tests.conftest import START_MS, FakeClock

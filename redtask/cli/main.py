@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from broker.settings import Settings
+from redtask.broker.settings import Settings
 
 log = logging.getLogger("redtask")
 
@@ -48,10 +48,10 @@ def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    from broker.definitions import Definitions
-    from broker.errors import BrokerError
-    from broker.scheduler import Scheduler
-    from broker.store import open_store
+    from redtask.broker.definitions import Definitions
+    from redtask.broker.errors import BrokerError
+    from redtask.broker.scheduler import Scheduler
+    from redtask.broker.store import open_store
 
     settings = _settings(args)
     _need_redis(settings)
@@ -83,13 +83,13 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _need_redis(settings)
     # imported by name: the core does not depend on the gateway package
-    server = importlib.import_module("gateway.server")
+    server = importlib.import_module("redtask.gateway.server")
     server.serve(settings, args.host, args.port, args.log_level.lower())
     return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from broker.stack import Stack
+    from redtask.cli.stack import Stack
 
     return Stack(
         host=args.host,
@@ -245,11 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
     dep.set_defaults(func=cmd_deploy)
 
-    from broker.cli_process import add_process_commands  # start, instances, incidents
+    from redtask.cli.process import add_process_commands  # start, instances, incidents
 
     add_process_commands(sub)
-    # imported by name: the core does not depend on the worker package
-    importlib.import_module("worker.cli").add_worker_commands(sub)
+    from redtask.cli.rq import add_rq_bridge_command
+    from redtask.cli.worker import add_worker_commands
+
+    add_worker_commands(sub)
+    add_rq_bridge_command(sub)
     return parser
 
 
@@ -260,7 +263,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     code: int = args.func(args)
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,9 +11,9 @@ import logging
 import sys
 from typing import Any
 
-from worker.backoff import Backoff
-from worker.cli import configure, json_logs, serve
-from worker.settings import WorkerSettings
+from redtask.cli.serving import configure, json_logs, serve
+from redtask.worker.backoff import Backoff
+from redtask.worker.settings import WorkerSettings
 
 log = logging.getLogger("redtask.rq_bridge")
 
@@ -21,7 +21,7 @@ log = logging.getLogger("redtask.rq_bridge")
 def cmd_rq_bridge(args: argparse.Namespace) -> int:
     import redis  # not imported by the other redtask commands
 
-    from worker.rq_bridge import JobOptions, rq_bridge
+    from redtask.worker.rq_bridge import JobOptions, rq_bridge
 
     if args.json_logs:
         json_logs()

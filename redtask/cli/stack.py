@@ -16,8 +16,8 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
-from broker.embedded import EmbeddedRedis, EmbeddedRedisError
-from broker.settings import Settings
+from redtask.broker.embedded import EmbeddedRedis, EmbeddedRedisError
+from redtask.broker.settings import Settings
 
 
 class Stack:
@@ -33,7 +33,7 @@ class Stack:
         self.stopping = False
 
     def _spawn(self, name: str, *args: str, env: dict[str, str]) -> None:
-        cmd = [sys.executable, "-m", "broker.cli", "--log-level", self.log_level, *args]
+        cmd = [sys.executable, "-m", "redtask", "--log-level", self.log_level, *args]
         self.children.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
 
     def _wait_ready(self, timeout: float = 30.0) -> bool:

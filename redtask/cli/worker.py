@@ -10,14 +10,14 @@ import asyncio
 import importlib
 import logging
 import os
-import signal
 import sys
 import threading
 from typing import Any
 
-from worker.router import Router
-from worker.runtime import Worker
-from worker.settings import WorkerSettings, make_transport
+from redtask.cli.serving import configure, json_logs, serve
+from redtask.worker.router import Router
+from redtask.worker.runtime import Worker
+from redtask.worker.settings import WorkerSettings
 
 log = logging.getLogger("redtask.worker")
 
@@ -49,50 +49,6 @@ def load_worker(target: str) -> Worker:
         worker.include_router(obj)
         return worker
     raise TargetError(f"{target} is a {type(obj).__name__}, not a redtask Worker or Router")
-
-
-def configure(worker: Worker, args: argparse.Namespace, settings: WorkerSettings) -> None:
-    """Apply settings then flags (flags win) and pick the transport."""
-    worker_id = args.worker_id or settings.worker_id
-    if worker_id:
-        worker.worker_id = worker_id
-    concurrency = args.concurrency or settings.concurrency
-    if concurrency:
-        worker.concurrency = concurrency
-    grace = args.grace if args.grace is not None else settings.grace_s
-    if grace is not None:
-        worker.grace = grace
-    if args.transport:
-        settings.transport = args.transport
-    if args.url:
-        settings.url = args.url
-    if args.user:
-        settings.username, _, settings.password = args.user.partition(":")
-    if worker.transport is None or args.transport or args.url or args.redis_url:
-        worker.transport = make_transport(settings, args.redis_url)
-
-
-def json_logs() -> None:
-    from pythonjsonlogger.json import JsonFormatter
-
-    formatter = JsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-    )
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(formatter)
-
-
-async def serve(worker: Worker) -> None:
-    """Run ``worker`` with SIGTERM/SIGINT starting a graceful shutdown."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.stop)
-    try:
-        await worker.run()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -148,10 +104,6 @@ def add_worker_commands(sub: Any) -> None:
     p.add_argument("--grace", type=float, help="seconds to finish in-flight tasks (default 30)")
     p.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
     p.set_defaults(func=cmd_worker)
-
-    from worker.rq_cli import add_rq_bridge_command  # imports this module: register it last
-
-    add_rq_bridge_command(sub)
 
 
 def _positive(text: str) -> int:

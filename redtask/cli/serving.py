@@ -1,0 +1,56 @@
+"""What ``redtask worker`` and ``redtask rq-bridge`` share: settings and flags applied to a
+Worker, JSON log lines, and a run that SIGTERM/SIGINT shut down gracefully."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from redtask.worker.runtime import Worker
+from redtask.worker.settings import WorkerSettings, make_transport
+
+
+def configure(worker: Worker, args: argparse.Namespace, settings: WorkerSettings) -> None:
+    """Apply settings then flags (flags win) and pick the transport."""
+    worker_id = args.worker_id or settings.worker_id
+    if worker_id:
+        worker.worker_id = worker_id
+    concurrency = args.concurrency or settings.concurrency
+    if concurrency:
+        worker.concurrency = concurrency
+    grace = args.grace if args.grace is not None else settings.grace_s
+    if grace is not None:
+        worker.grace = grace
+    if args.transport:
+        settings.transport = args.transport
+    if args.url:
+        settings.url = args.url
+    if args.user:
+        settings.username, _, settings.password = args.user.partition(":")
+    if worker.transport is None or args.transport or args.url or args.redis_url:
+        worker.transport = make_transport(settings, args.redis_url)
+
+
+def json_logs() -> None:
+    from pythonjsonlogger.json import JsonFormatter
+
+    formatter = JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+    )
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
+
+
+async def serve(worker: Worker) -> None:
+    """Run ``worker`` with SIGTERM/SIGINT starting a graceful shutdown."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    try:
+        await worker.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
