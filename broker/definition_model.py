@@ -168,9 +168,13 @@ class DeploymentParseError(InvalidArgument):
 
 
 class DeploymentNotFound(BrokerError):
-    def __init__(self, deployment_id: str) -> None:
-        super().__init__(f"Deployment with id '{deployment_id}' does not exist")
+    """``deleting``: raised by a delete, which Camunda words differently from a read."""
+
+    def __init__(self, deployment_id: str, *, deleting: bool = False) -> None:
+        verb = "do not exist" if deleting else "does not exist"
+        super().__init__(f"Deployment with id '{deployment_id}' {verb}")
         self.deployment_id = deployment_id
+        self.deleting = deleting
 
 
 class DefinitionNotFound(BrokerError):

@@ -215,7 +215,10 @@ class Definitions:
         Raises DeploymentNotFound; DeploymentHasInstances (nothing is deleted then);
         BrokerError when instances must be deleted but no ``instances`` was given.
         """
-        deployment = await self.deployment(deployment_id)
+        try:
+            deployment = await self.deployment(deployment_id)
+        except DeploymentNotFound:
+            raise DeploymentNotFound(deployment_id, deleting=True) from None
         definitions = await self._definitions(self.redis, deployment.definition_ids)
         # the models are held through the delete: instances that race with it are deleted
         # with them after their definitions are gone
@@ -265,7 +268,7 @@ class Definitions:
             while True:
                 try:
                     await pipe.watch(keys.deployment(deployment_id))
-                    deployment = await self._deployment(pipe, deployment_id)
+                    deployment = await self._deployment(pipe, deployment_id, deleting=True)
                     definitions = await self._definitions(pipe, deployment.definition_ids)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.delete(
@@ -362,10 +365,12 @@ class Definitions:
         _models.move_to_end(cache_key)
         return model
 
-    async def _deployment(self, client: Any, deployment_id: str) -> Deployment:
+    async def _deployment(
+        self, client: Any, deployment_id: str, *, deleting: bool = False
+    ) -> Deployment:
         raw = await client.get(self.keys.deployment(deployment_id))
         if raw is None:
-            raise DeploymentNotFound(deployment_id)
+            raise DeploymentNotFound(deployment_id, deleting=deleting)
         return Deployment.from_json(orjson.loads(raw))
 
     async def _deployments(self, client: Any, ids: Iterable[str]) -> list[Deployment]:

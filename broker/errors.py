@@ -32,15 +32,21 @@ class TaskNotFound(BrokerError):
 
 
 class WorkerMismatch(BrokerError):
-    """The task is locked by another worker, or by nobody (``current_worker`` is None)."""
+    """The task is locked by another worker, or by nobody (``current_worker`` is None).
 
-    def __init__(self, task_id: str, worker_id: str, current_worker: str | None) -> None:
+    ``operation`` names the refused operation as Camunda's REST resource does ("complete",
+    "failure", "bpmnError", "extendLock", "lock"): Camunda words the message per operation."""
+
+    def __init__(
+        self, task_id: str, worker_id: str, current_worker: str | None, operation: str
+    ) -> None:
         super().__init__(
             f"External Task {task_id} is locked by worker '{current_worker}', not '{worker_id}'."
         )
         self.task_id = task_id
         self.worker_id = worker_id
         self.current_worker = current_worker
+        self.operation = operation
 
 
 class LockExpired(BrokerError):
@@ -96,7 +102,13 @@ def _text(value: Any) -> str | None:
 
 
 def raise_for(
-    reply: Sequence[Any], *, task_id: str = "", worker_id: str = "", token: int = 0, now_ms: int = 0
+    reply: Sequence[Any],
+    *,
+    task_id: str = "",
+    worker_id: str = "",
+    token: int = 0,
+    now_ms: int = 0,
+    operation: str = "",
 ) -> None:
     """Raise the exception for a script's status reply; return if it is OK."""
     code = int(reply[0])
@@ -106,7 +118,7 @@ def raise_for(
     if code == E_NOT_FOUND:
         raise TaskNotFound(extra or task_id)
     if code == E_WORKER_MISMATCH:
-        raise WorkerMismatch(task_id, worker_id, extra)
+        raise WorkerMismatch(task_id, worker_id, extra, operation)
     if code == E_LOCK_EXPIRED:
         raise LockExpired(task_id, now_ms)
     if code == E_STALE_TOKEN:

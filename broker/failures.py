@@ -68,7 +68,12 @@ class StoreFailures(StoreInstances, StoreReads):
         args: list[Any] = [task_id, worker_id, _token(lock_token), message]
         args += ["0" if error_details is None else "1", error_details or "", retries]
         args += [retry_timeout, self._wake(), self.new_task_id()]
-        errors: dict[str, Any] = {"task_id": task_id, "worker_id": worker_id, "token": lock_token}
+        errors: dict[str, Any] = {
+            "task_id": task_id,
+            "worker_id": worker_id,
+            "token": lock_token,
+            "operation": "failure",
+        }
         now = self.clock()
         reply = await self._call(
             "handle_failure", self._prefix_of(task_id), now, *args, "1", *NO_INSTANCE, *fields

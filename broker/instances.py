@@ -61,6 +61,10 @@ def _messages_waited(state: engine.InstanceState | None) -> set[str]:
     return {e.wait.ref for e in state.executions if e.wait is not None and e.wait.kind == "message"}
 
 
+# the REST operation that reports each task outcome (Camunda words a refusal per operation)
+_OPERATIONS = {"complete": "complete", "bpmn_error": "bpmnError"}
+
+
 class PartitionIds:
     """Ids that land in one partition: an instance's tasks live beside it."""
 
@@ -196,7 +200,12 @@ class StoreInstances(StoreBase):
             new_state, effects = run(model, state, self._ids(instance_id))
             reply = await self._commit(new_state, effects, version, trigger, before=state)
             if int(reply[0]) != E_CONFLICT:
-                raise_for(reply, task_id=task.id, worker_id=str(trigger.get("worker", "")))
+                raise_for(
+                    reply,
+                    task_id=task.id,
+                    worker_id=str(trigger.get("worker", "")),
+                    operation=_OPERATIONS[trigger["outcome"]],
+                )
                 return new_state, effects
         raise BrokerError(f"process instance {instance_id} kept changing; step not committed")
 

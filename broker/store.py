@@ -186,7 +186,7 @@ class Store(
         reply = await self._call(
             "lock", self._prefix_of(task_id), self.clock(), task_id, worker_id, lock_duration
         )
-        raise_for(reply, task_id=task_id, worker_id=worker_id)
+        raise_for(reply, task_id=task_id, worker_id=worker_id, operation="lock")
         return int(reply[1])
 
     def _completion_slots(self, c: Completion) -> list[str]:
@@ -262,6 +262,7 @@ class Store(
                         task_id=c.task_id,
                         worker_id=c.worker_id,
                         token=c.lock_token or 0,
+                        operation="complete",
                     )
                 except ProcessTask:
                     results[i] = await self._complete_in_process(c)
@@ -307,7 +308,13 @@ class Store(
             self.settings.finished_log_length,
         )
         try:
-            raise_for(reply, task_id=task_id, worker_id=worker_id, token=lock_token or 0)
+            raise_for(
+                reply,
+                task_id=task_id,
+                worker_id=worker_id,
+                token=lock_token or 0,
+                operation="bpmnError",
+            )
         except ProcessTask:
             task = await self.get(task_id)
             await self.bpmn_error_process_task(
@@ -331,7 +338,14 @@ class Store(
             _token(lock_token),
             new_duration,
         )
-        raise_for(reply, task_id=task_id, worker_id=worker_id, token=lock_token or 0, now_ms=now)
+        raise_for(
+            reply,
+            task_id=task_id,
+            worker_id=worker_id,
+            token=lock_token or 0,
+            now_ms=now,
+            operation="extendLock",
+        )
 
     async def unlock(self, task_id: str, *, lock_token: int | None = None) -> None:
         """Release the lock; the task becomes fetchable. With ``lock_token``, only if no other

@@ -119,7 +119,7 @@ def camunda_errors(
     except TaskNotFound as exc:
         raise CamundaError(404, "RestException", str(exc), 0) from exc
     except WorkerMismatch as exc:
-        template = _MISMATCH.get(operation, _MISMATCH["complete"])
+        template = _MISMATCH[exc.operation]
         current = exc.current_worker if exc.current_worker is not None else "null"
         message = template.format(id=exc.task_id, w=exc.worker_id, cur=current)
         raise CamundaError(400, "RestException", message, 0) from exc
@@ -130,10 +130,7 @@ def camunda_errors(
     except DeploymentParseError as exc:
         raise ParseError(exc) from exc
     except DeploymentNotFound as exc:
-        # Camunda's wording differs between reading and deleting a deployment
-        verb = "do not exist" if operation == "deleteDeployment" else "does not exist"
-        message = f"Deployment with id '{exc.deployment_id}' {verb}"
-        raise CamundaError(404, "InvalidRequestException", message, None) from exc
+        raise CamundaError(404, "InvalidRequestException", str(exc), None) from exc
     except DefinitionNotFound as exc:
         # an InvalidRequestException caused by the engine's exception: its code (0)
         raise CamundaError(404, "InvalidRequestException", str(exc), 0) from exc
