@@ -1,0 +1,39 @@
+"""What a worker holds while a task runs: the task's record and the batch it was fetched in."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from redtask.worker.router import TaskSpec
+from redtask.worker.task import ExternalTask
+
+
+@dataclass(slots=True)
+class Running:
+    task: ExternalTask
+    spec: TaskSpec
+    deadline: float  # monotonic time our lock ends, as far as we know
+    batch: Batch
+    job: asyncio.Task[None] | None = None
+    keeper: asyncio.Task[None] | None = None  # only once the handler has run half the lock
+    handling: bool = True  # the handler has not returned yet
+    lost: bool = False
+
+
+@dataclass(slots=True)
+class Batch:
+    """Tasks fetched together with one lock duration. Most handlers end long before half
+    their lock, so instead of a lock keeper each, the batch has one timer, which starts keepers
+    for the handlers still running at half the lock (and is cancelled when none is left)."""
+
+    members: list[Running] = field(default_factory=list)
+    handling: int = 0
+    timer: asyncio.TimerHandle | None = None
+
+    def handler_returned(self) -> None:
+        self.handling -= 1
+        if self.handling == 0:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.members.clear()  # members point back here: let refcounting free them

@@ -1,0 +1,114 @@
+"""The reporter: sends a task's outcome (complete, failure, BPMN error) or unlocks it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from redtask.worker.backoff import Backoff
+from redtask.worker.errors import Rejected, TaskLost, Unavailable
+from redtask.worker.handler import Failed, Outcome
+from redtask.worker.inflight import Running
+from redtask.worker.task import BpmnError, Complete, ExternalTask
+from redtask.worker.transport.base import Transport
+from redtask.worker.values import to_typed_map
+
+log = logging.getLogger("redtask.worker")
+
+
+class Reporter:
+    """Reports through ``transport``; ``reconnect`` paces retries while it is unreachable."""
+
+    def __init__(self, transport: Transport, reconnect: Backoff) -> None:
+        self.transport = transport
+        self.reconnect = reconnect
+
+    async def report(self, running: Running, outcome: Outcome) -> None:
+        """Send the outcome, retrying while the gateway or Redis is away and the lock lasts."""
+        task = running.task
+        attempt = 0
+        while True:
+            try:
+                await self._send(running, outcome)
+                return
+            except TaskLost as exc:
+                log.warning("task %s is no longer ours (%s); outcome dropped", task.id, exc)
+                return
+            except Rejected as exc:
+                if isinstance(outcome, Failed):
+                    log.error("failure report for task %s refused: %s", task.id, exc)
+                    return
+                # e.g. a variable the server cannot store: report that instead of hanging
+                outcome = Failed(f"could not report the result: {exc}", None)
+                continue
+            except Unavailable as exc:
+                if time.monotonic() >= running.deadline:
+                    log.error("giving up reporting task %s (lock over): %s", task.id, exc)
+                    return
+                delay = self.reconnect.delay_ms(attempt) / 1000
+                attempt += 1
+                log.warning("reporting task %s failed (%s); retrying in %.2fs", task.id, exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _send(self, running: Running, outcome: Outcome) -> None:
+        task, spec = running.task, running.spec
+        if isinstance(outcome, Complete):
+            try:
+                variables = to_typed_map(outcome.variables)
+                local = to_typed_map(outcome.local_variables)
+            except TypeError as exc:
+                raise Rejected(str(exc)) from exc
+            await self.transport.complete(task, variables, local)
+            log.debug("completed task %s (%s)", task.id, spec.topic)
+        elif isinstance(outcome, BpmnError):
+            try:
+                variables = to_typed_map(outcome.variables)
+            except TypeError as exc:
+                raise Rejected(str(exc)) from exc
+            await self.transport.bpmn_error(task, outcome.code, outcome.message, variables)
+            log.info("task %s (%s): BPMN error %s", task.id, spec.topic, outcome.code)
+        else:
+            retries = (
+                spec.retry.next_retries(task.retries)
+                if outcome.retries is None
+                else outcome.retries
+            )
+            timeout = (
+                spec.retry.timeout_ms(retries)
+                if outcome.retry_timeout_ms is None
+                else outcome.retry_timeout_ms
+            )
+            await self.transport.failure(task, outcome.message, outcome.details, retries, timeout)
+            log.warning(
+                "task %s (%s) failed: %s; retries left %d, next try in %d ms",
+                task.id,
+                spec.topic,
+                outcome.message,
+                retries,
+                timeout,
+            )
+
+    async def give_back(self, task: ExternalTask) -> None:
+        """Unlock a task we cannot run, so that it is fetched again at once (by us or another
+        worker). Not a failure report: the fault is ours, and should not cost the task a retry
+        or raise an incident."""
+        try:
+            await self.transport.unlock(task)
+            log.warning(
+                "unlocked task %s (%s), which could not be dispatched", task.id, task.topic_name
+            )
+        except (Unavailable, TaskLost, Rejected) as exc:
+            log.warning(
+                "could not unlock task %s (%s); it comes back when its lock ends", task.id, exc
+            )
+
+    async def unlock_unfinished(self, running: Running) -> None:
+        """Unlock a task whose handler outlived the shutdown grace period."""
+        try:
+            await self.transport.unlock(running.task)
+            log.info(
+                "unlocked task %s (%s) after the grace period", running.task.id, running.spec.topic
+            )
+        except (Unavailable, TaskLost, Rejected) as exc:
+            log.warning("could not unlock task %s: %s", running.task.id, exc)
