@@ -33,14 +33,11 @@ import os
 import platform
 import pstats
 import shlex
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +48,19 @@ if str(ROOT) not in sys.path:
 import redis  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
+from bench.common import (  # noqa: E402
+    chunks,
+    cpu_model,
+    delete_namespace,
+    git_state,
+    log,
+    nproc,
+    python_version,
+    redis_to_measure,
+)
+from bench.core_latency import run_latency_memory  # noqa: E402
+from bench.core_results import FULL, QUICK, Profile, Results, build_rows, print_report  # noqa: E402
 from redtask.broker.connection import client_for  # noqa: E402
-from redtask.broker.embedded import EmbeddedRedis  # noqa: E402
 from redtask.broker.model import NewTask, TopicRequest  # noqa: E402
 from redtask.broker.settings import Settings  # noqa: E402
 from redtask.broker.store import Completion, Store, open_store  # noqa: E402
@@ -74,74 +82,6 @@ RAW_COMPLETE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 return redis.call('DEL', KEYS[2])
 """
-
-
-@dataclass
-class Profile:
-    rounds: int
-    ab_tasks: int  # tasks per (a) round and per (b) round
-    small: int  # waiting tasks for the small latency point
-    big: int  # waiting tasks for the big latency point / memory fill
-    samples: int  # latency samples per point
-    warmup: int
-    fill_batch: int = 1000
-    fill_concurrency: int = 4
-
-
-FULL = Profile(rounds=10, ab_tasks=10_000, small=1_000, big=1_000_000, samples=5_000, warmup=300)
-QUICK = Profile(rounds=4, ab_tasks=4_000, small=1_000, big=100_000, samples=2_000, warmup=200)
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
-    return ordered[rank - 1]
-
-
-def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-# ---------------------------------------------------------------------------------- redis helpers
-async def info_field(client: aioredis.Redis, section: str, name: str) -> Any:
-    return (await client.info(section)).get(name)
-
-
-async def wait_persistence_idle(client: aioredis.Redis, limit_s: float = 180.0) -> float:
-    """Wait until no AOF rewrite / RDB save runs (a forked child skews timing and memory)."""
-    start = time.perf_counter()
-    while time.perf_counter() - start < limit_s:
-        p = await client.info("persistence")
-        busy = (
-            p.get("aof_rewrite_in_progress", 0)
-            or p.get("aof_rewrite_scheduled", 0)
-            or p.get("rdb_bgsave_in_progress", 0)
-        )
-        if not busy:
-            return time.perf_counter() - start
-        await asyncio.sleep(0.1)
-    log(f"warning: persistence still busy after {limit_s:.0f}s")
-    return time.perf_counter() - start
-
-
-async def delete_namespace(client: aioredis.Redis, ns: str) -> int:
-    """UNLINK every key whose name contains the namespace; returns how many."""
-    deleted, cursor = 0, 0
-    while True:
-        cursor, keys = await client.scan(cursor, match=f"*{ns}*", count=10_000)
-        if keys:
-            deleted += await client.unlink(*keys)
-        if cursor == 0:
-            return deleted
-
-
-async def forks(client: aioredis.Redis) -> int:
-    return int(await info_field(client, "stats", "total_forks") or 0)
 
 
 # ---------------------------------------------------------------------------------- (a) raw floor
@@ -223,65 +163,8 @@ async def store_round(store: Store, n: int, round_no: int) -> dict[str, float]:
     }
 
 
-# ---------------------------------------------------------------------------------- (c) latency
-async def fill(store: Store, topic: str, n: int, batch: int, concurrency: int) -> list[str]:
-    """Publish n variable-free tasks with `concurrency` batches in flight; returns a few ids."""
-    sample: list[str] = []
-    next_start = 0
-
-    async def worker() -> None:
-        nonlocal next_start
-        while next_start < n:
-            size = min(batch, n - next_start)
-            next_start += size
-            ids = await store.publish_many([NewTask(topic) for _ in range(size)])
-            if len(sample) < 200:
-                sample.append(ids[0])
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return sample
-
-
-async def fetch_latencies(store: Store, topic: str, samples: int, worker: str) -> list[float]:
-    """ms per fetch_and_lock(maxTasks=1); each fetched task is unlocked (not timed)."""
-    request = [TopicRequest(topic, LOCK_MS)]
-    out: list[float] = []
-    for _ in range(samples):
-        t0 = time.perf_counter_ns()
-        got = await store.fetch_and_lock(worker, 1, request)
-        t1 = time.perf_counter_ns()
-        if len(got) != 1:
-            raise RuntimeError(f"fetch on {topic} returned {len(got)} tasks")
-        await store.unlock(got[0].id)
-        out.append((t1 - t0) / 1e6)
-    return out
-
-
-def lat_summary(values: list[float]) -> dict[str, float]:
-    return {
-        "n": len(values),
-        "p50_ms": percentile(values, 50),
-        "p90_ms": percentile(values, 90),
-        "p99_ms": percentile(values, 99),
-        "max_ms": max(values),
-        "mean_ms": statistics.fmean(values),
-    }
-
-
 # ---------------------------------------------------------------------------------- machine
 def machine_description(server_info: dict[str, Any]) -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:
-        nproc = os.cpu_count() or 0
     try:
         import hiredis
 
@@ -289,23 +172,17 @@ def machine_description(server_info: dict[str, Any]) -> dict[str, Any]:
     except ImportError:
         hiredis_version = "not installed"
     mode = "embedded (AOF everysec)" if server_info.get("_embedded") else "external"
-    try:  # read-only: which code was measured
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "broker"],
-            capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.strip()  # fmt: skip
-        revision = head + (" (broker/ has uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
+    state = git_state("broker")
+    if state is None:
         revision = "unknown"
+    else:
+        head, dirty = state
+        revision = head + (" (broker/ has uncommitted changes)" if dirty else "")
     return {
         "git": revision,
-        "nproc": nproc,
-        "cpu_model": cpu,
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "nproc": nproc(),
+        "cpu_model": cpu_model(),
+        "python": python_version(),
         "platform": platform.platform(),
         "redis_server": server_info.get("redis_version"),
         "redis_server_mode": mode,
@@ -316,21 +193,6 @@ def machine_description(server_info: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- main
-@dataclass
-class Results:
-    command: str
-    profile: dict[str, Any]
-    machine: dict[str, Any] = field(default_factory=dict)
-    raw_rounds: list[dict[str, float]] = field(default_factory=list)
-    store_rounds: list[dict[str, float]] = field(default_factory=list)
-    latency: dict[str, Any] = field(default_factory=dict)
-    memory: dict[str, Any] = field(default_factory=dict)
-    fill: dict[str, Any] = field(default_factory=dict)
-    wall_seconds: float = 0.0
-    error: str | None = None
-    rows: list[dict[str, str]] = field(default_factory=list)
-
-
 async def run(args: argparse.Namespace, url: str, embedded: bool, res: Results) -> None:
     prof = QUICK if args.quick else FULL
     if args.rounds:
@@ -396,182 +258,6 @@ async def profile_store_round(store: Store, prof: Profile) -> None:
     print(buf.getvalue(), file=sys.stderr)
 
 
-async def run_latency_memory(
-    store: Store, client: aioredis.Redis, prof: Profile, res: Results
-) -> None:
-    """(c) and (d). The headline compares a 1k-task topic with the big topic in alternating
-    blocks (same moment, same server, so machine noise hits both alike). For reference the 1k
-    topic is also measured with nothing else in Redis, before the fill and after it is gone."""
-    small_topic, big_topic, worker = "lat-small", "lat-big", "lat-worker"
-
-    async def measure_small_alone(label: str) -> list[float]:
-        await store.publish_many([NewTask(small_topic) for _ in range(prof.small)])
-        await wait_persistence_idle(client)
-        await fetch_latencies(store, small_topic, prof.warmup, worker)
-        gc.collect()
-        forks0 = await forks(client)
-        values = await fetch_latencies(store, small_topic, prof.samples // 2, worker)
-        res.latency[label] = lat_summary(values) | {"forks_during": await forks(client) - forks0}
-        log(f"fetch latency @{prof.small:,} ({label}): {res.latency[label]}")
-        return values
-
-    small_alone = await measure_small_alone("small_alone_before")
-
-    # (d) memory: the big fill carries no variables
-    waited = await wait_persistence_idle(client)
-    await asyncio.sleep(1.0)  # let incremental rehashing of the keyspace settle
-    mem_before = int(await info_field(client, "memory", "used_memory"))
-    log(f"filling {prof.big:,} tasks ({prof.fill_concurrency} x batches of {prof.fill_batch})")
-    forks0, t0 = await forks(client), time.perf_counter()
-    sample_ids = await fill(store, big_topic, prof.big, prof.fill_batch, prof.fill_concurrency)
-    fill_s = time.perf_counter() - t0
-    waited_after = await wait_persistence_idle(client)
-    await asyncio.sleep(1.0)
-    mem_after = int(await info_field(client, "memory", "used_memory"))
-    res.fill = {"tasks": prof.big, "seconds": fill_s, "tasks_per_s": prof.big / fill_s}
-    res.memory = {
-        "tasks": prof.big,
-        "used_memory_before": mem_before,
-        "used_memory_after": mem_after,
-        "bytes_per_task": (mem_after - mem_before) / prof.big,
-        "persistence_wait_before_s": waited,
-        "persistence_wait_after_s": waited_after,
-        "aof_enabled": await info_field(client, "persistence", "aof_enabled"),
-        "aof_current_size": await info_field(client, "persistence", "aof_current_size"),
-        "forks_during_fill": await forks(client) - forks0,
-    }
-    hash_usage = [
-        await client.memory_usage(store.keys.task(i), samples=0) or 0 for i in sample_ids[:100]
-    ]
-    if hash_usage:  # MEMORY USAGE counts the key name and its dict entry too
-        res.memory["task_hash_bytes"] = statistics.fmean(hash_usage)
-    if store.keys.partitions == 1:
-        avail_key = store.keys.avail(0, big_topic, 0)
-        zset_bytes = await client.memory_usage(avail_key, samples=0) or 0
-        res.memory["avail_zset_bytes_per_task"] = zset_bytes / prof.big
-        res.memory["avail_zset_encoding"] = await client.object("encoding", avail_key)
-    log(
-        f"filled {prof.big:,} in {fill_s:.1f}s ({prof.big / fill_s:,.0f}/s); "
-        f"{res.memory['bytes_per_task']:.0f} B/task (forks {res.memory['forks_during_fill']}, "
-        f"waited {waited_after:.1f}s for persistence, AOF {res.memory['aof_current_size']} B)"
-    )
-
-    # big topic, in alternating blocks with the small topic (same noise for both)
-    await fetch_latencies(store, big_topic, prof.warmup, worker)
-    await fetch_latencies(store, small_topic, prof.warmup, worker)
-    blocks = 10
-    per_block = max(1, prof.samples // blocks)
-    big: list[float] = []
-    small_mixed: list[float] = []
-    forks0 = await forks(client)
-    for block in range(blocks):
-        gc.collect()
-        if block % 2:
-            small_mixed += await fetch_latencies(store, small_topic, per_block, worker)
-        big += await fetch_latencies(store, big_topic, per_block, worker)
-        if not block % 2:
-            small_mixed += await fetch_latencies(store, small_topic, per_block, worker)
-    forks_during = await forks(client) - forks0
-    res.latency["big"] = lat_summary(big) | {"forks_during": forks_during}
-    res.latency["small_interleaved"] = lat_summary(small_mixed) | {"forks_during": forks_during}
-    log(f"fetch latency @{prof.big:,}: {res.latency['big']}")
-    log(f"fetch latency @{prof.small:,} (interleaved): {res.latency['small_interleaved']}")
-
-    # drop everything, then the small point once more on an otherwise empty namespace
-    t0 = time.perf_counter()
-    deleted = await delete_namespace(client, store.settings.namespace)
-    await client.hsetnx(store.keys.config, "partitions", store.keys.partitions)
-    log(f"deleted {deleted:,} keys in {time.perf_counter() - t0:.1f}s")
-    small_alone += await measure_small_alone("small_alone_after")
-    res.latency["small_alone"] = lat_summary(small_alone)
-
-
-def build_rows(res: Results) -> list[dict[str, str]]:
-    prof = res.profile
-    rows: list[dict[str, str]] = []
-
-    def row(metric: str, value: str, target: str = "—", ok: bool | None = None) -> None:
-        rows.append(
-            {"metric": metric, "value": value, "target": target,
-             "ok": "—" if ok is None else ("yes" if ok else "NO")}
-        )  # fmt: skip
-
-    def rates(rounds: list[dict[str, float]], key: str) -> list[float]:
-        return [r[key] for r in rounds]
-
-    if res.raw_rounds and res.store_rounds:
-        a = statistics.median(rates(res.raw_rounds, "tasks_per_s"))
-        b = statistics.median(rates(res.store_rounds, "tasks_per_s"))
-        each = ", ".join(f"{x:,.0f}" for x in rates(res.raw_rounds, "tasks_per_s"))
-        row(f"(a) raw Lua floor, tasks/s (median of {len(res.raw_rounds)}: {each})", f"{a:,.0f}")
-        each = ", ".join(f"{x:,.0f}" for x in rates(res.store_rounds, "tasks_per_s"))
-        n = len(res.store_rounds)
-        row(f"(b) store publish+fetch+complete, tasks/s (median of {n}: {each})", f"{b:,.0f}")
-        row("(b)/(a)", f"{b / a:.2f}", "≥ 0.50", b / a >= 0.50)
-        pairs = [y["tasks_per_s"] / x["tasks_per_s"]
-                 for x, y in zip(res.raw_rounds, res.store_rounds, strict=False)]  # fmt: skip
-        row("  (b)/(a) median of per-round ratios", f"{statistics.median(pairs):.2f}")
-        pub = statistics.median(rates(res.store_rounds, "publish_per_s"))
-        con = statistics.median(rates(res.store_rounds, "consume_per_s"))
-        row("  (b) publish_many(100) only, tasks/s (median)", f"{pub:,.0f}")
-        row("  (b) fetch_and_lock(10)+complete_many only, tasks/s (median)", f"{con:,.0f}")
-        row("  (b) consume-only / (a)", f"{con / a:.2f}")
-    lat = res.latency
-    if "big" in lat and "small_interleaved" in lat:
-        bg, sm = lat["big"], lat["small_interleaved"]
-        small_n, big_n = f"{prof['small']:,}", f"{prof['big']:,}"
-        for q in ("p50", "p99"):
-            row(f"(c) fetch_and_lock(1) {q} @ {small_n} waiting in the topic, ms",
-                f"{sm[q + '_ms']:.3f}")  # fmt: skip
-        for q in ("p50", "p99"):
-            row(f"(c) fetch_and_lock(1) {q} @ {big_n} waiting in the topic, ms",
-                f"{bg[q + '_ms']:.3f}")  # fmt: skip
-        for q in ("p50", "p99"):
-            ratio = bg[q + "_ms"] / sm[q + "_ms"]
-            row(f"(c) {q} ratio {big_n} / {small_n}", f"{ratio:.2f}", "≤ 1.2", ratio <= 1.2)
-        if "small_alone" in lat:
-            s = lat["small_alone"]
-            row(f"  (c) p50 / p99 @ {small_n} waiting, nothing else in Redis (before + after"
-                " the fill; not simultaneous, so noisier), ms",
-                f"{s['p50_ms']:.3f} / {s['p99_ms']:.3f}")  # fmt: skip
-            row(f"  (c) p50 ratio {big_n} in topic / {small_n} with nothing else in Redis",
-                f"{bg['p50_ms'] / s['p50_ms']:.2f}")  # fmt: skip
-    if res.memory:
-        m = res.memory
-        row(f"(d) Redis used_memory per waiting task (no variables, {m['tasks']:,} tasks), bytes",
-            f"{m['bytes_per_task']:.0f}", "≤ 300", m["bytes_per_task"] <= 300)  # fmt: skip
-        if m.get("task_hash_bytes") is not None:
-            row("  (d) MEMORY USAGE of one task hash incl. key (avg of 100), bytes",
-                f"{m['task_hash_bytes']:.0f}")  # fmt: skip
-        if m.get("avail_zset_bytes_per_task") is not None:
-            enc = m["avail_zset_encoding"]
-            row(f"  (d) MEMORY USAGE of the waiting ZSET / tasks ({enc}), bytes",
-                f"{m['avail_zset_bytes_per_task']:.0f}")  # fmt: skip
-    if res.fill:
-        row(f"  fill: publish_many({res.profile['fill_batch']}) x{res.profile['fill_concurrency']}"
-            " concurrent, tasks/s", f"{res.fill['tasks_per_s']:,.0f}")  # fmt: skip
-    return rows
-
-
-def print_report(res: Results) -> None:
-    out = sys.stdout
-    print("\n## redtask core benchmark\n", file=out)
-    print("| metric | value | target | ok? |", file=out)
-    print("|---|---:|---|---|", file=out)
-    for r in res.rows:
-        print(f"| {r['metric']} | {r['value']} | {r['target']} | {r['ok']} |", file=out)
-    m = res.machine
-    print("\nMachine:", file=out)
-    keys: tuple[str, ...] = ("git", "nproc", "cpu_model", "python", "platform", "redis_server")
-    keys += ("redis_server_mode", "redis_py", "hiredis", "loadavg_at_start", "loadavg_at_end")
-    for key in keys:
-        print(f"- {key}: {m.get(key)}", file=out)
-    print(f"\nCommand: `{res.command}` (cwd {os.getcwd()})", file=out)
-    print(f"Wall time: {res.wall_seconds:.1f}s", file=out)
-    if res.error:
-        print(f"\nABORTED: {res.error} (the table holds what was measured before)", file=out)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="100k instead of 1M, fewer rounds")
@@ -588,16 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     res = Results(command=command, profile={})
     start = time.perf_counter()
     try:
-        if args.redis_url:
-            asyncio.run(run(args, args.redis_url, False, res))
-        else:
-            with tempfile.TemporaryDirectory(prefix="redtask-bench-") as tmp:
-                server = EmbeddedRedis(Path(tmp) / "redis")
-                server.start()
-                try:
-                    asyncio.run(run(args, server.url, True, res))
-                finally:
-                    server.stop()
+        with redis_to_measure(args.redis_url) as (url, embedded):
+            asyncio.run(run(args, url, embedded, res))
     except Exception as exc:  # a measurement: report what we have, still exit 0
         log(f"benchmark aborted: {type(exc).__name__}: {exc}")
         res.error = f"{type(exc).__name__}: {exc}"

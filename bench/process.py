@@ -25,7 +25,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -37,8 +36,8 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from redtask.broker.embedded import EmbeddedRedis  # noqa: E402
-from tests.processes import gateway_process, redtask_env  # noqa: E402
+from bench.common import redis_to_measure  # noqa: E402
+from bench.servers import gateway_args, redtask_env, server_process  # noqa: E402
 
 BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -154,9 +153,10 @@ async def process_round(base: str, n: int) -> float:
 
 
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
-    env = redtask_env(url, f"pb{uuid.uuid4().hex[:6]}")
+    env = redtask_env(url, f"pb{uuid.uuid4().hex[:6]}", REDTASK_SCHEDULER_INTERVAL_MS="20")
     results: dict[str, list[float]] = {"external_tasks_per_s": [], "instances_per_s": []}
-    with gateway_process(env) as base:
+    with server_process("gateway", gateway_args(), env) as gateway:
+        base = gateway.base
         for round_no in range(args.rounds):
             log(f"round {round_no + 1}/{args.rounds}")
             results["external_tasks_per_s"].append(await external_round(base, args.instances))
@@ -175,13 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     args.instances = args.instances or (500 if args.quick else 2_000)
     args.rounds = args.rounds or (1 if args.quick else 3)
     started = time.perf_counter()
-    if args.redis_url:
-        results = asyncio.run(run(args, args.redis_url))
-        redis_mode = "external"
-    else:
-        with tempfile.TemporaryDirectory() as data, EmbeddedRedis(data) as server:
-            results = asyncio.run(run(args, server.url))
-        redis_mode = "embedded (AOF everysec)"
+    with redis_to_measure(args.redis_url) as (url, embedded):
+        results = asyncio.run(run(args, url))
+    redis_mode = "embedded (AOF everysec)" if embedded else "external"
     ext = statistics.median(results["external_tasks_per_s"])
     inst = statistics.median(results["instances_per_s"])
     rows = [

@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import gc
 import io
 import json
 import logging
@@ -52,12 +51,10 @@ import os
 import pstats
 import shlex
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,30 +67,23 @@ sys.path.insert(0, str(ROOT))
 
 import redis.asyncio as aioredis  # noqa: E402
 
-from bench.core import (  # noqa: E402
-    chunks,
+from bench.common import (  # noqa: E402
     delete_namespace,
+    git_state,
     log,
-    machine_description,
-    raw_round,
+    print_machine,
+    print_run,
+    redis_to_measure,
     wait_persistence_idle,
 )
+from bench.core import machine_description, raw_round  # noqa: E402
+from bench.servers import Server, gateway_args, redtask_env, server_process  # noqa: E402
+from bench.worker_rounds import Cpu, WarningCounter, worker_round  # noqa: E402
 from redtask.broker.connection import client_for  # noqa: E402
-from redtask.broker.embedded import EmbeddedRedis  # noqa: E402
-from redtask.broker.model import NewTask  # noqa: E402
 from redtask.broker.settings import Settings  # noqa: E402
 from redtask.broker.store import Store, open_store  # noqa: E402
-from redtask.worker import Worker  # noqa: E402
-from redtask.worker.task import ExternalTask  # noqa: E402
-from redtask.worker.transport.base import Subscription, Transport  # noqa: E402
 from redtask.worker.transport.redis import RedisTransport  # noqa: E402
 from redtask.worker.transport.rest import RestTransport  # noqa: E402
-from redtask.worker.values import TypedValue  # noqa: E402
-from tests.processes import GatewayURL, gateway_process, redtask_env  # noqa: E402
-
-LOCK_MS = 30_000
-PUBLISH_BATCH = 100
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -104,185 +94,6 @@ class Profile:
 
 FULL = Profile(rounds=5, tasks=10_000)  # bench/core.py's full run: 10,000 tasks a round
 QUICK = Profile(rounds=2, tasks=4_000)  # bench/core.py --quick: 4,000 tasks a round
-
-
-# ---------------------------------------------------------------------------------- counting
-class Counted:
-    """A transport that counts what the worker reports; ``done`` is set when ``target``
-    completions have been acknowledged."""
-
-    def __init__(self, inner: Transport, target: int) -> None:
-        self.inner = inner
-        self.target = target
-        self.completed = 0
-        self.other_outcomes = 0
-        self.done = asyncio.Event()
-
-    async def fetch_and_lock(
-        self,
-        worker_id: str,
-        max_tasks: int,
-        subscriptions: Sequence[Subscription],
-        *,
-        use_priority: bool,
-        wait_ms: int,
-    ) -> list[ExternalTask]:
-        return await self.inner.fetch_and_lock(
-            worker_id, max_tasks, subscriptions, use_priority=use_priority, wait_ms=wait_ms
-        )
-
-    async def complete(
-        self,
-        task: ExternalTask,
-        variables: Mapping[str, TypedValue],
-        local_variables: Mapping[str, TypedValue],
-    ) -> None:
-        await self.inner.complete(task, variables, local_variables)
-        self.completed += 1
-        if self.completed >= self.target:
-            self.done.set()
-
-    async def failure(
-        self,
-        task: ExternalTask,
-        error_message: str,
-        error_details: str | None,
-        retries: int,
-        retry_timeout: int,
-    ) -> None:
-        self.other_outcomes += 1
-        await self.inner.failure(task, error_message, error_details, retries, retry_timeout)
-
-    async def bpmn_error(
-        self,
-        task: ExternalTask,
-        error_code: str,
-        error_message: str | None,
-        variables: Mapping[str, TypedValue],
-    ) -> None:
-        self.other_outcomes += 1
-        await self.inner.bpmn_error(task, error_code, error_message, variables)
-
-    async def extend_lock(self, task: ExternalTask, new_duration: int) -> None:
-        await self.inner.extend_lock(task, new_duration)
-
-    async def unlock(self, task: ExternalTask) -> None:
-        await self.inner.unlock(task)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-class WarningCounter(logging.Handler):
-    """Counts WARNING and worse records of the worker SDK (a lost task, a retried report...)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.count = 0
-        self.first: str | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(("redtask.worker", "worker")):
-            self.count += 1
-            self.first = self.first or f"{record.name}: {record.getMessage()}"
-
-
-# ---------------------------------------------------------------------------------- cpu
-@dataclass
-class Cpu:
-    """CPU seconds of this process, redis-server and (if any) the gateway process."""
-
-    redis: aioredis.Redis
-    gateway_pid: int | None = None
-
-    async def sample(self) -> dict[str, float]:
-        out = {"bench": time.process_time()}
-        info = await self.redis.info("cpu")
-        out["redis"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-        if self.gateway_pid is not None:
-            out["gateway"] = process_cpu(self.gateway_pid)
-        return out
-
-
-def process_cpu(pid: int) -> float:
-    """utime + stime of a process, seconds (a /proc read: fast, nothing to await)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def per_task_us(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
-    return {f"cpu_us_per_task_{k}": (after[k] - before[k]) * 1e6 / n for k in before}
-
-
-# ---------------------------------------------------------------------------------- rounds
-async def worker_round(
-    store: Store,
-    make_transport: Callable[[], Transport],
-    cpu: Cpu,
-    n: int,
-    label: str,
-    concurrency: int,
-    warnings: WarningCounter,
-    *,
-    timed_publish: bool = False,
-) -> dict[str, Any]:
-    """(b) or (c): pre-publish n tasks, then time a Worker from start to the n-th completion;
-    ``timed_publish`` starts the clock before the publish instead."""
-    topic = f"{label}-{uuid.uuid4().hex[:8]}"
-    gc.collect()
-    before = await cpu.sample()
-    t_publish = time.perf_counter()
-    for part in chunks([NewTask(topic) for _ in range(n)], PUBLISH_BATCH):
-        await store.publish_many(part)
-    counted = Counted(make_transport(), n)
-    worker = Worker(
-        counted,
-        worker_id=f"bench-{label}",
-        concurrency=concurrency,
-        poll_timeout=1_000,
-        grace=5,
-        lock_duration=LOCK_MS,
-        retries=0,
-    )
-    handled = 0
-
-    @worker.task(topic)
-    async def noop() -> None:
-        nonlocal handled
-        handled += 1
-
-    warned = warnings.count
-    if not timed_publish:
-        gc.collect()
-        before = await cpu.sample()
-    t0 = t_publish if timed_publish else time.perf_counter()
-    run = asyncio.create_task(worker.run())
-    done = asyncio.create_task(counted.done.wait())
-    await asyncio.wait({run, done}, timeout=max(60.0, n / 50), return_when="FIRST_COMPLETED")
-    elapsed = time.perf_counter() - t0
-    after = await cpu.sample()
-    finished = done.done()
-    done.cancel()
-    worker.stop()
-    await asyncio.wait_for(run, 30)  # raises what the worker raised
-    if not finished:
-        raise RuntimeError(f"{label}: {counted.completed} of {n} tasks completed in time")
-    left = [s for s in await store.topic_stats() if s.topic_name == topic]
-    problems = []
-    if left:
-        problems.append(f"tasks left on the topic: {left}")
-    if handled != n or counted.completed != n or counted.other_outcomes:
-        problems.append(
-            f"handled {handled}, completed {counted.completed}, "
-            f"other outcomes {counted.other_outcomes} (expected {n} each, 0 others)"
-        )
-    if warnings.count != warned:
-        problems.append(f"{warnings.count - warned} worker warnings, first: {warnings.first}")
-    if problems:
-        raise RuntimeError(f"{label}: " + "; ".join(problems))
-    return {"tasks": n, "seconds": elapsed, "tasks_per_s": n / elapsed} | per_task_us(
-        before, after, n
-    )
 
 
 # ---------------------------------------------------------------------------------- main
@@ -308,18 +119,10 @@ class Results:
 
 def revision() -> str:
     """The commit, and which measured packages have uncommitted changes (read-only git)."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "broker", "gateway", "worker"],
-            capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.split("\n")  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
+    state = git_state("broker", "gateway", "worker")
+    if state is None:
         return "unknown"
-    packages = sorted({line[3:].split("/")[0] + "/" for line in dirty if line[3:]})
+    head, packages = state
     return head + (f" ({', '.join(packages)} with uncommitted changes)" if packages else "")
 
 
@@ -338,8 +141,9 @@ async def run(args: argparse.Namespace, url: str, embedded: bool, res: Results) 
         server_info["_embedded"] = embedded
         res.machine = machine_description(server_info) | {"git": revision()}
         log(f"redis {server_info.get('redis_version')} at {url}, namespace {ns}, {prof}")
-        with gateway_process(redtask_env(url, ns)) as base:
-            await run_rounds(store, raw_client, ns, base, prof, args, warnings, res)
+        env = redtask_env(url, ns, REDTASK_SCHEDULER_INTERVAL_MS="20")
+        with server_process("gateway", gateway_args(), env) as gateway:
+            await run_rounds(store, raw_client, ns, gateway, prof, args, warnings, res)
     finally:
         logging.getLogger().removeHandler(warnings)
         try:
@@ -353,15 +157,15 @@ async def run_rounds(
     store: Store,
     raw_client: aioredis.Redis,
     ns: str,
-    gateway: GatewayURL,
+    gateway: Server,
     prof: Profile,
     args: argparse.Namespace,
     warnings: WarningCounter,
     res: Results,
 ) -> None:
-    api = f"{gateway}/engine-rest"
+    api = f"{gateway.base}/engine-rest"
     redis_cpu = Cpu(raw_client)
-    rest_cpu = Cpu(raw_client, gateway.process.pid)
+    rest_cpu = Cpu(raw_client, gateway.proc.pid)
 
     def direct(n: int, timed_publish: bool = False) -> Awaitable[dict[str, Any]]:
         make = lambda: RedisTransport(store=store)  # noqa: E731
@@ -494,16 +298,10 @@ def print_report(res: Results) -> None:
     print("|---|---:|---:|---|---|")
     for path, rate, ratio, target, ok in build_rows(res):
         print(f"| {path} | {rate} | {ratio} | {target} | {ok} |")
-    m = res.machine
-    print("\nMachine:")
     keys: tuple[str, ...] = ("git", "nproc", "cpu_model", "python", "platform", "redis_server")
     keys += ("redis_server_mode", "redis_py", "hiredis", "loadavg_at_start", "loadavg_at_end")
-    for key in keys:
-        print(f"- {key}: {m.get(key)}")
-    print(f"\nCommand: `{res.command}` (cwd {os.getcwd()})")
-    print(f"Wall time: {res.wall_seconds:.1f}s")
-    if res.error:
-        print(f"\nFAILED: {res.error} (the table holds what was measured before)")
+    print_machine(res.machine, keys, sys.stdout)
+    print_run(res.command, res.wall_seconds, res.error, "FAILED", sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -531,16 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     res = Results(command=command, profile={})
     start = time.perf_counter()
     try:
-        if args.redis_url:
-            asyncio.run(run(args, args.redis_url, False, res))
-        else:
-            with tempfile.TemporaryDirectory(prefix="redtask-bench-") as tmp:
-                server = EmbeddedRedis(Path(tmp) / "redis")
-                server.start()
-                try:
-                    asyncio.run(run(args, server.url, True, res))
-                finally:
-                    server.stop()
+        with redis_to_measure(args.redis_url) as (url, embedded):
+            asyncio.run(run(args, url, embedded, res))
     except Exception as exc:  # report what was measured, then fail
         log(f"benchmark failed: {type(exc).__name__}: {exc}")
         res.error = f"{type(exc).__name__}: {exc}"
