@@ -18,7 +18,9 @@ from fastapi import FastAPI
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store
 from redtask.gateway.app import create_app
+from tests.conftest import FakeClock
 from tests.gateway.helpers import ORIGINS, Publisher, started
+from tests.gateway.query_helpers import Tasks
 
 # marker -> (the origin it changes, the mark that origin's run gets)
 ORIGIN_MARKERS = {
@@ -65,3 +67,28 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def publish(store: Store, origin: str) -> Publisher:
     """``await publish("topic", variables=..., priority=...)`` -> task id, of ``origin``."""
     return Publisher(store, origin)
+
+
+@pytest.fixture
+async def tasks(store: Store, clock: FakeClock, publish: Publisher) -> Tasks:
+    variables_a = {"v": {"type": "String", "value": "x"}, "n": {"type": "Integer", "value": 5}}
+    ids = []
+    for topic_name, variables, priority, tenant_id in [
+        ("a", variables_a, 10, "t1"),
+        ("b", None, 0, None),
+        ("a", {"v": {"type": "String", "value": "y"}}, 5, "t2"),
+        ("c", None, -1, None),
+    ]:
+        task_id = await publish(
+            topic_name, variables, priority=priority, tenant_id=tenant_id, partition=0
+        )
+        ids.append(task_id)
+        clock.advance(1)
+    # clock: T = START + 4 ms
+    await store.lock(ids[0], "w1", 10_000)
+    await store.lock(ids[1], "w2", 1000)
+    await store.handle_failure(ids[1], "w2", "gave up", "details of b", 0, 0)
+    await store.lock(ids[3], "w3", 1000)
+    await store.handle_failure(ids[3], "w3", "later", None, 2, 60_000)
+    clock.advance(1)  # b's lock (expiring at T) now lies in the past
+    return Tasks(*ids)
