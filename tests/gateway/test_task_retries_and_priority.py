@@ -1,5 +1,5 @@
 """Changing tasks by id or in bulk: PUT /external-task/{id}/retries and /priority, PUT
-/external-task/retries and POST /external-task/retries-async (SetExternalTasksRetriesDto),
+/external-task/retries and POST /external-task/retries-async (SetRetriesForExternalTasksDto),
 with their validation and their effect on incidents and fetching."""
 
 from __future__ import annotations
