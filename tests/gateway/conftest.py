@@ -15,11 +15,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from redtask.broker.bpmn import ProcessModel
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store
 from redtask.gateway.app import create_app
 from tests.conftest import FakeClock
 from tests.gateway.helpers import ORIGINS, Publisher, started
+from tests.gateway.instance_helpers import MODELS
 from tests.gateway.query_helpers import Tasks
 
 # marker -> (the origin it changes, the mark that origin's run gets)
@@ -92,3 +94,15 @@ async def tasks(store: Store, clock: FakeClock, publish: Publisher) -> Tasks:
     await store.handle_failure(ids[3], "w3", "later", None, 2, 60_000)
     clock.advance(1)  # b's lock (expiring at T) now lies in the past
     return Tasks(*ids)
+
+
+@pytest.fixture
+def serve_models(store: Store, app: FastAPI) -> None:
+    """The process-instance tests' models in place of deployments (set after the app's start,
+    which installs the deployed definitions as the store's models); those modules use it with
+    ``pytestmark = pytest.mark.usefixtures("serve_models")``."""
+
+    async def lookup(definition_id: str) -> ProcessModel:
+        return MODELS[definition_id]
+
+    store.models = lookup

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.gateway.helpers import (
-    ET,
-)
+from tests.gateway.helpers import ET
 
 FETCH = f"{ET}/fetchAndLock"
 LOCKED_KEYS = {

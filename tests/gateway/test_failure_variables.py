@@ -9,7 +9,7 @@ import pytest
 from tests.gateway.helpers import API, ET, Publisher, fetch_body, topic
 
 FETCH = f"{ET}/fetchAndLock"
-PROCESS_ONLY = "a standalone task has no process instance (test_worker_operations.py covers it)"
+PROCESS_ONLY = "a standalone task has no process instance (test_task_outcomes.py covers it)"
 KEPT = {"kept": {"type": "String", "value": "k", "valueInfo": {}}}
 ATTEMPT = {"attempt": {"type": "Integer", "value": 2, "valueInfo": {}}}
 NOTE = {"note": {"type": "String", "value": "local", "valueInfo": {}}}

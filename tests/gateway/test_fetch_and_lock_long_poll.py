@@ -9,12 +9,7 @@ import time
 
 from redtask.broker.query import TaskQuery
 from tests.gateway.fetch_helpers import FETCH, fetch, fetched_ids
-from tests.gateway.helpers import (
-    ET,
-    error,
-    fetch_body,
-    topic,
-)
+from tests.gateway.helpers import ET, error, fetch_body, topic
 
 # ------------------------------------------------------------------ asyncResponseTimeout
 

@@ -9,12 +9,7 @@ import pytest
 from redtask.broker.model import NewTask
 from redtask.broker.query import TaskQuery
 from tests.gateway.fetch_helpers import FETCH, fetch, fetched_ids
-from tests.gateway.helpers import (
-    error,
-    fetch_body,
-    serve,
-    topic,
-)
+from tests.gateway.helpers import error, fetch_body, serve, topic
 
 # ------------------------------------------------------------------ workerId and maxTasks
 

@@ -8,14 +8,7 @@ import pytest
 
 from tests.conftest import START_MS
 from tests.gateway.fetch_helpers import FETCH, INTEGER_B, LOCKED_KEYS, STRING_A, fetch, fetched_ids
-from tests.gateway.helpers import (
-    DATE,
-    ET,
-    START,
-    error,
-    fetch_body,
-    topic,
-)
+from tests.gateway.helpers import DATE, ET, START, error, fetch_body, topic
 
 # ------------------------------------------------------------------ response shape
 

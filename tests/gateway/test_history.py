@@ -15,8 +15,8 @@ from redtask.broker.scheduler import Scheduler
 from redtask.broker.store import Store
 from tests.conftest import START_MS, FakeClock
 from tests.gateway.helpers import API, error
+from tests.gateway.instance_helpers import MODELS, start
 from tests.gateway.test_process_flow import _deploy
-from tests.gateway.test_process_instances import MODELS, start
 
 HPI = f"{API}/history/process-instance"
 TTL_MS = 7 * 24 * 3600 * 1000  # the default history_ttl_s

@@ -1,5 +1,5 @@
 """GET and POST /process-instance (+ /count): the filters of Camunda's ProcessInstanceQueryDto
-not covered by test_process_instances.py, one test per filter, on deployed definitions."""
+not covered by test_process_instance_queries.py, one test per filter, on deployed definitions."""
 
 from __future__ import annotations
 

@@ -7,14 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.gateway.helpers import DATE, ET, error
-from tests.gateway.query_helpers import (
-    MISSING,
-    TASK_KEYS,
-    counts,
-    get_ids,
-    ids_of,
-    post_ids,
-)
+from tests.gateway.query_helpers import MISSING, TASK_KEYS, counts, get_ids, ids_of, post_ids
 
 # ------------------------------------------------------------------ shape
 

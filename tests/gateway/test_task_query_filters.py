@@ -10,13 +10,7 @@ from redtask.broker.definition_model import DeploymentRequest, Resource
 from redtask.broker.definitions import Definitions
 from redtask.broker.store import Store
 from tests.gateway.helpers import ET, error
-from tests.gateway.query_helpers import (
-    Tasks,
-    counts,
-    get_ids,
-    post_ids,
-    retries_of,
-)
+from tests.gateway.query_helpers import Tasks, counts, get_ids, post_ids, retries_of
 
 # ------------------------------------------------------------------ filters
 

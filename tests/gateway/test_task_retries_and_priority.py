@@ -8,13 +8,7 @@ import httpx
 import pytest
 
 from tests.gateway.helpers import ET, error, fetch_body, topic
-from tests.gateway.query_helpers import (
-    FETCH,
-    MISSING,
-    get_ids,
-    ids_of,
-    retries_of,
-)
+from tests.gateway.query_helpers import FETCH, MISSING, get_ids, ids_of, retries_of
 
 # ------------------------------------------------------------------ PUT /{id}/retries
 
