@@ -1,5 +1,6 @@
-"""HTTP Basic authentication (reference §5): 401 with an empty body and
-``WWW-Authenticate: Basic realm="default"`` on any failure; only GET /engine is anonymous."""
+"""HTTP Basic authentication (ProcessEngineAuthenticationFilter, HttpBasicAuthenticationProvider):
+401 with an empty body and ``WWW-Authenticate: Basic realm="default"`` on any failure; only GET
+/engine is anonymous."""
 
 from __future__ import annotations
 

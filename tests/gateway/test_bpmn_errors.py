@@ -220,7 +220,7 @@ async def test_terminate_end_events_cancel_the_branches_still_waiting_in_their_s
     await assert_ended(client, pi, "COMPLETED")
 
 
-# an error no boundary event catches (§6.4: the execution ends) -------------------------------
+# an error no boundary event catches (BpmnExceptionHandler.propagateError: the execution ends) --
 
 
 ERROR_TOPICS = ["risky", "after", "handle-other", "steady"]

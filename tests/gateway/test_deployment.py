@@ -1,6 +1,7 @@
-"""POST /deployment/create (reference §4.3) and the /deployment resource: multipart rules, versions,
-duplicate filtering, tenants, ParseException bodies for invalid or hostile BPMN (nothing stored),
-listing, and DELETE removing the definitions (with instances: test_deployment_delete.py)."""
+"""POST /deployment/create (DeploymentRestServiceImpl) and the /deployment resource: multipart
+rules, versions, duplicate filtering, tenants, ParseException bodies for invalid or hostile BPMN
+(nothing stored), listing, and DELETE removing the definitions (with instances:
+test_deployment_delete.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""DELETE /deployment/{id} (reference §4.3) with process instances: refused without cascade (a
-400 where Camunda answers 500), allowed once the instances have ended, and with cascade=true
-the instances, their external tasks and incidents deleted with the deployment."""
+"""DELETE /deployment/{id} (DeploymentRestServiceImpl) with process instances: refused without
+cascade (a 400 where Camunda answers 500), allowed once the instances have ended, and with
+cascade=true the instances, their external tasks and incidents deleted with the deployment."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The engine surface around the external-task API (reference §0, §1, §4.1, §4.2): engine and
-version, the /engine/{name} prefix, unknown paths and methods, health probes, the OpenAPI
-document, redtask's extension API, and the app's lifecycle."""
+"""The engine surface around the external-task API (ExceptionDto bodies, ExceptionHandlerHelper's
+status mapping, ProcessEngineDto, VersionDto): engine and version, the /engine/{name} prefix,
+unknown paths and methods, health probes, the OpenAPI document, redtask's extension API, and the
+app's lifecycle."""
 
 from __future__ import annotations
 

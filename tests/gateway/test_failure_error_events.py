@@ -1,7 +1,8 @@
-"""camunda:errorEventDefinition on POST /external-task/{id}/failure (reference §2.4 step 7,
-§6.3): the failure's variables are set, then the definitions are evaluated in document order;
-the first true one throws its BPMN error (boundary events as /bpmnError), with no retry or
-incident bookkeeping. An expression that raises counts as false on a failure.
+"""camunda:errorEventDefinition on POST /external-task/{id}/failure (HandleExternalTaskFailureCmd,
+ExternalTaskEntity#evaluateThrowBpmnError): the failure's variables are set, then the definitions
+are evaluated in document order; the first true one throws its BPMN error (boundary events as
+/bpmnError), with no retry or incident bookkeeping. An expression that raises counts as false on a
+failure.
 
 The fixture's task ``charge`` has four definitions: FRAUD (raises while errorDetails are null),
 CARD_DECLINED (errorDetails contain 'card declined'; caught by ``on_declined``), GIVE_UP

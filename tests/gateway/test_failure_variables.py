@@ -1,4 +1,4 @@
-"""POST /external-task/{id}/failure with variables on a process task (reference §2.4 step 6):
+"""POST /external-task/{id}/failure with variables on a process task (HandleExternalTaskFailureCmd):
 ``variables`` reach the process instance, ``localVariables`` the task's own execution."""
 
 from __future__ import annotations

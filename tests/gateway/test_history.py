@@ -1,5 +1,5 @@
-"""Historic process instances (reference §4.9): GET /history/process-instance, its /count and
-/{id}, over running instances and the ended ones kept for ``history_ttl_s``."""
+"""Historic process instances (HistoricProcessInstanceDto): GET /history/process-instance, its
+/count and /{id}, over running instances and the ended ones kept for ``history_ttl_s``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Incidents (reference §4.7, §6.5): GET /incident, /incident/count and /incident/{id}, with the
-field values of external-task incidents, filters, sorting and paging."""
+"""Incidents (IncidentDto; ExternalTaskEntity#setRetriesAndManageIncidents): GET /incident,
+/incident/count and /incident/{id}, with the field values of external-task incidents, filters,
+sorting and paging."""
 
 from __future__ import annotations
 

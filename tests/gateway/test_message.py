@@ -1,5 +1,6 @@
-"""POST /message (reference §4.8): correlation by name, business key, process instance id,
-correlation keys (process and local) and tenant; Camunda's errors and results."""
+"""POST /message (MessageRestServiceImpl, CorrelationMessageDto): correlation by name, business key,
+process instance id, correlation keys (process and local) and tenant; Camunda's errors and
+results."""
 
 from __future__ import annotations
 

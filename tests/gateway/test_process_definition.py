@@ -1,5 +1,6 @@
-"""GET /process-definition (reference §4.4): by id, by key (latest version, with and without
-tenant), the BPMN XML, and the list and count with filters, sorting and paging."""
+"""GET /process-definition (ProcessDefinitionRestServiceImpl, ProcessDefinitionDto): by id, by key
+(latest version, with and without tenant), the BPMN XML, and the list and count with filters,
+sorting and paging."""
 
 from __future__ import annotations
 

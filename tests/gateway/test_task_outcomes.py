@@ -1,6 +1,6 @@
-"""complete, failure, bpmnError, lock, extendLock, unlock that succeed
-(ExternalTaskResourceImpl): what each answers and changes, and how a
-failure's retries, retry timeout, variables and error message decide the task's next fetch."""
+"""complete, failure, bpmnError, lock, extendLock, unlock that succeed (ExternalTaskResourceImpl):
+what each answers and changes, and how a failure's retries, retry timeout, variables and error
+message decide the task's next fetch."""
 
 from __future__ import annotations
 
