@@ -1,5 +1,7 @@
 """Gateway fixtures: the app built in-process on the test's store (fake clock, real Redis),
-its lifespan entered by hand (httpx's ASGITransport does not run it), and an httpx client.
+its lifespan entered by hand (httpx's ASGITransport does not run it), and an httpx client;
+``tasks``, the query tests' four tasks in every state (see ``query_helpers.Tasks``), and
+``serve_models``, the process-instance tests' models in place of deployments.
 
 Every test that creates tasks through ``publish`` runs twice: with standalone tasks and with
 tasks created by process instances (``origin``). ``standalone_only(reason)`` skips the process
