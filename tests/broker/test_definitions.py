@@ -237,7 +237,7 @@ async def test_deleting_a_deployment_removes_it_and_its_definitions(
     assert [d.id for d in await defs.deployments()] == [first.deployment.id]
     await defs.delete_deployment(first.deployment.id)
     assert await namespace_keys(store) == []
-    with pytest.raises(DeploymentNotFound, match="Deployment with id 'nope' does not exist"):
+    with pytest.raises(DeploymentNotFound, match="Deployment with id 'nope' do not exist"):
         await defs.delete_deployment("nope")
     # a deleted latest version is given again: Camunda versions from the definitions present
     again = await defs.deploy(request(("simple.bpmn", SIMPLE)))
