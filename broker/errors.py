@@ -1,12 +1,15 @@
 """The broker's exception tree. Scripts return status codes; ``raise_for`` maps each to one type.
 
-The gateway turns these into Camunda's ``{type, message, code}`` bodies; nothing else does.
+The codes are declared once, in ``scripts/_status.lua``, and read from there. The gateway
+turns these exceptions into Camunda's ``{type, message, code}`` bodies; nothing else does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from redtask.broker import scripts
 
 
 class BrokerError(Exception):
@@ -81,14 +84,16 @@ class ConfigurationError(BrokerError):
     """The Redis server or the settings cannot be used safely (eviction policy, partitions)."""
 
 
-OK = 0
-E_NOT_FOUND = -1
-E_WORKER_MISMATCH = -2
-E_LOCK_EXPIRED = -3
-E_STALE_TOKEN = -4
-E_INVALID = -6
-E_DUPLICATE = -7
-E_PROCESS = -8
+CODES = scripts.status_codes()
+OK = CODES["OK"]
+E_NOT_FOUND = CODES["E_NOT_FOUND"]
+E_WORKER_MISMATCH = CODES["E_WORKER_MISMATCH"]
+E_LOCK_EXPIRED = CODES["E_LOCK_EXPIRED"]
+E_STALE_TOKEN = CODES["E_STALE_TOKEN"]
+E_INVALID = CODES["E_INVALID"]
+E_DUPLICATE = CODES["E_DUPLICATE"]
+E_PROCESS = CODES["E_PROCESS"]
+E_CONFLICT = CODES["E_CONFLICT"]
 
 
 class ProcessTask(BrokerError):
