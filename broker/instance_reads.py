@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 import redis.asyncio as aioredis
 
-from redtask.broker import engine
-from redtask.broker.errors import InvalidArgument
+from redtask.broker import engine, paging
 from redtask.broker.instances import InstanceNotFound
 from redtask.broker.keys import Keys
 from redtask.broker.model import Incident, incident_from_hash
+from redtask.broker.paging import HasId, by_id
 from redtask.broker.query import VariableCondition, compare
 
 _META = ("status", "pd", "pk", "bk", "tn")
@@ -35,12 +35,7 @@ class ProcessInstance:
     tenant_id: str | None
 
 
-class _HasId(Protocol):
-    @property
-    def id(self) -> str: ...
-
-
-T = TypeVar("T", bound=_HasId)
+T = TypeVar("T", bound=HasId)
 INSTANCE_SORT: dict[str, Callable[[ProcessInstance], Any]] = {
     "instanceId": lambda i: i.id,
     "definitionKey": lambda i: i.definition_key,
@@ -192,18 +187,8 @@ def sort_and_page(
     first_result: int | None = None,
     max_results: int | None = None,
 ) -> list[T]:
-    """Sort by (field, "asc"|"desc") pairs, nulls last, ties by id; then page."""
-    ordered = sorted(items, key=lambda x: x.id)
-    for name, direction in reversed(list(sorting)):
-        if name not in fields or direction not in ("asc", "desc"):
-            bad = ("sortBy", name) if name not in fields else ("sortOrder", direction)
-            raise InvalidArgument(f"Cannot set query parameter '{bad[0]}' to value '{bad[1]}'")
-        key = fields[name]
-        present = [x for x in ordered if key(x) is not None]
-        present.sort(key=key, reverse=direction == "desc")
-        ordered = present + [x for x in ordered if key(x) is None]
-    start = first_result or 0
-    return ordered[start : None if max_results is None else start + max_results]
+    """``paging.sort_and_page`` with ties by id, the order of Camunda's instance queries."""
+    return paging.sort_and_page(items, fields, sorting, first_result, max_results, tie_break=by_id)
 
 
 def _instance(instance_id: str, row: Sequence[str | None]) -> ProcessInstance | None:

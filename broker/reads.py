@@ -24,7 +24,8 @@ from redtask.broker.model import (
     incident_from_hash,
     task_from_hash,
 )
-from redtask.broker.query import NO_NAMES, TaskQuery, sort_and_page
+from redtask.broker.paging import sort_and_page
+from redtask.broker.query import NO_NAMES, SORT_FIELDS, TaskQuery
 
 
 class StoreReads:
@@ -84,7 +85,7 @@ class StoreReads:
         max_results: int | None = None,
     ) -> list[ExternalTask]:
         hits = await self._matching(query)
-        return sort_and_page(hits, sorting, first_result, max_results)
+        return sort_and_page(hits, SORT_FIELDS, sorting, first_result, max_results)
 
     async def count(self, query: TaskQuery) -> int:
         return len(await self._matching(query))
