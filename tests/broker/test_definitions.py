@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from redtask.broker import definition_reads
 from redtask.broker import definitions as definitions_module
 from redtask.broker.bpmn import Problem
 from redtask.broker.definition_model import (
@@ -252,17 +253,17 @@ async def test_get_model_parses_a_definition_once_per_process(
     )
     first, second = result.definitions or ()
     calls: list[str] = []
-    real = definitions_module.parse_bpmn
+    real = definition_reads.parse_bpmn
 
     def counting(data: bytes, name: str) -> object:
         calls.append(name)
         return real(data, name)
 
-    monkeypatch.setattr(definitions_module, "parse_bpmn", counting)
+    monkeypatch.setattr(definition_reads, "parse_bpmn", counting)
     model = await defs.get_model(second.id)
     assert (model.key, model.resource_name) == ("second", "several.bpmn")
     assert await defs.get_model(second.id) is model
-    assert await Definitions(defs.redis, defs.keys).get_model(second.id) is model
+    assert await Definitions(defs.db, defs.keys).get_model(second.id) is model
     assert (await defs.get_model(first.id)).key == "first"
     assert calls == ["several.bpmn", "several.bpmn"]
     with pytest.raises(DefinitionNotFound, match=r"^No matching definition with id nope$"):

@@ -61,7 +61,7 @@ def test_each_error_code_raises_its_own_exception() -> None:
     errors.raise_for([errors.OK])  # OK raises nothing
 
 
-@pytest.mark.parametrize("name", ["E_CONFLICT"])
+@pytest.mark.parametrize("name", ["E_PROCESS", "E_CONFLICT"])
 def test_an_answer_that_reaches_raise_for_is_not_swallowed(name: str) -> None:
     with pytest.raises(errors.BrokerError, match="unexpected script status"):
         errors.raise_for([errors.CODES[name]])
