@@ -13,14 +13,15 @@ one concern and receive what they need in their constructor:
 - ``instance_reads`` and ``history`` (``broker.instance_reads``, ``broker.history``);
 - ``definitions`` (``broker.definitions``): deployments, definitions, models.
 
-Every method of ``Store`` is one line that hands the call to its component (``delegate``).
+Every method of ``Store`` is one line that hands the call to its component (``delegate``;
+the three hot paths are written out, so no call packs its arguments).
 """
 
 from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from redtask.broker.connection import connect
@@ -35,10 +36,11 @@ from redtask.broker.instance_reads import InstanceReads
 from redtask.broker.instance_repository import InstanceRepository
 from redtask.broker.instances import ProcessRuntime
 from redtask.broker.keys import Keys
+from redtask.broker.model import ExternalTask, NewTask, TopicRequest
 from redtask.broker.redis_layer import Client, RedisLayer
 from redtask.broker.settings import Settings
 from redtask.broker.store_base import Clock, SharedClock, new_task_id, wall_clock_ms
-from redtask.broker.task_commands import TaskCommands
+from redtask.broker.task_commands import SortOrder, TaskCommands
 from redtask.broker.task_outcomes import Completion, TaskOutcomes
 from redtask.broker.task_reads import TaskReads
 
@@ -108,10 +110,38 @@ class Store:
     def models(self, models: ModelSource | None) -> None:
         self.executor.models = models
 
+    # the hot paths (bench/core.py, bench/worker.py) hand over without packing arguments
+    def publish_many(self, tasks: Sequence[NewTask]) -> Coroutine[Any, Any, list[str]]:
+        return self.tasks.publish_many(tasks)
+
+    def fetch_and_lock(
+        self,
+        worker_id: str,
+        max_tasks: int,
+        topics: Sequence[TopicRequest],
+        *,
+        use_priority: bool = False,
+        sort_create_time: SortOrder | None = None,
+    ) -> Coroutine[Any, Any, list[ExternalTask]]:
+        return self.tasks.fetch_and_lock(
+            worker_id,
+            max_tasks,
+            topics,
+            use_priority=use_priority,
+            sort_create_time=sort_create_time,
+        )
+
+    def complete_many(
+        self, items: Sequence[Completion], *, strict: bool = False
+    ) -> Coroutine[Any, Any, list[Exception | None]]:
+        return self.outcomes.complete_many(items, strict=strict)
+
+    publish_many.__doc__ = TaskCommands.publish_many.__doc__
+    fetch_and_lock.__doc__ = TaskCommands.fetch_and_lock.__doc__
+    complete_many.__doc__ = TaskOutcomes.complete_many.__doc__
+
     # tasks
     publish = delegate("tasks", TaskCommands.publish)
-    publish_many = delegate("tasks", TaskCommands.publish_many)
-    fetch_and_lock = delegate("tasks", TaskCommands.fetch_and_lock)
     lock = delegate("tasks", TaskCommands.lock)
     extend_lock = delegate("tasks", TaskCommands.extend_lock)
     unlock = delegate("tasks", TaskCommands.unlock)
@@ -120,7 +150,6 @@ class Store:
     set_priority = delegate("tasks", TaskCommands.set_priority)
     sweep = delegate("tasks", TaskCommands.sweep)
     complete = delegate("outcomes", TaskOutcomes.complete)
-    complete_many = delegate("outcomes", TaskOutcomes.complete_many)
     handle_bpmn_error = delegate("outcomes", TaskOutcomes.handle_bpmn_error)
     handle_failure = delegate("failures", Failures.handle_failure)
     # task reads

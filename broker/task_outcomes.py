@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import orjson
 
 from redtask.broker import validate
-from redtask.broker.errors import E_PROCESS, InvalidArgument, raise_for
+from redtask.broker.errors import E_PROCESS, OK, InvalidArgument, raise_for
 from redtask.broker.instances import ProcessRuntime
 from redtask.broker.keys import Keys
 from redtask.broker.model import ExternalTask
@@ -46,12 +46,30 @@ class TaskSource(Protocol):
     async def get(self, task_id: str) -> ExternalTask: ...
 
 
-def outcome_of(reply: Sequence[Any], *, task_id: str = "", **errors: Any) -> HandOff | None:
+def outcome_of(
+    reply: Sequence[Any],
+    *,
+    task_id: str = "",
+    worker_id: str = "",
+    token: int = 0,
+    now_ms: int = 0,
+    operation: str = "",
+) -> HandOff | None:
     """None when the script did the work, a HandOff for a process task; raises the error the
-    reply reports (``raise_for`` with ``errors``)."""
-    if int(reply[0]) == E_PROCESS:
+    reply reports (as ``raise_for``, whose keyword arguments these are)."""
+    code = int(reply[0])
+    if code == OK:
+        return None
+    if code == E_PROCESS:
         return HandOff(task_id)
-    raise_for(reply, task_id=task_id, **errors)
+    raise_for(
+        reply,
+        task_id=task_id,
+        worker_id=worker_id,
+        token=token,
+        now_ms=now_ms,
+        operation=operation,
+    )
     return None
 
 
