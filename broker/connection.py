@@ -46,6 +46,21 @@ async def check_eviction_policy(client: aioredis.Redis, url: str) -> None:
         )
 
 
+async def connect(url: str, keys: Keys) -> aioredis.Redis:
+    """A client of ``url`` after checking the server is safe to use (closed if it is not).
+
+    Raises ConfigurationError for an evicting server or a different partition count.
+    """
+    client = client_for(url)
+    try:
+        await check_eviction_policy(client, url)
+        await ensure_partitions(client, keys)
+    except BaseException:
+        await client.aclose()
+        raise
+    return client
+
+
 async def ensure_partitions(client: aioredis.Redis, keys: Keys) -> None:
     """Record the partition count on first use; refuse a different count later."""
     await client.hsetnx(keys.config, "partitions", keys.partitions)

@@ -1,5 +1,5 @@
-"""Which waiting executions a message reaches: Camunda's CorrelationSet (``POST /message``,
-reference §4.8; ``DefaultCorrelationHandler#correlateMessageToExecutions``).
+"""Which waiting executions a message reaches: Camunda's CorrelationSet (``POST /message``;
+``DefaultCorrelationHandler#correlateMessageToExecutions``).
 
 Pure Python over instance states; ``broker.instance_messages`` feeds it the candidates. Keys
 compare typed values as Camunda's variable query does: same type and same value (an untyped

@@ -2,20 +2,27 @@
 DeploymentQueryDto): filters, sorting, paging. Pure Python over the stored records.
 
 Without sorting, results come by id ascending (Camunda's default ``order by RES.ID_ asc``);
-a requested sort is stable over that order and puts nulls last, as ``broker.query`` does.
+a requested sort (``broker.paging.sort_and_page``, re-exported here) is stable over that order
+and puts nulls last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from redtask.broker.definition_model import Deployment, ProcessDefinition
-from redtask.broker.errors import InvalidArgument
+from redtask.broker.paging import sort_and_page
 from redtask.broker.query import like_regex
 
-T = TypeVar("T")
+__all__ = [
+    "DEFINITION_SORT_FIELDS",
+    "DEPLOYMENT_SORT_FIELDS",
+    "DefinitionQuery",
+    "DeploymentQuery",
+    "sort_and_page",
+]
 
 DEFINITION_SORT_FIELDS: dict[str, Callable[[ProcessDefinition], Any]] = {
     "category": lambda d: d.category,
@@ -172,27 +179,3 @@ class DeploymentQuery:
             and (self.after is None or d.deployment_time > self.after)
             and (self.before is None or d.deployment_time < self.before)
         )
-
-
-def sort_and_page(
-    items: Sequence[T],
-    fields: dict[str, Callable[[T], Any]],
-    sorting: Sequence[tuple[str, str]] = (),
-    first_result: int | None = None,
-    max_results: int | None = None,
-) -> list[T]:
-    """Sort by (field, "asc"|"desc") pairs, nulls last, then page. Raises InvalidArgument."""
-    ordered = list(items)
-    for field_name, direction in reversed(list(sorting)):
-        if field_name not in fields:
-            raise InvalidArgument(f"Cannot set query parameter 'sortBy' to value '{field_name}'")
-        if direction not in ("asc", "desc"):
-            raise InvalidArgument(f"Cannot set query parameter 'sortOrder' to value '{direction}'")
-        key = fields[field_name]
-        present = [item for item in ordered if key(item) is not None]
-        missing = [item for item in ordered if key(item) is None]
-        present.sort(key=key, reverse=direction == "desc")
-        ordered = present + missing
-    start = first_result or 0
-    end = None if max_results is None else start + max_results
-    return ordered[start:end]

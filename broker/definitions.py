@@ -1,4 +1,5 @@
-"""The store of deployments and process definitions (part of the store layer: talks to Redis).
+"""Deployments and process definitions: deploying, deleting, and (through
+``broker.definition_reads``) reading them.
 
 Every key lives under the one hash tag ``{ns}`` (see ``broker.keys``). A deployment is written
 all or nothing by one MULTI/EXEC, guarded by WATCH on what it read: the version sets of its
@@ -8,7 +9,7 @@ and the deployment is computed again. (MULTI/EXEC rather than a script: the BPMN
 parsed in Python anyway, and the reads are few.)
 
 Definitions are immutable, so ``get_model`` parses a definition's XML once per process and
-keeps the model in a bounded in-process cache.
+keeps the model in a bounded in-process cache (``broker.definition_reads``).
 
 Deleting a deployment whose definitions have running instances is refused without ``cascade``
 (Camunda's ProcessDefinitionManager#deleteProcessDefinition); with it the instances are deleted
@@ -19,18 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import orjson
-import redis.asyncio as aioredis
-from redis.client import NEVER_DECODE
-from redis.exceptions import WatchError
 
-from redtask.broker.bpmn import ProcessModel, parse_bpmn
+from redtask.broker.bpmn import ProcessModel
 from redtask.broker.definition_model import (
-    DefinitionNotFound,
     Deployment,
     DeploymentNotFound,
     DeploymentRequest,
@@ -42,14 +39,14 @@ from redtask.broker.definition_model import (
     digest,
     parse_resources,
 )
-from redtask.broker.errors import BrokerError, InvalidArgument
+from redtask.broker.definition_reads import DefinitionReads, forget_models
+from redtask.broker.errors import BrokerError, InstanceNotFound, InvalidArgument
 from redtask.broker.instance_reads import running_instances_of
-from redtask.broker.instances import InstanceNotFound, StoreInstances
 from redtask.broker.keys import Keys
-from redtask.broker.store_base import Clock, StoreBase, wall_clock_ms
+from redtask.broker.redis_layer import RedisLayer, Transaction
+from redtask.broker.store_base import Clock, wall_clock_ms
 
-MODEL_CACHE_SIZE = 1024
-_models: OrderedDict[tuple[str, str], ProcessModel] = OrderedDict()
+__all__ = ["Definitions", "DeploymentHasInstances", "digest"]
 
 
 class DeploymentHasInstances(InvalidArgument):
@@ -70,26 +67,73 @@ class InstanceCanceller(Protocol):
     async def cancel_instance(self, instance_id: str, model: ProcessModel | None = None) -> Any: ...
 
 
+class HasDefinitions(Protocol):
+    @property
+    def definitions(self) -> Definitions: ...
+
+
 class Definitions:
-    """Deployments and process definitions of one namespace. ``Definitions.of(store)``;
-    ``instances`` deletes the running instances of a deployment deleted with cascade."""
+    """Deployments and process definitions of one namespace: ``Definitions.of(store)`` is the
+    store's. ``instances`` deletes the running instances of a deployment deleted with cascade;
+    ``reads`` (built from ``db`` when not given) answers the reads and loads models."""
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        db: RedisLayer,
         keys: Keys,
         clock: Clock = wall_clock_ms,
         instances: InstanceCanceller | None = None,
+        reads: DefinitionReads | None = None,
     ) -> None:
-        self.redis = client
+        self.db = db
         self.keys = keys
         self.clock = clock
         self.instances = instances
+        self.reads = reads or DefinitionReads(db, keys)
 
     @classmethod
-    def of(cls, store: StoreBase) -> Definitions:
-        instances = store if isinstance(store, StoreInstances) else None
-        return cls(store.redis, store.keys, store.clock, instances)
+    def of(cls, store: HasDefinitions) -> Definitions:
+        """The definitions of a ``Store``."""
+        return store.definitions
+
+    # ------------------------------------------------------------------ reads
+    async def deployment(self, deployment_id: str) -> Deployment:
+        """Raises DeploymentNotFound."""
+        return await self.reads.deployment(deployment_id)
+
+    async def deployments(self) -> list[Deployment]:
+        """Every deployment (unordered)."""
+        return await self.reads.deployments()
+
+    async def definition(self, definition_id: str) -> ProcessDefinition:
+        """Raises DefinitionNotFound."""
+        return await self.reads.definition(definition_id)
+
+    async def definitions(self) -> list[ProcessDefinition]:
+        """Every process definition (unordered)."""
+        return await self.reads.definitions()
+
+    async def names(self, definition_ids: Iterable[str]) -> dict[str, str | None]:
+        """Id -> name (None: the process has no name) of those of these definitions that exist."""
+        return await self.reads.names(definition_ids)
+
+    async def latest_by_key(
+        self, key: str, tenant_id: str | None = None
+    ) -> ProcessDefinition | None:
+        """The highest version of ``key`` deployed for ``tenant_id`` (None: without tenant)."""
+        return await self.reads.latest_by_key(key, tenant_id)
+
+    async def resource(self, deployment_id: str, name: str) -> bytes | None:
+        """A resource's raw bytes, None if there is no such deployment or resource."""
+        return await self.reads.resource(deployment_id, name)
+
+    async def xml(self, definition_id: str) -> bytes:
+        """The BPMN resource a definition was deployed from. Raises DefinitionNotFound."""
+        return await self.reads.xml(definition_id)
+
+    async def get_model(self, definition_id: str) -> ProcessModel:
+        """The executable model of a definition (cached). Raises DefinitionNotFound."""
+        return await self.reads.get_model(definition_id)
 
     # ------------------------------------------------------------------ deploy
     async def deploy(self, request: DeploymentRequest) -> DeploymentResult:
@@ -112,39 +156,34 @@ class Definitions:
         ]
         if filtering:
             watched.append(keys.deployments_named(tenant, request.name or ""))
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    if watched:  # no processes, no filtering: nothing to read
-                        await pipe.watch(*watched)
-                    result, new = await self._deploy_watched(
-                        pipe, request, resources, parsed, filtering
-                    )
-                    if new:
-                        await pipe.execute()
-                    return result
-                except WatchError:
-                    continue
+
+        async def body(tx: Transaction) -> DeploymentResult:
+            return await self._deploy_watched(tx, request, resources, parsed, filtering)
+
+        # no processes, no filtering: nothing is read, so nothing is watched
+        return await self.db.transaction(watched, body)
 
     async def _deploy_watched(
         self,
-        pipe: Any,
+        tx: Transaction,
         request: DeploymentRequest,
         resources: dict[str, bytes],
         parsed: dict[str, ParsedResource],
         filtering: bool,
-    ) -> tuple[DeploymentResult, bool]:
-        """Read under WATCH, then queue the writes; (result, False) when nothing is new."""
+    ) -> DeploymentResult:
+        """Read under WATCH, then queue the writes (none when nothing is new)."""
         tenant = request.tenant_id or None
         name = request.name
         if filtering:
             assert name is not None
-            named = await pipe.zrevrange(self.keys.deployments_named(tenant, name), 0, -1)
-            existing = await self._deployments(pipe, named)  # newest first
+            named = self.keys.deployments_named(tenant, name)
+            existing = await self.reads.deployments_by(  # newest first
+                tx.read, await tx.read("ZREVRANGE", named, 0, -1)
+            )
             changed = changed_resources(existing, request.source, resources)
             if not changed:
-                [latest] = await pipe.zrevrange(self.keys.deployments_named(tenant, name), 0, 0)
-                return DeploymentResult(await self._deployment(pipe, latest), None), False
+                [latest] = await tx.read("ZREVRANGE", named, 0, 0)
+                return DeploymentResult(await self.reads.deployment_by(tx.read, latest), None)
             if request.changed_only:
                 resources = {n: c for n, c in resources.items() if n in changed}
         now = self.clock()
@@ -153,7 +192,7 @@ class Definitions:
         for resource_name in resources:
             for model in parsed[resource_name].models if resource_name in parsed else ():
                 versions = self.keys.definition_versions(tenant, model.key)
-                top = await pipe.zrevrange(versions, 0, 0, withscores=True)
+                top = await tx.read("ZREVRANGE", versions, 0, 0, "WITHSCORES")
                 version = int(top[0][1]) + 1 if top else 1
                 definitions.append(
                     ProcessDefinition(
@@ -180,28 +219,29 @@ class Definitions:
             resources={n: digest(c) for n, c in resources.items()},
             definition_ids=tuple(d.id for d in definitions),
         )
-        pipe.multi()
-        self._queue_writes(pipe, deployment, resources, definitions)
-        return DeploymentResult(deployment, tuple(definitions)), True
+        self._queue_writes(tx, deployment, resources, definitions)
+        return DeploymentResult(deployment, tuple(definitions))
 
     def _queue_writes(
         self,
-        pipe: Any,
+        tx: Transaction,
         deployment: Deployment,
         resources: dict[str, bytes],
         definitions: Sequence[ProcessDefinition],
     ) -> None:
         keys = self.keys
-        pipe.set(keys.deployment(deployment.id), orjson.dumps(deployment.to_json()))
-        pipe.hset(keys.deployment_resources(deployment.id), mapping=resources)
-        pipe.sadd(keys.deployments, deployment.id)
+        tx.write("SET", keys.deployment(deployment.id), orjson.dumps(deployment.to_json()))
+        if resources:
+            pairs = [x for item in resources.items() for x in item]
+            tx.write("HSET", keys.deployment_resources(deployment.id), *pairs)
+        tx.write("SADD", keys.deployments, deployment.id)
         if deployment.name is not None:
             named = keys.deployments_named(deployment.tenant_id, deployment.name)
-            pipe.zadd(named, {deployment.id: deployment.deployment_time})
+            tx.write("ZADD", named, deployment.deployment_time, deployment.id)
         for d in definitions:
-            pipe.set(keys.definition(d.id), orjson.dumps(d.to_json()))
-            pipe.sadd(keys.definitions, d.id)
-            pipe.zadd(keys.definition_versions(d.tenant_id, d.key), {d.id: d.version})
+            tx.write("SET", keys.definition(d.id), orjson.dumps(d.to_json()))
+            tx.write("SADD", keys.definitions, d.id)
+            tx.write("ZADD", keys.definition_versions(d.tenant_id, d.key), d.version, d.id)
 
     # ------------------------------------------------------------------ delete
     async def delete_deployment(self, deployment_id: str, *, cascade: bool = False) -> None:
@@ -219,7 +259,7 @@ class Definitions:
             deployment = await self.deployment(deployment_id)
         except DeploymentNotFound:
             raise DeploymentNotFound(deployment_id, deleting=True) from None
-        definitions = await self._definitions(self.redis, deployment.definition_ids)
+        definitions = await self.reads.definitions_by(self.db.execute, deployment.definition_ids)
         # the models are held through the delete: instances that race with it are deleted
         # with them after their definitions are gone
         models = {d.id: await self.get_model(d.id) for d in definitions}
@@ -228,7 +268,7 @@ class Definitions:
             await self._delete_instances(models, until_none=False)
         else:
             counts: Counter[str] = Counter()
-            async for batch in running_instances_of(self.redis, self.keys, models):
+            async for batch in running_instances_of(self.db, self.keys, models):
                 counts.update(definition_id for _, definition_id in batch)
             busy = next((d.id for d in definitions if counts[d.id]), None)
             if busy is not None:
@@ -245,7 +285,7 @@ class Definitions:
         """Delete the running instances of these definitions, a batch at a time."""
         while True:
             found = False
-            async for batch in running_instances_of(self.redis, self.keys, models):
+            async for batch in running_instances_of(self.db, self.keys, models):
                 if self.instances is None:
                     raise BrokerError("deleting process instances needs the store")
                 found = True
@@ -264,121 +304,21 @@ class Definitions:
     async def _delete_records(self, deployment_id: str) -> None:
         """Delete the deployment's keys in one transaction. Raises DeploymentNotFound."""
         keys = self.keys
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(keys.deployment(deployment_id))
-                    deployment = await self._deployment(pipe, deployment_id, deleting=True)
-                    definitions = await self._definitions(pipe, deployment.definition_ids)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.delete(
-                        keys.deployment(deployment_id), keys.deployment_resources(deployment_id)
-                    )
-                    pipe.srem(keys.deployments, deployment_id)
-                    if deployment.name is not None:
-                        pipe.zrem(
-                            keys.deployments_named(deployment.tenant_id, deployment.name),
-                            deployment_id,
-                        )
-                    for d in definitions:
-                        pipe.delete(keys.definition(d.id))
-                        pipe.srem(keys.definitions, d.id)
-                        pipe.zrem(keys.definition_versions(d.tenant_id, d.key), d.id)
-                    await pipe.execute()
-                    break
-                except WatchError:
-                    continue
-        for d in definitions:
-            _models.pop((keys.namespace, d.id), None)
 
-    # ------------------------------------------------------------------ reads
-    async def deployment(self, deployment_id: str) -> Deployment:
-        """Raises DeploymentNotFound."""
-        return await self._deployment(self.redis, deployment_id)
+        async def body(tx: Transaction) -> list[ProcessDefinition]:
+            deployment = await self.reads.deployment_by(tx.read, deployment_id, deleting=True)
+            definitions = await self.reads.definitions_by(tx.read, deployment.definition_ids)
+            resources = keys.deployment_resources(deployment_id)
+            tx.write("DEL", keys.deployment(deployment_id), resources)
+            tx.write("SREM", keys.deployments, deployment_id)
+            if deployment.name is not None:
+                named = keys.deployments_named(deployment.tenant_id, deployment.name)
+                tx.write("ZREM", named, deployment_id)
+            for d in definitions:
+                tx.write("DEL", keys.definition(d.id))
+                tx.write("SREM", keys.definitions, d.id)
+                tx.write("ZREM", keys.definition_versions(d.tenant_id, d.key), d.id)
+            return definitions
 
-    async def deployments(self) -> list[Deployment]:
-        """Every deployment (unordered)."""
-        ids = await self.redis.smembers(self.keys.deployments)
-        return await self._deployments(self.redis, cast(set[str], ids))
-
-    async def definition(self, definition_id: str) -> ProcessDefinition:
-        """Raises DefinitionNotFound."""
-        raw = await self.redis.get(self.keys.definition(definition_id))
-        if raw is None:
-            raise DefinitionNotFound(definition_id)
-        return ProcessDefinition.from_json(orjson.loads(raw))
-
-    async def definitions(self) -> list[ProcessDefinition]:
-        """Every process definition (unordered)."""
-        ids = await self.redis.smembers(self.keys.definitions)
-        return await self._definitions(self.redis, cast(set[str], ids))
-
-    async def names(self, definition_ids: Iterable[str]) -> dict[str, str | None]:
-        """Id -> name (None: the process has no name) of those of these definitions that exist."""
-        return {d.id: d.name for d in await self._definitions(self.redis, definition_ids)}
-
-    async def latest_by_key(
-        self, key: str, tenant_id: str | None = None
-    ) -> ProcessDefinition | None:
-        """The highest version of ``key`` deployed for ``tenant_id`` (None: without tenant)."""
-        top = await self.redis.zrevrange(self.keys.definition_versions(tenant_id, key), 0, 0)
-        if not top:
-            return None
-        try:
-            return await self.definition(str(top[0]))
-        except DefinitionNotFound:  # deleted between the two reads
-            return None
-
-    async def resource(self, deployment_id: str, name: str) -> bytes | None:
-        """A resource's raw bytes, None if there is no such deployment or resource."""
-        key = self.keys.deployment_resources(deployment_id)
-        # the client decodes replies as text: resources are bytes, so this reply is kept raw
-        content: bytes | None = await self.redis.execute_command(  # type: ignore[no-untyped-call]
-            "HGET", key, name, **{NEVER_DECODE: True}
-        )
-        return content
-
-    async def xml(self, definition_id: str) -> bytes:
-        """The BPMN resource a definition was deployed from. Raises DefinitionNotFound."""
-        definition = await self.definition(definition_id)
-        content = await self.resource(definition.deployment_id, definition.resource)
-        if content is None:
-            raise DefinitionNotFound(definition_id)
-        return content
-
-    async def get_model(self, definition_id: str) -> ProcessModel:
-        """The executable model of a definition, parsed once per process. Raises
-        DefinitionNotFound (a model cached before its deployment was deleted by another
-        process is still returned: definitions never change, they only disappear)."""
-        cache_key = (self.keys.namespace, definition_id)
-        model = _models.get(cache_key)
-        if model is None:
-            definition = await self.definition(definition_id)
-            content = await self.resource(definition.deployment_id, definition.resource)
-            if content is None:  # its deployment was deleted between the two reads
-                raise DefinitionNotFound(definition_id)
-            models = await asyncio.to_thread(parse_bpmn, content, definition.resource)
-            model = next(m for m in models if m.key == definition.key)
-            _models[cache_key] = model
-            while len(_models) > MODEL_CACHE_SIZE:
-                _models.popitem(last=False)
-        _models.move_to_end(cache_key)
-        return model
-
-    async def _deployment(
-        self, client: Any, deployment_id: str, *, deleting: bool = False
-    ) -> Deployment:
-        raw = await client.get(self.keys.deployment(deployment_id))
-        if raw is None:
-            raise DeploymentNotFound(deployment_id, deleting=deleting)
-        return Deployment.from_json(orjson.loads(raw))
-
-    async def _deployments(self, client: Any, ids: Iterable[str]) -> list[Deployment]:
-        wanted = list(ids)
-        raws = await client.mget([self.keys.deployment(i) for i in wanted]) if wanted else []
-        return [Deployment.from_json(orjson.loads(r)) for r in raws if r is not None]
-
-    async def _definitions(self, client: Any, ids: Iterable[str]) -> list[ProcessDefinition]:
-        wanted = list(ids)
-        raws = await client.mget([self.keys.definition(i) for i in wanted]) if wanted else []
-        return [ProcessDefinition.from_json(orjson.loads(r)) for r in raws if r is not None]
+        definitions = await self.db.transaction([keys.deployment(deployment_id)], body)
+        forget_models(keys.namespace, (d.id for d in definitions))

@@ -1,12 +1,18 @@
 """The broker's exception tree. Scripts return status codes; ``raise_for`` maps each to one type.
 
-The gateway turns these into Camunda's ``{type, message, code}`` bodies; nothing else does.
+The codes are declared once, in ``scripts/_status.lua``, and read from there. Two codes are
+answers rather than errors, and their callers look at them before ``raise_for``: E_PROCESS (a
+task of a process instance, handed to the process runtime) and E_CONFLICT (the instance moved
+on; the executor recomputes the step). The gateway turns these exceptions into Camunda's
+``{type, message, code}`` bodies; nothing else does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from redtask.broker import scripts
 
 
 class BrokerError(Exception):
@@ -81,18 +87,42 @@ class ConfigurationError(BrokerError):
     """The Redis server or the settings cannot be used safely (eviction policy, partitions)."""
 
 
-OK = 0
-E_NOT_FOUND = -1
-E_WORKER_MISMATCH = -2
-E_LOCK_EXPIRED = -3
-E_STALE_TOKEN = -4
-E_INVALID = -6
-E_DUPLICATE = -7
-E_PROCESS = -8
+class InstanceNotFound(BrokerError):
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"Process instance with id {instance_id} does not exist")
+        self.instance_id = instance_id
 
 
-class ProcessTask(BrokerError):
-    """Internal: a script refused a task of a process instance; the engine path takes it."""
+class MessageNotCorrelated(BrokerError):
+    """Camunda's MismatchingMessageCorrelationException, with its message: no execution
+    matches, or ``matches`` do where one was asked for (``correlation_set`` as Java prints it)."""
+
+    def __init__(self, message_name: str, matches: int, correlation_set: str = "") -> None:
+        if matches == 0:
+            message = (
+                f"Cannot correlate message '{message_name}': No process definition or execution "
+                "matches the parameters"
+            )
+        else:
+            message = (
+                f"ENGINE-13031 Cannot correlate a message with name '{message_name}' to a single "
+                f"execution. {matches} executions match the correlation keys: {correlation_set}"
+            )
+        super().__init__(message)
+        self.message_name = message_name
+        self.matches = matches
+
+
+CODES = scripts.status_codes()
+OK = CODES["OK"]
+E_NOT_FOUND = CODES["E_NOT_FOUND"]
+E_WORKER_MISMATCH = CODES["E_WORKER_MISMATCH"]
+E_LOCK_EXPIRED = CODES["E_LOCK_EXPIRED"]
+E_STALE_TOKEN = CODES["E_STALE_TOKEN"]
+E_INVALID = CODES["E_INVALID"]
+E_DUPLICATE = CODES["E_DUPLICATE"]
+E_PROCESS = CODES["E_PROCESS"]
+E_CONFLICT = CODES["E_CONFLICT"]
 
 
 def _text(value: Any) -> str | None:
@@ -110,7 +140,8 @@ def raise_for(
     now_ms: int = 0,
     operation: str = "",
 ) -> None:
-    """Raise the exception for a script's status reply; return if it is OK."""
+    """Raise the exception for a script's status reply; return if it is OK. E_PROCESS and
+    E_CONFLICT are not errors: a caller that can meet them handles them first."""
     code = int(reply[0])
     if code == OK:
         return
@@ -127,6 +158,4 @@ def raise_for(
         raise InvalidArgument(extra or "invalid argument")
     if code == E_DUPLICATE:
         raise DuplicateTask(extra or task_id)
-    if code == E_PROCESS:
-        raise ProcessTask(task_id)
     raise BrokerError(f"unexpected script status {code}")

@@ -1,18 +1,17 @@
 """Failures reported by workers (``POST /external-task/{id}/failure``): retry or incident
 bookkeeping in ``handle_failure.lua``, unless the task's activity has
-``camunda:errorEventDefinition`` expressions and one of them is true (§2.4 step 7): then the
-failure throws that BPMN error through the engine instead, like ``/bpmnError``.
+``camunda:errorEventDefinition`` expressions and one of them is true (Camunda's
+HandleExternalTaskFailureCmd evaluates them first): then the failure throws that BPMN error
+through the engine instead, like ``/bpmnError``.
 
-The script refuses the process tasks the engine must see first: those marked when they were
-created (hash field ``eed``), and any process task whose failure carries variables, since
-Camunda sets them on the task's execution (§2.4 step 6), which lives in the instance state.
-Then the engine evaluates the expressions; when none holds, the script is called again and
-writes the instance state with the variables set in the same call as the bookkeeping. So a
-failure is all or nothing: a crash between the two calls leaves no trace (the first one only
-refused), and a retry of the whole request starts over. Standalone tasks and the other
-process tasks cost one script call.
-
-``StoreFailures`` is mixed into ``broker.store.Store`` (it is part of the store layer).
+The script hands over (E_PROCESS, a returned value here) the process tasks the engine must see
+first: those marked when they were created (hash field ``eed``), and any process task whose
+failure carries variables, since Camunda sets them on the task's execution, which lives in the
+instance state. Then the engine evaluates the expressions, as a command of the executor; when
+none holds, the script is called again and writes the instance state with the variables set in
+the same call as the bookkeeping. So a failure is all or nothing: a crash between the two calls
+leaves no trace (the first one only refused), and a retry of the whole request starts over.
+Standalone tasks and the other process tasks cost one script call.
 """
 
 from __future__ import annotations
@@ -23,17 +22,36 @@ from typing import Any
 import orjson
 
 from redtask.broker import engine, validate, variables
-from redtask.broker.bpmn import ProcessModel
-from redtask.broker.errors import BrokerError, InvalidArgument, ProcessTask, raise_for
-from redtask.broker.instances import E_CONFLICT, MAX_ATTEMPTS, StoreInstances
+from redtask.broker.errors import InvalidArgument
+from redtask.broker.executor import Executor, Found, Write
+from redtask.broker.keys import Keys
 from redtask.broker.model import ExternalTask, TaskState
-from redtask.broker.reads import StoreReads
+from redtask.broker.redis_layer import RedisLayer
+from redtask.broker.settings import Settings
+from redtask.broker.store_base import Clock, new_task_id
+from redtask.broker.task_outcomes import HandOff, TaskSource, lock_token_arg, outcome_of
 
 MAX_ERROR_MESSAGE = 666  # Camunda truncates errorMessage to this many characters
 NO_INSTANCE = ("", "", "")  # handle_failure.lua ARGV[13..15]: no instance state to write
 
 
-class StoreFailures(StoreInstances, StoreReads):
+class Failures:
+    def __init__(
+        self,
+        db: RedisLayer,
+        keys: Keys,
+        settings: Settings,
+        clock: Clock,
+        tasks: TaskSource,
+        executor: Executor,
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.settings = settings
+        self.clock = clock
+        self.tasks = tasks
+        self.executor = executor
+
     async def handle_failure(
         self,
         task_id: str,
@@ -58,30 +76,29 @@ class StoreFailures(StoreInstances, StoreReads):
         definitions see them. Raises TaskNotFound, WorkerMismatch, StaleLock, InvalidArgument
         (negative retries or timeout), InvalidVariable.
         """
-        fields = validate.variable_fields(variables, local_variables, max_bytes=self._max_vars)
+        fields = validate.variable_fields(
+            variables, local_variables, max_bytes=self.settings.max_variables_bytes
+        )
         worker_id = validate.worker_id(worker_id)
         if validate.integer("retries", retries) < 0:
             raise InvalidArgument("retries is not greater than or equal to 0")
         if validate.integer("retryTimeout", retry_timeout) < 0:
             raise InvalidArgument("retryDuration is not greater than or equal to 0")
         message = (error_message or "")[:MAX_ERROR_MESSAGE]
-        args: list[Any] = [task_id, worker_id, _token(lock_token), message]
+        args: list[Any] = [task_id, worker_id, lock_token_arg(lock_token), message]
         args += ["0" if error_details is None else "1", error_details or "", retries]
-        args += [retry_timeout, self._wake(), self.new_task_id()]
+        args += [retry_timeout, self.keys.wake_channel, new_task_id()]
         errors: dict[str, Any] = {
             "task_id": task_id,
             "worker_id": worker_id,
-            "token": lock_token,
+            "token": lock_token or 0,
             "operation": "failure",
         }
         now = self.clock()
-        reply = await self._call(
-            "handle_failure", self._prefix_of(task_id), now, *args, "1", *NO_INSTANCE, *fields
-        )
-        try:
-            raise_for(reply, **errors, now_ms=now)
-        except ProcessTask:
-            task = await self.get(task_id)
+        prefix = self.keys.prefix(self.keys.partition_of(task_id))
+        reply = await self.db.call("handle_failure", prefix, now, *args, "1", *NO_INSTANCE, *fields)
+        if isinstance(outcome_of(reply, **errors, now_ms=now), HandOff):
+            task = await self.tasks.get(task_id)
             seen = {
                 "id": task.id,
                 "topicName": task.topic_name,
@@ -108,22 +125,17 @@ class StoreFailures(StoreInstances, StoreReads):
         shows in the expressions, ``args`` the script's ARGV[2..11]). The first true error event
         definition throws its BPMN error (committed by ``advance``, returns None); otherwise the
         script does the bookkeeping and writes the state with the failure's variables set, both
-        guarded by the instance version read here (recomputed when another step won)."""
+        guarded by the instance version read (recomputed when another step won)."""
         typed = variables.normalize(raw_variables)
         local = variables.normalize(raw_local_variables)
         instance_id = task.process_instance_id or ""
-        for _ in range(MAX_ATTEMPTS):
-            state, version = await self.instance_state(instance_id)
-            model: ProcessModel = await self._model(state.definition_id)
+        prefix = self.keys.prefix(self.keys.partition_of(task.id))
+
+        async def command(found: Found) -> Write[TaskState | None]:
+            model = await found.model()
+            now = self.clock()
             step = engine.fail_task(
-                model,
-                state,
-                task.id,
-                typed,
-                local,
-                self.clock(),
-                self._ids(instance_id),
-                external_task=seen,
+                model, found.state, task.id, typed, local, now, found.ids, external_task=seen
             )
             if step is not None:
                 new_state, effects, code = step
@@ -132,24 +144,20 @@ class StoreFailures(StoreInstances, StoreReads):
                     "task": task.id,
                     "worker": errors["worker_id"],
                     "outcome": "bpmn_error",
-                    "token": _token(errors["token"]),
+                    "token": args[2],
                     "log": ["code", code] + (["msg", message] if message else []),
                 }
-                reply = await self._commit(new_state, effects, version, trigger, before=state)
-            else:
-                # one script for the variables and the bookkeeping: a crash leaves neither
-                instance: tuple[Any, ...] = NO_INSTANCE
-                if typed or local:
-                    changed = engine.set_task_variables(model, state, task.id, typed, local)
-                    instance = (instance_id, version, orjson.dumps(changed.to_json()))
-                reply = await self._call(
-                    "handle_failure", self._prefix_of(task.id), self.clock(), *args, "0", *instance
-                )
-            if int(reply[0]) != E_CONFLICT:
-                raise_for(reply, **errors, now_ms=self.clock())
-                return None if step is not None else TaskState(reply[1])
-        raise BrokerError(f"process instance {instance_id} kept changing; failure not handled")
+                write = found.commit(new_state, effects, trigger)
+                return Write(write.send, lambda _: None, {**errors, "now_ms": now})
+            # one script for the variables and the bookkeeping: a crash leaves neither
+            instance: tuple[Any, ...] = NO_INSTANCE
+            if typed or local:
+                changed = engine.set_task_variables(model, found.state, task.id, typed, local)
+                instance = (instance_id, found.version, orjson.dumps(changed.to_json()))
 
+            async def send() -> list[Any]:
+                return await self.db.call("handle_failure", prefix, now, *args, "0", *instance)
 
-def _token(lock_token: int | None) -> str:
-    return "" if lock_token is None else str(lock_token)
+            return Write(send, lambda reply: TaskState(reply[1]), {**errors, "now_ms": now})
+
+        return await self.executor.execute(instance_id, command, "failure not handled")

@@ -61,10 +61,10 @@ def lua_filters(t: TopicRequest) -> dict[str, Any] | None:
 def fetched_view(
     task: ExternalTask, state: InstanceState | None, request: TopicRequest
 ) -> ExternalTask:
-    """What a locked task shows (§2.2): a process task the variables visible from its execution
-    in ``state`` (its instance), or with ``localVariables`` only those of the execution itself;
-    a standalone task is its own execution, so its variables are all there is either way. Then
-    the topic's ``variables`` selection applies."""
+    """What a locked task shows (as Camunda's LockedExternalTaskImpl#fromEntity): a process task the
+    variables visible from its execution in ``state`` (its instance), or with ``localVariables``
+    only those of the execution itself; a standalone task is its own execution, so its variables are
+    all there is either way. Then the topic's ``variables`` selection applies."""
     if state is not None and task.execution_id:
         executions = {e.id: e for e in state.executions}
         own = executions.get(task.execution_id)

@@ -1,8 +1,7 @@
-"""Historic process instances for ``/history/process-instance`` (Camunda §4.9): the reads, and
-the retention that bounds them.
+"""Historic process instances for ``/history/process-instance`` (Camunda's
+HistoricProcessInstanceQueryDto): the reads, and the retention that bounds them.
 
-``StoreHistory`` is mixed into ``broker.store.Store`` (it is part of the store layer). The
-history is the running instances (``pis``) plus the ended ones still kept (``pih``, scored by
+The history is the running instances (``pis``) plus the ended ones still kept (``pih``, scored by
 end time, for ``settings.history_ttl_s``). Retention: an ended instance's hash carries an
 EXPIRE of the TTL, and its id leaves ``pih`` (its hash deleted too) once the caller's clock is
 past end + TTL: a few at each instance end (``advance.lua``) and in bounded batches by the
@@ -16,20 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
-
-import orjson
+from typing import Any, cast
 
 from redtask.broker import engine
 from redtask.broker.errors import raise_for
-from redtask.broker.instance_reads import (
-    IncidentQuery,
-    InstanceQuery,
-    StoreInstanceReads,
-    sort_and_page,
-)
+from redtask.broker.instance_reads import IncidentQuery, InstanceQuery, InstanceReads, sort_and_page
+from redtask.broker.instance_repository import InstanceRepository
+from redtask.broker.keys import Keys
 from redtask.broker.query import VariableCondition, compare
+from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.settings import Settings
+from redtask.broker.store_base import Clock
 
 _FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end")
 STATES = {"active": "ACTIVE", "completed": "COMPLETED", "terminated": "EXTERNALLY_TERMINATED"}
@@ -180,15 +176,22 @@ def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance |
     )
 
 
-class StoreHistory(StoreInstanceReads):
-    settings: Settings
-    clock: Callable[[], int]
-
-    if TYPE_CHECKING:  # defined by broker.store_base.StoreBase, which Store also inherits
-
-        async def _call_many(
-            self, calls: Sequence[tuple[str, str, Sequence[Any]]]
-        ) -> list[Any]: ...
+class History:
+    def __init__(
+        self,
+        db: RedisLayer,
+        keys: Keys,
+        settings: Settings,
+        clock: Clock,
+        instances: InstanceRepository,
+        reads: InstanceReads,
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.settings = settings
+        self.clock = clock
+        self.instances = instances
+        self.reads = reads
 
     async def trim_history(self, budget: int | None = None) -> tuple[int, bool]:
         """Forget the ended instances kept past ``settings.history_ttl_s``, at most ``budget``
@@ -197,7 +200,7 @@ class StoreHistory(StoreInstanceReads):
         args = (self.clock(), self.settings.history_ttl_s * 1000, budget)
         calls = [("trim_history", self.keys.prefix(p), args) for p in range(self.keys.partitions)]
         forgotten, more = 0, False
-        for reply in await self._call_many(calls):
+        for reply in await self.db.call_many(calls):
             if isinstance(reply, Exception):
                 raise reply
             raise_for(reply)
@@ -207,7 +210,7 @@ class StoreHistory(StoreInstanceReads):
 
     async def get_historic_instance(self, instance_id: str) -> HistoricInstance | None:
         """A running or kept ended instance; None when unknown or expired."""
-        row = await self.redis.hmget(self.keys.instance(instance_id), *_FIELDS)
+        row = await self.db.execute("HMGET", self.keys.instance(instance_id), *_FIELDS)
         return _historic(instance_id, cast(list[str | None], row))
 
     async def query_history(
@@ -219,19 +222,12 @@ class StoreHistory(StoreInstanceReads):
     ) -> list[HistoricInstance]:
         hits = [i for i in await self._historic_instances(query) if query.matches(i)]
         if query.incident is not None and hits:
-            with_incident = {i.process_instance_id for i in await self._incidents(query.incident)}
+            incidents = await self.reads.matching_incidents(query.incident)
+            with_incident = {i.process_instance_id for i in incidents}
             hits = [i for i in hits if i.id in with_incident]
         if query.needs_state and hits:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for instance in hits:
-                    pipe.hget(self.keys.instance(instance.id), "st")
-                states = await pipe.execute()
-            hits = [
-                instance
-                for instance, raw in zip(hits, states, strict=True)
-                if raw is not None
-                and query.matches_state(instance, engine.InstanceState.from_json(orjson.loads(raw)))
-            ]
+            states = await self.instances.states(i.id for i in hits)
+            hits = [i for i in hits if i.id in states and query.matches_state(i, states[i.id])]
         return sort_and_page(hits, HISTORY_SORT, sorting, first_result, max_results)
 
     async def _historic_instances(self, query: HistoryQuery) -> list[HistoricInstance]:
@@ -242,18 +238,15 @@ class StoreHistory(StoreInstanceReads):
         elif query.process_instance_ids is not None:
             ids = query.process_instance_ids
         else:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for partition in range(self.keys.partitions):
-                    if not query.finished:
-                        pipe.zrange(self.keys.instances(partition), 0, -1)
-                    if not query.unfinished:
-                        pipe.zrange(self.keys.history(partition), 0, -1)
-                members = cast(list[list[str]], await pipe.execute())
+            commands: list[tuple[Any, ...]] = []
+            for partition in range(self.keys.partitions):
+                if not query.finished:
+                    commands.append(("ZRANGE", self.keys.instances(partition), 0, -1))
+                if not query.unfinished:
+                    commands.append(("ZRANGE", self.keys.history(partition), 0, -1))
+            members = cast(list[list[str]], await self.db.execute_many(commands))
             ids = tuple(i for part in members for i in part)
         ids = tuple(dict.fromkeys(ids))
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for instance_id in ids:
-                pipe.hmget(self.keys.instance(instance_id), *_FIELDS)
-            rows = await pipe.execute()
+        rows = await self.db.execute_many(("HMGET", self.keys.instance(i), *_FIELDS) for i in ids)
         found = (_historic(i, row) for i, row in zip(ids, rows, strict=True))
         return [i for i in found if i is not None]

@@ -1,10 +1,9 @@
-"""Message correlation for process instances (``POST /message``, reference §4.8): the instances
-waiting for a message name are found through the per-partition ``msg:<name>`` sets that
-``advance.lua`` keeps (or, given a process instance id, that instance alone), the waiting
-executions are matched against a :class:`~broker.correlation.CorrelationSet`, then each chosen
-execution is stepped with a version check like every other event.
-
-``StoreMessages`` is mixed into ``broker.store.Store`` (it is part of the store layer).
+"""Message correlation for process instances (``POST /message``, Camunda's
+MessageCorrelationBuilderImpl): the instances waiting for a message name are found through the
+per-partition ``msg:<name>`` sets that ``advance.lua`` keeps (or, given a process instance id,
+that instance alone), the waiting executions are matched against a
+:class:`~broker.correlation.CorrelationSet`, then each chosen execution is stepped by a command
+of the executor, with a version check like every other event.
 """
 
 from __future__ import annotations
@@ -13,18 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from redtask.broker import engine, variables
 from redtask.broker.correlation import CorrelationSet
-from redtask.broker.errors import BrokerError, raise_for
-from redtask.broker.instances import (
-    E_CONFLICT,
-    MAX_ATTEMPTS,
-    InstanceNotFound,
-    MessageNotCorrelated,
-    StoreInstances,
-)
+from redtask.broker.errors import InstanceNotFound, MessageNotCorrelated
+from redtask.broker.executor import Executor, Found, Ready, Write
+from redtask.broker.instance_repository import InstanceRepository
+from redtask.broker.store_base import Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +35,12 @@ class Correlation:
         return all(e.id != self.execution_id for e in self.state.executions)
 
 
-class StoreMessages(StoreInstances):
+class Messages:
+    def __init__(self, repo: InstanceRepository, executor: Executor, clock: Clock) -> None:
+        self.repo = repo
+        self.executor = executor
+        self.clock = clock
+
     async def correlate_message(
         self,
         message_name: str,
@@ -77,8 +75,12 @@ class StoreMessages(StoreInstances):
             tenant_id,
             tenant_id is not None or without_tenant_id,
         )
+        if process_instance_id is not None:
+            candidates = [process_instance_id]
+        else:
+            candidates = await self.repo.message_waiters(message_name)
         matching: list[tuple[str, str]] = []
-        for state in await self._waiting_instances(message_name, process_instance_id):
+        for state in (await self.repo.states(candidates)).values():
             found = wanted.executions(state, message_name)
             matching += [(state.instance_id, execution_id) for execution_id in found]
         if not matching or (len(matching) > 1 and not all_matches):
@@ -94,25 +96,6 @@ class StoreMessages(StoreInstances):
             raise MessageNotCorrelated(message_name, 0, str(wanted))
         return delivered
 
-    async def _waiting_instances(
-        self, message_name: str, instance_id: str | None
-    ) -> list[engine.InstanceState]:
-        """The states of the instances that wait for the message (of ``instance_id`` only, if
-        given), in partition order, then by id."""
-        if instance_id is not None:
-            candidates = [instance_id]
-        else:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for partition in range(self.keys.partitions):
-                    pipe.smembers(self.keys.message_waiters(partition, message_name))
-                members = await pipe.execute()
-            candidates = [i for part in members for i in sorted(map(str, part))]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for candidate in candidates:
-                pipe.hget(self.keys.instance(candidate), "st")
-            raws = await pipe.execute()
-        return [engine.InstanceState.from_json(orjson.loads(raw)) for raw in raws if raw]
-
     async def _deliver(
         self,
         instance_id: str,
@@ -124,26 +107,24 @@ class StoreMessages(StoreInstances):
     ) -> Correlation | None:
         """Trigger one execution; None when it no longer waits or matches (another request
         moved it since it was read)."""
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                state, version = await self.instance_state(instance_id)
-            except InstanceNotFound:
-                return None
-            if execution_id not in wanted.executions(state, message_name):
-                return None
-            model = await self._model(state.definition_id)
+
+        async def command(found: Found) -> Ready[Correlation | None] | Write[Correlation | None]:
+            if execution_id not in wanted.executions(found.state, message_name):
+                return Ready(None)
             new_state, effects, _ = engine.correlate_message(
-                model,
-                state,
+                await found.model(),
+                found.state,
                 message_name,
                 typed,
                 self.clock(),
-                self._ids(instance_id),
+                found.ids,
                 execution_id=execution_id,
                 local_variables=local,
             )
-            reply = await self._commit(new_state, effects, version, {}, before=state)
-            if int(reply[0]) != E_CONFLICT:
-                raise_for(reply)
-                return Correlation(instance_id, execution_id, new_state)
-        raise BrokerError(f"process instance {instance_id} kept changing; message not delivered")
+            write = found.commit(new_state, effects)
+            return Write(write.send, lambda _: Correlation(instance_id, execution_id, new_state))
+
+        try:
+            return await self.executor.execute(instance_id, command, "message not delivered")
+        except InstanceNotFound:
+            return None

@@ -1,7 +1,7 @@
-"""Reads of process instances and incidents for the REST queries (Camunda §4.6, §4.7).
+"""Reads of process instances and incidents for the REST queries (Camunda's
+ProcessInstanceQueryDto and IncidentQueryDto).
 
-``StoreInstanceReads`` is mixed into ``broker.store.Store`` (it is part of the store layer). No
-query SCANs: ``pis`` lists each partition's running instances, ``incs`` its open incidents.
+No query SCANs: ``pis`` lists each partition's running instances, ``incs`` its open incidents.
 Queries filter, sort (nulls last, ties by id: Camunda's default order) and page in Python.
 """
 
@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 
-import orjson
-import redis.asyncio as aioredis
-
-from redtask.broker import engine
-from redtask.broker.errors import InvalidArgument
-from redtask.broker.instances import InstanceNotFound
+from redtask.broker import engine, paging
+from redtask.broker.errors import InstanceNotFound
+from redtask.broker.instance_repository import InstanceRepository
 from redtask.broker.keys import Keys
 from redtask.broker.model import Incident, incident_from_hash
+from redtask.broker.paging import HasId, by_id
 from redtask.broker.query import VariableCondition, compare
+from redtask.broker.redis_layer import RedisLayer
 
 _META = ("status", "pd", "pk", "bk", "tn")
 
@@ -35,12 +34,7 @@ class ProcessInstance:
     tenant_id: str | None
 
 
-class _HasId(Protocol):
-    @property
-    def id(self) -> str: ...
-
-
-T = TypeVar("T", bound=_HasId)
+T = TypeVar("T", bound=HasId)
 INSTANCE_SORT: dict[str, Callable[[ProcessInstance], Any]] = {
     "instanceId": lambda i: i.id,
     "definitionKey": lambda i: i.definition_key,
@@ -192,18 +186,8 @@ def sort_and_page(
     first_result: int | None = None,
     max_results: int | None = None,
 ) -> list[T]:
-    """Sort by (field, "asc"|"desc") pairs, nulls last, ties by id; then page."""
-    ordered = sorted(items, key=lambda x: x.id)
-    for name, direction in reversed(list(sorting)):
-        if name not in fields or direction not in ("asc", "desc"):
-            bad = ("sortBy", name) if name not in fields else ("sortOrder", direction)
-            raise InvalidArgument(f"Cannot set query parameter '{bad[0]}' to value '{bad[1]}'")
-        key = fields[name]
-        present = [x for x in ordered if key(x) is not None]
-        present.sort(key=key, reverse=direction == "desc")
-        ordered = present + [x for x in ordered if key(x) is None]
-    start = first_result or 0
-    return ordered[start : None if max_results is None else start + max_results]
+    """``paging.sort_and_page`` with ties by id, the order of Camunda's instance queries."""
+    return paging.sort_and_page(items, fields, sorting, first_result, max_results, tie_break=by_id)
 
 
 def _instance(instance_id: str, row: Sequence[str | None]) -> ProcessInstance | None:
@@ -213,52 +197,42 @@ def _instance(instance_id: str, row: Sequence[str | None]) -> ProcessInstance | 
     return ProcessInstance(instance_id, pd or "", pk, bk, tn)
 
 
-class StoreInstanceReads:
-    redis: aioredis.Redis
-    keys: Keys
+class InstanceReads:
+    def __init__(self, db: RedisLayer, keys: Keys, instances: InstanceRepository) -> None:
+        self.db = db
+        self.keys = keys
+        self.instances = instances
 
     async def get_instance(self, instance_id: str) -> ProcessInstance:
         """A running instance. Raises InstanceNotFound (also for an ended one)."""
-        row = await self.redis.hmget(self.keys.instance(instance_id), *_META)
+        row = await self.db.execute("HMGET", self.keys.instance(instance_id), *_META)
         found = _instance(instance_id, cast(list[str | None], row))
         if found is None:
             raise InstanceNotFound(instance_id)
         return found
 
-    async def _members(self, key: Callable[[int], str]) -> list[list[str]]:
+    async def members(self, key: Callable[[int], str]) -> list[list[str]]:
         """The members of one ZSET per partition (``key`` names it)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for partition in range(self.keys.partitions):
-                pipe.zrange(key(partition), 0, -1)
-            return cast(list[list[str]], await pipe.execute())
+        commands = (("ZRANGE", key(p), 0, -1) for p in range(self.keys.partitions))
+        return cast(list[list[str]], await self.db.execute_many(commands))
 
     async def _instances(self, query: InstanceQuery) -> list[ProcessInstance]:
         if query.never or query.suspended:
             return []
         ids = query.process_instance_ids
         if ids is None:
-            ids = tuple(i for members in await self._members(self.keys.instances) for i in members)
+            ids = tuple(i for members in await self.members(self.keys.instances) for i in members)
         ids = tuple(dict.fromkeys(ids))
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for instance_id in ids:
-                pipe.hmget(self.keys.instance(instance_id), *_META)
-            rows = await pipe.execute()
+        rows = await self.db.execute_many(("HMGET", self.keys.instance(i), *_META) for i in ids)
         found = [_instance(i, row) for i, row in zip(ids, rows, strict=True)]
         hits = [i for i in found if i is not None and query.matches(i)]
         if query.incident is not None:
-            with_incident = {i.process_instance_id for i in await self._incidents(query.incident)}
+            incidents = await self.matching_incidents(query.incident)
+            with_incident = {i.process_instance_id for i in incidents}
             hits = [i for i in hits if i.id in with_incident]
         if query.needs_state and hits:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for instance in hits:
-                    pipe.hget(self.keys.instance(instance.id), "st")
-                states = await pipe.execute()
-            hits = [
-                instance
-                for instance, raw in zip(hits, states, strict=True)
-                if raw is not None
-                and query.matches_state(engine.InstanceState.from_json(orjson.loads(raw)))
-            ]
+            states = await self.instances.states(i.id for i in hits)
+            hits = [i for i in hits if i.id in states and query.matches_state(states[i.id])]
         return hits
 
     async def query_instances(
@@ -271,23 +245,23 @@ class StoreInstanceReads:
         hits = await self._instances(query)
         return sort_and_page(hits, INSTANCE_SORT, sorting, first_result, max_results)
 
-    async def _incidents(self, query: IncidentQuery) -> list[Incident]:
+    async def matching_incidents(self, query: IncidentQuery) -> list[Incident]:
         """Open incidents of every partition that match ``query``."""
         if query.never:
             return []
-        per_partition = await self._members(self.keys.incidents)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for partition, ids in enumerate(per_partition):
-                for incident_id in ids:
-                    pipe.hgetall(self.keys.incident(partition, incident_id))
-            incidents = [incident_from_hash(row) for row in await pipe.execute() if row]
+        per_partition = await self.members(self.keys.incidents)
+        rows = await self.db.execute_many(
+            ("HGETALL", self.keys.incident(partition, incident_id))
+            for partition, ids in enumerate(per_partition)
+            for incident_id in ids
+        )
+        incidents = [incident_from_hash(row) for row in rows if row]
         keys: list[str | None] = [None] * len(incidents)
         if query.process_definition_key_in is not None and incidents:
             # the definition key is not copied into the incident: read it from its task
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for incident in incidents:
-                    pipe.hget(self.keys.task(incident.configuration), "pk")
-                keys = await pipe.execute()
+            keys = await self.db.execute_many(
+                ("HGET", self.keys.task(incident.configuration), "pk") for incident in incidents
+            )
         return [i for i, key in zip(incidents, keys, strict=True) if query.matches(i, key)]
 
     async def query_incidents(
@@ -297,15 +271,14 @@ class StoreInstanceReads:
         first_result: int | None = None,
         max_results: int | None = None,
     ) -> list[Incident]:
-        hits = await self._incidents(query)
+        hits = await self.matching_incidents(query)
         return sort_and_page(hits, INCIDENT_SORT, sorting, first_result, max_results)
 
     async def get_incident(self, incident_id: str) -> Incident | None:
         """An open incident by id (it lives in its task's partition: every one is asked)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for partition in range(self.keys.partitions):
-                pipe.hgetall(self.keys.incident(partition, incident_id))
-            rows = await pipe.execute()
+        rows = await self.db.execute_many(
+            ("HGETALL", self.keys.incident(p, incident_id)) for p in range(self.keys.partitions)
+        )
         return next((incident_from_hash(row) for row in rows if row), None)
 
 
@@ -313,7 +286,7 @@ INSTANCE_BATCH = 200
 
 
 async def running_instances_of(
-    client: aioredis.Redis,
+    db: RedisLayer,
     keys: Keys,
     definition_ids: Collection[str],
     batch: int = INSTANCE_BATCH,
@@ -329,13 +302,12 @@ async def running_instances_of(
         start = 0
         while True:
             end = start + batch - 1
-            ids = cast(list[str], await client.zrange(keys.instances(partition), start, end))
+            ids = cast(list[str], await db.execute("ZRANGE", keys.instances(partition), start, end))
             if not ids:
                 break
-            async with client.pipeline(transaction=False) as pipe:
-                for instance_id in ids:
-                    pipe.hmget(keys.instance(instance_id), "status", "pd")
-                rows = await pipe.execute()
+            rows = await db.execute_many(
+                ("HMGET", keys.instance(instance_id), "status", "pd") for instance_id in ids
+            )
             hits = [
                 (instance_id, pd)
                 for instance_id, (status, pd) in zip(ids, rows, strict=True)

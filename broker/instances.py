@@ -1,102 +1,49 @@
-"""Process instances in Redis: each engine step is committed by ``advance.lua`` with a version
-check (compare-and-set), and recomputed from the fresh state when another step won the race.
+"""The process runtime: starts instances and steps them on task outcomes, timers, variable
+changes and cancellation. The engine (``broker.engine``) computes each step in pure Python;
+every step here is a command run by the executor (``broker.executor``), which reads the state,
+commits the step with ``advance.lua`` and recomputes it when another step of the instance won.
 
-``StoreInstances`` is mixed into ``broker.store.Store`` (it is part of the store layer). The
-engine itself (``broker.engine``) is pure; this module reads the state, runs the step and
-commits its effects: the instance state, the external tasks created and cancelled, timers.
+Message correlation lives in ``broker.instance_messages`` and failures of process tasks in
+``broker.failures``; both run their commands through the same executor.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-import orjson
-
 from redtask.broker import engine, variables
 from redtask.broker.bpmn import ProcessModel
-from redtask.broker.errors import BrokerError, raise_for
-from redtask.broker.keys import Keys
+from redtask.broker.errors import InstanceNotFound, MessageNotCorrelated
+from redtask.broker.executor import Command, Executor, Found, Ready, Step, Write
+from redtask.broker.instance_repository import InstanceRepository
 from redtask.broker.model import ExternalTask
-from redtask.broker.store_base import StoreBase
+from redtask.broker.store_base import Clock
 
-ModelSource = Callable[[str], Awaitable[ProcessModel]]
-Step = tuple[engine.InstanceState, engine.Effects]
-E_CONFLICT = -9
-MAX_ATTEMPTS = 50
+__all__ = ["InstanceNotFound", "MessageNotCorrelated", "ProcessRuntime"]
 
 
-class InstanceNotFound(BrokerError):
-    def __init__(self, instance_id: str) -> None:
-        super().__init__(f"Process instance with id {instance_id} does not exist")
-        self.instance_id = instance_id
+def _trigger(
+    task: ExternalTask, worker_id: str, outcome: str, token: int | None, log: list[str]
+) -> dict[str, Any]:
+    """What ``advance`` checks and logs about the task whose outcome drives the step."""
+    token_text = "" if token is None else str(token)
+    return {
+        "task": task.id,
+        "worker": worker_id,
+        "outcome": outcome,
+        "token": token_text,
+        "log": log,
+    }
 
 
-class MessageNotCorrelated(BrokerError):
-    """Camunda's MismatchingMessageCorrelationException, with its message: no execution
-    matches, or ``matches`` do where one was asked for (``correlation_set`` as Java prints it)."""
-
-    def __init__(self, message_name: str, matches: int, correlation_set: str = "") -> None:
-        if matches == 0:
-            message = (
-                f"Cannot correlate message '{message_name}': No process definition or execution "
-                "matches the parameters"
-            )
-        else:
-            message = (
-                f"ENGINE-13031 Cannot correlate a message with name '{message_name}' to a single "
-                f"execution. {matches} executions match the correlation keys: {correlation_set}"
-            )
-        super().__init__(message)
-        self.message_name = message_name
-        self.matches = matches
-
-
-def _messages_waited(state: engine.InstanceState | None) -> set[str]:
-    """The message names some execution of the instance waits for."""
-    if state is None or state.status != "active":
-        return set()
-    return {e.wait.ref for e in state.executions if e.wait is not None and e.wait.kind == "message"}
-
-
-# the REST operation that reports each task outcome (Camunda words a refusal per operation)
-_OPERATIONS = {"complete": "complete", "bpmn_error": "bpmnError"}
-
-
-class PartitionIds:
-    """Ids that land in one partition: an instance's tasks live beside it."""
-
-    def __init__(self, keys: Keys, partition: int, new_id: Callable[[], str]) -> None:
-        self.keys = keys
-        self.partition = partition
-        self._new_id = new_id
-
-    def new_id(self) -> str:
-        while True:
-            candidate = self._new_id()
-            if self.keys.partition_of(candidate) == self.partition:
-                return candidate
-
-
-class StoreInstances(StoreBase):
-    models: ModelSource | None = None
-
-    def _ids(self, instance_id: str) -> PartitionIds:
-        return PartitionIds(self.keys, self.keys.partition_of(instance_id), self.new_task_id)
-
-    async def _model(self, definition_id: str) -> ProcessModel:
-        if self.models is None:
-            raise BrokerError("no process definitions are available to this store")
-        return await self.models(definition_id)
-
-    async def instance_state(self, instance_id: str) -> tuple[engine.InstanceState, int]:
-        """The state and version of an instance. Raises InstanceNotFound."""
-        raw, version = await self.redis.hmget(self.keys.instance(instance_id), "st", "ver")
-        if raw is None:
-            raise InstanceNotFound(instance_id)
-        return engine.InstanceState.from_json(orjson.loads(raw)), int(str(version))
+class ProcessRuntime:
+    def __init__(self, repo: InstanceRepository, executor: Executor, clock: Clock) -> None:
+        self.repo = repo
+        self.executor = executor
+        self.clock = clock
 
     async def start_instance(
         self,
@@ -121,7 +68,7 @@ class StoreInstances(StoreBase):
             business_key,
             tenant_id,
             self.clock(),
-            self._ids(instance_id),
+            self.repo.ids(instance_id),
             definition_id=definition_id,
         )
         meta = {
@@ -131,85 +78,10 @@ class StoreInstances(StoreBase):
             "bk": business_key,
             "tn": tenant_id,
         }
-        await self._commit(state, effects, 0, {}, meta)
+        await self.repo.commit(state, effects, 0, meta=meta)  # a new id: nothing to conflict
         return state, effects
 
-    async def _commit(
-        self,
-        state: engine.InstanceState,
-        effects: engine.Effects,
-        expected: int,
-        trigger: Mapping[str, Any],
-        meta: Mapping[str, Any] | None = None,
-        fired_timer: str | None = None,
-        before: engine.InstanceState | None = None,
-    ) -> list[Any]:
-        tasks = [
-            {
-                "id": t.id,
-                "topic": t.topic,
-                "priority": str(t.priority),
-                "act": t.activity_id,
-                "ai": t.activity_instance_id,
-                "ex": t.execution_id,
-                "xp": orjson.dumps(dict(t.extension_properties)).decode()
-                if t.extension_properties
-                else "",
-                "eed": "1" if t.error_events else "",
-            }
-            for t in effects.tasks_created
-        ]
-        timers = {
-            "add": [[t.id, t.due_ms] for t in effects.timers_scheduled],
-            "remove": list(effects.timers_cancelled) + ([fired_timer] if fired_timer else []),
-        }
-        status = state.status
-        waited, waiting = _messages_waited(before), _messages_waited(state)
-        messages = {"open": sorted(waiting - waited), "close": sorted(waited - waiting)}
-        reply: list[Any] = await self._call(
-            "advance",
-            self.keys.prefix(self.keys.partition_of(state.instance_id)),
-            self.clock(),
-            state.instance_id,
-            expected,
-            orjson.dumps(state.to_json()),
-            status,
-            self.keys.wake_channel,
-            orjson.dumps(trigger),
-            orjson.dumps(meta or {}),
-            orjson.dumps(tasks),
-            orjson.dumps(list(effects.tasks_deleted)),
-            orjson.dumps(timers),
-            self.settings.history_ttl_s,
-            self.settings.finished_log_length,
-            orjson.dumps(messages),
-        )
-        return reply
-
-    async def _step(
-        self,
-        task: ExternalTask,
-        trigger: Mapping[str, Any],
-        run: Callable[[ProcessModel, engine.InstanceState, engine.Ids], Step],
-    ) -> Step:
-        """Run ``run`` on the instance of ``task`` and commit it; recompute on a conflict."""
-        instance_id = task.process_instance_id or ""
-        for _ in range(MAX_ATTEMPTS):
-            state, version = await self.instance_state(instance_id)
-            model = await self._model(state.definition_id)
-            new_state, effects = run(model, state, self._ids(instance_id))
-            reply = await self._commit(new_state, effects, version, trigger, before=state)
-            if int(reply[0]) != E_CONFLICT:
-                raise_for(
-                    reply,
-                    task_id=task.id,
-                    worker_id=str(trigger.get("worker", "")),
-                    operation=_OPERATIONS[trigger["outcome"]],
-                )
-                return new_state, effects
-        raise BrokerError(f"process instance {instance_id} kept changing; step not committed")
-
-    async def complete_process_task(
+    async def complete_task(
         self,
         task: ExternalTask,
         worker_id: str,
@@ -217,17 +89,12 @@ class StoreInstances(StoreBase):
         raw_local_variables: Mapping[str, Any] | None,
         lock_token: int | None,
     ) -> Step:
-        """Complete a task of a process instance and continue the process, atomically."""
+        """Complete a task of a process instance and continue the process, atomically.
+        Raises TaskNotFound, WorkerMismatch, StaleLock (from ``advance``), InvalidVariable."""
         typed, local = variables.normalize(raw_variables), variables.normalize(raw_local_variables)
-        trigger = {
-            "task": task.id,
-            "worker": worker_id,
-            "outcome": "complete",
-            "token": "" if lock_token is None else str(lock_token),
-            "log": [],
-        }
-
-        # what ${externalTask...} sees in camunda:errorEventDefinition expressions (§6.3)
+        trigger = _trigger(task, worker_id, "complete", lock_token, [])
+        errors = {"task_id": task.id, "worker_id": worker_id, "operation": "complete"}
+        # what ${externalTask...} sees in camunda:errorEventDefinition expressions
         seen = {
             "id": task.id,
             "topicName": task.topic_name,
@@ -237,14 +104,22 @@ class StoreInstances(StoreBase):
             "errorDetails": task.error_details,
         }
 
-        def run(model: ProcessModel, state: engine.InstanceState, ids: engine.Ids) -> Step:
-            return engine.complete_task(
-                model, state, task.id, typed, local, self.clock(), ids, external_task=seen
+        async def command(found: Found) -> Write[Step]:
+            step = engine.complete_task(
+                await found.model(),
+                found.state,
+                task.id,
+                typed,
+                local,
+                self.clock(),
+                found.ids,
+                external_task=seen,
             )
+            return found.commit(*step, trigger, errors=errors)
 
-        return await self._step(task, trigger, run)
+        return await self._on_task(task, command)
 
-    async def bpmn_error_process_task(
+    async def bpmn_error(
         self,
         task: ExternalTask,
         worker_id: str,
@@ -253,54 +128,46 @@ class StoreInstances(StoreBase):
         raw_variables: Mapping[str, Any] | None,
         lock_token: int | None,
     ) -> Step:
-        """Throw a BPMN error from a task of a process instance; the engine routes it (§6.4)."""
+        """Throw a BPMN error from a task of a process instance; the engine routes it to a
+        boundary error event, or ends the instance as Camunda does for an uncaught error."""
         typed = variables.normalize(raw_variables)
         log = ["code", error_code] + (["msg", error_message] if error_message else [])
-        trigger = {
-            "task": task.id,
-            "worker": worker_id,
-            "outcome": "bpmn_error",
-            "token": "" if lock_token is None else str(lock_token),
-            "log": log,
-        }
+        trigger = _trigger(task, worker_id, "bpmn_error", lock_token, log)
+        errors = {"task_id": task.id, "worker_id": worker_id, "operation": "bpmnError"}
 
-        def run(model: ProcessModel, state: engine.InstanceState, ids: engine.Ids) -> Step:
-            return engine.bpmn_error(
-                model, state, task.id, error_code, error_message, typed, self.clock(), ids
+        async def command(found: Found) -> Write[Step]:
+            step = engine.bpmn_error(
+                await found.model(),
+                found.state,
+                task.id,
+                error_code,
+                error_message,
+                typed,
+                self.clock(),
+                found.ids,
             )
+            return found.commit(*step, trigger, errors=errors)
 
-        return await self._step(task, trigger, run)
+        return await self._on_task(task, command)
 
-    async def _change(
-        self, instance_id: str, run: Callable[[engine.InstanceState], Awaitable[Step]]
-    ) -> Step:
-        """Run ``run`` on a running instance and commit it; recompute on a conflict.
-
-        Raises InstanceNotFound, also for an instance that has ended.
-        """
-        for _ in range(MAX_ATTEMPTS):
-            state, version = await self.instance_state(instance_id)
-            if state.status != "active":
-                raise InstanceNotFound(instance_id)
-            new_state, effects = await run(state)
-            if new_state is state:  # nothing to write
-                return state, effects
-            reply = await self._commit(new_state, effects, version, {}, before=state)
-            if int(reply[0]) != E_CONFLICT:
-                raise_for(reply)
-                return new_state, effects
-        raise BrokerError(f"process instance {instance_id} kept changing; change not committed")
+    async def _on_task(self, task: ExternalTask, command: Command[Step]) -> Step:
+        instance_id = task.process_instance_id or ""
+        return await self.executor.execute(instance_id, command, "step not committed")
 
     async def cancel_instance(self, instance_id: str, model: ProcessModel | None = None) -> Step:
         """Delete a running instance: its external tasks are deleted (their incidents too), its
         timers and subscriptions cancelled. ``model``: the instance's model, given when its
         definition may already be gone (a deployment being deleted). Raises InstanceNotFound."""
 
-        async def run(state: engine.InstanceState) -> Step:
-            found = model if model is not None else await self._model(state.definition_id)
-            return engine.cancel(found, state)
+        async def command(found: Found) -> Ready[Step] | Write[Step]:
+            state = _running(found, instance_id)
+            found_model = model if model is not None else await found.model()
+            new_state, effects = engine.cancel(found_model, state)
+            if new_state is state:  # nothing to write
+                return Ready((state, effects))
+            return found.commit(new_state, effects)
 
-        return await self._change(instance_id, run)
+        return await self.executor.execute(instance_id, command, "change not committed")
 
     async def modify_variables(
         self,
@@ -315,13 +182,15 @@ class StoreInstances(StoreBase):
         typed = variables.normalize(raw_modifications)
         removed = set(deletions)
 
-        async def run(state: engine.InstanceState) -> Step:
+        async def command(found: Found) -> Ready[Step] | Write[Step]:
+            state = _running(found, instance_id)
             merged = {**state.variables, **typed}
             kept = {name: value for name, value in merged.items() if name not in removed}
-            changed = kept != state.variables
-            return (replace(state, variables=kept) if changed else state), engine.Effects()
+            if kept == state.variables:  # nothing to write
+                return Ready((state, engine.Effects()))
+            return found.commit(replace(state, variables=kept), engine.Effects())
 
-        return await self._change(instance_id, run)
+        return await self.executor.execute(instance_id, command, "change not committed")
 
     async def fire_due_timers(self, budget: int) -> int:
         """Fire up to ``budget`` due timers per partition; returns how many fired.
@@ -331,29 +200,28 @@ class StoreInstances(StoreBase):
         """
         fired = 0
         now = self.clock()
-        for partition in range(self.keys.partitions):
-            key = self.keys.timers(partition)
-            due = await self.redis.zrangebyscore(key, "-inf", now, start=0, num=budget)
-            for member in map(str, due):
+        for partition in range(self.repo.keys.partitions):
+            for member in await self.repo.due_timers(partition, now, budget):
                 instance_id, _, timer_id = member.partition("|")
                 try:
                     await self._fire_timer(instance_id, timer_id)
                     fired += 1
                 except (InstanceNotFound, engine.UnknownTimer, engine.InstanceEnded):
-                    await self.redis.zrem(key, member)
+                    await self.repo.drop_timer(partition, member)
         return fired
 
     async def _fire_timer(self, instance_id: str, timer_id: str) -> None:
-        for _ in range(MAX_ATTEMPTS):
-            state, version = await self.instance_state(instance_id)
-            model = await self._model(state.definition_id)
-            new_state, effects = engine.fire_timer(
-                model, state, timer_id, self.clock(), self._ids(instance_id)
+        async def command(found: Found) -> Write[Step]:
+            step = engine.fire_timer(
+                await found.model(), found.state, timer_id, self.clock(), found.ids
             )
-            reply = await self._commit(
-                new_state, effects, version, {}, fired_timer=timer_id, before=state
-            )
-            if int(reply[0]) != E_CONFLICT:
-                raise_for(reply)
-                return
-        raise BrokerError(f"process instance {instance_id} kept changing; timer not fired")
+            return found.commit(*step, fired_timer=timer_id)
+
+        await self.executor.execute(instance_id, command, "timer not fired")
+
+
+def _running(found: Found, instance_id: str) -> engine.InstanceState:
+    """The state of a running instance. Raises InstanceNotFound for one that ended."""
+    if found.state.status != "active":
+        raise InstanceNotFound(instance_id)
+    return found.state

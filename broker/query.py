@@ -7,7 +7,7 @@ filters on process definition names, the names of their definitions.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -184,26 +184,3 @@ def compare(actual: Any, op: str, expected: Any, ignore_case: bool = False) -> b
         "lteq": actual <= expected,
     }[op]
     return result
-
-
-def sort_and_page(
-    tasks: Iterable[ExternalTask],
-    sorting: Sequence[tuple[str, str]] = (),
-    first_result: int | None = None,
-    max_results: int | None = None,
-) -> list[ExternalTask]:
-    """Sort by (field, "asc"|"desc") pairs, nulls last, then page."""
-    ordered = list(tasks)
-    for field_name, direction in reversed(list(sorting)):
-        if field_name not in SORT_FIELDS:
-            raise InvalidArgument(f"Cannot set query parameter 'sortBy' to value '{field_name}'")
-        if direction not in ("asc", "desc"):
-            raise InvalidArgument(f"Cannot set query parameter 'sortOrder' to value '{direction}'")
-        key = SORT_FIELDS[field_name]
-        present = [t for t in ordered if key(t) is not None]
-        missing = [t for t in ordered if key(t) is None]
-        present.sort(key=key, reverse=direction == "desc")
-        ordered = present + missing
-    start = first_result or 0
-    end = None if max_results is None else start + max_results
-    return ordered[start:end]

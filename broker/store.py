@@ -1,113 +1,120 @@
-"""The store: the only code that talks to Redis. One method per transition, one script each.
+"""The store: the broker's public API over Redis, a thin facade over components that each own
+one concern and receive what they need in their constructor:
 
-Every method validates its input before the first write, passes the clock to the script
-(``now_ms``; scripts never call TIME) and maps the script's status to ``broker.errors``.
+- ``db`` (``broker.redis_layer``): the client, the scripts, the few Redis primitives;
+- ``tasks`` (``broker.task_commands``): publish, fetch-and-lock, locks, retries, priority, sweep;
+- ``outcomes`` and ``failures`` (``broker.task_outcomes``, ``broker.failures``): complete,
+  BPMN error and failure, which hand a process task to the runtime as a returned value;
+- ``task_reads`` (``broker.task_reads``): a task, queries, topic stats, incidents, the log;
+- ``repository`` (``broker.instance_repository``): instance states and ``advance`` commits;
+- ``executor`` (``broker.executor``): the one retry-on-conflict loop of instance commands;
+- ``runtime`` and ``messages`` (``broker.instances``, ``broker.instance_messages``): start,
+  steps on task outcomes, timers, variables, cancellation, message correlation;
+- ``instance_reads`` and ``history`` (``broker.instance_reads``, ``broker.history``);
+- ``definitions`` (``broker.definitions``): deployments, definitions, models.
+
+Every method of ``Store`` is one line that hands the call to its component (``delegate``;
+the three hot paths are written out, so no call packs its arguments).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+import functools
+import operator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import orjson
-
-from redtask.broker import validate
-from redtask.broker.connection import check_eviction_policy, client_for, ensure_partitions
-from redtask.broker.engine import InstanceState
-from redtask.broker.errors import (
-    DuplicateTask,
-    InvalidArgument,
-    ProcessTask,
-    TaskNotFound,
-    raise_for,
-)
-from redtask.broker.failures import StoreFailures
-from redtask.broker.fetching import fetched_view, lua_filters
-from redtask.broker.history import StoreHistory
-from redtask.broker.instance_messages import StoreMessages
-from redtask.broker.instance_reads import StoreInstanceReads
-from redtask.broker.instances import StoreInstances
+from redtask.broker.connection import connect
+from redtask.broker.definition_reads import DefinitionReads
+from redtask.broker.definitions import Definitions
+from redtask.broker.errors import InvalidArgument
+from redtask.broker.executor import Executor, ModelSource
+from redtask.broker.failures import Failures
+from redtask.broker.history import History
+from redtask.broker.instance_messages import Messages
+from redtask.broker.instance_reads import InstanceReads
+from redtask.broker.instance_repository import InstanceRepository
+from redtask.broker.instances import ProcessRuntime
 from redtask.broker.keys import Keys
-from redtask.broker.model import (
-    ExternalTask,
-    NewTask,
-    TopicRequest,
-    pairs_to_dict,
-    task_from_hash,
-)
-from redtask.broker.reads import StoreReads
+from redtask.broker.model import ExternalTask, NewTask, TopicRequest
+from redtask.broker.redis_layer import Client, RedisLayer
 from redtask.broker.settings import Settings
-from redtask.broker.store_base import Clock, wall_clock_ms
+from redtask.broker.store_base import Clock, SharedClock, new_task_id, wall_clock_ms
+from redtask.broker.task_commands import SortOrder, TaskCommands
+from redtask.broker.task_outcomes import Completion, TaskOutcomes
+from redtask.broker.task_reads import TaskReads
 
-SortOrder = Literal["asc", "desc"]
 __all__ = ["Clock", "Completion", "Store", "open_store", "wall_clock_ms"]
 
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """One item of ``complete_many``."""
-
-    task_id: str
-    worker_id: str
-    variables: Mapping[str, Any] | None = None
-    local_variables: Mapping[str, Any] | None = None
-    lock_token: int | None = None
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C")
 
 
-class Store(
-    StoreFailures, StoreMessages, StoreInstances, StoreReads, StoreHistory, StoreInstanceReads
-):
-    """Async access to the broker's Redis data. Create with ``Store(client, settings)``."""
+def delegate(
+    component: str, method: Callable[Concatenate[C, P], R]
+) -> Callable[Concatenate[Any, P], R]:
+    """A method of ``Store`` that runs ``method`` on the component in attribute ``component``
+    (same signature and docstring)."""
+    get = operator.attrgetter(component)
 
-    async def publish(self, task: NewTask) -> str:
-        """Create a standalone task; returns its id. Raises InvalidArgument, DuplicateTask."""
-        return (await self.publish_many([task]))[0]
+    def call(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(get(self), *args, **kwargs)
 
-    async def publish_many(self, tasks: Sequence[NewTask]) -> list[str]:
-        """Create tasks; returns their ids. Raises InvalidArgument, DuplicateTask.
+    functools.update_wrapper(call, method)
+    return call
 
-        Every task is checked before the first write. Each partition's share is written by one
-        script (all or none); caller-chosen ids are checked across partitions beforehand.
-        """
-        by_partition: dict[int, list[str]] = {}
-        ids: list[str] = []
-        for task in tasks:
-            task_id = task.id or self.new_task_id()
-            fields = validate.variable_fields(task.variables, max_bytes=self._max_vars)
-            meta: dict[str, Any] = {
-                "id": task_id,
-                "topic": validate.topic_name(task.topic, self.settings.max_topic_length),
-                "priority": str(validate.integer("priority", task.priority)),
-                "retries": None
-                if task.retries is None
-                else str(validate.integer("retries", task.retries, 1, 2**31 - 1)),
-                "businessKey": task.business_key,
-                "tenantId": task.tenant_id,
-                "nv": len(fields) // 2,
-            }
-            part = by_partition.setdefault(self.keys.partition_of(task_id), [])
-            part += [orjson.dumps(meta).decode(), *fields]
-            if task_id in ids:
-                raise DuplicateTask(task_id)
-            ids.append(task_id)
-        if len(by_partition) > 1 and any(t.id for t in tasks):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for task_id in ids:
-                    pipe.exists(self.keys.task(task_id))
-                found = await pipe.execute()
-            for task_id, exists in zip(ids, found, strict=True):
-                if exists:
-                    raise DuplicateTask(task_id)
-        now = self.clock()
-        for partition, args in by_partition.items():
-            reply = await self._call(
-                "publish", self.keys.prefix(partition), now, self._wake(), *args
-            )
-            raise_for(reply)
-        return ids
 
-    async def fetch_and_lock(
+class Store:
+    """Async access to the broker's Redis data. Create with ``Store(client, settings)`` or
+    ``open_store(settings)``.
+
+    ``redis`` is the client, for tests and operators' scripts; the store's own code reaches
+    Redis only through ``db``. ``clock`` may be replaced (every component sees the change).
+    ``models`` is the model loader of the process runtime: the store's own definitions unless
+    replaced; it is the gateway's hook (and tests serve models that were never deployed).
+    """
+
+    def __init__(self, client: Client, settings: Settings, clock: Clock = wall_clock_ms) -> None:
+        self.redis = client
+        self.settings = settings
+        self.keys = keys = Keys(settings.namespace, settings.partitions)
+        self._clock = now = SharedClock(clock)
+        self.db = db = RedisLayer(client)
+        self.repository = repo = InstanceRepository(db, keys, settings, now)
+        definition_reads = DefinitionReads(db, keys)
+        self.executor = Executor(repo, definition_reads.get_model)
+        self.runtime = ProcessRuntime(repo, self.executor, now)
+        self.messages = Messages(repo, self.executor, now)
+        self.definitions = Definitions(db, keys, now, self.runtime, definition_reads)
+        self.task_reads = TaskReads(db, keys, now, repo, definition_reads.names)
+        self.tasks = TaskCommands(db, keys, settings, now, repo)
+        self.outcomes = TaskOutcomes(db, keys, settings, now, self.task_reads, self.runtime)
+        self.failures = Failures(db, keys, settings, now, self.task_reads, self.executor)
+        self.instance_reads = InstanceReads(db, keys, repo)
+        self.history = History(db, keys, settings, now, repo, self.instance_reads)
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock.now
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock.now = clock
+
+    @property
+    def models(self) -> ModelSource | None:
+        return self.executor.models
+
+    @models.setter
+    def models(self, models: ModelSource | None) -> None:
+        self.executor.models = models
+
+    # the hot paths (bench/core.py, bench/worker.py) hand over without packing arguments
+    def publish_many(self, tasks: Sequence[NewTask]) -> Coroutine[Any, Any, list[str]]:
+        return self.tasks.publish_many(tasks)
+
+    def fetch_and_lock(
         self,
         worker_id: str,
         max_tasks: int,
@@ -115,308 +122,88 @@ class Store(
         *,
         use_priority: bool = False,
         sort_create_time: SortOrder | None = None,
-    ) -> list[ExternalTask]:
-        """Lock up to ``max_tasks`` fetchable tasks; visits partitions from a rotating start."""
-        worker_id = validate.worker_id(worker_id)
-        validate.integer("maxTasks", max_tasks, 0)
-        # topics are keyed by name: a later duplicate replaces the earlier one (as Camunda)
-        max_len = self.settings.max_topic_length
-        unique = {validate.topic_name(t.topic_name, max_len): t for t in topics}
-        for t in unique.values():
-            if validate.integer("lockDuration", t.lock_duration) <= 0:
-                raise InvalidArgument("lockTime is not greater than 0")
-        if max_tasks == 0 or not unique:
-            return []
-        if use_priority:
-            order = "prio_desc" if sort_create_time == "desc" else "prio"
-        else:
-            order = {None: "prio", "asc": "ct_asc", "desc": "ct_desc"}[sort_create_time]
-        spec = orjson.dumps(
-            [
-                {"topic": name, "lock": str(t.lock_duration), "f": lua_filters(t)}
-                for name, t in unique.items()
-            ]
-        ).decode()
-        start = next(self._rotation)
-        locked: list[ExternalTask] = []
-        for i in range(self.keys.partitions):
-            prefix = self.keys.prefix((start + i) % self.keys.partitions)
-            reply = await self._call(
-                "fetch_and_lock",
-                prefix,
-                self.clock(),
-                worker_id,
-                max_tasks - len(locked),
-                order,
-                self.settings.fetch_scan_budget,
-                self.settings.reclaim_batch,
-                spec,
-            )
-            raise_for(reply)
-            for task_id, flat in zip(reply[2::2], reply[3::2], strict=True):
-                locked.append(task_from_hash(task_id, pairs_to_dict(flat)))
-            if len(locked) >= max_tasks:
-                break
-        # tasks of process instances see the variables of their execution and its scopes
-        states = await self._states_of(locked)
-        return [
-            fetched_view(t, states.get(t.process_instance_id or ""), unique[t.topic_name])
-            for t in locked
-        ]
-
-    async def _states_of(self, tasks: Sequence[ExternalTask]) -> dict[str, InstanceState]:
-        """The states of the instances of process tasks by instance id (ended ones absent)."""
-        instance_ids = sorted({t.process_instance_id for t in tasks if t.process_instance_id})
-        if not instance_ids:
-            return {}
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for instance_id in instance_ids:
-                pipe.hget(self.keys.instance(instance_id), "st")
-            raws = await pipe.execute()
-        return {
-            i: InstanceState.from_json(orjson.loads(raw))
-            for i, raw in zip(instance_ids, raws, strict=True)
-            if raw is not None
-        }
-
-    async def lock(self, task_id: str, worker_id: str, lock_duration: int) -> int:
-        """Lock one task by id; returns the new lock token. Raises TaskNotFound, WorkerMismatch."""
-        worker_id = validate.worker_id(worker_id)
-        validate.integer("lockDuration", lock_duration)
-        reply = await self._call(
-            "lock", self._prefix_of(task_id), self.clock(), task_id, worker_id, lock_duration
+    ) -> Coroutine[Any, Any, list[ExternalTask]]:
+        return self.tasks.fetch_and_lock(
+            worker_id,
+            max_tasks,
+            topics,
+            use_priority=use_priority,
+            sort_create_time=sort_create_time,
         )
-        raise_for(reply, task_id=task_id, worker_id=worker_id, operation="lock")
-        return int(reply[1])
 
-    def _completion_slots(self, c: Completion) -> list[str]:
-        """The five ARGV slots of one task in complete.lua; raises for bad input."""
-        # variables are checked before the worker id, in Camunda's order
-        variables, local_variables = self._vars(c.variables), self._vars(c.local_variables)
-        worker_id = validate.worker_id(c.worker_id)
-        return [c.task_id, worker_id, _token(c.lock_token), variables, local_variables]
-
-    def _complete_call(self, partition: int, items: list[list[str]]) -> tuple[str, str, list[Any]]:
-        """complete.lua's arguments: the items as one JSON array, variable texts after it."""
-        texts: list[str] = []
-        spec = []
-        for task_id, worker_id, token, variables, local_variables in items:
-            slots = []
-            for text in (variables, local_variables):
-                if text:
-                    texts.append(text)
-                    slots.append(3 + len(texts))  # ARGV index: now, maxlen, spec, texts...
-                else:
-                    slots.append(0)
-            spec.append([task_id, worker_id, token, *slots])
-        args = [self.clock(), self.settings.finished_log_length, orjson.dumps(spec), *texts]
-        return "complete", self.keys.prefix(partition), args
-
-    async def complete(
-        self,
-        task_id: str,
-        worker_id: str,
-        variables: Mapping[str, Any] | None = None,
-        local_variables: Mapping[str, Any] | None = None,
-        *,
-        lock_token: int | None = None,
-    ) -> None:
-        """Complete a task. Raises TaskNotFound, WorkerMismatch, StaleLock, InvalidVariable."""
-        [result] = await self.complete_many(
-            [Completion(task_id, worker_id, variables, local_variables, lock_token)], strict=True
-        )
-        if result is not None:
-            raise result
-
-    async def complete_many(
+    def complete_many(
         self, items: Sequence[Completion], *, strict: bool = False
-    ) -> list[Exception | None]:
-        """Complete several tasks in one round trip: one script call per partition.
+    ) -> Coroutine[Any, Any, list[Exception | None]]:
+        return self.outcomes.complete_many(items, strict=strict)
 
-        Returns one result per item, None or the error it met (each item stands alone). With
-        ``strict`` an invalid item raises before anything is sent.
+    publish_many.__doc__ = TaskCommands.publish_many.__doc__
+    fetch_and_lock.__doc__ = TaskCommands.fetch_and_lock.__doc__
+    complete_many.__doc__ = TaskOutcomes.complete_many.__doc__
+
+    # tasks
+    publish = delegate("tasks", TaskCommands.publish)
+    lock = delegate("tasks", TaskCommands.lock)
+    extend_lock = delegate("tasks", TaskCommands.extend_lock)
+    unlock = delegate("tasks", TaskCommands.unlock)
+    set_retries = delegate("tasks", TaskCommands.set_retries)
+    set_retries_many = delegate("tasks", TaskCommands.set_retries_many)
+    set_priority = delegate("tasks", TaskCommands.set_priority)
+    sweep = delegate("tasks", TaskCommands.sweep)
+    complete = delegate("outcomes", TaskOutcomes.complete)
+    handle_bpmn_error = delegate("outcomes", TaskOutcomes.handle_bpmn_error)
+    handle_failure = delegate("failures", Failures.handle_failure)
+    # task reads
+    get = delegate("task_reads", TaskReads.get)
+    error_details = delegate("task_reads", TaskReads.error_details)
+    query = delegate("task_reads", TaskReads.query)
+    count = delegate("task_reads", TaskReads.count)
+    topic_stats = delegate("task_reads", TaskReads.topic_stats)
+    topic_names = delegate("task_reads", TaskReads.topic_names)
+    incidents = delegate("task_reads", TaskReads.incidents)
+    finished = delegate("task_reads", TaskReads.finished)
+    # process instances
+    instance_state = delegate("repository", InstanceRepository.read)
+    start_instance = delegate("runtime", ProcessRuntime.start_instance)
+    complete_process_task = delegate("runtime", ProcessRuntime.complete_task)
+    bpmn_error_process_task = delegate("runtime", ProcessRuntime.bpmn_error)
+    cancel_instance = delegate("runtime", ProcessRuntime.cancel_instance)
+    modify_variables = delegate("runtime", ProcessRuntime.modify_variables)
+    fire_due_timers = delegate("runtime", ProcessRuntime.fire_due_timers)
+    correlate_message = delegate("messages", Messages.correlate_message)
+    get_instance = delegate("instance_reads", InstanceReads.get_instance)
+    query_instances = delegate("instance_reads", InstanceReads.query_instances)
+    query_incidents = delegate("instance_reads", InstanceReads.query_incidents)
+    get_incident = delegate("instance_reads", InstanceReads.get_incident)
+    trim_history = delegate("history", History.trim_history)
+    get_historic_instance = delegate("history", History.get_historic_instance)
+    query_history = delegate("history", History.query_history)
+
+    # connection
+    def new_task_id(self) -> str:
+        return new_task_id()
+
+    async def heartbeat(self, scheduler_id: str, ttl_ms: int) -> None:
+        """Record that a scheduler is alive (the key expires after ``ttl_ms``)."""
+        key = self.keys.scheduler_heartbeat(scheduler_id)
+        await self.db.execute("SET", key, self.clock(), "PX", ttl_ms)
+
+    async def last_heartbeat(self, scheduler_id: str) -> int | None:
+        """When the scheduler last beat (ms), or None if its heartbeat expired."""
+        value = await self.db.execute("GET", self.keys.scheduler_heartbeat(scheduler_id))
+        return None if value is None else int(value)
+
+    def wake_ups(self) -> AsyncIterator[str]:
+        """Topic names as scripts make tasks fetchable, from every process (pub/sub).
+
+        Runs until cancelled; raises a backend error when the connection is lost.
         """
-        results: list[Exception | None] = [None] * len(items)
-        groups: dict[int, list[int]] = {}
-        slots: dict[int, list[str]] = {}
-        for i, c in enumerate(items):
-            try:
-                slots[i] = self._completion_slots(c)
-            except InvalidArgument as exc:
-                if strict:
-                    raise
-                results[i] = exc
-                continue
-            groups.setdefault(self.keys.partition_of(c.task_id), []).append(i)
-        calls = [
-            self._complete_call(p, [slots[i] for i in members]) for p, members in groups.items()
-        ]
-        for members, reply in zip(groups.values(), await self._call_many(calls), strict=True):
-            for n, i in enumerate(members):
-                c = items[i]
-                try:
-                    if isinstance(reply, Exception):
-                        raise reply
-                    raise_for(
-                        reply[2 * n : 2 * n + 2],
-                        task_id=c.task_id,
-                        worker_id=c.worker_id,
-                        token=c.lock_token or 0,
-                        operation="complete",
-                    )
-                except ProcessTask:
-                    results[i] = await self._complete_in_process(c)
-                except Exception as exc:  # returned, not raised: one item must not hide others
-                    results[i] = exc
-        return results
+        return self.db.subscribe(self.keys.wake_channel)
 
-    async def _complete_in_process(self, c: Completion) -> Exception | None:
-        try:
-            task = await self.get(c.task_id)
-            await self.complete_process_task(
-                task, c.worker_id, c.variables, c.local_variables, c.lock_token
-            )
-        except Exception as exc:  # returned like every other item's error
-            return exc
-        return None
+    async def ping(self) -> bool:
+        return await self.db.ping()
 
-    async def handle_bpmn_error(
-        self,
-        task_id: str,
-        worker_id: str,
-        error_code: str,
-        error_message: str | None = None,
-        variables: Mapping[str, Any] | None = None,
-        *,
-        lock_token: int | None = None,
-    ) -> None:
-        """Report a BPMN error. Raises InvalidArgument (no code), TaskNotFound, WorkerMismatch."""
-        variables_json = self._vars(variables)  # converted first, in Camunda's order
-        worker_id = validate.worker_id(worker_id)
-        if not isinstance(error_code, str) or not error_code:
-            raise InvalidArgument("errorCode is null")
-        reply = await self._call(
-            "handle_bpmn_error",
-            self._prefix_of(task_id),
-            self.clock(),
-            task_id,
-            worker_id,
-            _token(lock_token),
-            error_code,
-            error_message or "",
-            variables_json,
-            self.settings.finished_log_length,
-        )
-        try:
-            raise_for(
-                reply,
-                task_id=task_id,
-                worker_id=worker_id,
-                token=lock_token or 0,
-                operation="bpmnError",
-            )
-        except ProcessTask:
-            task = await self.get(task_id)
-            await self.bpmn_error_process_task(
-                task, worker_id, error_code, error_message, variables, lock_token
-            )
-
-    async def extend_lock(
-        self, task_id: str, worker_id: str, new_duration: int, *, lock_token: int | None = None
-    ) -> None:
-        """Set the lock to expire at now + new_duration. Raises LockExpired, WorkerMismatch, ..."""
-        if validate.integer("newDuration", new_duration) <= 0:
-            raise InvalidArgument("lockTime is not greater than 0")
-        worker_id = validate.worker_id(worker_id)
-        now = self.clock()
-        reply = await self._call(
-            "extend_lock",
-            self._prefix_of(task_id),
-            now,
-            task_id,
-            worker_id,
-            _token(lock_token),
-            new_duration,
-        )
-        raise_for(
-            reply,
-            task_id=task_id,
-            worker_id=worker_id,
-            token=lock_token or 0,
-            now_ms=now,
-            operation="extendLock",
-        )
-
-    async def unlock(self, task_id: str, *, lock_token: int | None = None) -> None:
-        """Release the lock; the task becomes fetchable. With ``lock_token``, only if no other
-        lock was taken since that one. Raises TaskNotFound, StaleLock."""
-        reply = await self._call(
-            "unlock",
-            self._prefix_of(task_id),
-            self.clock(),
-            task_id,
-            self._wake(),
-            _token(lock_token),
-        )
-        raise_for(reply, task_id=task_id, token=lock_token or 0)
-
-    async def set_retries(self, task_id: str, retries: int) -> None:
-        await self.set_retries_many([task_id], retries)
-
-    async def set_retries_many(self, task_ids: Iterable[str], retries: int) -> int:
-        """Set retries of many tasks (0 opens incidents, > 0 resolves them).
-
-        Every id is checked before any write; an unknown id raises TaskNotFound. Atomic per
-        partition: a task deleted concurrently aborts only its own partition's update.
-        """
-        if validate.integer("retries", retries) < 0:
-            raise InvalidArgument("retries is not greater than or equal to 0")
-        by_partition: dict[int, list[str]] = {}
-        for task_id in dict.fromkeys(task_ids):
-            by_partition.setdefault(self.keys.partition_of(task_id), []).append(task_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for ids in by_partition.values():
-                for task_id in ids:
-                    pipe.exists(self.keys.task(task_id))
-            found = await pipe.execute()
-        all_ids = [i for ids in by_partition.values() for i in ids]
-        for task_id, exists in zip(all_ids, found, strict=True):
-            if not exists:
-                raise TaskNotFound(task_id)
-        updated = 0
-        for partition, ids in by_partition.items():
-            pairs = [x for task_id in ids for x in (task_id, self.new_task_id())]
-            reply = await self._call(
-                "set_retries",
-                self.keys.prefix(partition),
-                self.clock(),
-                retries,
-                self._wake(),
-                *pairs,
-            )
-            raise_for(reply)
-            updated += int(reply[1])
-        return updated
-
-    async def set_priority(self, task_id: str, priority: int) -> None:
-        validate.integer("priority", priority)
-        reply = await self._call(
-            "set_priority", self._prefix_of(task_id), self.clock(), task_id, priority
-        )
-        raise_for(reply, task_id=task_id)
-
-    async def sweep(self, budget: int | None = None) -> tuple[int, bool]:
-        """One scheduler pass over every partition: (tasks moved, more work left)."""
-        budget = budget or self.settings.scheduler_batch
-        moved, more = 0, False
-        for partition in range(self.keys.partitions):
-            reply = await self._call(
-                "sweep", self.keys.prefix(partition), self.clock(), budget, self._wake()
-            )
-            raise_for(reply)
-            moved += int(reply[1])
-            more = more or reply[2] == 1
-        return moved, more
+    async def close(self) -> None:
+        await self.db.close()
 
 
 async def open_store(settings: Settings, clock: Clock = wall_clock_ms) -> Store:
@@ -426,15 +213,5 @@ async def open_store(settings: Settings, clock: Clock = wall_clock_ms) -> Store:
     """
     if not settings.redis_url:
         raise InvalidArgument("no Redis URL configured (set REDTASK_REDIS_URL)")
-    client = client_for(settings.redis_url)
-    try:
-        await check_eviction_policy(client, settings.redis_url)
-        await ensure_partitions(client, Keys(settings.namespace, settings.partitions))
-    except BaseException:
-        await client.aclose()
-        raise
-    return Store(client, settings, clock)
-
-
-def _token(lock_token: int | None) -> str:
-    return "" if lock_token is None else str(lock_token)
+    keys = Keys(settings.namespace, settings.partitions)
+    return Store(await connect(settings.redis_url, keys), settings, clock)

@@ -1,4 +1,4 @@
-"""The layering rules of the codebase: only the store layer talks to Redis, only keys.py
+"""The layering rules of the codebase: only the Redis layer talks to Redis, only keys.py
 formats key names, and the core never imports the gateway or the worker."""
 
 from __future__ import annotations
@@ -9,16 +9,44 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STORE_LAYER = {
-    "broker/instances.py",
-    "broker/definitions.py",
-    "broker/instance_reads.py",
-    "broker/history.py",
-    "broker/store.py",
-    "broker/store_base.py",
-    "broker/reads.py",
+# the only modules that import redis or hold the client: the script runner and its primitives,
+# opening a connection, and the embedded server
+REDIS_LAYER = {
+    "broker/redis_layer.py",
     "broker/connection.py",
     "broker/embedded.py",
+}
+# attributes that hold a client, and methods only a client (or its pipeline) has
+CLIENT_ATTRIBUTES = {"redis", "client", "_client"}
+CLIENT_METHODS = {
+    "pipeline",
+    "evalsha",
+    "execute_command",
+    "scan_iter",
+    "pubsub",
+    "script_load",
+    "hget",
+    "hgetall",
+    "hmget",
+    "hset",
+    "hsetnx",
+    "zadd",
+    "zcard",
+    "zrange",
+    "zrangebyscore",
+    "zrem",
+    "zrevrange",
+    "sadd",
+    "scard",
+    "smembers",
+    "srem",
+    "mget",
+    "xadd",
+    "xrevrange",
+    "watch",
+    "multi",
+    "config_get",
+    "aclose",
 }
 
 
@@ -37,14 +65,55 @@ def _sources(*packages: str) -> list[Path]:
     return [p for pkg in packages for p in sorted((ROOT / pkg).rglob("*.py"))]
 
 
-def test_only_the_store_layer_imports_redis() -> None:
-    offenders = [
-        str(p.relative_to(ROOT))
-        for p in _sources("broker", "gateway")
-        if str(p.relative_to(ROOT)) not in STORE_LAYER
-        and any(n == "redis" or n.startswith("redis.") for n in _imports(p))
+def _redis_uses(source: str) -> list[str]:
+    """Where ``source`` imports redis or reaches a client: reads an attribute that holds one
+    (``self.redis``, ``layer.client``; assigning one is not a use) or calls a method only a
+    client has (``.pipeline(``, ``.evalsha(``, ``.hgetall(`` ...)."""
+    tree = ast.parse(source)
+    found = [
+        f"line {node.lineno}: import redis" for node in ast.walk(tree) if _is_redis_import(node)
     ]
-    assert offenders == []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        if node.attr in CLIENT_ATTRIBUTES and isinstance(node.ctx, ast.Load):
+            found.append(f"line {node.lineno}: .{node.attr}")
+        elif node.attr in CLIENT_METHODS:
+            found.append(f"line {node.lineno}: .{node.attr}(")
+    return found
+
+
+def _is_redis_import(node: ast.AST) -> bool:
+    if isinstance(node, ast.Import):
+        return any(a.name == "redis" or a.name.startswith("redis.") for a in node.names)
+    if isinstance(node, ast.ImportFrom):
+        module = node.module or ""
+        return node.level == 0 and (module == "redis" or module.startswith("redis."))
+    return False
+
+
+def test_the_redis_check_sees_imports_and_clients_reached_through_attributes() -> None:
+    assert _redis_uses("import redis.asyncio as aioredis") != []
+    assert _redis_uses("from redis.exceptions import WatchError") != []
+    assert _redis_uses("async def f(self):\n    await self.redis.hget('k', 'f')") != []
+    assert _redis_uses("async def f(store):\n    return store.db.client") != []
+    assert _redis_uses("async def f(db):\n    async with db.pipeline() as p: pass") != []
+    assert _redis_uses("async def f(x):\n    await x.evalsha('sha', 1, 'k')") != []
+    assert (
+        _redis_uses("class S:\n    def __init__(self, client):\n        self.redis = client") == []
+    )
+    assert _redis_uses("async def f(self):\n    await self.db.execute('GET', 'k')") == []
+
+
+def test_only_the_redis_layer_talks_to_redis() -> None:
+    """Every other module of the broker and the gateway goes through the Redis layer: it
+    neither imports redis nor reaches a client through an attribute."""
+    offenders = {
+        str(p.relative_to(ROOT)): uses
+        for p in _sources("broker", "gateway")
+        if str(p.relative_to(ROOT)) not in REDIS_LAYER and (uses := _redis_uses(p.read_text()))
+    }
+    assert offenders == {}
 
 
 def test_the_core_imports_neither_gateway_nor_worker_nor_the_cli() -> None:

@@ -52,7 +52,8 @@ class ParseContext:
         self.problems.append(Problem(message, line(element), 0, ids[0] if ids else None, ids))
 
     def error_code(self, error_ref: str) -> str | None:
-        """§6.4: the referenced error's errorCode, or the errorRef itself if no such error."""
+        """The referenced error's errorCode, or the errorRef itself if no such error (as Camunda's
+        BpmnParse#parseErrorEventDefinition resolves it)."""
         error = self.errors.get(error_ref)
         return error_ref if error is None else error.error_code
 

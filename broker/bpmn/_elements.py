@@ -169,7 +169,7 @@ def _error_definitions(
     for definition in extensions(element, "errorEventDefinition"):
         ref = attr(definition, "errorRef")
         if not ref:
-            continue  # Camunda keeps only definitions with an errorRef (§6.3)
+            continue  # Camunda keeps only definitions with an errorRef
         raw = (attr(definition, "expression") or "").strip()
         expression = ctx.value(raw, definition, eid, "error event expression") if raw else None
         if isinstance(expression, str):

@@ -94,9 +94,10 @@ class IoParameter:
 
 @dataclass(frozen=True, slots=True)
 class ErrorEventDefinition:
-    """A ``camunda:errorEventDefinition`` of an external task (§6.3): when ``expression`` is true
-    on complete or failure, a BPMN error with ``error_code`` is thrown. A missing expression never
-    matches. ``error_code`` is None only if the referenced ``bpmn:error`` has no errorCode."""
+    """A ``camunda:errorEventDefinition`` of an external task (Camunda's
+    CamundaErrorEventDefinition): when ``expression`` is true on complete or failure, a BPMN error
+    with ``error_code`` is thrown. A missing expression never matches. ``error_code`` is None only
+    if the referenced ``bpmn:error`` has no errorCode."""
 
     id: str | None
     error_code: str | None
@@ -131,7 +132,8 @@ class EndEvent(FlowNode):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExternalTask(FlowNode):
-    """A service, send or business-rule task with ``camunda:type="external"`` (§6.1)."""
+    """A service, send or business-rule task with ``camunda:type="external"``
+    (ExternalTaskActivityBehavior)."""
 
     task_type: Literal["serviceTask", "sendTask", "businessRuleTask"] = "serviceTask"
     topic: str | Expression
@@ -267,7 +269,8 @@ class ProcessModel:
         return start
 
     def error_handler(self, element_id: str, error_code: str | None) -> BoundaryEvent | None:
-        """The error boundary event that catches ``error_code`` thrown at ``element_id`` (§6.4).
+        """The error boundary event that catches ``error_code`` thrown at ``element_id``
+        (BpmnExceptionHandler).
 
         Looks at the element's own boundary events, then those of each enclosing sub-process,
         outward; on each level a handler for the exact code beats a catch-all, and document
@@ -284,7 +287,8 @@ class ProcessModel:
         return None
 
     def priority_of(self, task: ExternalTask) -> int | Expression:
-        """The task's priority (§6.1): its own, else the process's, else 0."""
+        """The task's priority (Camunda's DefaultPriorityProvider): its own, else the process's,
+        else 0."""
         if task.priority is not None:
             return task.priority
         return self.task_priority if self.task_priority is not None else 0

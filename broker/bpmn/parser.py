@@ -5,7 +5,7 @@ element the engine could not execute faithfully is refused with a problem naming
 skipped. Ignored on purpose: BPMN DI, documentation, lanes, data objects, text annotations,
 associations, groups, collaborations and message flows, ``camunda:asyncBefore`` / ``asyncAfter``
 and other Camunda attributes or extension elements without effect on external tasks (e.g.
-``camunda:failedJobRetryTimeCycle``, see §6.2).
+``camunda:failedJobRetryTimeCycle``, which Camunda applies to jobs only).
 """
 
 from __future__ import annotations

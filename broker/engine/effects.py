@@ -19,7 +19,7 @@ Ending = Literal["completed", "terminated"]
 class NewTask:
     """An external task to create; ``topic`` and ``priority`` are already evaluated.
     ``error_events``: its activity has ``camunda:errorEventDefinition`` expressions, which a
-    failure of the task must evaluate (§2.4)."""
+    failure of the task must evaluate (HandleExternalTaskFailureCmd)."""
 
     id: str
     topic: str

@@ -78,9 +78,10 @@ def complete_task(
 ) -> Step:
     """Complete an external task and continue the process from its activity.
 
-    Its ``camunda:errorEventDefinition`` expressions are evaluated first (§6.3; ``externalTask``
-    in them is ``external_task``, e.g. ``{"errorMessage": ..., "errorDetails": ...}``): the first
-    true one throws its BPMN error instead. Output mappings run against the task's locals and
+    Its ``camunda:errorEventDefinition`` expressions are evaluated first (Camunda's
+    ExternalTaskEntity#evaluateThrowBpmnError; ``externalTask`` in them is ``external_task``,
+    e.g. ``{"errorMessage": ..., "errorDetails": ...}``): the first true one throws its BPMN
+    error instead. Output mappings run against the task's locals and
     visible variables and write to the enclosing scopes. Raises InstanceEnded, UnknownTask,
     NoOutgoingFlow or EvaluationError.
     """
@@ -109,13 +110,13 @@ def fail_task(
     *,
     external_task: Mapping[str, Any],
 ) -> tuple[InstanceState, Effects, str] | None:
-    """A worker reported a failure of an external task (§2.4 step 7): with the failure's
-    variables set, the task's ``camunda:errorEventDefinition`` expressions are evaluated in
-    document order, and the first true one throws its BPMN error; returns the new state, the
-    effects and the error code thrown. ``external_task`` is what ``externalTask`` shows, already
-    carrying the failure's errorMessage and errorDetails. An expression that cannot be evaluated
-    counts as false, as Camunda logs and skips it. None when no definition matches: the state
-    is unchanged (the caller does the retry and incident bookkeeping). Raises InstanceEnded,
+    """A worker reported a failure of an external task (HandleExternalTaskFailureCmd#execute): with
+    the failure's variables set, the task's ``camunda:errorEventDefinition`` expressions are
+    evaluated in document order, and the first true one throws its BPMN error; returns the new
+    state, the effects and the error code thrown. ``external_task`` is what ``externalTask`` shows,
+    already carrying the failure's errorMessage and errorDetails. An expression that cannot be
+    evaluated counts as false, as Camunda logs and skips it. None when no definition matches: the
+    state is unchanged (the caller does the retry and incident bookkeeping). Raises InstanceEnded,
     UnknownTask, or NoOutgoingFlow / EvaluationError from the path the error takes."""
     run, token, task = _task_run(model, state, task_id, now_ms, ids)
     _set_task_variables(run, token.id, task, variables, local_variables)
@@ -133,10 +134,10 @@ def set_task_variables(
     variables: Variables,
     local_variables: Variables,
 ) -> InstanceState:
-    """Set a failure's variables from an external task that keeps waiting (§2.4 step 6, when
-    no error event definition matched): ``variables`` as on completion, ``local_variables`` on
-    the task's own execution. Nothing moves, so there are no effects. Raises InstanceEnded,
-    UnknownTask."""
+    """Set a failure's variables from an external task that keeps waiting
+    (ExternalTaskEntity#failed, when no error event definition matched): ``variables`` as on
+    completion, ``local_variables`` on the task's own execution. Nothing moves, so there are no
+    effects. Raises InstanceEnded, UnknownTask."""
     run, token, task = _task_run(model, state, task_id, 0, _NoIds())
     _set_task_variables(run, token.id, task, variables, local_variables)
     run.update(token.id, wait=Wait("task", task_id))  # the task still waits
@@ -153,8 +154,8 @@ def bpmn_error(
     now_ms: int,
     ids: Ids,
 ) -> Step:
-    """Throw a BPMN error from an external task (§6.4): the handler found by
-    ``model.error_handler`` interrupts its activity; without one the task's path ends.
+    """Throw a BPMN error from an external task (Camunda's BpmnExceptionHandler): the handler found
+    by ``model.error_handler`` interrupts its activity; without one the task's path ends.
     ``variables`` are written first, as on completion. Raises InstanceEnded or UnknownTask."""
     run, token, task = _task_run(model, state, task_id, now_ms, ids)
     _write(run, token.id, task, variables)

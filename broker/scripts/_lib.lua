@@ -1,18 +1,10 @@
--- Shared helpers for the transition scripts: status codes, index placement, incidents.
+-- Shared helpers for the transition scripts: index placement, incidents, ownership checks.
+-- (Status codes live in _status.lua.)
 --
 -- Priority 0, the default, is not stored (field "p" absent): it saves memory per waiting task.
 -- Task states (hash field "s"): a = fetchable, l = locked, r = waiting out retryTimeout,
 -- i = retries exhausted (carries an incident; fetchable only after set_retries > 0).
 -- Every state change goes through unindex()/index() so a task is in exactly one index.
-
-local OK = 0
-local E_NOT_FOUND = -1
-local E_WORKER_MISMATCH = -2
-local E_LOCK_EXPIRED = -3
-local E_STALE_TOKEN = -4
-local E_INVALID = -6
-local E_DUPLICATE = -7
-local E_PROCESS = -8  -- the task belongs to a process instance: the engine finishes it
 
 local function is_int(s)
   return s ~= nil and string.match(s, '^%-?%d+$') ~= nil

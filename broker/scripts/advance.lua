@@ -36,6 +36,7 @@ Effects  instance hash pi:<id> (st, ver, status, meta); pis index; new tasks ind
          (score = end ms) with an EXPIRE of ARGV[12], and up to 10 instances that ended at or
          before now_ms - ARGV[12] s are forgotten (out of pih, hash deleted).
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 
@@ -44,7 +45,6 @@ local now = ARGV[1]
 local id = ARGV[2]
 local expected = ARGV[3]
 local ikey = k_instance(P, id)
-local E_CONFLICT = -9
 local TRIM_ON_END = 10
 
 -- every check before the first write: scripts do not roll back

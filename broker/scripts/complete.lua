@@ -20,6 +20,7 @@ Effects  Each task is checked on its own: one refused task does not stop the oth
          until someone else locks the task. Deletes the tasks and their open incidents;
          XADD done per task. Locked tasks leave their index in one ZREM per topic.
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 

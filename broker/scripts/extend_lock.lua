@@ -14,6 +14,7 @@ Returns  {0}              extended
 Effects  moves the lease score (locked or retry index). A lock extended at the very instant it
          expires may already have been swept back to fetchable: it is locked again.
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 

@@ -23,6 +23,7 @@ Returns  {0, n, id1, fields1, id2, fields2, ...}  fields = the locked task's HGE
 Effects  locked tasks move a:<topic>:<prio> -> l:<topic>; their lock token ("tok") is bumped;
          sw hint updated; due leases/retries of the topics are reclaimed first.
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 

@@ -16,6 +16,7 @@ Effects  A standalone task has no boundary event to catch the error, so, as Camu
          uncaught BPMN error, its execution ends: the task and any incident are deleted and the
          error (code, message, variables) is logged to the finished-task stream.
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 

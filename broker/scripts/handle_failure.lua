@@ -30,11 +30,11 @@ Effects  lock expiry = now + retryTimeout, the worker id stays (Camunda); retrie
          With ARGV[13]: the instance's st and ver, in the same script as the bookkeeping, so a
          failure's variables and its retry or incident are written together or not at all.
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 
 local P = KEYS[1]
-local E_CONFLICT = -9  -- as advance
 local now = tonumber(ARGV[1])
 local id = ARGV[2]
 local retries, timeout = ARGV[8], ARGV[9]

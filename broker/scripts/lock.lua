@@ -13,6 +13,7 @@ Returns  {0, token}       the new lock token
 Effects  as Camunda: same worker, unlocked and expired tasks may be locked; no retries check
          (a task with 0 retries gets the lock but stays out of the fetchable indexes).
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 

@@ -14,6 +14,7 @@ Returns  {0, n}                 n tasks created
          {-6, message}          E_INVALID: bad priority/retries (nothing written)
 Effects  task hashes, a:<topic>:<prio>, al:<topic>, topics; PUBLISH <topic> once per topic.
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 

@@ -8,6 +8,7 @@ ARGV[3]  priority (decimal integer string)
 Returns  {0} | {-1} E_NOT_FOUND | {-6, message} E_INVALID
 Effects  a fetchable task moves to its new priority level.
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 

@@ -13,6 +13,7 @@ Effects  retries left -> 0: incident opened, task leaves the fetchable indexes.
          0 -> retries left: incident resolved; the task is fetchable once its lock expiry
          (from the last failure's retryTimeout) has passed. The lock itself is untouched.
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 

@@ -10,6 +10,7 @@ Effects  idempotent: running it from several schedulers at once moves each task 
          Expired locks keep their worker id (Camunda's late-complete rule). PUBLISH <topic>
          for every topic that got tasks back. Sweep hints are recomputed for visited topics.
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 

@@ -12,6 +12,7 @@ Returns  {0, forgotten, more}  more = 1 if the budget ran out (more may be due)
 Effects  ids leave the ended-instance index pih; their hashes pi:<id> are deleted. Idempotent:
          several schedulers at once forget each instance once.
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 

@@ -13,6 +13,7 @@ Returns  {0}         unlocked
 Effects  clears worker id and lock expiry; a locked or retry-waiting task becomes fetchable
          (one with 0 retries stays an incident); PUBLISH <topic> when it became fetchable.
 ]]
+--!include _status.lua
 --!include _keys.lua
 --!include _lib.lua
 

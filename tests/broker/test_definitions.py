@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from redtask.broker import definition_reads
 from redtask.broker import definitions as definitions_module
 from redtask.broker.bpmn import Problem
 from redtask.broker.definition_model import (
@@ -237,7 +238,7 @@ async def test_deleting_a_deployment_removes_it_and_its_definitions(
     assert [d.id for d in await defs.deployments()] == [first.deployment.id]
     await defs.delete_deployment(first.deployment.id)
     assert await namespace_keys(store) == []
-    with pytest.raises(DeploymentNotFound, match="Deployment with id 'nope' does not exist"):
+    with pytest.raises(DeploymentNotFound, match="Deployment with id 'nope' do not exist"):
         await defs.delete_deployment("nope")
     # a deleted latest version is given again: Camunda versions from the definitions present
     again = await defs.deploy(request(("simple.bpmn", SIMPLE)))
@@ -252,17 +253,17 @@ async def test_get_model_parses_a_definition_once_per_process(
     )
     first, second = result.definitions or ()
     calls: list[str] = []
-    real = definitions_module.parse_bpmn
+    real = definition_reads.parse_bpmn
 
     def counting(data: bytes, name: str) -> object:
         calls.append(name)
         return real(data, name)
 
-    monkeypatch.setattr(definitions_module, "parse_bpmn", counting)
+    monkeypatch.setattr(definition_reads, "parse_bpmn", counting)
     model = await defs.get_model(second.id)
     assert (model.key, model.resource_name) == ("second", "several.bpmn")
     assert await defs.get_model(second.id) is model
-    assert await Definitions(defs.redis, defs.keys).get_model(second.id) is model
+    assert await Definitions(defs.db, defs.keys).get_model(second.id) is model
     assert (await defs.get_model(first.id)).key == "first"
     assert calls == ["several.bpmn", "several.bpmn"]
     with pytest.raises(DefinitionNotFound, match=r"^No matching definition with id nope$"):

@@ -116,7 +116,7 @@ async def test_instances_are_walked_in_batches(defs: Definitions, store: Store) 
     started = {await start(defs, store, definition_id) for _ in range(5)}
     batches = [
         batch
-        async for batch in running_instances_of(store.redis, store.keys, {definition_id}, batch=2)
+        async for batch in running_instances_of(store.db, store.keys, {definition_id}, batch=2)
     ]
     assert all(len(b) <= 2 for b in batches)
     assert {i for b in batches for i, _ in b} == started

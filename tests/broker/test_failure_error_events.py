@@ -25,7 +25,7 @@ def failing_model() -> ProcessModel:
 def count_script_calls(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the scripts the store runs from now on; reading a task fails the test."""
     calls: list[str] = []
-    real = store._call
+    real = store.db.call
 
     async def counting(name: str, prefix: str, *args: Any) -> list[Any]:
         calls.append(name)
@@ -34,8 +34,8 @@ def count_script_calls(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[st
     async def no_reads(task_id: str) -> Any:
         raise AssertionError(f"task {task_id} was read")
 
-    monkeypatch.setattr(store, "_call", counting)
-    monkeypatch.setattr(store, "get", no_reads)
+    monkeypatch.setattr(store.db, "call", counting)
+    monkeypatch.setattr(store.task_reads, "get", no_reads)
     return calls
 
 

@@ -30,13 +30,13 @@ def stored(value: Any, kind: str) -> dict[str, Any]:
 def count_script_calls(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the scripts the store runs from now on."""
     calls: list[str] = []
-    real = store._call
+    real = store.db.call
 
     async def counting(name: str, prefix: str, *args: Any) -> list[Any]:
         calls.append(name)
         return await real(name, prefix, *args)
 
-    monkeypatch.setattr(store, "_call", counting)
+    monkeypatch.setattr(store.db, "call", counting)
     return calls
 
 
@@ -186,7 +186,7 @@ async def test_a_step_committed_meanwhile_makes_the_failure_recompute_keeping_bo
             await store.modify_variables(instance, {"other": stored("x", "String")})
         return read
 
-    monkeypatch.setattr(store, "instance_state", racing)
+    monkeypatch.setattr(store.repository, "read", racing)
 
     state = await store.handle_failure(task_id, "w", "boom", None, 3, 0, variables=ATTEMPT)
 
@@ -214,7 +214,7 @@ async def test_a_failure_refused_after_the_engine_ran_writes_nothing(
         await store.unlock(task_id)
         return read
 
-    monkeypatch.setattr(store, "instance_state", unlocking)
+    monkeypatch.setattr(store.repository, "read", unlocking)
 
     with pytest.raises(WorkerMismatch):
         await store.handle_failure(task_id, "w", "boom", None, 0, 0, variables=ATTEMPT)

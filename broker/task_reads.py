@@ -1,21 +1,18 @@
-"""Read queries of the store: single commands or pipelines, no scripts needed.
+"""Reads of external tasks: a task, the task query and count, topic statistics, incidents and
+the finished-task log. Single commands or pipelines through the Redis layer, no scripts.
 
-``StoreReads`` is mixed into ``broker.store.Store``; together they are the store layer, the
-only code that talks to Redis. Queries that must see every task use SCAN over the task hashes:
-a task present for the whole scan is seen at least once (duplicates are dropped).
+Queries that must see every task use SCAN over the task hashes: a task present for the whole
+scan is seen at least once (duplicates are dropped).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import cast
+from typing import Any, cast
 
-import orjson
-import redis.asyncio as aioredis
-
-from redtask.broker.definitions import Definitions
 from redtask.broker.errors import TaskNotFound
+from redtask.broker.instance_repository import InstanceRepository
 from redtask.broker.keys import Keys
 from redtask.broker.model import (
     ExternalTask,
@@ -24,17 +21,34 @@ from redtask.broker.model import (
     incident_from_hash,
     task_from_hash,
 )
-from redtask.broker.query import NO_NAMES, TaskQuery, sort_and_page
+from redtask.broker.paging import sort_and_page
+from redtask.broker.query import NO_NAMES, SORT_FIELDS, TaskQuery
+from redtask.broker.redis_layer import RedisLayer
+from redtask.broker.store_base import Clock
+
+DefinitionNames = Callable[[Iterable[str]], Awaitable[Mapping[str, str | None]]]
 
 
-class StoreReads:
-    redis: aioredis.Redis
-    keys: Keys
-    clock: Callable[[], int]
+class TaskReads:
+    """``names`` gives the names of process definitions by id (for the name filters)."""
+
+    def __init__(
+        self,
+        db: RedisLayer,
+        keys: Keys,
+        clock: Clock,
+        instances: InstanceRepository,
+        names: DefinitionNames,
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.clock = clock
+        self.instances = instances
+        self.names = names
 
     async def get(self, task_id: str) -> ExternalTask:
         """The task record. Raises TaskNotFound."""
-        fields = cast(dict[str, str], await self.redis.hgetall(self.keys.task(task_id)))
+        fields = cast(dict[str, str], await self.db.execute("HGETALL", self.keys.task(task_id)))
         if not fields:
             raise TaskNotFound(task_id)
         return task_from_hash(task_id, fields)
@@ -42,13 +56,10 @@ class StoreReads:
     async def error_details(self, task_id: str) -> str | None:
         """The last failure's details (None if none). Raises TaskNotFound."""
         key = self.keys.task(task_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(key)
-            pipe.hget(key, "ed")
-            exists, details = await pipe.execute()
+        exists, details = await self.db.execute_many([("EXISTS", key), ("HGET", key, "ed")])
         if not exists:
             raise TaskNotFound(task_id)
-        return details  # type: ignore[no-any-return]
+        return cast(str | None, details)
 
     async def _scan_tasks(self) -> list[ExternalTask]:
         """Every task, via SCAN (a task present for the whole scan is seen; duplicates dropped)."""
@@ -57,7 +68,7 @@ class StoreReads:
             pattern = self.keys.task_pattern(partition)
             cut = len(pattern) - 1
             batch: list[str] = []
-            async for key in self.redis.scan_iter(match=pattern, count=1000):
+            async for key in self.db.scan(pattern, 1000):
                 batch.append(key)
                 if len(batch) >= 500:
                     await self._load_into(seen, batch, cut)
@@ -68,10 +79,7 @@ class StoreReads:
     async def _load_into(self, seen: dict[str, ExternalTask], keys: list[str], cut: int) -> None:
         if not keys:
             return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hgetall(key)
-            rows = await pipe.execute()
+        rows = await self.db.execute_many(("HGETALL", key) for key in keys)
         for key, row in zip(keys, rows, strict=True):
             if row:  # deleted between SCAN and HGETALL
                 seen[key[cut:]] = task_from_hash(key[cut:], row)
@@ -84,7 +92,7 @@ class StoreReads:
         max_results: int | None = None,
     ) -> list[ExternalTask]:
         hits = await self._matching(query)
-        return sort_and_page(hits, sorting, first_result, max_results)
+        return sort_and_page(hits, SORT_FIELDS, sorting, first_result, max_results)
 
     async def count(self, query: TaskQuery) -> int:
         return len(await self._matching(query))
@@ -97,22 +105,15 @@ class StoreReads:
         names = NO_NAMES
         if query.by_definition_name:  # one MGET of the few definitions the tasks belong to
             wanted = {t.process_definition_id for t in tasks if t.process_definition_id}
-            names = await Definitions(self.redis, self.keys).names(wanted)
+            names = await self.names(wanted)
         return [t for t in tasks if query.matches(t, now, names)]
 
     async def _with_instance_variables(self, tasks: list[ExternalTask]) -> list[ExternalTask]:
         """Process tasks with the process-level variables of their instance, which conditions on
         process variables look at (a standalone task is its own process instance)."""
         instance_ids = sorted({t.process_instance_id for t in tasks if t.process_instance_id})
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for instance_id in instance_ids:
-                pipe.hget(self.keys.instance(instance_id), "st")
-            raws = await pipe.execute()
-        by_instance = {
-            i: orjson.loads(raw)["variables"]
-            for i, raw in zip(instance_ids, raws, strict=True)
-            if raw is not None
-        }
+        states = await self.instances.states(instance_ids)
+        by_instance = {i: dict(state.variables) for i, state in states.items()}
         return [
             replace(t, variables=by_instance.get(t.process_instance_id, {}))
             if t.process_instance_id
@@ -124,20 +125,22 @@ class StoreReads:
         """Available / locked / retrying / incident counts per topic, summed over partitions."""
         totals: dict[str, list[int]] = {}
         for partition in range(self.keys.partitions):
-            topics = sorted(cast(set[str], await self.redis.smembers(self.keys.topics(partition))))
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for topic in topics:
-                    pipe.zrange(self.keys.avail_levels(partition, topic), 0, -1)
-                    pipe.zcard(self.keys.locked(partition, topic))
-                    pipe.zcard(self.keys.retry(partition, topic))
-                    pipe.scard(self.keys.incident_tasks(partition, topic))
-                rows = await pipe.execute()
+            members = await self.db.execute("SMEMBERS", self.keys.topics(partition))
+            topics = sorted(cast(set[str], members))
+            commands: list[tuple[Any, ...]] = []
+            for topic in topics:
+                commands.append(("ZRANGE", self.keys.avail_levels(partition, topic), 0, -1))
+                commands.append(("ZCARD", self.keys.locked(partition, topic)))
+                commands.append(("ZCARD", self.keys.retry(partition, topic)))
+                commands.append(("SCARD", self.keys.incident_tasks(partition, topic)))
+            rows = await self.db.execute_many(commands) if commands else []
             levels_of = {t: rows[4 * n] for n, t in enumerate(topics)}
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for topic in topics:
-                    for level in levels_of[topic]:
-                        pipe.zcard(self.keys.avail(partition, topic, int(level)))
-                avail_counts = iter(await pipe.execute())
+            counts = [
+                ("ZCARD", self.keys.avail(partition, topic, int(level)))
+                for topic in topics
+                for level in levels_of[topic]
+            ]
+            avail_counts = iter(await self.db.execute_many(counts) if counts else [])
             for n, topic in enumerate(topics):
                 avail = sum(next(avail_counts) for _ in levels_of[topic])
                 row = totals.setdefault(topic, [0, 0, 0, 0])
@@ -167,11 +170,10 @@ class StoreReads:
         """Open incidents of every partition, oldest first."""
         out: list[Incident] = []
         for partition in range(self.keys.partitions):
-            ids = cast(list[str], await self.redis.zrange(self.keys.incidents(partition), 0, -1))
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for incident_id in ids:
-                    pipe.hgetall(self.keys.incident(partition, incident_id))
-                rows = await pipe.execute()
+            ids = await self.db.execute("ZRANGE", self.keys.incidents(partition), 0, -1)
+            rows = await self.db.execute_many(
+                ("HGETALL", self.keys.incident(partition, incident_id)) for incident_id in ids
+            )
             out += [incident_from_hash(row) for row in rows if row]
         return sorted(out, key=lambda i: (i.incident_timestamp, i.id))
 
@@ -179,7 +181,9 @@ class StoreReads:
         """Latest entries of the finished-task log (complete / bpmn_error), newest first."""
         out: list[tuple[str, dict[str, str]]] = []
         for partition in range(self.keys.partitions):
-            entries = await self.redis.xrevrange(self.keys.done(partition), count=count)
+            entries = await self.db.execute(
+                "XREVRANGE", self.keys.done(partition), "+", "-", "COUNT", count
+            )
             out += cast(list[tuple[str, dict[str, str]]], entries)
         out.sort(key=lambda e: tuple(int(x) for x in e[0].split("-")), reverse=True)
         return [fields for _, fields in out[:count]]

@@ -1,0 +1,147 @@
+"""Process instances in Redis: reading their states and committing engine steps.
+
+An instance's hash ``pi:<id>`` holds its engine state (``st``, JSON) and version (``ver``).
+Every step is committed by ``advance.lua`` with a version check (compare-and-set); the
+executor (``broker.executor``) reads, recomputes and commits again when another step won.
+This is the one place that reads states (``read`` for one instance with its version,
+``states`` for many in one round trip) and builds ``advance``'s arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
+
+import orjson
+
+from redtask.broker.engine import Effects, InstanceState
+from redtask.broker.errors import InstanceNotFound
+from redtask.broker.keys import Keys
+from redtask.broker.redis_layer import RedisLayer
+from redtask.broker.settings import Settings
+from redtask.broker.store_base import Clock, new_task_id
+
+NO_TRIGGER: Mapping[str, Any] = {}
+
+
+class PartitionIds:
+    """Ids that land in one partition: an instance's tasks live beside it."""
+
+    def __init__(self, keys: Keys, partition: int, new_id: Callable[[], str]) -> None:
+        self.keys = keys
+        self.partition = partition
+        self._new_id = new_id
+
+    def new_id(self) -> str:
+        while True:
+            candidate = self._new_id()
+            if self.keys.partition_of(candidate) == self.partition:
+                return candidate
+
+
+def messages_waited(state: InstanceState | None) -> set[str]:
+    """The message names some execution of the instance waits for."""
+    if state is None or state.status != "active":
+        return set()
+    return {e.wait.ref for e in state.executions if e.wait is not None and e.wait.kind == "message"}
+
+
+class InstanceRepository:
+    def __init__(self, db: RedisLayer, keys: Keys, settings: Settings, clock: Clock) -> None:
+        self.db = db
+        self.keys = keys
+        self.settings = settings
+        self.clock = clock
+
+    def ids(self, instance_id: str) -> PartitionIds:
+        return PartitionIds(self.keys, self.keys.partition_of(instance_id), new_task_id)
+
+    async def read(self, instance_id: str) -> tuple[InstanceState, int]:
+        """The state and version of an instance (ended ones too, while kept for history).
+        Raises InstanceNotFound."""
+        raw, version = await self.db.execute("HMGET", self.keys.instance(instance_id), "st", "ver")
+        if raw is None:
+            raise InstanceNotFound(instance_id)
+        return InstanceState.from_json(orjson.loads(raw)), int(str(version))
+
+    async def states(self, instance_ids: Iterable[str]) -> dict[str, InstanceState]:
+        """The states of these instances by id, in the order given (unknown ones absent)."""
+        ids = list(dict.fromkeys(instance_ids))
+        if not ids:
+            return {}
+        raws = await self.db.execute_many(("HGET", self.keys.instance(i), "st") for i in ids)
+        return {
+            i: InstanceState.from_json(orjson.loads(raw))
+            for i, raw in zip(ids, raws, strict=True)
+            if raw is not None
+        }
+
+    async def message_waiters(self, message_name: str) -> list[str]:
+        """The ids of the instances waiting for a message, in partition order, then by id."""
+        members = await self.db.execute_many(
+            ("SMEMBERS", self.keys.message_waiters(p, message_name))
+            for p in range(self.keys.partitions)
+        )
+        return [i for part in members for i in sorted(map(str, part))]
+
+    async def due_timers(self, partition: int, now: int, budget: int) -> list[str]:
+        """Up to ``budget`` timers of a partition due at ``now``, as ``instance|timer``."""
+        key = self.keys.timers(partition)
+        due = await self.db.execute("ZRANGEBYSCORE", key, "-inf", now, "LIMIT", 0, budget)
+        return [str(member) for member in cast(list[Any], due)]
+
+    async def drop_timer(self, partition: int, member: str) -> None:
+        """Forget a timer entry whose instance or timer is gone."""
+        await self.db.execute("ZREM", self.keys.timers(partition), member)
+
+    async def commit(
+        self,
+        state: InstanceState,
+        effects: Effects,
+        expected: int,
+        trigger: Mapping[str, Any] = NO_TRIGGER,
+        meta: Mapping[str, Any] | None = None,
+        fired_timer: str | None = None,
+        before: InstanceState | None = None,
+    ) -> list[Any]:
+        """Run ``advance``: write ``state`` and ``effects`` if the instance is still at version
+        ``expected`` (0: create it). Returns the script's reply (E_CONFLICT included)."""
+        tasks = [
+            {
+                "id": t.id,
+                "topic": t.topic,
+                "priority": str(t.priority),
+                "act": t.activity_id,
+                "ai": t.activity_instance_id,
+                "ex": t.execution_id,
+                "xp": orjson.dumps(dict(t.extension_properties)).decode()
+                if t.extension_properties
+                else "",
+                "eed": "1" if t.error_events else "",
+            }
+            for t in effects.tasks_created
+        ]
+        timers = {
+            "add": [[t.id, t.due_ms] for t in effects.timers_scheduled],
+            "remove": list(effects.timers_cancelled) + ([fired_timer] if fired_timer else []),
+        }
+        waited, waiting = messages_waited(before), messages_waited(state)
+        messages = {"open": sorted(waiting - waited), "close": sorted(waited - waiting)}
+        return await self.db.call(
+            "advance",
+            self.keys.prefix(self.keys.partition_of(state.instance_id)),
+            self.clock(),
+            state.instance_id,
+            expected,
+            orjson.dumps(state.to_json()),
+            state.status,
+            self.keys.wake_channel,
+            orjson.dumps(trigger),
+            orjson.dumps(meta or {}),
+            orjson.dumps(tasks),
+            orjson.dumps(list(effects.tasks_deleted)),
+            orjson.dumps(timers),
+            self.settings.history_ttl_s,
+            self.settings.finished_log_length,
+            orjson.dumps(messages),
+        )
