@@ -16,7 +16,21 @@ from redtask.broker import scripts
 
 
 class BrokerError(Exception):
-    """Base class of every error the broker raises on purpose."""
+    """Base class of every error the broker raises on purpose.
+
+    Subclasses take their own constructor arguments; pickling (an error crossing a process
+    boundary, as in a process pool) restores the message and attributes without calling
+    ``__init__`` again."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(kind: type[BrokerError], args: tuple[Any, ...], state: dict[str, Any]) -> BrokerError:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidArgument(BrokerError, ValueError):

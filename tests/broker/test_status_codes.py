@@ -4,6 +4,7 @@ their helpers are found and assembled without a hand-kept list."""
 
 from __future__ import annotations
 
+import pickle
 import re
 from importlib import resources
 
@@ -101,3 +102,19 @@ def test_a_script_gets_only_the_helpers_it_uses() -> None:
     assert "local function history_trim" not in unlock
     assert "local function history_trim" in scripts.source("trim_history")
     assert "local E_CONFLICT = -9" in unlock  # the codes are text, always kept
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.WorkerMismatch("t1", "w1", "w2", "complete"),
+        errors.StaleLock("t1", 3, 4),
+        errors.LockExpired("t1", 5),
+        errors.TaskNotFound("t1"),
+        errors.InvalidVariable("bad", kind="ProcessEngineException"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_a_broker_error_crosses_a_process_boundary_intact(error: errors.BrokerError) -> None:
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), again.args, again.__dict__) == (type(error), error.args, error.__dict__)
