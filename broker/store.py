@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 import orjson
 
-from redtask.broker import validate
+from redtask.broker import process_start, task_selection, validate
 from redtask.broker.connection import check_eviction_policy, client_for, ensure_partitions
+from redtask.broker.definition_model import ProcessDefinition
 from redtask.broker.engine import InstanceState
 from redtask.broker.errors import (
     DuplicateTask,
@@ -36,6 +37,7 @@ from redtask.broker.model import (
     pairs_to_dict,
     task_from_hash,
 )
+from redtask.broker.query import TaskQuery
 from redtask.broker.reads import StoreReads
 from redtask.broker.settings import Settings
 from redtask.broker.store_base import Clock, wall_clock_ms
@@ -417,6 +419,24 @@ class Store(
             moved += int(reply[1])
             more = more or reply[2] == 1
         return moved, more
+
+    async def start_process_instance(
+        self,
+        definition: ProcessDefinition,
+        raw_variables: Mapping[str, Any] | None = None,
+        business_key: str | None = None,
+    ) -> InstanceState:
+        return await process_start.start_process_instance(
+            self, definition, raw_variables, business_key
+        )
+
+    async def select_task_ids(
+        self,
+        task_ids: Iterable[str] = (),
+        process_instance_ids: Iterable[str] = (),
+        query: TaskQuery | None = None,
+    ) -> list[str]:
+        return await task_selection.select_task_ids(self, task_ids, process_instance_ids, query)
 
 
 async def open_store(settings: Settings, clock: Clock = wall_clock_ms) -> Store:
