@@ -7,9 +7,8 @@ redtask answers 400 with the same type and message (see the README's compatibili
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -108,38 +107,136 @@ _VALIDATION_TYPES = {
     "topicName is null": "NullValueException",
 }
 
+E = TypeVar("E", bound=Exception)
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+Answer = Callable[[E], CamundaError]
 
-@contextmanager
-def camunda_errors(
-    operation: str, *, validation_type: str = "ProcessEngineException"
-) -> Iterator[None]:
-    """Translate broker errors raised inside the block for the given REST operation."""
-    try:
-        yield
-    except TaskNotFound as exc:
-        raise CamundaError(404, "RestException", str(exc), 0) from exc
-    except WorkerMismatch as exc:
-        template = _MISMATCH[exc.operation]
-        current = exc.current_worker if exc.current_worker is not None else "null"
-        message = template.format(id=exc.task_id, w=exc.worker_id, cur=current)
-        raise CamundaError(400, "RestException", message, 0) from exc
-    except (LockExpired, StaleLock) as exc:
-        raise CamundaError(400, "RestException", str(exc), 0) from exc
-    except InvalidVariable as exc:
-        raise CamundaError(400, exc.kind, str(exc), None) from exc
-    except DeploymentParseError as exc:
-        raise ParseError(exc) from exc
-    except DeploymentNotFound as exc:
-        raise CamundaError(404, "InvalidRequestException", str(exc), None) from exc
-    except DefinitionNotFound as exc:
-        # an InvalidRequestException caused by the engine's exception: its code (0)
-        raise CamundaError(404, "InvalidRequestException", str(exc), 0) from exc
-    except InvalidArgument as exc:
-        message = str(exc)
-        kind = _VALIDATION_TYPES.get(message, validation_type)
-        # the REST layer's own InvalidRequestException has no engine cause: code null
-        code = None if kind == "InvalidRequestException" else 0
-        raise CamundaError(400, kind, message, code) from exc
+
+def task_not_found(exc: TaskNotFound) -> CamundaError:
+    return CamundaError(404, "RestException", str(exc), 0)
+
+
+def worker_mismatch(exc: WorkerMismatch) -> CamundaError:
+    current = exc.current_worker if exc.current_worker is not None else "null"
+    message = _MISMATCH[exc.operation].format(id=exc.task_id, w=exc.worker_id, cur=current)
+    return CamundaError(400, "RestException", message, 0)
+
+
+def lock_refused(exc: LockExpired | StaleLock) -> CamundaError:
+    return CamundaError(400, "RestException", str(exc), 0)
+
+
+def invalid_variable(exc: InvalidVariable) -> CamundaError:
+    return CamundaError(400, exc.kind, str(exc), None)
+
+
+def deployment_not_found(exc: DeploymentNotFound) -> CamundaError:
+    return CamundaError(404, "InvalidRequestException", str(exc), None)
+
+
+def definition_not_found(exc: DefinitionNotFound) -> CamundaError:
+    # an InvalidRequestException caused by the engine's exception: its code (0)
+    return CamundaError(404, "InvalidRequestException", str(exc), 0)
+
+
+def invalid_argument(
+    exc: InvalidArgument, default_type: str = "ProcessEngineException"
+) -> CamundaError:
+    """An engine validation: Camunda's 500 answered 400, with its type and message (code 0).
+    Where Camunda's REST layer validates the input itself, ``default_type`` is its
+    InvalidRequestException, which has no engine cause: code null."""
+    message = str(exc)
+    kind = _VALIDATION_TYPES.get(message, default_type)
+    return CamundaError(400, kind, message, None if kind == "InvalidRequestException" else 0)
+
+
+def validated_by_rest_layer(exc: InvalidArgument) -> CamundaError:
+    """``invalid_argument`` for the query and publish routes, whose input Camunda's REST
+    layer validates: InvalidRequestException, code null."""
+    return invalid_argument(exc, "InvalidRequestException")
+
+
+def unknown_task_by_rest_layer(exc: TaskNotFound) -> CamundaError:
+    """``GET /external-task/{id}``: the REST layer's own 404, without an engine cause (code
+    null)."""
+    return CamundaError(404, "RestException", str(exc), None)
+
+
+def no_error_details(exc: TaskNotFound) -> CamundaError:
+    """``GET /external-task/{id}/errorDetails`` of an unknown task: Camunda's 500
+    NullValueException, answered 400."""
+    message = f"No external task found with id {exc.task_id}: externalTask is null"
+    return CamundaError(400, "NullValueException", message, 0)
+
+
+def retries_of_unknown_task(exc: TaskNotFound) -> CamundaError:
+    """``PUT /external-task/retries`` and ``POST /external-task/retries-async`` naming a task
+    that does not exist."""
+    return invalid_request(
+        f"Cannot find external task with id {exc.task_id}: externalTask is null", 404
+    )
+
+
+def instantiation_refused(definition_id: str, exc: BrokerError) -> CamundaError:
+    """A start refused by the engine (ProcessDefinitionResourceImpl#startProcessInstance wraps
+    it): a bad variable is the client's (400), anything else the engine's (500)."""
+    message = f"Cannot instantiate process definition {definition_id}: {exc}"
+    if isinstance(exc, InvalidVariable):
+        return CamundaError(400, "InvalidRequestException", message, None)
+    return CamundaError(500, "RestException", message, 0)
+
+
+def unknown_definition_to_start(definition_id: str) -> CamundaError:
+    """``POST /process-definition/{id}/start`` of an unknown id: Camunda's 500, answered 400
+    (a client's mistake)."""
+    message = (
+        f"Cannot instantiate process definition {definition_id}: no deployed process "
+        f"definition found with id '{definition_id}': processDefinition is null"
+    )
+    return CamundaError(400, "RestException", message, 0)
+
+
+def broker_error(exc: BrokerError) -> CamundaError:
+    return CamundaError(500, "ProcessEngineException", str(exc), 0)
+
+
+# How each broker error is answered, by class (the most specific class found wins).
+ANSWERS: dict[type[Exception], Answer[Any]] = {
+    TaskNotFound: task_not_found,
+    WorkerMismatch: worker_mismatch,
+    LockExpired: lock_refused,
+    StaleLock: lock_refused,
+    InvalidVariable: invalid_variable,
+    DeploymentParseError: ParseError,
+    DeploymentNotFound: deployment_not_found,
+    DefinitionNotFound: definition_not_found,
+    InvalidArgument: invalid_argument,
+    BrokerError: broker_error,
+}
+
+# route endpoint -> {exception class: its answer under that route}
+_ROUTE_ANSWERS: dict[Callable[..., Any], dict[type[Exception], Answer[Any]]] = {}
+
+
+def answers(kind: type[E], answer: Answer[E]) -> Callable[[Endpoint], Endpoint]:
+    """Declare that under the decorated route ``kind`` (and its subclasses that have no
+    answer of their own) is answered by ``answer``: for a REST method whose Camunda wording
+    or type differs from the class's."""
+
+    def declare(endpoint: Endpoint) -> Endpoint:
+        _ROUTE_ANSWERS.setdefault(endpoint, {})[kind] = answer
+        return endpoint
+
+    return declare
+
+
+async def _broker_error(request: Request, exc: Exception) -> Response:
+    declared = _ROUTE_ANSWERS.get(request.scope.get("endpoint"), {})  # type: ignore[arg-type]
+    for kind in type(exc).__mro__:
+        answer = declared.get(kind) or ANSWERS.get(kind)
+        if answer is not None:
+            return answer(exc).response()
+    raise exc  # not a broker error: never registered for one
 
 
 def install(app: FastAPI) -> None:
@@ -178,6 +275,5 @@ def install(app: FastAPI) -> None:
     for kind in UNREACHABLE_ERRORS:
         app.add_exception_handler(kind, backend_error)
 
-    @app.exception_handler(BrokerError)
-    async def broker_error(request: Request, exc: BrokerError) -> Response:
-        return CamundaError(500, "ProcessEngineException", str(exc), 0).response()
+    for kind in ANSWERS:
+        app.add_exception_handler(kind, _broker_error)

@@ -1,4 +1,4 @@
-"""POST /message: correlate a message to waiting process instances (§4.8).
+"""POST /message: correlate a message to waiting process instances (MessageRestServiceImpl).
 
 ``processVariablesLocal`` are set on the execution Camunda correlates to, which for a receive
 task or message catch event is the scope it waits in (the process instance at the top level,
@@ -15,26 +15,11 @@ from redtask.broker.errors import InvalidVariable
 from redtask.broker.instances import MessageNotCorrelated
 from redtask.gateway import convert
 from redtask.gateway.deps import StoreDep, TimezoneDep
-from redtask.gateway.dto import Dto, Variables
+from redtask.gateway.dto.message import CorrelationMessageDto
 from redtask.gateway.errors import CamundaError, invalid_request
 from redtask.gateway.responses import JSONBody
 
 router = APIRouter(tags=["Message"])
-
-
-class CorrelationMessageDto(Dto):
-    message_name: str | None = None
-    business_key: str | None = None
-    tenant_id: str | None = None
-    without_tenant_id: bool | None = None
-    process_instance_id: str | None = None
-    correlation_keys: Variables = None
-    local_correlation_keys: Variables = None
-    process_variables: Variables = None
-    process_variables_local: Variables = None
-    all: bool | None = None
-    result_enabled: bool | None = None
-    variables_in_result_enabled: bool | None = None
 
 
 @router.post("/message")
