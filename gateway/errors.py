@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from redtask.broker.connection import UNREACHABLE_ERRORS
+from redtask.broker.correlation import InvalidCorrelation
 from redtask.broker.definition_model import (
     DefinitionNotFound,
     DeploymentNotFound,
@@ -30,6 +31,7 @@ from redtask.broker.errors import (
     TaskNotFound,
     WorkerMismatch,
 )
+from redtask.broker.instances import InstanceNotFound, MessageNotCorrelated
 from redtask.gateway.responses import JSONBody
 
 log = logging.getLogger(__name__)
@@ -196,6 +198,41 @@ def unknown_definition_to_start(definition_id: str) -> CamundaError:
     return CamundaError(400, "RestException", message, 0)
 
 
+def unknown_instance(exc: InstanceNotFound) -> CamundaError:
+    return CamundaError(404, "InvalidRequestException", str(exc), None)
+
+
+def correlation_refused(exc: InvalidCorrelation) -> CamundaError:
+    # an engine exception: code 0 (a 500 in Camunda for some)
+    return CamundaError(400, exc.kind, str(exc), 0)
+
+
+def message_not_correlated(exc: MessageNotCorrelated) -> CamundaError:
+    # a RestException around the engine's: Java's toString() of it
+    message = f"org.camunda.bpm.engine.MismatchingMessageCorrelationException: {exc}"
+    return CamundaError(400, "RestException", message, 0)
+
+
+def undeliverable_variable(exc: InvalidVariable) -> CamundaError:
+    """``POST /message`` with a bad variable: Camunda wraps the REST layer's RestException."""
+    return CamundaError(400, "InvalidRequestException", f"Cannot deliver message: {exc}", None)
+
+
+def no_instance_to_delete(instance_id: str) -> CamundaError:
+    """``DELETE /process-instance/{id}`` of an unknown instance (unless failIfNotExists=false)."""
+    message = f"No process instance found for id '{instance_id}': processInstance is null"
+    return CamundaError(404, "InvalidRequestException", message, 0)
+
+
+def execution_missing(instance_id: str, prefix: str = "") -> CamundaError:
+    """The variables of an unknown or ended instance: Camunda's 500, answered 400 (a client's
+    bad input); ``prefix``: how the variable resource method wraps it."""
+    message = f"execution {instance_id} doesn't exist: execution is null"
+    if not prefix:
+        return CamundaError(400, "NullValueException", message, 0)
+    return CamundaError(400, "RestException", f"{prefix}: {message}", 0)
+
+
 def broker_error(exc: BrokerError) -> CamundaError:
     return CamundaError(500, "ProcessEngineException", str(exc), 0)
 
@@ -210,6 +247,9 @@ ANSWERS: dict[type[Exception], Answer[Any]] = {
     DeploymentParseError: ParseError,
     DeploymentNotFound: deployment_not_found,
     DefinitionNotFound: definition_not_found,
+    InstanceNotFound: unknown_instance,
+    InvalidCorrelation: correlation_refused,
+    MessageNotCorrelated: message_not_correlated,
     InvalidArgument: invalid_argument,
     BrokerError: broker_error,
 }

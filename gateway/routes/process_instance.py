@@ -10,13 +10,13 @@ from fastapi import APIRouter, Body, Request, Response
 
 from redtask.broker.definitions import Definitions
 from redtask.broker.errors import InvalidArgument, InvalidVariable
-from redtask.broker.instance_reads import INSTANCE_SORT, ProcessInstance
+from redtask.broker.instance_reads import INSTANCE_SORT
 from redtask.broker.instances import InstanceNotFound
 from redtask.broker.store import Store
 from redtask.gateway import convert, errors
 from redtask.gateway.deps import DefinitionsDep, StoreDep, TimezoneDep
 from redtask.gateway.dto.process_instance import PatchVariablesDto, ProcessInstanceQueryDto
-from redtask.gateway.errors import CamundaError, answers, invalid_request
+from redtask.gateway.errors import answers, invalid_request
 from redtask.gateway.query import body_sorting, read_paging, read_query, read_sorting
 from redtask.gateway.responses import JSONBody
 
@@ -82,11 +82,7 @@ async def count_process_instances_post(
 
 @router.get("/{id}")
 async def get_process_instance(id: str, store: StoreDep) -> Response:
-    try:
-        instance: ProcessInstance = await store.get_instance(id)
-    except InstanceNotFound as exc:
-        raise invalid_request(f"Process instance with id {id} does not exist", 404) from exc
-    return JSONBody(convert.process_instance(instance))
+    return JSONBody(convert.process_instance(await store.get_instance(id)))
 
 
 @router.delete("/{id}", status_code=NO_CONTENT)
@@ -97,26 +93,17 @@ async def delete_process_instance(id: str, request: Request, store: StoreDep) ->
         await store.cancel_instance(id)
     except InstanceNotFound as exc:
         if fail:
-            message = f"No process instance found for id '{id}': processInstance is null"
-            raise CamundaError(404, "InvalidRequestException", message, 0) from exc
+            raise errors.no_instance_to_delete(id) from exc
     return Response(status_code=NO_CONTENT)
-
-
-def _missing(id: str, prefix: str = "") -> CamundaError:
-    """Camunda's 500 for an unknown instance, answered 400 (a client's bad input)."""
-    message = f"execution {id} doesn't exist: execution is null"
-    if not prefix:
-        return CamundaError(400, "NullValueException", message, 0)
-    return CamundaError(400, "RestException", f"{prefix}: {message}", 0)
 
 
 async def _variables(id: str, store: Store, prefix: str = "") -> dict[str, Any]:
     try:
         state, _ = await store.instance_state(id)
     except InstanceNotFound as exc:
-        raise _missing(id, prefix) from exc
+        raise errors.execution_missing(id, prefix) from exc
     if state.status != "active":
-        raise _missing(id, prefix)
+        raise errors.execution_missing(id, prefix)
     return dict(state.variables)
 
 
@@ -134,7 +121,7 @@ async def _modify(
     except InvalidVariable as exc:
         raise invalid_request(f"{prefixes[0]}: {exc}") from exc
     except InstanceNotFound as exc:
-        raise _missing(id, prefixes[1]) from exc
+        raise errors.execution_missing(id, prefixes[1]) from exc
     return Response(status_code=NO_CONTENT)
 
 
