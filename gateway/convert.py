@@ -1,4 +1,6 @@
-"""Conversion between wire DTOs and broker domain objects: the one place it happens."""
+"""Broker domain objects rendered as Camunda's response DTOs (plain dicts, serialized by
+orjson: the hot path builds no models), and a fetch request's topics as broker requests. Query
+DTOs convert themselves (``to_query``, as Camunda's query DTOs apply their filters)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ value that does not convert answers Camunda's 400 naming the parameter."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from starlette.datastructures import QueryParams
 
@@ -11,6 +12,7 @@ from redtask.gateway.dto.external_task import ExternalTaskQueryDto
 from redtask.gateway.dto.variables import VariableQueryParameterDto
 from redtask.gateway.errors import CamundaError
 from redtask.gateway.query import body_sorting, flag, read_paging, read_query, read_sorting
+from tests.gateway.helpers import API, error
 
 
 class ExampleQueryDto(Dto):
@@ -122,3 +124,29 @@ def test_a_jax_rs_flag_is_its_first_value_exactly_true() -> None:
     assert flag(QueryParams("cascade=true&cascade=false"), "cascade") is True
     assert flag(QueryParams("cascade=TRUE"), "cascade") is False
     assert flag(QueryParams(""), "cascade") is False
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/external-task", "lockExpirationAfter"),
+        ("/external-task/count", "lockExpirationBefore"),
+        ("/history/process-instance", "startedBefore"),
+        ("/history/process-instance/count", "finishedAfter"),
+    ],
+)
+async def test_a_bad_date_in_a_post_query_is_refused_as_its_query_parameter(
+    client: httpx.AsyncClient, path: str, field: str
+) -> None:
+    response = await client.post(f"{API}{path}", json={field: "soon"})
+    expected = error(
+        "InvalidRequestException", f"Cannot set query parameter '{field}' to value 'soon'"
+    )
+    assert (response.status_code, response.json()) == (400, expected)
+
+
+async def test_a_date_that_is_no_string_in_a_post_query_is_a_mapping_error(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(f"{API}/external-task", json={"lockExpirationAfter": 5})
+    assert (response.status_code, response.json()) == (400, error("InvalidRequestException", ""))
