@@ -152,12 +152,6 @@ def invalid_argument(
     return CamundaError(400, kind, message, None if kind == "InvalidRequestException" else 0)
 
 
-def validated_by_rest_layer(exc: InvalidArgument) -> CamundaError:
-    """``invalid_argument`` for the query and publish routes, whose input Camunda's REST
-    layer validates: InvalidRequestException, code null."""
-    return invalid_argument(exc, "InvalidRequestException")
-
-
 def unknown_task_by_rest_layer(exc: TaskNotFound) -> CamundaError:
     """``GET /external-task/{id}``: the REST layer's own 404, without an engine cause (code
     null)."""
@@ -268,6 +262,17 @@ def answers(kind: type[E], answer: Answer[E]) -> Callable[[Endpoint], Endpoint]:
         return endpoint
 
     return declare
+
+
+def rest_layer_validates(endpoint: Endpoint) -> Endpoint:
+    """Declare that Camunda's REST layer validates the decorated route's input itself (the
+    queries, publish): an InvalidArgument raised under it is an InvalidRequestException, which
+    has no engine cause (code null), not the engine's ProcessEngineException."""
+    return answers(InvalidArgument, _refused_by_rest_layer)(endpoint)
+
+
+def _refused_by_rest_layer(exc: InvalidArgument) -> CamundaError:
+    return invalid_argument(exc, "InvalidRequestException")
 
 
 async def _broker_error(request: Request, exc: Exception) -> Response:

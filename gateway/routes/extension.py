@@ -7,19 +7,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from redtask.broker.errors import InvalidArgument
 from redtask.broker.model import NewTask
 from redtask.gateway import errors
 from redtask.gateway.deps import StoreDep
 from redtask.gateway.dto.extension import PublishedDto, PublishTaskDto
-from redtask.gateway.errors import answers
 from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/redtask", tags=["redtask extension"])
 
 
 @router.post("/topics/{topic}/tasks", response_model=PublishedDto)
-@answers(InvalidArgument, errors.validated_by_rest_layer)
+@errors.rest_layer_validates
 async def publish(
     topic: str, tasks: PublishTaskDto | list[PublishTaskDto], store: StoreDep
 ) -> Response:

@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from redtask.broker import dates
-from redtask.broker.errors import InvalidArgument, TaskNotFound
+from redtask.broker.errors import TaskNotFound
 from redtask.broker.model import ExternalTask
 from redtask.broker.query import SORT_FIELDS
 from redtask.gateway import convert, errors
@@ -36,8 +36,6 @@ from redtask.gateway.responses import JSONBody
 router = APIRouter(prefix="/external-task", tags=["External Task"])
 MAX_ASYNC_TIMEOUT = 1_800_000
 NO_CONTENT = 204
-# Camunda's REST layer validates a query itself: its refusals have no engine cause
-query_route = answers(InvalidArgument, errors.validated_by_rest_layer)
 
 
 def _fetch_sorting(dto: FetchExternalTasksDto) -> str | None:
@@ -168,7 +166,7 @@ async def unlock(id: str, store: StoreDep) -> Response:
 
 
 @router.get("")
-@query_route
+@errors.rest_layer_validates
 async def get_external_tasks(request: Request, store: StoreDep, tz: TimezoneDep) -> Response:
     params = request.query_params
     query = read_query(params, ExternalTaskQueryDto).to_query()
@@ -179,7 +177,7 @@ async def get_external_tasks(request: Request, store: StoreDep, tz: TimezoneDep)
 
 
 @router.post("")
-@query_route
+@errors.rest_layer_validates
 async def query_external_tasks(
     dto: ExternalTaskQueryDto, request: Request, store: StoreDep, tz: TimezoneDep
 ) -> Response:
@@ -191,14 +189,14 @@ async def query_external_tasks(
 
 
 @router.get("/count")
-@query_route
+@errors.rest_layer_validates
 async def count_external_tasks(request: Request, store: StoreDep) -> dict[str, int]:
     query = read_query(request.query_params, ExternalTaskQueryDto).to_query()
     return {"count": await store.count(query)}
 
 
 @router.post("/count")
-@query_route
+@errors.rest_layer_validates
 async def count_external_tasks_post(dto: ExternalTaskQueryDto, store: StoreDep) -> dict[str, int]:
     return {"count": await store.count(dto.to_query())}
 

@@ -9,22 +9,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 
 from redtask.broker.definitions import Definitions
-from redtask.broker.errors import InvalidArgument, InvalidVariable
+from redtask.broker.errors import InvalidVariable
 from redtask.broker.instance_reads import INSTANCE_SORT
 from redtask.broker.instances import InstanceNotFound
 from redtask.broker.store import Store
 from redtask.gateway import convert, errors
 from redtask.gateway.deps import DefinitionsDep, StoreDep, TimezoneDep
 from redtask.gateway.dto.process_instance import PatchVariablesDto, ProcessInstanceQueryDto
-from redtask.gateway.errors import answers, invalid_request
+from redtask.gateway.errors import invalid_request
 from redtask.gateway.query import body_sorting, read_paging, read_query, read_sorting
 from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/process-instance", tags=["Process Instance"])
 NO_CONTENT = 204
 RESOURCE = "process instance"
-# Camunda's REST layer validates a query itself: its refusals have no engine cause
-query_route = answers(InvalidArgument, errors.validated_by_rest_layer)
 
 
 async def _list(
@@ -41,7 +39,7 @@ async def _list(
 
 
 @router.get("")
-@query_route
+@errors.rest_layer_validates
 async def get_process_instances(
     request: Request, store: StoreDep, definitions: DefinitionsDep
 ) -> Response:
@@ -52,7 +50,7 @@ async def get_process_instances(
 
 
 @router.post("")
-@query_route
+@errors.rest_layer_validates
 async def query_process_instances(
     request: Request,
     store: StoreDep,
