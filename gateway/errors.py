@@ -193,6 +193,7 @@ def unknown_definition_to_start(definition_id: str) -> CamundaError:
 
 
 def unknown_instance(exc: InstanceNotFound) -> CamundaError:
+    """``GET /process-instance/{id}`` of an unknown or ended instance."""
     return CamundaError(404, "InvalidRequestException", str(exc), None)
 
 
@@ -241,7 +242,6 @@ ANSWERS: dict[type[Exception], Answer[Any]] = {
     DeploymentParseError: ParseError,
     DeploymentNotFound: deployment_not_found,
     DefinitionNotFound: definition_not_found,
-    InstanceNotFound: unknown_instance,
     InvalidCorrelation: correlation_refused,
     MessageNotCorrelated: message_not_correlated,
     InvalidArgument: invalid_argument,

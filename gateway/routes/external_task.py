@@ -29,7 +29,7 @@ from redtask.gateway.dto.external_task import (
     SetRetriesForExternalTasksDto,
     TopicNamesParams,
 )
-from redtask.gateway.errors import CamundaError, answers, invalid_request
+from redtask.gateway.errors import CamundaError, invalid_request
 from redtask.gateway.query import body_sorting, read_paging, read_query, read_sorting
 from redtask.gateway.responses import JSONBody
 
@@ -235,14 +235,14 @@ async def _selected_ids(dto: SetRetriesForExternalTasksDto, store: StoreDep) -> 
 
 
 @router.put("/retries", status_code=NO_CONTENT)
-@answers(TaskNotFound, errors.retries_of_unknown_task)
+@errors.answers(TaskNotFound, errors.retries_of_unknown_task)
 async def set_retries_sync(dto: SetRetriesForExternalTasksDto, store: StoreDep) -> Response:
     await store.set_retries_many(await _selected_ids(dto, store), dto.retries or 0)
     return Response(status_code=NO_CONTENT)
 
 
 @router.post("/retries-async")
-@answers(TaskNotFound, errors.retries_of_unknown_task)
+@errors.answers(TaskNotFound, errors.retries_of_unknown_task)
 async def set_retries_async(
     dto: SetRetriesForExternalTasksDto, request: Request, store: StoreDep, tz: TimezoneDep
 ) -> Response:
@@ -275,13 +275,13 @@ async def fetch_and_lock_wrong_method() -> Response:
 
 
 @router.get("/{id}")
-@answers(TaskNotFound, errors.unknown_task_by_rest_layer)
+@errors.answers(TaskNotFound, errors.unknown_task_by_rest_layer)
 async def get_external_task(id: str, store: StoreDep, tz: TimezoneDep) -> Response:
     return JSONBody(convert.external_task(await store.get(id), tz))
 
 
 @router.get("/{id}/errorDetails", response_class=PlainTextResponse)
-@answers(TaskNotFound, errors.no_error_details)
+@errors.answers(TaskNotFound, errors.no_error_details)
 async def error_details(id: str, store: StoreDep) -> Response:
     details = await store.error_details(id)
     if details is None:

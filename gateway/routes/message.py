@@ -14,14 +14,14 @@ from redtask.broker.errors import InvalidVariable
 from redtask.gateway import convert, errors
 from redtask.gateway.deps import StoreDep, TimezoneDep
 from redtask.gateway.dto.message import CorrelationMessageDto
-from redtask.gateway.errors import answers, invalid_request
+from redtask.gateway.errors import invalid_request
 from redtask.gateway.responses import JSONBody
 
 router = APIRouter(tags=["Message"])
 
 
 @router.post("/message")
-@answers(InvalidVariable, errors.undeliverable_variable)
+@errors.answers(InvalidVariable, errors.undeliverable_variable)
 async def deliver_message(dto: CorrelationMessageDto, store: StoreDep, tz: TimezoneDep) -> Response:
     if dto.message_name is None:
         raise invalid_request("No message name supplied")

@@ -79,6 +79,7 @@ async def count_process_instances_post(
 
 
 @router.get("/{id}")
+@errors.answers(InstanceNotFound, errors.unknown_instance)
 async def get_process_instance(id: str, store: StoreDep) -> Response:
     return JSONBody(convert.process_instance(await store.get_instance(id)))
 
