@@ -23,7 +23,6 @@ from redtask.gateway.dto.base import (
     Dto,
     PagingParams,
     SortingDto,
-    SortingParams,
     bad_parameter,
 )
 from redtask.gateway.dto.variables import VariableQueryParameterDto
@@ -112,7 +111,7 @@ def _sort_pair(sort_by: str, sort_order: str, valid: Collection[str]) -> tuple[s
 
 def read_sorting(params: QueryParams, valid: Collection[str]) -> list[tuple[str, str]]:
     """The (sortBy, sortOrder) pair of a GET query; both or neither must be given."""
-    sorting = read_query(params, SortingParams)
+    sorting = read_query(params, SortingDto)
     if sorting.sort_by is None and sorting.sort_order is None:
         return []
     if sorting.sort_by is None or sorting.sort_order is None:

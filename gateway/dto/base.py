@@ -9,7 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 from pydantic.alias_generators import to_camel
 
 from redtask.broker import dates
-from redtask.gateway.errors import invalid_request
+from redtask.gateway.errors import CamundaError, invalid_request
 
 
 class Dto(BaseModel):
@@ -21,7 +21,7 @@ class Dto(BaseModel):
     )
 
 
-def bad_parameter(name: str, value: object) -> Exception:
+def bad_parameter(name: str, value: object) -> CamundaError:
     """Camunda's 400 for a query parameter it cannot convert (AbstractQueryDto)."""
     return invalid_request(f"Cannot set query parameter '{name}' to value '{value}'")
 
@@ -49,12 +49,8 @@ RestDate = Annotated[int | None, REST_DATE]
 
 
 class SortingDto(Dto):
-    sort_by: str | None = None
-    sort_order: str | None = None
-
-
-class SortingParams(Dto):
-    """``sortBy`` and ``sortOrder`` of a GET query (one pair; a POST body has ``sorting``)."""
+    """One item of a POST query's ``sorting``; also the ``sortBy``/``sortOrder`` pair of a GET
+    query."""
 
     sort_by: str | None = None
     sort_order: str | None = None

@@ -13,7 +13,7 @@ from redtask.broker.instance_reads import IncidentQuery
 from redtask.broker.query import OPERATORS, VariableCondition, compare
 from redtask.gateway.dto.base import Dto, RestDate, SortingDto, id_filter
 from redtask.gateway.dto.variables import VariableQueryParameterDto
-from redtask.gateway.errors import invalid_request
+from redtask.gateway.errors import CamundaError, invalid_request
 
 # filters on what redtask does not record: the activities and jobs an instance executed
 _UNSUPPORTED = {
@@ -25,7 +25,7 @@ _UNSUPPORTED = {
 }
 
 
-def _unsupported(name: str) -> Exception:
+def _unsupported(name: str) -> CamundaError:
     return invalid_request(
         f"redtask does not support the historic process instance filter '{name}'"
     )
