@@ -168,11 +168,10 @@ class DeploymentParseError(InvalidArgument):
 
 
 class DeploymentNotFound(BrokerError):
-    """``deleting``: raised by a delete, which Camunda words differently from a read."""
+    """``deleting``: raised by a delete (Camunda's REST API words that case differently)."""
 
     def __init__(self, deployment_id: str, *, deleting: bool = False) -> None:
-        verb = "do not exist" if deleting else "does not exist"
-        super().__init__(f"Deployment with id '{deployment_id}' {verb}")
+        super().__init__(f"Deployment with id '{deployment_id}' does not exist")
         self.deployment_id = deployment_id
         self.deleting = deleting
 

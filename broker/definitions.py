@@ -67,15 +67,11 @@ class InstanceCanceller(Protocol):
     async def cancel_instance(self, instance_id: str, model: ProcessModel | None = None) -> Any: ...
 
 
-class HasDefinitions(Protocol):
-    @property
-    def definitions(self) -> Definitions: ...
-
-
 class Definitions:
-    """Deployments and process definitions of one namespace: ``Definitions.of(store)`` is the
-    store's. ``instances`` deletes the running instances of a deployment deleted with cascade;
-    ``reads`` (built from ``db`` when not given) answers the reads and loads models."""
+    """Deployments and process definitions of one namespace (a store's is
+    ``Store.definitions``). ``instances`` deletes the running instances of a deployment
+    deleted with cascade; ``reads`` (built from ``db`` when not given) answers the reads and
+    loads models."""
 
     def __init__(
         self,
@@ -90,11 +86,6 @@ class Definitions:
         self.clock = clock
         self.instances = instances
         self.reads = reads or DefinitionReads(db, keys)
-
-    @classmethod
-    def of(cls, store: HasDefinitions) -> Definitions:
-        """The definitions of a ``Store``."""
-        return store.definitions
 
     # ------------------------------------------------------------------ reads
     async def deployment(self, deployment_id: str) -> Deployment:

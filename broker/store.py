@@ -37,6 +37,7 @@ from redtask.broker.instance_repository import InstanceRepository
 from redtask.broker.instances import ProcessRuntime
 from redtask.broker.keys import Keys
 from redtask.broker.model import ExternalTask, NewTask, TopicRequest
+from redtask.broker.process_start import ProcessStarter
 from redtask.broker.redis_layer import Client, RedisLayer
 from redtask.broker.settings import Settings
 from redtask.broker.store_base import Clock, SharedClock, new_task_id, wall_clock_ms
@@ -87,6 +88,7 @@ class Store:
         self.runtime = ProcessRuntime(repo, self.executor, now)
         self.messages = Messages(repo, self.executor, now)
         self.definitions = Definitions(db, keys, now, self.runtime, definition_reads)
+        self.starter = ProcessStarter(definition_reads, self.runtime)
         self.task_reads = TaskReads(db, keys, now, repo, definition_reads.names)
         self.tasks = TaskCommands(db, keys, settings, now, repo)
         self.outcomes = TaskOutcomes(db, keys, settings, now, self.task_reads, self.runtime)
@@ -161,9 +163,11 @@ class Store:
     topic_names = delegate("task_reads", TaskReads.topic_names)
     incidents = delegate("task_reads", TaskReads.incidents)
     finished = delegate("task_reads", TaskReads.finished)
+    select_task_ids = delegate("task_reads", TaskReads.select_ids)
     # process instances
     instance_state = delegate("repository", InstanceRepository.read)
     start_instance = delegate("runtime", ProcessRuntime.start_instance)
+    start_process_instance = delegate("starter", ProcessStarter.start)
     complete_process_task = delegate("runtime", ProcessRuntime.complete_task)
     bpmn_error_process_task = delegate("runtime", ProcessRuntime.bpmn_error)
     cancel_instance = delegate("runtime", ProcessRuntime.cancel_instance)

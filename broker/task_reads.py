@@ -97,6 +97,25 @@ class TaskReads:
     async def count(self, query: TaskQuery) -> int:
         return len(await self._matching(query))
 
+    async def select_ids(
+        self,
+        task_ids: Iterable[str] = (),
+        process_instance_ids: Iterable[str] = (),
+        query: TaskQuery | None = None,
+    ) -> list[str]:
+        """The tasks an operation on many tasks applies to (Camunda's
+        ``UpdateExternalTaskRetriesBuilder``): the given ids, then the tasks of the given
+        process instances, then the tasks ``query`` matches; each id once, in that order.
+        Given ids are not checked to exist."""
+        selected = list(task_ids)
+        instances = tuple(process_instance_ids)
+        if instances:
+            by_instance = TaskQuery(process_instance_id_in=instances)
+            selected += [t.id for t in await self.query(by_instance)]
+        if query is not None:
+            selected += [t.id for t in await self.query(query)]
+        return list(dict.fromkeys(selected))
+
     async def _matching(self, query: TaskQuery) -> list[ExternalTask]:
         now = self.clock()
         tasks = await self._scan_tasks()

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
-from redtask.broker.definitions import Definitions
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store, open_store
 from redtask.gateway import errors
@@ -41,8 +40,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = store or await open_store(settings)
-        # the engine executes deployed models (parsed once per process, then cached)
-        app.state.store.models = Definitions.of(app.state.store).get_model
         app.state.hub = WakeHub(app.state.store, settings.gateway_max_parked_polls)
         app.state.hub.start()
         try:

@@ -1,12 +1,12 @@
-"""Conversion between wire DTOs and broker domain objects: the one place it happens."""
+"""Broker domain objects rendered as Camunda's response DTOs (plain dicts, serialized by
+orjson: the hot path builds no models), and a fetch request's topics as broker requests. Query
+DTOs convert themselves (``to_query``, as Camunda's query DTOs apply their filters)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
-
-from starlette.datastructures import QueryParams
 
 from redtask.broker import dates
 from redtask.broker.definition_model import Deployment, DeploymentResult, ProcessDefinition
@@ -15,10 +15,7 @@ from redtask.broker.history import HistoricInstance
 from redtask.broker.instance_messages import Correlation
 from redtask.broker.instance_reads import ProcessInstance
 from redtask.broker.model import ExternalTask, Incident, TopicRequest
-from redtask.broker.query import TaskQuery, VariableCondition
-from redtask.gateway.dto import ExternalTaskQueryDto, FetchExternalTaskTopicDto, SortingDto
-from redtask.gateway.errors import invalid_request
-from redtask.gateway.params import _variable_conditions, boolean_param
+from redtask.gateway.dto.external_task import FetchExternalTaskTopicDto
 
 
 def variables_out(variables: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
@@ -90,56 +87,6 @@ def topic_request(dto: FetchExternalTaskTopicDto) -> TopicRequest:
         process_variables=dto.process_variables,
         deserialize_values=bool(dto.deserialize_values),
         include_extension_properties=bool(dto.include_extension_properties),
-    )
-
-
-def _date_param(name: str, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return dates.to_ms(dates.parse_datetime(value))
-    except ValueError:
-        raise invalid_request(f"Cannot set query parameter '{name}' to value '{value}'") from None
-
-
-def task_query(dto: ExternalTaskQueryDto) -> TaskQuery:
-    conditions = tuple(
-        VariableCondition(c.name or "", c.operator or "", c.value)
-        for c in dto.process_variables or ()
-    )
-
-    def tup(values: list[str] | None) -> tuple[str, ...] | None:
-        return tuple(values) if values else None  # Camunda ignores an empty list filter
-
-    return TaskQuery(
-        external_task_id=dto.external_task_id,
-        external_task_id_in=tup(dto.external_task_id_in),
-        topic_name=dto.topic_name,
-        worker_id=dto.worker_id,
-        locked=bool(dto.locked),
-        not_locked=bool(dto.not_locked),
-        with_retries_left=bool(dto.with_retries_left),
-        no_retries_left=bool(dto.no_retries_left),
-        lock_expiration_after=_date_param("lockExpirationAfter", dto.lock_expiration_after),
-        lock_expiration_before=_date_param("lockExpirationBefore", dto.lock_expiration_before),
-        activity_id=dto.activity_id,
-        activity_id_in=tup(dto.activity_id_in),
-        execution_id=dto.execution_id,
-        process_instance_id=dto.process_instance_id,
-        process_instance_id_in=tup(dto.process_instance_id_in),
-        process_definition_id=dto.process_definition_id,
-        process_definition_key=dto.process_definition_key,
-        process_definition_key_in=tup(dto.process_definition_key_in),
-        process_definition_name=dto.process_definition_name,
-        process_definition_name_like=dto.process_definition_name_like,
-        tenant_id_in=tup(dto.tenant_id_in),
-        active=bool(dto.active),
-        suspended=bool(dto.suspended),
-        priority_higher_than_or_equals=dto.priority_higher_than_or_equals,
-        priority_lower_than_or_equals=dto.priority_lower_than_or_equals,
-        process_variables=conditions,
-        variable_names_ignore_case=bool(dto.variable_names_ignore_case),
-        variable_values_ignore_case=bool(dto.variable_values_ignore_case),
     )
 
 
@@ -256,56 +203,6 @@ def historic_process_instance(
         "state": item.state,
         "restartedProcessInstanceId": None,
     }
-
-
-def query_fields(
-    params: QueryParams, names: Collection[str], lists: Collection[str], bools: Collection[str]
-) -> dict[str, Any]:
-    """The known GET parameters of a query DTO: comma lists, Jackson booleans, ``variables`` as
-    ``name_operator_value`` conditions, other ``names`` as text (unknown ones are ignored)."""
-    fields: dict[str, Any] = {}
-    for name, value in params.items():
-        if name in lists:
-            fields[name] = value.split(",")
-        elif name in bools:
-            fields[name] = boolean_param(params, name)
-        elif name == "variables" and name in names:
-            fields[name] = _variable_conditions(name, value)
-        elif name in names:
-            fields[name] = value
-    return fields
-
-
-def _sort_pair(sort_by: str, sort_order: str, valid: Collection[str]) -> tuple[str, str]:
-    if sort_by not in valid:
-        raise invalid_request(f"Cannot set query parameter 'sortBy' to value '{sort_by}'")
-    if sort_order not in ("asc", "desc"):
-        raise invalid_request(f"Cannot set query parameter 'sortOrder' to value '{sort_order}'")
-    return sort_by, sort_order
-
-
-def sorting(
-    params: QueryParams | None, body: Sequence[SortingDto] | None, valid: Collection[str]
-) -> list[tuple[str, str]]:
-    """(sortBy, sortOrder) pairs of a GET query string (``params``) or of a POST body."""
-    if params is None:
-        return [_sort_pair(s.sort_by or "", s.sort_order or "", valid) for s in body or ()]
-    sort_by, sort_order = params.get("sortBy"), params.get("sortOrder")
-    if sort_by is None and sort_order is None:
-        return []
-    if sort_by is None or sort_order is None:
-        raise invalid_request(
-            "Only a single sorting parameter specified. sortBy and sortOrder required"
-        )
-    return [_sort_pair(sort_by, sort_order, valid)]
-
-
-def id_tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
-    """A list filter; Camunda ignores an empty one."""
-    return tuple(values) if values else None
-
-
-date_param = _date_param  # a REST date query parameter as epoch ms (400 if malformed)
 
 
 def started_instance(state: InstanceState, definition_key: str, base_url: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ async def get_store(request: Request) -> Store:
 
 async def get_definitions(request: Request) -> Definitions:
     """Deployments and process definitions, over the app's store (a light, stateless view)."""
-    return Definitions.of(request.app.state.store)
+    return request.app.state.store.definitions
 
 
 async def get_hub(request: Request) -> WakeHub:

@@ -7,9 +7,8 @@ redtask answers 400 with the same type and message (see the README's compatibili
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from redtask.broker.connection import UNREACHABLE_ERRORS
+from redtask.broker.correlation import InvalidCorrelation
 from redtask.broker.definition_model import (
     DefinitionNotFound,
     DeploymentNotFound,
@@ -31,6 +31,7 @@ from redtask.broker.errors import (
     TaskNotFound,
     WorkerMismatch,
 )
+from redtask.broker.instances import InstanceNotFound, MessageNotCorrelated
 from redtask.gateway.responses import JSONBody
 
 log = logging.getLogger(__name__)
@@ -108,38 +109,182 @@ _VALIDATION_TYPES = {
     "topicName is null": "NullValueException",
 }
 
+E = TypeVar("E", bound=Exception)
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+Answer = Callable[[E], CamundaError]
 
-@contextmanager
-def camunda_errors(
-    operation: str, *, validation_type: str = "ProcessEngineException"
-) -> Iterator[None]:
-    """Translate broker errors raised inside the block for the given REST operation."""
-    try:
-        yield
-    except TaskNotFound as exc:
-        raise CamundaError(404, "RestException", str(exc), 0) from exc
-    except WorkerMismatch as exc:
-        template = _MISMATCH[exc.operation]
-        current = exc.current_worker if exc.current_worker is not None else "null"
-        message = template.format(id=exc.task_id, w=exc.worker_id, cur=current)
-        raise CamundaError(400, "RestException", message, 0) from exc
-    except (LockExpired, StaleLock) as exc:
-        raise CamundaError(400, "RestException", str(exc), 0) from exc
-    except InvalidVariable as exc:
-        raise CamundaError(400, exc.kind, str(exc), None) from exc
-    except DeploymentParseError as exc:
-        raise ParseError(exc) from exc
-    except DeploymentNotFound as exc:
-        raise CamundaError(404, "InvalidRequestException", str(exc), None) from exc
-    except DefinitionNotFound as exc:
-        # an InvalidRequestException caused by the engine's exception: its code (0)
-        raise CamundaError(404, "InvalidRequestException", str(exc), 0) from exc
-    except InvalidArgument as exc:
-        message = str(exc)
-        kind = _VALIDATION_TYPES.get(message, validation_type)
-        # the REST layer's own InvalidRequestException has no engine cause: code null
-        code = None if kind == "InvalidRequestException" else 0
-        raise CamundaError(400, kind, message, code) from exc
+
+def task_not_found(exc: TaskNotFound) -> CamundaError:
+    return CamundaError(404, "RestException", str(exc), 0)
+
+
+def worker_mismatch(exc: WorkerMismatch) -> CamundaError:
+    current = exc.current_worker if exc.current_worker is not None else "null"
+    message = _MISMATCH[exc.operation].format(id=exc.task_id, w=exc.worker_id, cur=current)
+    return CamundaError(400, "RestException", message, 0)
+
+
+def lock_refused(exc: LockExpired | StaleLock) -> CamundaError:
+    return CamundaError(400, "RestException", str(exc), 0)
+
+
+def invalid_variable(exc: InvalidVariable) -> CamundaError:
+    return CamundaError(400, exc.kind, str(exc), None)
+
+
+def deployment_not_found(exc: DeploymentNotFound) -> CamundaError:
+    # Camunda's wording differs between reading and deleting a deployment
+    verb = "do not exist" if exc.deleting else "does not exist"
+    message = f"Deployment with id '{exc.deployment_id}' {verb}"
+    return CamundaError(404, "InvalidRequestException", message, None)
+
+
+def definition_not_found(exc: DefinitionNotFound) -> CamundaError:
+    # an InvalidRequestException caused by the engine's exception: its code (0)
+    return CamundaError(404, "InvalidRequestException", str(exc), 0)
+
+
+def invalid_argument(
+    exc: InvalidArgument, default_type: str = "ProcessEngineException"
+) -> CamundaError:
+    """An engine validation: Camunda's 500 answered 400, with its type and message (code 0).
+    Where Camunda's REST layer validates the input itself, ``default_type`` is its
+    InvalidRequestException, which has no engine cause: code null."""
+    message = str(exc)
+    kind = _VALIDATION_TYPES.get(message, default_type)
+    return CamundaError(400, kind, message, None if kind == "InvalidRequestException" else 0)
+
+
+def unknown_task_by_rest_layer(exc: TaskNotFound) -> CamundaError:
+    """``GET /external-task/{id}``: the REST layer's own 404, without an engine cause (code
+    null)."""
+    return CamundaError(404, "RestException", str(exc), None)
+
+
+def no_error_details(exc: TaskNotFound) -> CamundaError:
+    """``GET /external-task/{id}/errorDetails`` of an unknown task: Camunda's 500
+    NullValueException, answered 400."""
+    message = f"No external task found with id {exc.task_id}: externalTask is null"
+    return CamundaError(400, "NullValueException", message, 0)
+
+
+def retries_of_unknown_task(exc: TaskNotFound) -> CamundaError:
+    """``PUT /external-task/retries`` and ``POST /external-task/retries-async`` naming a task
+    that does not exist."""
+    return invalid_request(
+        f"Cannot find external task with id {exc.task_id}: externalTask is null", 404
+    )
+
+
+def instantiation_refused(definition_id: str, exc: BrokerError) -> CamundaError:
+    """A start refused by the engine (ProcessDefinitionResourceImpl#startProcessInstance wraps
+    it): a bad variable is the client's (400), anything else the engine's (500)."""
+    message = f"Cannot instantiate process definition {definition_id}: {exc}"
+    if isinstance(exc, InvalidVariable):
+        return CamundaError(400, "InvalidRequestException", message, None)
+    return CamundaError(500, "RestException", message, 0)
+
+
+def unknown_definition_to_start(definition_id: str) -> CamundaError:
+    """``POST /process-definition/{id}/start`` of an unknown id: Camunda's 500, answered 400
+    (a client's mistake)."""
+    message = (
+        f"Cannot instantiate process definition {definition_id}: no deployed process "
+        f"definition found with id '{definition_id}': processDefinition is null"
+    )
+    return CamundaError(400, "RestException", message, 0)
+
+
+def unknown_instance(exc: InstanceNotFound) -> CamundaError:
+    """``GET /process-instance/{id}`` of an unknown or ended instance."""
+    return CamundaError(404, "InvalidRequestException", str(exc), None)
+
+
+def correlation_refused(exc: InvalidCorrelation) -> CamundaError:
+    # an engine exception: code 0 (a 500 in Camunda for some)
+    return CamundaError(400, exc.kind, str(exc), 0)
+
+
+def message_not_correlated(exc: MessageNotCorrelated) -> CamundaError:
+    # a RestException around the engine's: Java's toString() of it
+    message = f"org.camunda.bpm.engine.MismatchingMessageCorrelationException: {exc}"
+    return CamundaError(400, "RestException", message, 0)
+
+
+def undeliverable_variable(exc: InvalidVariable) -> CamundaError:
+    """``POST /message`` with a bad variable: Camunda wraps the REST layer's RestException."""
+    return CamundaError(400, "InvalidRequestException", f"Cannot deliver message: {exc}", None)
+
+
+def no_instance_to_delete(instance_id: str) -> CamundaError:
+    """``DELETE /process-instance/{id}`` of an unknown instance (unless failIfNotExists=false)."""
+    message = f"No process instance found for id '{instance_id}': processInstance is null"
+    return CamundaError(404, "InvalidRequestException", message, 0)
+
+
+def execution_missing(instance_id: str, prefix: str = "") -> CamundaError:
+    """The variables of an unknown or ended instance: Camunda's 500, answered 400 (a client's
+    bad input); ``prefix``: how the variable resource method wraps it."""
+    message = f"execution {instance_id} doesn't exist: execution is null"
+    if not prefix:
+        return CamundaError(400, "NullValueException", message, 0)
+    return CamundaError(400, "RestException", f"{prefix}: {message}", 0)
+
+
+def broker_error(exc: BrokerError) -> CamundaError:
+    return CamundaError(500, "ProcessEngineException", str(exc), 0)
+
+
+# How each broker error is answered, by class (the most specific class found wins).
+ANSWERS: dict[type[Exception], Answer[Any]] = {
+    TaskNotFound: task_not_found,
+    WorkerMismatch: worker_mismatch,
+    LockExpired: lock_refused,
+    StaleLock: lock_refused,
+    InvalidVariable: invalid_variable,
+    DeploymentParseError: ParseError,
+    DeploymentNotFound: deployment_not_found,
+    DefinitionNotFound: definition_not_found,
+    InvalidCorrelation: correlation_refused,
+    MessageNotCorrelated: message_not_correlated,
+    InvalidArgument: invalid_argument,
+    BrokerError: broker_error,
+}
+
+# route endpoint -> {exception class: its answer under that route}
+_ROUTE_ANSWERS: dict[Callable[..., Any], dict[type[Exception], Answer[Any]]] = {}
+
+
+def answers(kind: type[E], answer: Answer[E]) -> Callable[[Endpoint], Endpoint]:
+    """Declare that under the decorated route ``kind`` (and its subclasses that have no
+    answer of their own) is answered by ``answer``: for a REST method whose Camunda wording
+    or type differs from the class's."""
+
+    def declare(endpoint: Endpoint) -> Endpoint:
+        _ROUTE_ANSWERS.setdefault(endpoint, {})[kind] = answer
+        return endpoint
+
+    return declare
+
+
+def rest_layer_validates(endpoint: Endpoint) -> Endpoint:
+    """Declare that Camunda's REST layer validates the decorated route's input itself (the
+    queries, publish): an InvalidArgument raised under it is an InvalidRequestException, which
+    has no engine cause (code null), not the engine's ProcessEngineException."""
+    return answers(InvalidArgument, _refused_by_rest_layer)(endpoint)
+
+
+def _refused_by_rest_layer(exc: InvalidArgument) -> CamundaError:
+    return invalid_argument(exc, "InvalidRequestException")
+
+
+async def _broker_error(request: Request, exc: Exception) -> Response:
+    declared = _ROUTE_ANSWERS.get(request.scope.get("endpoint"), {})  # type: ignore[arg-type]
+    for kind in type(exc).__mro__:
+        answer = declared.get(kind) or ANSWERS.get(kind)
+        if answer is not None:
+            return answer(exc).response()
+    raise exc  # not a broker error: never registered for one
 
 
 def install(app: FastAPI) -> None:
@@ -178,6 +323,5 @@ def install(app: FastAPI) -> None:
     for kind in UNREACHABLE_ERRORS:
         app.add_exception_handler(kind, backend_error)
 
-    @app.exception_handler(BrokerError)
-    async def broker_error(request: Request, exc: BrokerError) -> Response:
-        return CamundaError(500, "ProcessEngineException", str(exc), 0).response()
+    for kind in ANSWERS:
+        app.add_exception_handler(kind, _broker_error)

@@ -19,9 +19,9 @@ from redtask.broker.definition_model import DeploymentRequest, Resource
 from redtask.broker.definition_query import DEPLOYMENT_SORT_FIELDS, sort_and_page
 from redtask.gateway import convert
 from redtask.gateway.deps import DefinitionsDep, TimezoneDep
-from redtask.gateway.errors import camunda_errors, invalid_request
-from redtask.gateway.params import paging
-from redtask.gateway.repository_params import deployment_query, deployment_sorting, enabled
+from redtask.gateway.dto.deployment import DeploymentQueryDto
+from redtask.gateway.errors import invalid_request
+from redtask.gateway.query import flag, read_paging, read_query, read_sorting
 from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/deployment", tags=["Deployment"])
@@ -87,8 +87,7 @@ async def _deployment_request(request: Request, tz: tzinfo) -> DeploymentRequest
 @router.post("/create")
 async def create(request: Request, definitions: DefinitionsDep, tz: TimezoneDep) -> Response:
     deployment_request = await _deployment_request(request, tz)
-    with camunda_errors("createDeployment"):
-        result = await definitions.deploy(deployment_request)
+    result = await definitions.deploy(deployment_request)
     path = request.url.path.removesuffix("/create") + "/" + result.deployment.id
     self_url = str(request.url.replace(path=path, query=""))
     body = convert.deployment_with_definitions(result, tz, self_url, definitions.clock())
@@ -99,9 +98,10 @@ async def create(request: Request, definitions: DefinitionsDep, tz: TimezoneDep)
 async def list_deployments(
     request: Request, definitions: DefinitionsDep, tz: TimezoneDep
 ) -> Response:
-    query = deployment_query(request.query_params)
-    sorting = deployment_sorting(request.query_params)
-    first, maximum = paging(request)
+    params = request.query_params
+    query = read_query(params, DeploymentQueryDto).to_query()
+    sorting = read_sorting(params, DEPLOYMENT_SORT_FIELDS)
+    first, maximum = read_paging(params)
     found = query.select(await definitions.deployments())
     page = sort_and_page(found, DEPLOYMENT_SORT_FIELDS, sorting, first, maximum)
     return JSONBody([convert.deployment(d, tz) for d in page])
@@ -109,21 +109,19 @@ async def list_deployments(
 
 @router.get("/count")
 async def count_deployments(request: Request, definitions: DefinitionsDep) -> Response:
-    query = deployment_query(request.query_params)
+    query = read_query(request.query_params, DeploymentQueryDto).to_query()
     return JSONBody({"count": len(query.select(await definitions.deployments()))})
 
 
 @router.get("/{id}")
 async def get_deployment(id: str, definitions: DefinitionsDep, tz: TimezoneDep) -> Response:
-    with camunda_errors("getDeployment"):
-        found = await definitions.deployment(id)
+    found = await definitions.deployment(id)
     return JSONBody(convert.deployment(found, tz))
 
 
 @router.delete("/{id}", status_code=NO_CONTENT)
 async def delete_deployment(id: str, request: Request, definitions: DefinitionsDep) -> Response:
-    cascade = enabled(request.query_params, "cascade")
+    cascade = flag(request.query_params, "cascade")
     # refused without cascade: Camunda's 500 ProcessEngineException, a 400 here (README)
-    with camunda_errors("deleteDeployment"):
-        await definitions.delete_deployment(id, cascade=cascade)
+    await definitions.delete_deployment(id, cascade=cascade)
     return Response(status_code=NO_CONTENT)

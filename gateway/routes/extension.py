@@ -6,34 +6,29 @@ Lives under ``/redtask`` so the Camunda surface stays exactly Camunda's.
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from pydantic import Field
 
 from redtask.broker.model import NewTask
+from redtask.gateway import errors
 from redtask.gateway.deps import StoreDep
-from redtask.gateway.dto import Dto, PublishTaskDto
-from redtask.gateway.errors import camunda_errors
+from redtask.gateway.dto.extension import PublishedDto, PublishTaskDto
 from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/redtask", tags=["redtask extension"])
 
 
-class PublishedDto(Dto):
-    ids: list[str] = Field(description="ids of the created tasks, in request order")
-
-
 @router.post("/topics/{topic}/tasks", response_model=PublishedDto)
+@errors.rest_layer_validates
 async def publish(
     topic: str, tasks: PublishTaskDto | list[PublishTaskDto], store: StoreDep
 ) -> Response:
     """Publish one task (object body) or several (array body) on a topic; fetchable at once."""
     items = tasks if isinstance(tasks, list) else [tasks]
-    with camunda_errors("publish", validation_type="InvalidRequestException"):
-        ids = await store.publish_many(
-            [
-                NewTask(topic, t.variables, t.priority, t.retries, t.business_key, t.tenant_id)
-                for t in items
-            ]
-        )
+    ids = await store.publish_many(
+        [
+            NewTask(topic, t.variables, t.priority, t.retries, t.business_key, t.tenant_id)
+            for t in items
+        ]
+    )
     return JSONBody({"ids": ids}, status_code=201)
 
 

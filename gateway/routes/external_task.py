@@ -1,4 +1,5 @@
-"""The Camunda 7 ``/external-task`` resource, exactly as engine-rest answers it."""
+"""The Camunda 7 ``/external-task`` resource, exactly as engine-rest answers it
+(ExternalTaskRestServiceImpl and ExternalTaskResourceImpl)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from redtask.broker import dates
 from redtask.broker.errors import TaskNotFound
 from redtask.broker.model import ExternalTask
-from redtask.broker.query import TaskQuery
-from redtask.gateway import convert
+from redtask.broker.query import SORT_FIELDS
+from redtask.gateway import convert, errors
 from redtask.gateway.deps import HubDep, SettingsDep, StoreDep, TimezoneDep
-from redtask.gateway.dto import (
+from redtask.gateway.dto.external_task import (
     CompleteExternalTaskDto,
     ExtendLockOnExternalTaskDto,
     ExternalTaskBpmnErrorDto,
@@ -26,15 +27,10 @@ from redtask.gateway.dto import (
     PriorityDto,
     RetriesDto,
     SetRetriesForExternalTasksDto,
+    TopicNamesParams,
 )
-from redtask.gateway.errors import CamundaError, camunda_errors, invalid_request
-from redtask.gateway.params import (
-    boolean_param,
-    paging,
-    query_from_params,
-    sorting_from_body,
-    sorting_from_params,
-)
+from redtask.gateway.errors import CamundaError, invalid_request
+from redtask.gateway.query import body_sorting, read_paging, read_query, read_sorting
 from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/external-task", tags=["External Task"])
@@ -97,14 +93,13 @@ async def fetch_and_lock(
             raise CamundaError(400, "ProcessEngineException", "lockTime is not greater than 0", 0)
 
     async def fetch() -> list[ExternalTask]:
-        with camunda_errors("fetchAndLock"):
-            return await store.fetch_and_lock(
-                dto.worker_id or "",
-                max_tasks,
-                topics,
-                use_priority=bool(dto.use_priority),
-                sort_create_time=order,  # type: ignore[arg-type]
-            )
+        return await store.fetch_and_lock(
+            dto.worker_id or "",
+            max_tasks,
+            topics,
+            use_priority=bool(dto.use_priority),
+            sort_create_time=order,  # type: ignore[arg-type]
+        )
 
     if timeout is None:
         tasks = await fetch()
@@ -115,37 +110,34 @@ async def fetch_and_lock(
 
 @router.post("/{id}/complete", status_code=NO_CONTENT)
 async def complete(id: str, dto: CompleteExternalTaskDto, store: StoreDep) -> Response:
-    with camunda_errors("complete"):
-        await store.complete(id, dto.worker_id, dto.variables, dto.local_variables)  # type: ignore[arg-type]
+    await store.complete(id, dto.worker_id, dto.variables, dto.local_variables)  # type: ignore[arg-type]
     return Response(status_code=NO_CONTENT)
 
 
 @router.post("/{id}/failure", status_code=NO_CONTENT)
 async def handle_failure(id: str, dto: ExternalTaskFailureDto, store: StoreDep) -> Response:
-    with camunda_errors("failure"):
-        await store.handle_failure(
-            id,
-            dto.worker_id,  # type: ignore[arg-type]
-            dto.error_message,
-            dto.error_details,
-            dto.retries or 0,
-            dto.retry_timeout or 0,
-            variables=dto.variables,
-            local_variables=dto.local_variables,
-        )
+    await store.handle_failure(
+        id,
+        dto.worker_id,  # type: ignore[arg-type]
+        dto.error_message,
+        dto.error_details,
+        dto.retries or 0,
+        dto.retry_timeout or 0,
+        variables=dto.variables,
+        local_variables=dto.local_variables,
+    )
     return Response(status_code=NO_CONTENT)
 
 
 @router.post("/{id}/bpmnError", status_code=NO_CONTENT)
 async def handle_bpmn_error(id: str, dto: ExternalTaskBpmnErrorDto, store: StoreDep) -> Response:
-    with camunda_errors("bpmnError"):
-        await store.handle_bpmn_error(
-            id,
-            dto.worker_id,  # type: ignore[arg-type]
-            dto.error_code,  # type: ignore[arg-type]
-            dto.error_message,
-            dto.variables,
-        )
+    await store.handle_bpmn_error(
+        id,
+        dto.worker_id,  # type: ignore[arg-type]
+        dto.error_code,  # type: ignore[arg-type]
+        dto.error_message,
+        dto.variables,
+    )
     return Response(status_code=NO_CONTENT)
 
 
@@ -155,8 +147,7 @@ async def lock(id: str, dto: LockExternalTaskDto, store: StoreDep) -> Response:
         raise CamundaError(400, "NullValueException", "workerId is null", 0)
     if (dto.lock_duration or 0) <= 0:
         raise CamundaError(400, "RestException", "lockDuration is not greater than 0", 0)
-    with camunda_errors("lock"):
-        await store.lock(id, dto.worker_id, dto.lock_duration or 0)
+    await store.lock(id, dto.worker_id, dto.lock_duration or 0)
     return Response(status_code=NO_CONTENT)
 
 
@@ -164,114 +155,99 @@ async def lock(id: str, dto: LockExternalTaskDto, store: StoreDep) -> Response:
 async def extend_lock(id: str, dto: ExtendLockOnExternalTaskDto, store: StoreDep) -> Response:
     if (dto.new_duration or 0) <= 0:
         raise CamundaError(400, "RestException", "lockTime is not greater than 0", 0)
-    with camunda_errors("extendLock"):
-        await store.extend_lock(id, dto.worker_id, dto.new_duration or 0)  # type: ignore[arg-type]
+    await store.extend_lock(id, dto.worker_id, dto.new_duration or 0)  # type: ignore[arg-type]
     return Response(status_code=NO_CONTENT)
 
 
 @router.post("/{id}/unlock", status_code=NO_CONTENT)
 async def unlock(id: str, store: StoreDep) -> Response:
-    with camunda_errors("unlock"):
-        await store.unlock(id)
+    await store.unlock(id)
     return Response(status_code=NO_CONTENT)
 
 
-async def _query(
-    store: StoreDep, query: TaskQuery, sorting: list[tuple[str, str]], request: Request
-) -> list[ExternalTask]:
-    first, maximum = paging(request)
-    with camunda_errors("query", validation_type="InvalidRequestException"):
-        return await store.query(query, sorting, first, maximum)
-
-
 @router.get("")
+@errors.rest_layer_validates
 async def get_external_tasks(request: Request, store: StoreDep, tz: TimezoneDep) -> Response:
-    with camunda_errors("query", validation_type="InvalidRequestException"):
-        query = convert.task_query(query_from_params(request.query_params))
-    tasks = await _query(store, query, sorting_from_params(request.query_params), request)
+    params = request.query_params
+    query = read_query(params, ExternalTaskQueryDto).to_query()
+    sorting = read_sorting(params, SORT_FIELDS)
+    first, maximum = read_paging(params)
+    tasks = await store.query(query, sorting, first, maximum)
     return JSONBody([convert.external_task(t, tz) for t in tasks])
 
 
 @router.post("")
+@errors.rest_layer_validates
 async def query_external_tasks(
     dto: ExternalTaskQueryDto, request: Request, store: StoreDep, tz: TimezoneDep
 ) -> Response:
-    with camunda_errors("query", validation_type="InvalidRequestException"):
-        query = convert.task_query(dto)
-    tasks = await _query(store, query, sorting_from_body(dto.sorting), request)
+    query = dto.to_query()
+    sorting = body_sorting(dto.sorting, SORT_FIELDS)
+    first, maximum = read_paging(request.query_params)
+    tasks = await store.query(query, sorting, first, maximum)
     return JSONBody([convert.external_task(t, tz) for t in tasks])
 
 
 @router.get("/count")
+@errors.rest_layer_validates
 async def count_external_tasks(request: Request, store: StoreDep) -> dict[str, int]:
-    with camunda_errors("query", validation_type="InvalidRequestException"):
-        query = convert.task_query(query_from_params(request.query_params))
-        return {"count": await store.count(query)}
+    query = read_query(request.query_params, ExternalTaskQueryDto).to_query()
+    return {"count": await store.count(query)}
 
 
 @router.post("/count")
+@errors.rest_layer_validates
 async def count_external_tasks_post(dto: ExternalTaskQueryDto, store: StoreDep) -> dict[str, int]:
-    with camunda_errors("query", validation_type="InvalidRequestException"):
-        return {"count": await store.count(convert.task_query(dto))}
+    return {"count": await store.count(dto.to_query())}
 
 
 @router.get("/topic-names")
 async def topic_names(request: Request, store: StoreDep) -> list[str]:
-    params = request.query_params
+    params = read_query(request.query_params, TopicNamesParams)
     return await store.topic_names(
-        with_locked_tasks=boolean_param(params, "withLockedTasks"),
-        with_unlocked_tasks=boolean_param(params, "withUnlockedTasks"),
-        with_retries_left=boolean_param(params, "withRetriesLeft"),
+        with_locked_tasks=bool(params.with_locked_tasks),
+        with_unlocked_tasks=bool(params.with_unlocked_tasks),
+        with_retries_left=bool(params.with_retries_left),
     )
 
 
 async def _selected_ids(dto: SetRetriesForExternalTasksDto, store: StoreDep) -> list[str]:
+    """The tasks whose retries a SetRetriesForExternalTasksDto sets, refused as Camunda's
+    SetExternalTasksRetriesCmd refuses them."""
     if dto.retries is None:
         raise invalid_request("The number of retries cannot be null.")
-    ids = list(dto.external_task_ids or ())
+    ids = dto.external_task_ids or []
     if any(i is None for i in ids):
         raise invalid_request(
             "External task id cannot be null: externalTaskIds contains null value"
         )
-    selected: list[str] = [i for i in ids if i is not None]
-    if dto.process_instance_ids:
-        query = TaskQuery(process_instance_id_in=tuple(dto.process_instance_ids))
-        selected += [t.id for t in await store.query(query)]
-    if dto.external_task_query is not None:
-        with camunda_errors("query", validation_type="InvalidRequestException"):
-            query = convert.task_query(dto.external_task_query)
-            selected += [t.id for t in await store.query(query)]
+    query = None if dto.external_task_query is None else dto.external_task_query.to_query()
+    selected = await store.select_task_ids(
+        [i for i in ids if i is not None], dto.process_instance_ids or (), query
+    )
     if not selected:
         raise invalid_request("externalTaskIds is empty")
     if dto.retries < 0:
         raise invalid_request(
             "The number of retries cannot be negative: retries is not greater than or equal to 0"
         )
-    return list(dict.fromkeys(selected))
-
-
-async def _set_retries_many(ids: list[str], retries: int, store: StoreDep) -> None:
-    try:
-        await store.set_retries_many(ids, retries)
-    except TaskNotFound as exc:
-        raise invalid_request(
-            f"Cannot find external task with id {exc.task_id}: externalTask is null", 404
-        ) from exc
+    return selected
 
 
 @router.put("/retries", status_code=NO_CONTENT)
+@errors.answers(TaskNotFound, errors.retries_of_unknown_task)
 async def set_retries_sync(dto: SetRetriesForExternalTasksDto, store: StoreDep) -> Response:
-    ids = await _selected_ids(dto, store)
-    await _set_retries_many(ids, dto.retries or 0, store)
+    await store.set_retries_many(await _selected_ids(dto, store), dto.retries or 0)
     return Response(status_code=NO_CONTENT)
 
 
 @router.post("/retries-async")
+@errors.answers(TaskNotFound, errors.retries_of_unknown_task)
 async def set_retries_async(
     dto: SetRetriesForExternalTasksDto, request: Request, store: StoreDep, tz: TimezoneDep
 ) -> Response:
     ids = await _selected_ids(dto, store)
-    await _set_retries_many(ids, dto.retries or 0, store)
+    await store.set_retries_many(ids, dto.retries or 0)
     now = dates.format_ms(store.clock(), tz)
     batch: dict[str, Any] = {
         "id": str(uuid.uuid4()),
@@ -299,25 +275,15 @@ async def fetch_and_lock_wrong_method() -> Response:
 
 
 @router.get("/{id}")
+@errors.answers(TaskNotFound, errors.unknown_task_by_rest_layer)
 async def get_external_task(id: str, store: StoreDep, tz: TimezoneDep) -> Response:
-    try:
-        task = await store.get(id)
-    except TaskNotFound as exc:  # no engine cause here, so code is null
-        raise CamundaError(404, "RestException", str(exc), None) from exc
-    return JSONBody(convert.external_task(task, tz))
+    return JSONBody(convert.external_task(await store.get(id), tz))
 
 
 @router.get("/{id}/errorDetails", response_class=PlainTextResponse)
+@errors.answers(TaskNotFound, errors.no_error_details)
 async def error_details(id: str, store: StoreDep) -> Response:
-    try:
-        details = await store.error_details(id)
-    except TaskNotFound as exc:
-        raise CamundaError(
-            400,
-            "NullValueException",
-            f"No external task found with id {id}: externalTask is null",
-            0,
-        ) from exc
+    details = await store.error_details(id)
     if details is None:
         return Response(status_code=NO_CONTENT)
     return PlainTextResponse(details)
@@ -334,8 +300,7 @@ async def set_retries(id: str, dto: RetriesDto, store: StoreDep) -> Response:
             "The number of retries cannot be negative: retries is not greater than or equal to 0",
             0,
         )
-    with camunda_errors("retries"):
-        await store.set_retries(id, dto.retries)
+    await store.set_retries(id, dto.retries)
     return Response(status_code=NO_CONTENT)
 
 
@@ -343,6 +308,5 @@ async def set_retries(id: str, dto: RetriesDto, store: StoreDep) -> Response:
 async def set_priority(id: str, dto: PriorityDto, store: StoreDep) -> Response:
     if dto.priority is None:
         raise invalid_request("priority is null")
-    with camunda_errors("priority"):
-        await store.set_priority(id, dto.priority)
+    await store.set_priority(id, dto.priority)
     return Response(status_code=NO_CONTENT)

@@ -1,4 +1,5 @@
-"""The Camunda 7 ``/history/process-instance`` resource (reference §4.9): running instances and
+"""The Camunda 7 ``/history/process-instance`` resource (HistoricProcessInstanceRestServiceImpl):
+running instances and
 the ended ones redtask keeps for ``settings.history_ttl_s``. GET and POST queries (+ count)."""
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from redtask.broker.settings import Settings
 from redtask.broker.store import Store
 from redtask.gateway import convert
 from redtask.gateway.deps import DefinitionsDep, SettingsDep, StoreDep, TimezoneDep
+from redtask.gateway.dto.history import HistoricProcessInstanceQueryDto
 from redtask.gateway.errors import invalid_request
-from redtask.gateway.history_query import HistoricProcessInstanceQueryDto, history_query, query_dto
-from redtask.gateway.params import paging
+from redtask.gateway.query import body_sorting, read_paging, read_query, read_sorting
 from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/history/process-instance", tags=["Historic Process Instance"])
@@ -99,8 +100,8 @@ async def _answer(
     dto: HistoricProcessInstanceQueryDto,
     sorting: list[tuple[str, str]],
 ) -> Response:
-    first, maximum = paging(request)
-    found = await store.query_history(await history_query(dto, definitions))
+    first, maximum = read_paging(request.query_params)
+    found = await store.query_history(await dto.to_query(definitions))
     by_definition: ByDefinition = {}
     if any(name in ("definitionName", "definitionVersion") for name, _ in sorting):
         by_definition = await _definitions(definitions, found)
@@ -117,8 +118,8 @@ async def get_historic_instances(
     tz: TimezoneDep,
 ) -> Response:
     params = request.query_params
-    dto = query_dto(params)
-    sorting = convert.sorting(params, None, SORT_FIELDS)
+    dto = read_query(params, HistoricProcessInstanceQueryDto)
+    sorting = read_sorting(params, SORT_FIELDS)
     return await _answer(request, store, definitions, settings, tz, dto, sorting)
 
 
@@ -132,7 +133,7 @@ async def query_historic_instances(
     dto: HistoricProcessInstanceQueryDto | None = None,
 ) -> Response:
     dto = dto or HistoricProcessInstanceQueryDto()
-    sorting = convert.sorting(None, dto.sorting, SORT_FIELDS)
+    sorting = body_sorting(dto.sorting, SORT_FIELDS)
     return await _answer(request, store, definitions, settings, tz, dto, sorting)
 
 
@@ -140,7 +141,8 @@ async def query_historic_instances(
 async def count_historic_instances(
     request: Request, store: StoreDep, definitions: DefinitionsDep
 ) -> dict[str, int]:
-    query = await history_query(query_dto(request.query_params), definitions)
+    dto = read_query(request.query_params, HistoricProcessInstanceQueryDto)
+    query = await dto.to_query(definitions)
     return {"count": len(await store.query_history(query))}
 
 
@@ -148,7 +150,7 @@ async def count_historic_instances(
 async def count_historic_instances_post(
     store: StoreDep, definitions: DefinitionsDep, dto: HistoricProcessInstanceQueryDto | None = None
 ) -> dict[str, int]:
-    query = await history_query(dto or HistoricProcessInstanceQueryDto(), definitions)
+    query = await (dto or HistoricProcessInstanceQueryDto()).to_query(definitions)
     return {"count": len(await store.query_history(query))}
 
 

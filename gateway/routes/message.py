@@ -1,4 +1,4 @@
-"""POST /message: correlate a message to waiting process instances (§4.8).
+"""POST /message: correlate a message to waiting process instances (MessageRestServiceImpl).
 
 ``processVariablesLocal`` are set on the execution Camunda correlates to, which for a receive
 task or message catch event is the scope it waits in (the process instance at the top level,
@@ -10,34 +10,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from redtask.broker.correlation import InvalidCorrelation
 from redtask.broker.errors import InvalidVariable
-from redtask.broker.instances import MessageNotCorrelated
-from redtask.gateway import convert
+from redtask.gateway import convert, errors
 from redtask.gateway.deps import StoreDep, TimezoneDep
-from redtask.gateway.dto import Dto, Variables
-from redtask.gateway.errors import CamundaError, invalid_request
+from redtask.gateway.dto.message import CorrelationMessageDto
+from redtask.gateway.errors import invalid_request
 from redtask.gateway.responses import JSONBody
 
 router = APIRouter(tags=["Message"])
 
 
-class CorrelationMessageDto(Dto):
-    message_name: str | None = None
-    business_key: str | None = None
-    tenant_id: str | None = None
-    without_tenant_id: bool | None = None
-    process_instance_id: str | None = None
-    correlation_keys: Variables = None
-    local_correlation_keys: Variables = None
-    process_variables: Variables = None
-    process_variables_local: Variables = None
-    all: bool | None = None
-    result_enabled: bool | None = None
-    variables_in_result_enabled: bool | None = None
-
-
 @router.post("/message")
+@errors.answers(InvalidVariable, errors.undeliverable_variable)
 async def deliver_message(dto: CorrelationMessageDto, store: StoreDep, tz: TimezoneDep) -> Response:
     if dto.message_name is None:
         raise invalid_request("No message name supplied")
@@ -50,27 +34,18 @@ async def deliver_message(dto: CorrelationMessageDto, store: StoreDep, tz: Timez
             "Parameter 'variablesInResultEnabled' cannot be used without 'resultEnabled' set "
             "to true."
         )
-    try:
-        correlations = await store.correlate_message(
-            dto.message_name,
-            dto.business_key,
-            dto.process_variables,
-            all_matches=bool(dto.all),
-            process_instance_id=dto.process_instance_id,
-            correlation_keys=dto.correlation_keys,
-            local_correlation_keys=dto.local_correlation_keys,
-            raw_local_variables=dto.process_variables_local,
-            tenant_id=dto.tenant_id,
-            without_tenant_id=bool(dto.without_tenant_id),
-        )
-    except InvalidVariable as exc:  # Camunda wraps the REST layer's RestException
-        message = f"Cannot deliver message: {exc}"
-        raise CamundaError(400, "InvalidRequestException", message, None) from exc
-    except InvalidCorrelation as exc:  # an engine exception: code 0 (a 500 in Camunda for some)
-        raise CamundaError(400, exc.kind, str(exc), 0) from exc
-    except MessageNotCorrelated as exc:  # a RestException around it: Java's toString() of it
-        message = f"org.camunda.bpm.engine.MismatchingMessageCorrelationException: {exc}"
-        raise CamundaError(400, "RestException", message, 0) from exc
+    correlations = await store.correlate_message(
+        dto.message_name,
+        dto.business_key,
+        dto.process_variables,
+        all_matches=bool(dto.all),
+        process_instance_id=dto.process_instance_id,
+        correlation_keys=dto.correlation_keys,
+        local_correlation_keys=dto.local_correlation_keys,
+        raw_local_variables=dto.process_variables_local,
+        tenant_id=dto.tenant_id,
+        without_tenant_id=bool(dto.without_tenant_id),
+    )
     if not dto.result_enabled:
         return Response(status_code=204)
     with_variables = bool(dto.variables_in_result_enabled)

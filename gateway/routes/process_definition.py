@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from redtask.broker.definition_model import DefinitionNotFound, ProcessDefinition
+from redtask.broker.definition_model import ProcessDefinition
 from redtask.broker.definition_query import DEFINITION_SORT_FIELDS, sort_and_page
 from redtask.broker.definitions import Definitions
-from redtask.broker.errors import BrokerError, InvalidVariable
-from redtask.gateway import convert
+from redtask.broker.errors import BrokerError
+from redtask.gateway import convert, errors
 from redtask.gateway.deps import DefinitionsDep, StoreDep
-from redtask.gateway.dto import Dto, Variables
-from redtask.gateway.errors import CamundaError, camunda_errors
-from redtask.gateway.params import paging
-from redtask.gateway.repository_params import definition_query, definition_sorting
+from redtask.gateway.dto.process_definition import (
+    ProcessDefinitionQueryDto,
+    StartProcessInstanceDto,
+)
+from redtask.gateway.errors import CamundaError
+from redtask.gateway.query import read_paging, read_query, read_sorting
 from redtask.gateway.responses import JSONBody
 
 router = APIRouter(prefix="/process-definition", tags=["Process Definition"])
@@ -37,17 +39,17 @@ async def _by_key(definitions: Definitions, key: str, tenant_id: str | None) -> 
 async def _xml(definitions: Definitions, definition_id: str) -> Response:
     """ProcessDefinitionDiagramDto: the resource as text (invalid UTF-8 replaced, as Java's
     ``new String(bytes, "UTF-8")`` does)."""
-    with camunda_errors("getProcessDefinitionBpmn20Xml"):
-        content = await definitions.xml(definition_id)
+    content = await definitions.xml(definition_id)
     return JSONBody({"id": definition_id, "bpmn20Xml": content.decode("utf-8", "replace")})
 
 
 @router.get("")
 async def list_definitions(request: Request, definitions: DefinitionsDep) -> Response:
     now = definitions.clock()
-    query = definition_query(request.query_params)
-    sorting = definition_sorting(request.query_params)
-    first, maximum = paging(request)
+    params = request.query_params
+    query = read_query(params, ProcessDefinitionQueryDto).to_query()
+    sorting = read_sorting(params, DEFINITION_SORT_FIELDS)
+    first, maximum = read_paging(params)
     found = query.select(await definitions.definitions(), now)
     page = sort_and_page(found, DEFINITION_SORT_FIELDS, sorting, first, maximum)
     return JSONBody([convert.process_definition(d, now) for d in page])
@@ -55,7 +57,7 @@ async def list_definitions(request: Request, definitions: DefinitionsDep) -> Res
 
 @router.get("/count")
 async def count_definitions(request: Request, definitions: DefinitionsDep) -> Response:
-    query = definition_query(request.query_params)
+    query = read_query(request.query_params, ProcessDefinitionQueryDto).to_query()
     found = query.select(await definitions.definitions(), definitions.clock())
     return JSONBody({"count": len(found)})
 
@@ -86,8 +88,7 @@ async def get_xml_by_key_and_tenant(
 
 @router.get("/{id}")
 async def get_definition(id: str, definitions: DefinitionsDep) -> Response:
-    with camunda_errors("getProcessDefinition"):
-        found = await definitions.definition(id)
+    found = await definitions.definition(id)
     return JSONBody(convert.process_definition(found, definitions.clock()))
 
 
@@ -96,39 +97,13 @@ async def get_xml(id: str, definitions: DefinitionsDep) -> Response:
     return await _xml(definitions, id)
 
 
-class StartProcessInstanceDto(Dto):
-    variables: Variables = None
-    business_key: str | None = None
-    case_instance_id: str | None = None
-    with_variables_in_return: bool | None = None
-
-
 async def _start(
     definition: ProcessDefinition, dto: StartProcessInstanceDto, request: Request, store: StoreDep
 ) -> Response:
-    definitions = Definitions.of(store)
-    prefix = f"Cannot instantiate process definition {definition.id}: "
     try:
-        model = await definitions.get_model(definition.id)
-        state, _ = await store.start_instance(
-            model,
-            definition.id,
-            dto.variables,
-            dto.business_key,
-            definition.tenant_id,
-            version_tag=definition.version_tag,
-        )
-        # a deployment deleted meanwhile may have walked its instances before this one was
-        # committed: nothing may run on a definition that is gone
-        try:
-            await definitions.definition(definition.id)
-        except DefinitionNotFound:
-            await store.cancel_instance(state.instance_id, model=model)
-            raise
-    except InvalidVariable as exc:
-        raise CamundaError(400, "InvalidRequestException", prefix + str(exc), None) from exc
-    except BrokerError as exc:  # the engine refused the first steps (e.g. no outgoing flow)
-        raise CamundaError(500, "RestException", prefix + str(exc), 0) from exc
+        state = await store.start_process_instance(definition, dto.variables, dto.business_key)
+    except BrokerError as exc:  # Camunda words every refusal of a start after the definition
+        raise errors.instantiation_refused(definition.id, exc) from exc
     base_url = str(request.url).split("/process-definition/", 1)[0]
     body = convert.started_instance(state, definition.key, base_url)
     if dto.with_variables_in_return:
@@ -140,7 +115,7 @@ async def _start(
 async def start_by_key(
     key: str, dto: StartProcessInstanceDto, request: Request, store: StoreDep
 ) -> Response:
-    definition = await _by_key(Definitions.of(store), key, None)
+    definition = await _by_key(store.definitions, key, None)
     return await _start(definition, dto, request, store)
 
 
@@ -148,7 +123,7 @@ async def start_by_key(
 async def start_by_key_and_tenant(
     key: str, tenant_id: str, dto: StartProcessInstanceDto, request: Request, store: StoreDep
 ) -> Response:
-    definition = await _by_key(Definitions.of(store), key, tenant_id)
+    definition = await _by_key(store.definitions, key, tenant_id)
     return await _start(definition, dto, request, store)
 
 
@@ -157,11 +132,7 @@ async def start_by_id(
     id: str, dto: StartProcessInstanceDto, request: Request, store: StoreDep
 ) -> Response:
     try:
-        definition = await Definitions.of(store).definition(id)
-    except BrokerError as exc:  # Camunda: 500 for an unknown id; a client's mistake here: 400
-        message = (
-            f"Cannot instantiate process definition {id}: no deployed process definition "
-            f"found with id '{id}': processDefinition is null"
-        )
-        raise CamundaError(400, "RestException", message, 0) from exc
+        definition = await store.definitions.definition(id)
+    except BrokerError as exc:
+        raise errors.unknown_definition_to_start(id) from exc
     return await _start(definition, dto, request, store)

@@ -48,7 +48,6 @@ def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    from redtask.broker.definitions import Definitions
     from redtask.broker.errors import BrokerError
     from redtask.broker.scheduler import Scheduler
     from redtask.broker.store import open_store
@@ -58,7 +57,6 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     async def main(stop: asyncio.Event) -> int:
         store = await open_store(settings)
-        store.models = Definitions.of(store).get_model  # timers of process instances
         try:
             scheduler = Scheduler(store, args.id)
             if args.check:

@@ -46,7 +46,7 @@ NO_TOPIC = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 @pytest.fixture
 def defs(store: Store) -> Definitions:
-    return Definitions.of(store)
+    return store.definitions
 
 
 def request(*resources: tuple[str, bytes], **options: object) -> DeploymentRequest:
@@ -238,7 +238,7 @@ async def test_deleting_a_deployment_removes_it_and_its_definitions(
     assert [d.id for d in await defs.deployments()] == [first.deployment.id]
     await defs.delete_deployment(first.deployment.id)
     assert await namespace_keys(store) == []
-    with pytest.raises(DeploymentNotFound, match="Deployment with id 'nope' do not exist"):
+    with pytest.raises(DeploymentNotFound, match="Deployment with id 'nope' does not exist"):
         await defs.delete_deployment("nope")
     # a deleted latest version is given again: Camunda versions from the definitions present
     again = await defs.deploy(request(("simple.bpmn", SIMPLE)))

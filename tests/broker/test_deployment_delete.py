@@ -22,7 +22,7 @@ CHARGE = [TopicRequest("charge-card", 10_000)]
 
 @pytest.fixture
 def defs(store: Store) -> Definitions:
-    definitions = Definitions.of(store)
+    definitions = store.definitions
     store.models = definitions.get_model
     return definitions
 

@@ -169,7 +169,7 @@ class Publisher:
         tenant_id: str | None,
         partition: int | None,
     ) -> str:
-        definitions = Definitions.of(self.store)
+        definitions = self.store.definitions
         if self.store.models is None:  # the app's start installs the same lookup
             self.store.models = definitions.get_model
         definition = await self._definition(definitions, topic, tenant_id, priority)

@@ -104,7 +104,7 @@ async def test_an_instance_started_while_its_deployment_is_deleted_is_cancelled(
     client, store, monkeypatch
 ):
     deployment_id, definition_id = await deployed(client)
-    started = store.start_instance
+    started = store.runtime.start_instance
 
     async def start_then_lose_the_race(*args: Any, **kwargs: Any) -> Any:
         # the whole delete runs after the start read its model and before it commits
@@ -112,7 +112,7 @@ async def test_an_instance_started_while_its_deployment_is_deleted_is_cancelled(
         assert deleted.status_code == 204
         return await started(*args, **kwargs)
 
-    monkeypatch.setattr(store, "start_instance", start_then_lose_the_race)
+    monkeypatch.setattr(store.runtime, "start_instance", start_then_lose_the_race)
     response = await client.post(f"{API}/process-definition/{definition_id}/start", json={})
 
     assert response.status_code == 500

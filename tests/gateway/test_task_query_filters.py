@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from redtask.broker.definition_model import DeploymentRequest, Resource
-from redtask.broker.definitions import Definitions
 from redtask.broker.store import Store
 from tests.gateway.helpers import ET, error
 from tests.gateway.query_helpers import Tasks, counts, get_ids, post_ids, retries_of
@@ -214,7 +213,7 @@ async def start_named(store: Store, key: str, name: str | None, topic_name: str)
     <bpmn:endEvent id="end" />
   </bpmn:process>
 </bpmn:definitions>"""
-    definitions = Definitions.of(store)
+    definitions = store.definitions
     result = await definitions.deploy(
         DeploymentRequest([Resource(f"{key}.bpmn", xml.encode())], name=key)
     )

@@ -17,7 +17,6 @@ from typing import Any
 
 from redtask.broker import model
 from redtask.broker.connection import BACKEND_ERRORS
-from redtask.broker.definitions import Definitions
 from redtask.broker.errors import (
     ConfigurationError,
     InvalidArgument,
@@ -127,8 +126,6 @@ class RedisTransport:
         if self._store is None:
             with _translated:
                 self._store = await open_store(self.settings)
-        if self._store.models is None:  # tasks of processes advance their instance
-            self._store.models = Definitions.of(self._store).get_model
         if self._listener is None or self._listener.done():
             self._listener = asyncio.create_task(self._listen(self._store))
         self._ready = self._store

@@ -1,26 +1,13 @@
-"""Camunda's request DTOs (camelCase on the wire). Unknown fields are ignored, numeric strings
-are coerced and ``null`` primitives mean 0/false, as Jackson does for Camunda."""
+"""The DTOs of ``/external-task`` (Camunda's ``org.camunda.bpm.engine.rest.dto.externaltask``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
-
-
-class Dto(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
-    )
-
-
-Variables = dict[str, Any] | None
-
-
-class SortingDto(Dto):
-    sort_by: str | None = None
-    sort_order: str | None = None
+from redtask.broker.query import OPERATORS, TaskQuery, VariableCondition
+from redtask.gateway.dto.base import Dto, RestDate, SortingDto, id_filter
+from redtask.gateway.dto.variables import VariableQueryParameterDto, Variables
+from redtask.gateway.errors import invalid_request
 
 
 class FetchExternalTaskTopicDto(Dto):
@@ -92,12 +79,6 @@ class PriorityDto(Dto):
     priority: int | None = None
 
 
-class VariableQueryParameterDto(Dto):
-    name: str | None = None
-    operator: str | None = None
-    value: Any = None
-
-
 class ExternalTaskQueryDto(Dto):
     external_task_id: str | None = None
     external_task_id_in: list[str] | None = None
@@ -107,8 +88,8 @@ class ExternalTaskQueryDto(Dto):
     not_locked: bool | None = None
     with_retries_left: bool | None = None
     no_retries_left: bool | None = None
-    lock_expiration_after: str | None = None
-    lock_expiration_before: str | None = None
+    lock_expiration_after: RestDate = None
+    lock_expiration_before: RestDate = None
     activity_id: str | None = None
     activity_id_in: list[str] | None = None
     execution_id: str | None = None
@@ -129,6 +110,53 @@ class ExternalTaskQueryDto(Dto):
     variable_values_ignore_case: bool | None = None
     sorting: list[SortingDto] | None = None
 
+    def to_query(self) -> TaskQuery:
+        """The broker's query (ExternalTaskQueryDto#applyFilters)."""
+        conditions = []
+        for c in self.process_variables or ():
+            operator = c.operator or ""
+            if operator not in OPERATORS:
+                raise invalid_request(f"Invalid process variable comparator specified: {operator}")
+            conditions.append(VariableCondition(c.name or "", operator, c.value))
+        return TaskQuery(
+            external_task_id=self.external_task_id,
+            external_task_id_in=id_filter(self.external_task_id_in),
+            topic_name=self.topic_name,
+            worker_id=self.worker_id,
+            locked=bool(self.locked),
+            not_locked=bool(self.not_locked),
+            with_retries_left=bool(self.with_retries_left),
+            no_retries_left=bool(self.no_retries_left),
+            lock_expiration_after=self.lock_expiration_after,
+            lock_expiration_before=self.lock_expiration_before,
+            activity_id=self.activity_id,
+            activity_id_in=id_filter(self.activity_id_in),
+            execution_id=self.execution_id,
+            process_instance_id=self.process_instance_id,
+            process_instance_id_in=id_filter(self.process_instance_id_in),
+            process_definition_id=self.process_definition_id,
+            process_definition_key=self.process_definition_key,
+            process_definition_key_in=id_filter(self.process_definition_key_in),
+            process_definition_name=self.process_definition_name,
+            process_definition_name_like=self.process_definition_name_like,
+            tenant_id_in=id_filter(self.tenant_id_in),
+            active=bool(self.active),
+            suspended=bool(self.suspended),
+            priority_higher_than_or_equals=self.priority_higher_than_or_equals,
+            priority_lower_than_or_equals=self.priority_lower_than_or_equals,
+            process_variables=tuple(conditions),
+            variable_names_ignore_case=bool(self.variable_names_ignore_case),
+            variable_values_ignore_case=bool(self.variable_values_ignore_case),
+        )
+
+
+class TopicNamesParams(Dto):
+    """The query parameters of ``GET /external-task/topic-names``."""
+
+    with_locked_tasks: bool | None = None
+    with_unlocked_tasks: bool | None = None
+    with_retries_left: bool | None = None
+
 
 class SetRetriesForExternalTasksDto(Dto):
     retries: int | None = None
@@ -137,13 +165,3 @@ class SetRetriesForExternalTasksDto(Dto):
     external_task_query: ExternalTaskQueryDto | None = None
     process_instance_query: dict[str, Any] | None = None
     historic_process_instance_query: dict[str, Any] | None = None
-
-
-class PublishTaskDto(Dto):
-    """redtask extension: a standalone task to publish on a topic."""
-
-    variables: Variables = None
-    priority: int = 0
-    retries: int | None = None
-    business_key: str | None = None
-    tenant_id: str | None = None
