@@ -109,3 +109,21 @@ async def test_a_user_module_named_worker_beside_one_named_broker_runs_as_a_work
 
     assert (tmp_path / "doubled").read_text() == "42"
     assert proc.returncode == 0, stderr
+
+
+def test_the_sdk_names_import_from_the_root_and_the_store_api_on_first_use() -> None:
+    probe = (
+        "import sys, redtask\n"
+        "from redtask import Backoff, BpmnError, Complete, ExternalTask, Router, TaskFailure\n"
+        "from redtask import Typed, Worker\n"
+        "import redtask.worker as sdk\n"
+        "assert (Worker, Router, BpmnError) == (sdk.Worker, sdk.Router, sdk.BpmnError)\n"
+        "print('redtask.broker.store' in sys.modules)\n"
+        "from redtask import open_store\n"
+        "from redtask.broker.store import open_store as store_open\n"
+        "print(open_store is store_open, open_store is redtask.broker.open_store)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "True", "True"]
