@@ -1,5 +1,5 @@
 """Store.handle_failure on process tasks whose activity has camunda:errorEventDefinition
-expressions (§2.4 step 7): only those tasks leave the one-script path."""
+expressions (HandleExternalTaskFailureCmd): only those tasks leave the one-script path."""
 
 from __future__ import annotations
 

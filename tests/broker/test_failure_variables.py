@@ -1,6 +1,6 @@
-"""Store.handle_failure with variables on process tasks (§2.4 step 6): they are written to the
-task's execution in the instance state, in the same script call as the retry or incident
-bookkeeping; standalone tasks and failures without variables keep their one script call."""
+"""Store.handle_failure with variables on process tasks (HandleExternalTaskFailureCmd): they are
+written to the task's execution in the instance state, in the same script call as the retry or
+incident bookkeeping; standalone tasks and failures without variables keep their one script call."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Store.query / Store.count with process-variable conditions on tasks of process instances:
-they compare the instance's process-level variables (reference §2.9), not the task record."""
+"""Store.query / Store.count with process-variable conditions on tasks of process instances: they
+compare the instance's process-level variables (Camunda's ExternalTaskQueryImpl), not the task
+record."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""broker.variables.normalize: Camunda typed values (reference §3); a lossless store round trip."""
+"""broker.variables.normalize: Camunda typed values (Camunda's VariableValueDto); a lossless store
+round trip."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""fail_task: a worker's failure evaluates the task's camunda:errorEventDefinition expressions
-(§2.4 step 7); the first true one throws, an expression that raises counts as false."""
+"""fail_task: a worker's failure evaluates the task's camunda:errorEventDefinition expressions (as
+HandleExternalTaskFailureCmd does); the first true one throws, an expression that raises counts as
+false."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""set_task_variables: a failure's variables are set on the task's execution (§2.4 step 6) while
-the task keeps waiting; the rules are those of completion (§2.3 step 7)."""
+"""set_task_variables: a failure's variables are set on the task's execution
+(HandleExternalTaskFailureCmd) while the task keeps waiting; the rules are those of completion
+(CompleteExternalTaskCmd)."""
 
 from __future__ import annotations
 

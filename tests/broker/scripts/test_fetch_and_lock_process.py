@@ -1,6 +1,7 @@
 """fetch_and_lock.lua and Store.fetch_and_lock with tasks of process instances: the
-``processVariables`` filter matches the instance's process-level variables (reference §2.2,
-§7.7), and ``variables`` / ``localVariables`` select from the task's execution."""
+``processVariables`` filter matches the instance's process-level variables (Camunda's
+FetchExternalTasksDto.FetchExternalTaskTopicDto#processVariables), and ``variables`` /
+``localVariables`` select from the task's execution."""
 
 from __future__ import annotations
 
