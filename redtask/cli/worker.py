@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 from redtask.cli.serving import configure, json_logs, serve
@@ -70,19 +71,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except Exception:
         log.exception("worker %s failed", worker.worker_id)
         code = 1
-    if _handler_threads_alive():
+    alive = _handler_threads_alive()
+    if alive:
         # sync handlers past the grace period cannot be interrupted, and the interpreter would
         # wait for them at exit; their tasks are already unlocked, so leave now
-        log.info("abandoning %d handler threads still running", _handler_threads_alive())
+        log.info("abandoning %d handler threads still running", alive)
         logging.shutdown()
         os._exit(code)
     return code
 
 
-def _handler_threads_alive() -> int:
-    return sum(
-        1 for t in threading.enumerate() if t.name.startswith("redtask-handler") and t.is_alive()
-    )
+def _handler_threads_alive(settle_s: float = 0.5) -> int:
+    """Handler threads still running once idle pool threads have had ``settle_s`` to exit (a
+    pool shut down without waiting lets its idle threads go only a moment later)."""
+    deadline = time.monotonic() + settle_s
+    threads = [t for t in threading.enumerate() if t.name.startswith("redtask-handler")]
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return sum(1 for t in threads if t.is_alive())
 
 
 def add_worker_commands(sub: Any) -> None:
