@@ -11,7 +11,7 @@ import yaml
 from redtask.cli.main import build_parser
 from redtask.cli.worker import load_worker
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def deployments() -> list[dict[str, Any]]:
