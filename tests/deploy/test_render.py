@@ -88,9 +88,9 @@ def test_checkov_passes_with_only_the_documented_skips(
 ) -> None:
     for name, objects in rendered.items():
         (tmp_path / (name.replace("/", "_") + ".yaml")).write_text(yaml.safe_dump_all(objects))
+    config = DEPLOY / "checkov.yaml"
     result = subprocess.run(
-        [str(CHECKOV), "--config-file", str(DEPLOY / "checkov.yaml")]
-        + ["-d", str(tmp_path), "-o", "json", "--quiet", "--compact"],
+        [str(CHECKOV), "--config-file", str(config), "-d", str(tmp_path), "-o", "json", "--quiet"],
         capture_output=True,
         text=True,
         timeout=300,
