@@ -225,7 +225,7 @@ def test_keda_scales_on_every_topic_of_the_worker_and_keeps_lock_holders(
             # one pod per --concurrency locked tasks
             assert trigger["metadata"]["targetValue"] == str(args.concurrency)
         url = trigger["metadata"]["url"]
-        assert url == "http://redtask-gateway.redtask.svc:8080/engine-rest/redtask/topics"
+        assert url == "http://redtask-gateway.redtask.svc:8080/redtask/topics"
     assert scaled["spec"]["minReplicaCount"] == 0
     assert scaled["spec"]["cooldownPeriod"] >= 60
     down = scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
