@@ -114,6 +114,18 @@ def test_the_quoted_numbers_are_the_manifests(rendered: dict[str, list[Obj]]) ->
     assert int(settings["maxmemory"].removesuffix("mb")) * 2**20 < 2**30  # the 1Gi limit
     assert store["resources"]["limits"]["memory"] == "1Gi"
 
+    # one of each in dev; the autoscalers own the gateway and worker counts (no replicas field)
+    counts = {w["metadata"]["name"]: w["spec"].get("replicas") for w in workloads(dev)}
+    assert counts == {
+        "redtask-gateway": None,
+        "redtask-scheduler": 1,
+        "redtask-order-worker": None,
+        "redis": 1,
+    }
+    assert named(dev, "HorizontalPodAutoscaler", "redtask-gateway")["spec"]["minReplicas"] == 1
+    assert "replicas" not in named(production, "Deployment", "redtask-gateway")["spec"]
+    assert "replicas" not in named(production, "Deployment", "redtask-order-worker")["spec"]
+
     for objects in (dev, production):
         [namespace] = of_kind(objects, "Namespace")
         labels = namespace["metadata"]["labels"]
