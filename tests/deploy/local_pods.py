@@ -163,7 +163,9 @@ class LocalPods:
         workload_name = workload["metadata"]["name"]
         image_name = spec["image"].split("/")[-1].split(":")[0]
         image = image_config(DOCKERFILES[image_name]) if image_name in DOCKERFILES else Image()
-        env = dict(image.env)
+        # $(VAR) sees what the container spec declares (envFrom, then env in order), not the
+        # image's ENV, which only lies underneath
+        env: dict[str, str] = {}
         for source in spec.get("envFrom", []):
             if "configMapRef" in source:
                 env.update(self.config_maps[source["configMapRef"]["name"]])
@@ -175,16 +177,15 @@ class LocalPods:
             else:
                 ref = variable["valueFrom"]
                 if "secretKeyRef" in ref:
-                    env[variable["name"]] = self.secrets[ref["secretKeyRef"]["name"]][
-                        ref["secretKeyRef"]["key"]
-                    ]
+                    key = ref["secretKeyRef"]
+                    env[variable["name"]] = self.secrets[key["name"]][key["key"]]
                 else:
                     key = ref["configMapKeyRef"]
                     env[variable["name"]] = self.config_maps[key["name"]][key["key"]]
         argv = [expand(a, env) for a in spec.get("command", image.entrypoint)]
-        argv += [
-            expand(a, env) for a in spec.get("args", image.cmd if "command" not in spec else [])
-        ]
+        cmd = image.cmd if "command" not in spec else []  # a command replaces the image's CMD
+        argv += [expand(a, env) for a in spec.get("args", cmd)]
+        env = {**image.env, **env}
         assert argv, f"{workload_name}: no command"
 
         paths = self._mount_paths(workload, spec)
