@@ -80,6 +80,7 @@ def test_kubernetes_validate_strict_passes_on_every_rendered_object(
         assert checked == total
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not CHECKOV.exists(), reason="checkov is not installed: run deploy/tools/install-checkov"
 )
