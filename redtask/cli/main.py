@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,14 +52,30 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from redtask.broker.errors import BrokerError
     from redtask.broker.scheduler import Scheduler
     from redtask.broker.store import open_store
+    from redtask.cli.health import start_health_server
+
+    class TrackedScheduler(Scheduler):
+        """Remembers when its last pass succeeded; the pass counts as recent for the lifetime
+        of the heartbeat key that ``--check`` reads, so both probes agree on when it is dead."""
+
+        last_pass = float("-inf")
+
+        async def run_once(self) -> bool:
+            more = await super().run_once()
+            self.last_pass = time.monotonic()
+            return more
+
+        def fresh(self) -> bool:
+            return time.monotonic() - self.last_pass <= self.heartbeat_ttl_ms / 1000
 
     settings = _settings(args)
     _need_redis(settings)
 
     async def main(stop: asyncio.Event) -> int:
         store = await open_store(settings)
+        health = None
         try:
-            scheduler = Scheduler(store, args.id)
+            scheduler = TrackedScheduler(store, args.id)
             if args.check:
                 beat = await store.last_heartbeat(scheduler.id)
                 if beat is None:
@@ -66,9 +83,13 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
                     return 1
                 print(f"scheduler {scheduler.id}: alive (last heartbeat at {beat} ms)")
                 return 0
+            if args.health_port is not None:
+                health = await start_health_server(args.health_port, scheduler.fresh)
             await scheduler.run(stop)
             return 0
         finally:
+            if health is not None:
+                health.close()
             await store.close()
 
     try:
@@ -197,11 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
         "scheduler",
         help="sweep expired locks and due retries back to fetchable",
         description="Run the scheduler against REDTASK_REDIS_URL until SIGTERM. Several may run "
-        "at once. With --check, exit 0 if this scheduler's heartbeat is fresh (liveness probe).",
+        "at once. With --check, exit 0 if this scheduler's heartbeat is fresh. With "
+        "--health-port, GET /health/live (and /health/ready) answers 200 while the last pass "
+        "succeeded within the heartbeat's lifetime, 503 otherwise (the probe for Kubernetes).",
     )
     sch.add_argument("--redis-url", help="Redis URL (default: $REDTASK_REDIS_URL)")
     sch.add_argument("--id", help="scheduler id for the heartbeat (default: the host name)")
     sch.add_argument("--check", action="store_true", help="check the heartbeat and exit")
+    sch.add_argument(
+        "--health-port", type=int, metavar="PORT", help="serve GET /health/live on this port"
+    )
     sch.set_defaults(func=cmd_scheduler)
 
     gw = sub.add_parser(

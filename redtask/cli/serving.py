@@ -8,6 +8,7 @@ import asyncio
 import logging
 import signal
 
+from redtask.cli.health import start_health_server
 from redtask.worker.runtime import Worker
 from redtask.worker.settings import WorkerSettings, make_transport
 
@@ -44,13 +45,19 @@ def json_logs() -> None:
         handler.setFormatter(formatter)
 
 
-async def serve(worker: Worker) -> None:
-    """Run ``worker`` with SIGTERM/SIGINT starting a graceful shutdown."""
+async def serve(worker: Worker, health_port: int | None = None) -> None:
+    """Run ``worker`` with SIGTERM/SIGINT starting a graceful shutdown. With ``health_port``,
+    GET /health/live answers 200 from the worker's event loop (a blocked loop fails it)."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
+    health = None
     try:
+        if health_port is not None:
+            health = await start_health_server(health_port, lambda: True)
         await worker.run()
     finally:
+        if health is not None:
+            health.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -67,7 +67,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
     code = 0
     try:
-        asyncio.run(serve(worker))
+        asyncio.run(serve(worker, args.health_port))
     except Exception:
         log.exception("worker %s failed", worker.worker_id)
         code = 1
@@ -109,6 +109,12 @@ def add_worker_commands(sub: Any) -> None:
     p.add_argument("--worker-id", help="worker id (default: hostname-pid)")
     p.add_argument("--grace", type=float, help="seconds to finish in-flight tasks (default 30)")
     p.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
+    p.add_argument(
+        "--health-port",
+        type=int,
+        metavar="PORT",
+        help="serve GET /health/live on this port (answered by the worker's event loop)",
+    )
     p.set_defaults(func=cmd_worker)
 
 

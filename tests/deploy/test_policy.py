@@ -1,0 +1,259 @@
+"""Rules every rendered manifest keeps: hardened, bounded and probed containers, a PDB and a
+topology spread per workload, secrets only in Secrets, Redis reachable only from redtask's own
+processes, the gateway only from the ingress (and KEDA), a drain that outlasts a rollout, a worker
+pod that outlives its grace period, commands the CLI accepts, and production images from the
+operator's registry."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from redtask.cli.main import build_parser
+from redtask.cli.worker import load_worker
+from tests.deploy.kube import (
+    Obj,
+    containers,
+    named,
+    of_kind,
+    pod_spec,
+    secret_values,
+    selects,
+    workloads,
+)
+
+REDIS_URL = "$(REDIS_SCHEME)://$(REDIS_USERNAME):$(REDIS_PASSWORD)@$(REDIS_ADDRESS)/$(REDIS_DB)"
+GATEWAY_DRAIN_S = 10  # uvicorn's timeout_graceful_shutdown in redtask/gateway/server.py
+
+
+def everything(rendered: dict[str, list[Obj]]) -> list[tuple[str, Obj]]:
+    return [(name, o) for name, objects in rendered.items() for o in objects]
+
+
+def is_redtask(container: Obj) -> bool:
+    return container["image"].split("/")[-1].startswith("redtask")
+
+
+def test_every_container_is_hardened_bounded_and_probed(rendered: dict[str, list[Obj]]) -> None:
+    seen = 0
+    for name, objects in rendered.items():
+        for workload in workloads(objects):
+            where = f"{name} {workload['metadata']['name']}"
+            pod = pod_spec(workload)
+            assert pod["securityContext"]["runAsNonRoot"] is True, where
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            assert pod["automountServiceAccountToken"] is False, where
+            for container in containers(workload):
+                seen += 1
+                security = container["securityContext"]
+                assert security["allowPrivilegeEscalation"] is False, where
+                assert security["readOnlyRootFilesystem"] is True, where
+                assert security["runAsNonRoot"] is True, where
+                assert security["capabilities"] == {"drop": ["ALL"]}, where
+                resources = container["resources"]
+                assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+                for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                    assert probe in container, f"{where}: no {probe}"
+                    if is_redtask(container):
+                        # a Python start-up per probe is what HTTP probes avoid
+                        assert "httpGet" in container[probe], f"{where}: {probe}"
+    assert seen == 3 * 6 + 4  # gateway, scheduler, worker in all 6 renders; redis in 4
+
+
+def test_every_workload_has_a_disruption_budget_and_spreads_over_nodes_and_zones(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    for name, objects in rendered.items():
+        budgets = of_kind(objects, "PodDisruptionBudget")
+        for workload in workloads(objects):
+            labels = workload["spec"]["template"]["metadata"]["labels"]
+            matching = [b for b in budgets if selects(b["spec"]["selector"], labels)]
+            assert len(matching) == 1, f"{name} {workload['metadata']['name']}"
+            if workload["kind"] == "Deployment":
+                spread = pod_spec(workload)["topologySpreadConstraints"]
+                keys = {c["topologyKey"] for c in spread}
+                assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+                assert all(selects(c["labelSelector"], labels) for c in spread)
+
+
+def test_no_secret_value_sits_in_a_config_map(rendered: dict[str, list[Obj]]) -> None:
+    for name, objects in rendered.items():
+        [secret] = of_kind(objects, "Secret")
+        values = secret_values(secret)
+        assert set(values) == {"REDIS_PASSWORD", "AUTH_USERS", "KEDA_USERNAME", "KEDA_PASSWORD"}
+        passwords = [values["REDIS_PASSWORD"], values["KEDA_PASSWORD"]]
+        passwords += [pair.partition(":")[2] for pair in values["AUTH_USERS"].split(",")]
+        for config_map in of_kind(objects, "ConfigMap"):
+            for key, text in config_map["data"].items():
+                assert not any(p in text for p in passwords), f"{name} {key}"
+                assert not re.search("PASSWORD|AUTH_USERS", key), f"{name} {key}"
+        # KEDA signs in as one of the gateway's users
+        user = f"{values['KEDA_USERNAME']}:{values['KEDA_PASSWORD']}"
+        assert user in values["AUTH_USERS"].split(",")
+
+
+def test_production_secrets_are_not_the_base_s_development_values(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    [dev] = of_kind(rendered["overlays/dev"], "Secret")
+    [production] = of_kind(rendered["overlays/production"], "Secret")
+    dev_values, production_values = secret_values(dev), secret_values(production)
+    assert all(production_values[k] != v for k, v in dev_values.items() if "PASSWORD" in k)
+
+
+def test_redtask_containers_compose_the_redis_url_from_the_secret_s_password(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    for name, objects in rendered.items():
+        [secret] = of_kind(objects, "Secret")
+        [config] = [c for c in of_kind(objects, "ConfigMap") if "REDIS_ADDRESS" in c["data"]]
+        for workload in workloads(objects):
+            for container in filter(is_redtask, containers(workload)):
+                env = container["env"]
+                assert container["envFrom"] == [
+                    {"configMapRef": {"name": config["metadata"]["name"]}}
+                ]
+                password = env[[e["name"] for e in env].index("REDIS_PASSWORD")]
+                ref = password["valueFrom"]["secretKeyRef"]
+                assert ref == {"name": secret["metadata"]["name"], "key": "REDIS_PASSWORD"}
+                # $(VAR) expands only variables defined before it
+                names = [e["name"] for e in env]
+                assert names.index("REDIS_PASSWORD") < names.index("REDTASK_REDIS_URL"), name
+                assert env[names.index("REDTASK_REDIS_URL")]["value"] == REDIS_URL
+
+
+def test_only_redtask_s_processes_reach_redis_and_only_the_ingress_and_keda_the_gateway(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    for name, objects in rendered.items():
+        policies = of_kind(objects, "NetworkPolicy")
+        deny = named(objects, "NetworkPolicy", "redtask-default-deny")
+        assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+        pods = {
+            w["metadata"]["name"]: w["spec"]["template"]["metadata"] for w in workloads(objects)
+        }
+        for target, meta in pods.items():
+            allowed_from = set()
+            for policy in policies:
+                if not selects(policy["spec"]["podSelector"], meta["labels"]):
+                    continue
+                for rule in policy["spec"].get("ingress", []):
+                    for peer in rule["from"]:
+                        if "namespaceSelector" in peer:
+                            ns = peer["namespaceSelector"]["matchLabels"]
+                            allowed_from.add("namespace " + ns["kubernetes.io/metadata.name"])
+                        else:
+                            allowed_from |= {
+                                source
+                                for source, m in pods.items()
+                                if selects(peer["podSelector"], m["labels"])
+                            }
+            if target == "redis":
+                assert allowed_from == {
+                    "redtask-gateway",
+                    "redtask-scheduler",
+                    "redtask-order-worker",
+                }, name
+            elif target == "redtask-gateway":
+                expected = {"namespace ingress-nginx"}
+                if any(o["kind"] == "ScaledObject" for o in objects):
+                    expected.add("namespace keda")
+                assert allowed_from == expected, name
+            else:
+                assert allowed_from == set(), f"{name} {target}"
+
+
+def test_a_gateway_rollout_waits_for_the_long_poll_drain(rendered: dict[str, list[Obj]]) -> None:
+    for name, objects in rendered.items():
+        gateway = named(objects, "Deployment", "redtask-gateway")
+        assert gateway["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        pod = pod_spec(gateway)
+        [container] = pod["containers"]
+        pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert pre_stop > 0
+        assert pod["terminationGracePeriodSeconds"] > pre_stop + GATEWAY_DRAIN_S, name
+
+
+def test_every_redtask_container_runs_a_command_the_cli_accepts(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    parser = build_parser()
+    commands = set()
+    for _, workload in everything(rendered):
+        if workload["kind"] not in ("Deployment", "StatefulSet"):
+            continue
+        for container in filter(is_redtask, containers(workload)):
+            args = parser.parse_args(container["args"])
+            assert callable(args.func)
+            commands.add(args.command)
+            port = next(p for p in container["ports"] if p["name"] in ("http", "health"))
+            assert port["containerPort"] == (
+                args.port if args.command == "gateway" else args.health_port
+            )
+    assert commands == {"gateway", "scheduler", "worker"}
+
+
+def test_the_worker_pod_outlives_the_worker_s_grace_period_and_its_target_loads(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    for name, objects in rendered.items():
+        worker = named(objects, "Deployment", "redtask-order-worker")
+        pod = pod_spec(worker)
+        args = build_parser().parse_args(pod["containers"][0]["args"])
+        assert args.grace < pod["terminationGracePeriodSeconds"], name
+        assert load_worker(args.target).specs
+
+
+def test_keda_scales_on_every_topic_of_the_worker_and_keeps_lock_holders(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    objects = rendered["overlays/production"]
+    scaled = named(objects, "ScaledObject", "redtask-order-worker")
+    worker = named(objects, "Deployment", "redtask-order-worker")
+    assert scaled["spec"]["scaleTargetRef"] == {"name": worker["metadata"]["name"]}
+    args = build_parser().parse_args(pod_spec(worker)["containers"][0]["args"])
+    topics = set(load_worker(args.target).specs)
+    triggers = scaled["spec"]["triggers"]
+    assert {t["name"] for t in triggers} == {
+        f"{topic}-{kind}" for topic in topics for kind in ("backlog", "in-flight")
+    }
+    for trigger in triggers:
+        assert trigger["type"] == "metrics-api"
+        assert trigger["metadata"]["activationTargetValue"] == "0"
+        if trigger["name"].endswith("in-flight"):
+            # one pod per --concurrency locked tasks
+            assert trigger["metadata"]["targetValue"] == str(args.concurrency)
+        url = trigger["metadata"]["url"]
+        assert url == "http://redtask-gateway.redtask.svc:8080/redtask/topics"
+    assert scaled["spec"]["minReplicaCount"] == 0
+    assert scaled["spec"]["cooldownPeriod"] >= 60
+    down = scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
+    assert down["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 60}]
+    auth = named(objects, "TriggerAuthentication", "redtask-gateway")
+    [secret] = of_kind(objects, "Secret")
+    assert {r["name"] for r in auth["spec"]["secretTargetRef"]} == {secret["metadata"]["name"]}
+
+
+@pytest.mark.parametrize("overlay", ["dev", "production"])
+def test_the_overlay_rewrites_every_image_and_labels_every_object(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    objects = rendered[f"overlays/{overlay}"]
+    images = {c["image"] for w in workloads(objects) for c in containers(w)}
+    if overlay == "production":
+        assert images == {
+            "registry.example.com/redtask:0.1.0",
+            "registry.example.com/redtask-order-worker:0.1.0",
+            "registry.example.com/mirror/redis:7.4.2",
+        }
+    else:
+        assert images == {"redtask:dev", "redtask-order-worker:dev", "redis:7.4.2"}
+    instance = {"dev": "redtask-dev", "production": "redtask"}[overlay]
+    for o in objects:
+        labels = o["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == instance, o["metadata"]["name"]
+        assert labels["app.kubernetes.io/part-of"] == "redtask"
+    for workload in workloads(objects):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == instance

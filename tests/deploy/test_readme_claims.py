@@ -1,0 +1,145 @@
+"""What README.md's "Run on Kubernetes" says of deploy/ is what the manifests do: the managed
+Redis overlay renders as written, and the numbers it quotes are the manifests' numbers."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+
+from redtask.cli.main import build_parser
+from tests.deploy.kube import (
+    ROOT,
+    Obj,
+    containers,
+    kustomize,
+    named,
+    of_kind,
+    pod_spec,
+    secret_values,
+    workloads,
+)
+
+SECTION = (ROOT / "README.md").read_text().split("## Run on Kubernetes\n")[1]
+
+
+def test_the_managed_redis_overlay_renders_without_redis_and_points_at_the_server(
+    deploy_tree: Path,
+) -> None:
+    [block] = re.findall(r"### A managed Redis\n.*?```yaml\n(.*?)```", SECTION, re.S)
+    overlay = deploy_tree / "overlays" / "managed"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(block)
+    shutil.copy(deploy_tree / "overlays" / "production" / "secrets.env", overlay)
+    result = kustomize(overlay)
+    assert result.returncode == 0, result.stderr
+    objects = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert of_kind(objects, "StatefulSet") == []
+    [config] = of_kind(objects, "ConfigMap")
+    assert config["data"]["REDIS_SCHEME"] == "rediss"
+    assert config["data"]["REDIS_ADDRESS"] == "my-redis.example.com:6380"
+    assert config["data"]["REDIS_USERNAME"] == "default"  # the base's values stay
+    [secret] = of_kind(objects, "Secret")
+    assert secret_values(secret)["REDIS_PASSWORD"] == "replace-me"  # from its secrets.env
+    for workload in workloads(objects):
+        for container in containers(workload):
+            [ref] = container["envFrom"]
+            assert ref["configMapRef"]["name"] == config["metadata"]["name"]
+
+
+def test_the_quoted_numbers_are_the_manifests(rendered: dict[str, list[Obj]]) -> None:
+    production, dev = rendered["overlays/production"], rendered["overlays/dev"]
+    for objects, least in ((rendered["combinations/base"], 2), (production, 3)):
+        hpa = named(objects, "HorizontalPodAutoscaler", "redtask-gateway")["spec"]
+        assert (hpa["minReplicas"], hpa["maxReplicas"]) == (least, 10)
+        [metric] = hpa["metrics"]
+        assert metric["resource"] == {
+            "name": "cpu",
+            "target": {"type": "Utilization", "averageUtilization": 70},
+        }
+        down = hpa["behavior"]["scaleDown"]
+        assert down["stabilizationWindowSeconds"] == 300
+        assert down["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 60}]
+    assert "3 to 10 in production" in SECTION and "2 to 10 replicas" in SECTION
+
+    scaled = named(production, "ScaledObject", "redtask-order-worker")["spec"]
+    assert (scaled["pollingInterval"], scaled["cooldownPeriod"]) == (15, 300)
+    assert scaled["maxReplicaCount"] == 20
+    assert (
+        scaled["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"][
+            "stabilizationWindowSeconds"
+        ]
+        == 300
+    )
+    targets = {t["name"].split("-")[-1]: t["metadata"]["targetValue"] for t in scaled["triggers"]}
+    assert targets == {"backlog": "32", "flight": "16"}
+    trigger = next(t for t in scaled["triggers"] if t["name"] == "reserve-stock-backlog")
+    assert f"`{trigger['metadata']['valueLocation']}`" in SECTION
+
+    gateway = pod_spec(named(production, "Deployment", "redtask-gateway"))
+    assert gateway["containers"][0]["lifecycle"]["preStop"] == {"sleep": {"seconds": 5}}
+    assert gateway["terminationGracePeriodSeconds"] == 30
+    server = (ROOT / "gateway" / "server.py").read_text()
+    assert "timeout_graceful_shutdown=10," in server  # "within 10 s"
+
+    worker = pod_spec(named(production, "Deployment", "redtask-order-worker"))
+    args = build_parser().parse_args(worker["containers"][0]["args"])
+    assert (args.grace, worker["terminationGracePeriodSeconds"]) == (45, 60)
+    assert args.concurrency == 16
+
+    redis = named(production, "StatefulSet", "redis")
+    assert pod_spec(redis)["terminationGracePeriodSeconds"] == 60
+    assert named(production, "PodDisruptionBudget", "redis")["spec"]["maxUnavailable"] == 0
+    [store] = pod_spec(redis)["containers"]
+    startup = store["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 600  # "up to 10 minutes"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert "redis-cli -p 6379 ping" in store[probe]["exec"]["command"][-1]
+    conf = named(
+        production,
+        "ConfigMap",
+        next(
+            c["metadata"]["name"]
+            for c in of_kind(production, "ConfigMap")
+            if "redis.conf" in c["data"]
+        ),
+    )["data"]["redis.conf"]
+    settings = dict(
+        line.split(" ", 1) for line in conf.splitlines() if line and not line.startswith("#")
+    )
+    assert settings["appendonly"] == "yes" and settings["appendfsync"] == "everysec"
+    assert settings["save"] == '""' and settings["maxmemory-policy"] == "noeviction"
+    assert int(settings["maxmemory"].removesuffix("mb")) * 2**20 < 2**30  # the 1Gi limit
+    assert store["resources"]["limits"]["memory"] == "1Gi"
+
+    # one of each in dev; the autoscalers own the gateway and worker counts (no replicas field)
+    counts = {w["metadata"]["name"]: w["spec"].get("replicas") for w in workloads(dev)}
+    assert counts == {
+        "redtask-gateway": None,
+        "redtask-scheduler": 1,
+        "redtask-order-worker": None,
+        "redis": 1,
+    }
+    assert named(dev, "HorizontalPodAutoscaler", "redtask-gateway")["spec"]["minReplicas"] == 1
+    assert "replicas" not in named(production, "Deployment", "redtask-gateway")["spec"]
+    assert "replicas" not in named(production, "Deployment", "redtask-order-worker")["spec"]
+
+    for objects in (dev, production):
+        [namespace] = of_kind(objects, "Namespace")
+        labels = namespace["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        for kind in ("ConfigMap", "Secret"):
+            # generated: a hash in the name, so a changed value rolls the pods
+            names = [o["metadata"]["name"] for o in of_kind(objects, kind)]
+            assert all(re.fullmatch(r"[a-z-]+-[a-z0-9]{10}", n) for n in names), names
+        for workload in workloads(objects):
+            for container in containers(workload):
+                if container["name"] != "redis":
+                    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+                    volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
+                    assert "emptyDir" in volumes[mounts["/tmp"]]
+
+    ingress = named(production, "Ingress", "redtask-gateway")["metadata"]["annotations"]
+    assert int(ingress["nginx.ingress.kubernetes.io/proxy-read-timeout"]) > 30 * 60
