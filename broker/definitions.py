@@ -39,6 +39,13 @@ from redtask.broker.definition_model import (
     digest,
     parse_resources,
 )
+from redtask.broker.definition_query import (
+    DEFINITION_SORT_FIELDS,
+    DEPLOYMENT_SORT_FIELDS,
+    DefinitionQuery,
+    DeploymentQuery,
+    sort_and_page,
+)
 from redtask.broker.definition_reads import DefinitionReads, forget_models
 from redtask.broker.errors import BrokerError, InstanceNotFound, InvalidArgument
 from redtask.broker.instance_reads import running_instances_of
@@ -125,6 +132,37 @@ class Definitions:
     async def get_model(self, definition_id: str) -> ProcessModel:
         """The executable model of a definition (cached). Raises DefinitionNotFound."""
         return await self.reads.get_model(definition_id)
+
+    async def query_definitions(
+        self,
+        query: DefinitionQuery,
+        sorting: Sequence[tuple[str, str]] = (),
+        first_result: int | None = None,
+        max_results: int | None = None,
+        *,
+        now_ms: int | None = None,
+    ) -> list[ProcessDefinition]:
+        """The definitions ``query`` matches (at ``now_ms``, default now), sorted and paged."""
+        now = self.clock() if now_ms is None else now_ms
+        found = query.select(await self.reads.definitions(), now)
+        return sort_and_page(found, DEFINITION_SORT_FIELDS, sorting, first_result, max_results)
+
+    async def count_definitions(self, query: DefinitionQuery) -> int:
+        return len(query.select(await self.reads.definitions(), self.clock()))
+
+    async def query_deployments(
+        self,
+        query: DeploymentQuery,
+        sorting: Sequence[tuple[str, str]] = (),
+        first_result: int | None = None,
+        max_results: int | None = None,
+    ) -> list[Deployment]:
+        """The deployments ``query`` matches, sorted and paged."""
+        found = query.select(await self.reads.deployments())
+        return sort_and_page(found, DEPLOYMENT_SORT_FIELDS, sorting, first_result, max_results)
+
+    async def count_deployments(self, query: DeploymentQuery) -> int:
+        return len(query.select(await self.reads.deployments()))
 
     # ------------------------------------------------------------------ deploy
     async def deploy(self, request: DeploymentRequest) -> DeploymentResult:

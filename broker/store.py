@@ -10,8 +10,10 @@ one concern and receive what they need in their constructor:
 - ``executor`` (``broker.executor``): the one retry-on-conflict loop of instance commands;
 - ``runtime`` and ``messages`` (``broker.instances``, ``broker.instance_messages``): start,
   steps on task outcomes, timers, variables, cancellation, message correlation;
-- ``instance_reads`` and ``history`` (``broker.instance_reads``, ``broker.history``);
-- ``definitions`` (``broker.definitions``): deployments, definitions, models.
+- ``instance_reads``, ``history`` and ``history_records`` (``broker.instance_reads``,
+  ``broker.history``, ``broker.history_records``);
+- ``definitions`` (``broker.definitions``): deployments, definitions, models;
+- ``starter`` (``broker.process_start``): a start guarded against a racing deployment delete.
 
 Every method of ``Store`` is one line that hands the call to its component (``delegate``;
 the three hot paths are written out, so no call packs its arguments).
@@ -31,6 +33,7 @@ from redtask.broker.errors import InvalidArgument
 from redtask.broker.executor import Executor, ModelSource
 from redtask.broker.failures import Failures
 from redtask.broker.history import History
+from redtask.broker.history_records import HistoricRecords
 from redtask.broker.instance_messages import Messages
 from redtask.broker.instance_reads import InstanceReads
 from redtask.broker.instance_repository import InstanceRepository
@@ -95,6 +98,7 @@ class Store:
         self.failures = Failures(db, keys, settings, now, self.task_reads, self.executor)
         self.instance_reads = InstanceReads(db, keys, repo)
         self.history = History(db, keys, settings, now, repo, self.instance_reads)
+        self.history_records = HistoricRecords(self.history, definition_reads)
 
     @property
     def clock(self) -> Clock:
@@ -181,6 +185,8 @@ class Store:
     trim_history = delegate("history", History.trim_history)
     get_historic_instance = delegate("history", History.get_historic_instance)
     query_history = delegate("history", History.query_history)
+    query_historic_records = delegate("history_records", HistoricRecords.query)
+    get_historic_record = delegate("history_records", HistoricRecords.get)
 
     # connection
     def new_task_id(self) -> str:

@@ -19,8 +19,9 @@ async def get_store(request: Request) -> Store:
 
 
 async def get_definitions(request: Request) -> Definitions:
-    """Deployments and process definitions, over the app's store (a light, stateless view)."""
-    return request.app.state.store.definitions
+    """Deployments and process definitions: the store's component."""
+    store: Store = request.app.state.store
+    return store.definitions
 
 
 async def get_hub(request: Request) -> WakeHub:

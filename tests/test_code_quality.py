@@ -1,5 +1,5 @@
-"""ruff (lint + format) is clean everywhere and mypy --strict is clean on the core, the SDK and
-the command line."""
+"""ruff (lint + format) is clean everywhere and mypy --strict is clean on the core, the gateway,
+the SDK and the command line."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 
 from redtask.broker import dates
 from redtask.broker.definition_model import DeploymentRequest, Resource
-from redtask.broker.definition_query import DEPLOYMENT_SORT_FIELDS, sort_and_page
+from redtask.broker.definition_query import DEPLOYMENT_SORT_FIELDS
 from redtask.gateway import convert
 from redtask.gateway.deps import DefinitionsDep, TimezoneDep
 from redtask.gateway.dto.deployment import DeploymentQueryDto
@@ -102,15 +102,14 @@ async def list_deployments(
     query = read_query(params, DeploymentQueryDto).to_query()
     sorting = read_sorting(params, DEPLOYMENT_SORT_FIELDS)
     first, maximum = read_paging(params)
-    found = query.select(await definitions.deployments())
-    page = sort_and_page(found, DEPLOYMENT_SORT_FIELDS, sorting, first, maximum)
+    page = await definitions.query_deployments(query, sorting, first, maximum)
     return JSONBody([convert.deployment(d, tz) for d in page])
 
 
 @router.get("/count")
 async def count_deployments(request: Request, definitions: DefinitionsDep) -> Response:
     query = read_query(request.query_params, DeploymentQueryDto).to_query()
-    return JSONBody({"count": len(query.select(await definitions.deployments()))})
+    return JSONBody({"count": await definitions.count_deployments(query)})
 
 
 @router.get("/{id}")

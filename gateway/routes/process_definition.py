@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from redtask.broker.definition_model import ProcessDefinition
-from redtask.broker.definition_query import DEFINITION_SORT_FIELDS, sort_and_page
+from redtask.broker.definition_query import DEFINITION_SORT_FIELDS
 from redtask.broker.definitions import Definitions
 from redtask.broker.errors import BrokerError
 from redtask.gateway import convert, errors
@@ -50,16 +50,14 @@ async def list_definitions(request: Request, definitions: DefinitionsDep) -> Res
     query = read_query(params, ProcessDefinitionQueryDto).to_query()
     sorting = read_sorting(params, DEFINITION_SORT_FIELDS)
     first, maximum = read_paging(params)
-    found = query.select(await definitions.definitions(), now)
-    page = sort_and_page(found, DEFINITION_SORT_FIELDS, sorting, first, maximum)
+    page = await definitions.query_definitions(query, sorting, first, maximum, now_ms=now)
     return JSONBody([convert.process_definition(d, now) for d in page])
 
 
 @router.get("/count")
 async def count_definitions(request: Request, definitions: DefinitionsDep) -> Response:
     query = read_query(request.query_params, ProcessDefinitionQueryDto).to_query()
-    found = query.select(await definitions.definitions(), definitions.clock())
-    return JSONBody({"count": len(found)})
+    return JSONBody({"count": await definitions.count_definitions(query)})
 
 
 @router.get("/key/{key}")
