@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from redtask.broker.errors import BrokerError
+from redtask.broker.errors import BrokerError, InvalidArgument
 
 
 class EngineError(BrokerError):
     """Base class: the step cannot be computed; the instance state is left unchanged."""
+
+
+class StepTooLarge(EngineError, InvalidArgument):
+    """One step would enter more elements than the limit (a cycle without a wait state, or a
+    fork wider than that): refused as a client's bad input, nothing is stored."""
+
+    def __init__(self, limit: int, element_id: str) -> None:
+        super().__init__(f"More than {limit} elements entered in one step at '{element_id}'")
+        self.element_id = element_id
 
 
 class InstanceEnded(EngineError):

@@ -170,7 +170,7 @@ def fire_timer(
     activity (or, non-interrupting, starts a parallel path). Raises InstanceEnded, UnknownTimer."""
     _require_active(state)
     run = Run(model, state, now_ms, ids)
-    timer = run.timers.pop(timer_id, None)
+    timer = run.drop_timer(timer_id)
     if timer is None:
         raise UnknownTimer(timer_id)
     element = model.elements[timer.element_id]
@@ -198,10 +198,11 @@ def message_waiters(state: InstanceState, message_name: str) -> list[tuple[str, 
     if state.status != "active":
         return []
     found = []
+    by_id = {e.id: e for e in state.executions}
     for execution in state.executions:
         wait = execution.wait
         if wait is not None and wait.kind == "message" and wait.ref == message_name:
-            scope = state.execution(execution.parent_id or state.instance_id)
+            scope = by_id[execution.parent_id or state.instance_id]
             found.append((execution.id, scope.variables if scope.parent_id else state.variables))
     return found
 
