@@ -150,7 +150,15 @@ class Failures:
             model = await found.model()
             now = self.clock()
             step = engine.fail_task(
-                model, found.state, task.id, typed, local, now, found.ids, external_task=seen
+                model,
+                found.state,
+                task.id,
+                typed,
+                local,
+                now,
+                found.ids,
+                external_task=seen,
+                max_bytes=self.settings.max_variables_bytes,
             )
             if step is not None:
                 new_state, effects, code = step

@@ -18,6 +18,18 @@ class StepTooLarge(EngineError, InvalidArgument):
         self.element_id = element_id
 
 
+class VariablesTooLarge(EngineError, InvalidArgument):
+    """The input/output mappings of one step computed more bytes than the variables limit:
+    refused as a client's bad input (the mappings repeat what the client sent), nothing stored."""
+
+    def __init__(self, element_id: str, name: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"Cannot evaluate the parameter '{name}' of '{element_id}': the mappings of one step "
+            f"computed {size} bytes, more than the limit of {limit} (REDTASK_MAX_VARIABLES_BYTES)"
+        )
+        self.element_id = element_id
+
+
 class InstanceEnded(EngineError):
     """The instance is completed or terminated: no event can reach it any more."""
 

@@ -7,12 +7,14 @@ flow's path is followed until it waits before the next one starts (Camunda's ord
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redtask.broker.bpmn import (
     BoundaryEvent,
     EndEvent,
+    Expression,
     ExpressionError,
     ExternalTask,
     FlowNode,
@@ -30,9 +32,15 @@ from redtask.broker.bpmn import (
 )
 from redtask.broker.engine import joins
 from redtask.broker.engine.effects import NewTask, NewTimer, Subscription
-from redtask.broker.engine.errors import EngineError, EvaluationError, NoOutgoingFlow, StepTooLarge
+from redtask.broker.engine.errors import (
+    EngineError,
+    EvaluationError,
+    NoOutgoingFlow,
+    StepTooLarge,
+    VariablesTooLarge,
+)
 from redtask.broker.engine.ids import Ids
-from redtask.broker.engine.state import Execution, InstanceState, Timer, Wait
+from redtask.broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
 from redtask.broker.engine.tree import Tree
 from redtask.broker.engine.values import evaluate, holds, mapped, typed
 
@@ -42,11 +50,20 @@ request may take (bounded work); each flow a fork takes counts as entered at onc
 
 
 class Run(Tree):
-    def __init__(self, model: ProcessModel, state: InstanceState, now_ms: int, ids: Ids) -> None:
+    def __init__(
+        self,
+        model: ProcessModel,
+        state: InstanceState,
+        now_ms: int,
+        ids: Ids,
+        max_bytes: int | None = None,
+    ) -> None:
         super().__init__(state)
         self.model = model
         self.now_ms = now_ms
         self.ids = ids
+        self.max_bytes = max_bytes  # most bytes the step's input/output mappings may compute
+        self.computed_bytes = 0
         self.stack: list[tuple[str, str, str | None]] = []
         self.reaching: dict[str, frozenset[str]] = {}  # join id -> elements that can reach it
 
@@ -106,9 +123,26 @@ class Run(Tree):
         else:  # exclusive gateway
             self.take(execution_id, self.choose(element, self.values(execution_id)))
 
+    def mapped(
+        self,
+        element_id: str,
+        name: str,
+        value: str | Expression | None,
+        variables: Mapping[str, TypedValue],
+    ) -> TypedValue:
+        """An input/output parameter's typed value, counted against ``max_bytes`` (a mapping
+        that repeats a large variable would otherwise multiply it in Redis). Raises
+        EvaluationError, VariablesTooLarge."""
+        result = mapped(element_id, name, value, variables)
+        if self.max_bytes is not None:
+            self.computed_bytes += len(name.encode()) + len(json.dumps(result, default=str))
+            if self.computed_bytes > self.max_bytes:
+                raise VariablesTooLarge(element_id, name, self.computed_bytes, self.max_bytes)
+        return result
+
     def start_task(self, execution_id: str, task: ExternalTask) -> None:
         outer = self.typed_variables(execution_id)
-        inputs = {p.name: mapped(task.id, p.name, p.value, outer) for p in task.inputs}
+        inputs = {p.name: self.mapped(task.id, p.name, p.value, outer) for p in task.inputs}
         instance = f"{task.id}:{self.ids.new_id()}"
         self.update(execution_id, variables=inputs, activity_instance_id=instance)
         self.start_boundary_timers(execution_id, task.id)

@@ -1,4 +1,5 @@
-"""Starting a process with a wide fork over REST: linear work, and a clear 400 past the limit."""
+"""Starting a process over REST with a wide fork or mappings that multiply a variable: bounded
+work, and a clear 400 past the limits."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 
 import httpx
 
+from tests.broker.engine.test_computed_limits import MB, repeating_inputs
 from tests.broker.engine.wide import wide_bpmn
 
 API = "/engine-rest"
@@ -51,5 +53,31 @@ async def test_a_fork_wider_than_the_step_limit_is_refused_with_400_and_stores_n
         "More than 10000 elements entered in one step at 'fork'",
         "code": 0,
     }
+    assert await count(client, "process-instance/count") == 0
+    assert await count(client, "external-task/count") == 0
+
+
+async def test_input_mappings_multiplying_a_variable_past_the_limit_are_refused_with_400(client):
+    response = await client.post(
+        f"{API}/deployment/create",
+        data={"deployment-name": "copies"},
+        files={"data": ("copies.bpmn", repeating_inputs(42), "application/xml")},
+    )
+    assert response.status_code == 200, response.text
+    definition_id = (await client.get(f"{API}/process-definition/key/copies")).json()["id"]
+
+    response = await client.post(
+        f"{API}/process-definition/key/copies/start",
+        json={"variables": {"big": {"value": "x" * MB, "type": "String"}}},
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["type"], body["code"]) == ("RestException", 0)
+    assert body["message"].startswith(
+        f"Cannot instantiate process definition {definition_id}: Cannot evaluate the parameter "
+        "'copy3' of 't': the mappings of one step computed "
+    )
+    assert body["message"].endswith("more than the limit of 4194304 (REDTASK_MAX_VARIABLES_BYTES)")
     assert await count(client, "process-instance/count") == 0
     assert await count(client, "external-task/count") == 0
