@@ -74,7 +74,7 @@ def lua_spec(pattern: str) -> dict[str, object]:
     segments (``%%``) are dropped and values shorter than ``n`` are refused at once, so a value is
     searched at most once per byte it has, however long the pattern."""
     parts = pattern.split("%")
-    least = sum(len(p.encode()) for p in parts)
+    least = sum(len(p.encode("utf-8", "surrogatepass")) for p in parts)
     if len(parts) == 1:
         return {"s": ["^" + _lua_literal(pattern) + "$"], "n": least}
     middle = [_lua_literal(p) for p in parts[1:-1] if p]
