@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from redtask.broker.definition_model import Deployment, ProcessDefinition
+from redtask.broker.like import like
 from redtask.broker.paging import sort_and_page
-from redtask.broker.query import like_regex
 
 __all__ = [
     "DEFINITION_SORT_FIELDS",
@@ -44,7 +44,7 @@ DEPLOYMENT_SORT_FIELDS: dict[str, Callable[[Deployment], Any]] = {
 
 
 def _like(value: str | None, pattern: str | None) -> bool:
-    return pattern is None or (value is not None and like_regex(pattern).match(value) is not None)
+    return pattern is None or (value is not None and like(value, pattern))
 
 
 def _tenant_matches(

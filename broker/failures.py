@@ -32,7 +32,21 @@ from redtask.broker.store_base import Clock, new_task_id
 from redtask.broker.task_outcomes import HandOff, TaskSource, lock_token_arg, outcome_of
 
 MAX_ERROR_MESSAGE = 666  # Camunda truncates errorMessage to this many characters
+TRUNCATED = "\n[... truncated by redtask: {} bytes in all]"
 NO_INSTANCE = ("", "", "")  # handle_failure.lua ARGV[13..15]: no instance state to write
+
+
+def capped_details(details: str | None, limit: int) -> str | None:
+    """``details`` cut to at most ``limit`` UTF-8 bytes, ending with a marker that gives the
+    original size (Camunda stores errorDetails whole, as a byte array without a cap)."""
+    if details is None or len(details) * 4 <= limit:
+        return details
+    raw = details.encode("utf-8", "surrogatepass")
+    if len(raw) <= limit:
+        return details
+    marker = TRUNCATED.format(len(raw))
+    keep = raw[: max(0, limit - len(marker.encode()))]
+    return keep.decode("utf-8", "ignore") + marker
 
 
 class Failures:
@@ -85,6 +99,7 @@ class Failures:
         if validate.integer("retryTimeout", retry_timeout) < 0:
             raise InvalidArgument("retryDuration is not greater than or equal to 0")
         message = (error_message or "")[:MAX_ERROR_MESSAGE]
+        error_details = capped_details(error_details, self.settings.max_error_details_bytes)
         args: list[Any] = [task_id, worker_id, lock_token_arg(lock_token), message]
         args += ["0" if error_details is None else "1", error_details or "", retries]
         args += [retry_timeout, self.keys.wake_channel, new_task_id()]
@@ -135,7 +150,15 @@ class Failures:
             model = await found.model()
             now = self.clock()
             step = engine.fail_task(
-                model, found.state, task.id, typed, local, now, found.ids, external_task=seen
+                model,
+                found.state,
+                task.id,
+                typed,
+                local,
+                now,
+                found.ids,
+                external_task=seen,
+                max_bytes=self.settings.max_variables_bytes,
             )
             if step is not None:
                 new_state, effects, code = step

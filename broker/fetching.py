@@ -9,22 +9,8 @@ from typing import Any
 import orjson
 
 from redtask.broker.engine import InstanceState, visible_variables
+from redtask.broker.like import lua_spec
 from redtask.broker.model import ExternalTask, TopicRequest
-
-
-def like_to_lua(pattern: str) -> str:
-    """SQL LIKE pattern -> anchored Lua pattern (for processDefinitionVersionTag)."""
-    out = []
-    for ch in pattern:
-        if ch == "%":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        elif ch in "^$()%.[]*+-?":
-            out.append("%" + ch)
-        else:
-            out.append(ch)
-    return "^" + "".join(out) + "$"
 
 
 def _intersect(one: str | None, many: Sequence[str] | None) -> list[str] | None:
@@ -46,7 +32,7 @@ def lua_filters(t: TopicRequest) -> dict[str, Any] | None:
     if pk is not None:
         f["pk"] = pk
     if t.process_definition_version_tag is not None:
-        f["vt"] = like_to_lua(t.process_definition_version_tag)
+        f["vt"] = lua_spec(t.process_definition_version_tag)
     if t.tenant_id_in is not None:
         f["tin"] = list(t.tenant_id_in)
     elif t.without_tenant_id:

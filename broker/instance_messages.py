@@ -120,6 +120,7 @@ class Messages:
                 found.ids,
                 execution_id=execution_id,
                 local_variables=local,
+                max_bytes=self.repo.settings.max_variables_bytes,
             )
             write = found.commit(new_state, effects)
             return Write(write.send, lambda _: Correlation(instance_id, execution_id, new_state))

@@ -70,6 +70,7 @@ class ProcessRuntime:
             self.clock(),
             self.repo.ids(instance_id),
             definition_id=definition_id,
+            max_bytes=self.repo.settings.max_variables_bytes,
         )
         meta = {
             "pd": definition_id,
@@ -114,6 +115,7 @@ class ProcessRuntime:
                 self.clock(),
                 found.ids,
                 external_task=seen,
+                max_bytes=self.repo.settings.max_variables_bytes,
             )
             return found.commit(*step, trigger, errors=errors)
 
@@ -145,6 +147,7 @@ class ProcessRuntime:
                 typed,
                 self.clock(),
                 found.ids,
+                max_bytes=self.repo.settings.max_variables_bytes,
             )
             return found.commit(*step, trigger, errors=errors)
 

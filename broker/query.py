@@ -6,13 +6,13 @@ filters on process definition names, the names of their definitions.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from redtask.broker.errors import InvalidArgument
+from redtask.broker.like import like
 from redtask.broker.model import ExternalTask
 
 SORT_FIELDS: dict[str, Callable[[ExternalTask], Any]] = {
@@ -153,19 +153,11 @@ class TaskQuery:
         )
 
 
-def like_regex(pattern: str) -> re.Pattern[str]:
-    """SQL LIKE (``%`` any run, ``_`` one character) as an anchored regular expression."""
-    out = []
-    for ch in pattern:
-        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
-
-
 def compare(actual: Any, op: str, expected: Any, ignore_case: bool = False) -> bool:
     if ignore_case and isinstance(actual, str) and isinstance(expected, str):
         actual, expected = actual.lower(), expected.lower()
     if op in ("like", "notLike"):
-        hit = isinstance(actual, str) and like_regex(str(expected)).match(actual) is not None
+        hit = isinstance(actual, str) and like(actual, str(expected))
         return hit if op == "like" else not hit
     if op == "eq":
         return bool(actual == expected)

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("redtask-data")
 
     max_variables_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_error_details_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="longer errorDetails are truncated with a marker"
+    )
     max_topic_length: int = Field(default=255, ge=1)
     finished_log_length: int = Field(
         default=10_000, ge=0, description="entries kept per partition in the finished-task log"

@@ -20,7 +20,8 @@ from redtask.broker.errors import InvalidVariable
 TypedValue = dict[str, Any]
 # what Java's Integer.parseInt / Double.parseDouble accept (no digit separators, no NaN)
 _JAVA_INT = re.compile(r"[+-]?\d+\Z")
-_JAVA_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[dDfF]?\Z")
+# no two adjacent digit runs: a failed match on client text must stay linear
+_JAVA_DECIMAL = re.compile(r"[+-]?(\d+(?:\.\d*)?|\.\d+)([eE][+-]?\d+)?[dDfF]?\Z")
 
 _INT_RANGES = {
     "Short": (-(2**15), 2**15 - 1, "java.lang.Short"),

@@ -178,10 +178,14 @@ def retries_of_unknown_task(exc: TaskNotFound) -> CamundaError:
 
 def instantiation_refused(definition_id: str, exc: BrokerError) -> CamundaError:
     """A start refused by the engine (ProcessDefinitionResourceImpl#startProcessInstance wraps
-    it): a bad variable is the client's (400), anything else the engine's (500)."""
+    it): a bad variable is the client's (400), and so is any other refused input (Camunda's
+    500 answered 400, e.g. a fork past the engine's step limit); anything else the engine's
+    (500)."""
     message = f"Cannot instantiate process definition {definition_id}: {exc}"
     if isinstance(exc, InvalidVariable):
         return CamundaError(400, "InvalidRequestException", message, None)
+    if isinstance(exc, InvalidArgument):
+        return CamundaError(400, "RestException", message, 0)
     return CamundaError(500, "RestException", message, 0)
 
 

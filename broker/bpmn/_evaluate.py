@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from redtask.broker.bpmn._nodes import (
@@ -33,8 +33,13 @@ from redtask.broker.bpmn._nodes import (
     Unary,
 )
 
+MAX_TEXT = 4 * 1024 * 1024
+"""Most characters an expression's text result may have: composite text (``${a}${a}...``) is
+refused before it is built, so one condition cannot make the gateway allocate without bound."""
 _LONG = re.compile(r"[+-]?\d+")
-_DOUBLE = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+# ``\d+(?:\.\d*)?``, not ``\d+\.?\d*``: two adjacent digit runs make a failed match on client
+# text quadratic (a 10,000-digit "1...1e" took 5 s)
+_DOUBLE = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
 _JAVA_CLASSES = {
     bool: "java.lang.Boolean",
     int: "java.lang.Long",
@@ -74,6 +79,22 @@ def to_string(value: Any) -> str:
     if isinstance(value, float) and math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     return value if isinstance(value, str) else str(value)
+
+
+def concat(pieces: Iterable[str], text: str) -> str:
+    """The pieces of a composite expression joined. Raises ExpressionError, before building it,
+    when the result would exceed MAX_TEXT characters."""
+    parts = []
+    size = 0
+    for piece in pieces:
+        size += len(piece)
+        if size > MAX_TEXT:
+            raise ExpressionError(
+                f"Error while evaluating expression: {text}. Cause: the result is longer than "
+                f"{MAX_TEXT} characters"
+            )
+        parts.append(piece)
+    return "".join(parts)
 
 
 def _is_number(value: Any) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from redtask.broker.bpmn._evaluate import evaluate, java_class, to_string
+from redtask.broker.bpmn._evaluate import concat, evaluate, java_class, to_string
 from redtask.broker.bpmn._nodes import (
     Binary,
     Call,
@@ -271,9 +271,12 @@ class Expression:
             return evaluate(self.parts[0], variables, self.text)
         if self.is_literal:
             return "".join(str(part) for part in self.parts)
-        return "".join(
-            part if isinstance(part, str) else to_string(evaluate(part, variables, self.text))
-            for part in self.parts
+        return concat(
+            (
+                part if isinstance(part, str) else to_string(evaluate(part, variables, self.text))
+                for part in self.parts
+            ),
+            self.text,
         )
 
     def evaluate_condition(self, variables: Mapping[str, Any]) -> bool:

@@ -233,6 +233,18 @@ class ProcessModel:
     flows: Mapping[str, SequenceFlow]
     errors: Mapping[str, ErrorDefinition] = field(default_factory=lambda: MappingProxyType({}))
     messages: Mapping[str, MessageDefinition] = field(default_factory=lambda: MappingProxyType({}))
+    _boundaries: Mapping[str, tuple[BoundaryEvent, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # built once: the engine asks for every activity it enters (a wide fork enters many)
+        boundaries: dict[str, list[BoundaryEvent]] = {}
+        for e in self.elements.values():
+            if isinstance(e, BoundaryEvent):
+                boundaries.setdefault(e.attached_to, []).append(e)
+        index = {k: tuple(v) for k, v in boundaries.items()}
+        object.__setattr__(self, "_boundaries", MappingProxyType(index))
 
     def outgoing(self, element_id: str) -> tuple[SequenceFlow, ...]:
         """The flows leaving an element, in document order."""
@@ -246,11 +258,7 @@ class ProcessModel:
         """The boundary events attached to an activity, in document order."""
         if attached_to not in self.elements:
             raise KeyError(attached_to)
-        return tuple(
-            e
-            for e in self.elements.values()
-            if isinstance(e, BoundaryEvent) and e.attached_to == attached_to
-        )
+        return self._boundaries.get(attached_to, ())
 
     def children(self, scope_id: str | None = None) -> tuple[Element, ...]:
         """The direct children of the process (None) or of a sub-process, in document order."""

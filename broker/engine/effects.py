@@ -75,7 +75,7 @@ class EffectsBuilder:
     deleted: list[str] = field(default_factory=list)
     timers: dict[str, NewTimer] = field(default_factory=dict)
     cancelled: list[str] = field(default_factory=list)
-    opened: list[Subscription] = field(default_factory=list)
+    opened: dict[Subscription, None] = field(default_factory=dict)  # an ordered set
     closed: list[Subscription] = field(default_factory=list)
     ended: Ending | None = None
     path: list[str] = field(default_factory=list)
@@ -90,7 +90,7 @@ class EffectsBuilder:
 
     def close(self, subscription: Subscription) -> None:
         if subscription in self.opened:
-            self.opened.remove(subscription)
+            del self.opened[subscription]
         else:
             self.closed.append(subscription)
 

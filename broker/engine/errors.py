@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
-from redtask.broker.errors import BrokerError
+from redtask.broker.errors import BrokerError, InvalidArgument
 
 
 class EngineError(BrokerError):
     """Base class: the step cannot be computed; the instance state is left unchanged."""
+
+
+class StepTooLarge(EngineError, InvalidArgument):
+    """One step would enter more elements than the limit (a cycle without a wait state, or a
+    fork wider than that): refused as a client's bad input, nothing is stored."""
+
+    def __init__(self, limit: int, element_id: str) -> None:
+        super().__init__(f"More than {limit} elements entered in one step at '{element_id}'")
+        self.element_id = element_id
+
+
+class VariablesTooLarge(EngineError, InvalidArgument):
+    """The input/output mappings of one step computed more bytes than the variables limit:
+    refused as a client's bad input (the mappings repeat what the client sent), nothing stored."""
+
+    def __init__(self, element_id: str, name: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"Cannot evaluate the parameter '{name}' of '{element_id}': the mappings of one step "
+            f"computed {size} bytes, more than the limit of {limit} (REDTASK_MAX_VARIABLES_BYTES)"
+        )
+        self.element_id = element_id
 
 
 class InstanceEnded(EngineError):

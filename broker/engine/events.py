@@ -30,7 +30,6 @@ from redtask.broker.engine.errors import (
 from redtask.broker.engine.ids import Ids
 from redtask.broker.engine.run import Run
 from redtask.broker.engine.state import Execution, InstanceState, TypedValue, Wait
-from redtask.broker.engine.values import mapped
 
 Step = tuple[InstanceState, Effects]
 Variables = Mapping[str, TypedValue]
@@ -46,6 +45,7 @@ def start(
     ids: Ids,
     *,
     definition_id: str | None = None,
+    max_bytes: int | None = None,
 ) -> Step:
     """Start an instance at the process's none start event (``definition_id`` defaults to the
     process key). Raises NoOutgoingFlow or EvaluationError when the first steps fail."""
@@ -58,7 +58,7 @@ def start(
         executions=(Execution(instance_id, None, None, None),),
         variables=dict(variables),
     )
-    run = Run(model, state, now_ms, ids)
+    run = Run(model, state, now_ms, ids, max_bytes)
     start_event = model.start_event()
     token = run.put(Execution(ids.new_id(), instance_id, None, start_event.id))
     run.push(token.id, start_event.id)
@@ -75,6 +75,7 @@ def complete_task(
     ids: Ids,
     *,
     external_task: Mapping[str, Any] | None = None,
+    max_bytes: int | None = None,
 ) -> Step:
     """Complete an external task and continue the process from its activity.
 
@@ -83,15 +84,16 @@ def complete_task(
     e.g. ``{"errorMessage": ..., "errorDetails": ...}``): the first true one throws its BPMN
     error instead. Output mappings run against the task's locals and
     visible variables and write to the enclosing scopes. Raises InstanceEnded, UnknownTask,
-    NoOutgoingFlow or EvaluationError.
+    NoOutgoingFlow or EvaluationError (VariablesTooLarge when the mappings computed this step
+    take more than ``max_bytes``).
     """
-    run, token, task = _task_run(model, state, task_id, now_ms, ids)
+    run, token, task = _task_run(model, state, task_id, now_ms, ids, max_bytes)
     _set_task_variables(run, token.id, task, variables, local_variables)
     thrown = _error_event(run, token.id, task, external_task or {}, lenient=False)
     if thrown is not None:
         return _finish(run)
     outer = run.typed_variables(token.id)
-    outputs = {p.name: mapped(task.id, p.name, p.value, outer) for p in task.outputs}
+    outputs = {p.name: run.mapped(task.id, p.name, p.value, outer) for p in task.outputs}
     run.clear_scope(token.id)
     for name, value in outputs.items():
         run.set_variable(token.id, name, value)
@@ -109,6 +111,7 @@ def fail_task(
     ids: Ids,
     *,
     external_task: Mapping[str, Any],
+    max_bytes: int | None = None,
 ) -> tuple[InstanceState, Effects, str] | None:
     """A worker reported a failure of an external task (HandleExternalTaskFailureCmd#execute): with
     the failure's variables set, the task's ``camunda:errorEventDefinition`` expressions are
@@ -118,7 +121,7 @@ def fail_task(
     evaluated counts as false, as Camunda logs and skips it. None when no definition matches: the
     state is unchanged (the caller does the retry and incident bookkeeping). Raises InstanceEnded,
     UnknownTask, or NoOutgoingFlow / EvaluationError from the path the error takes."""
-    run, token, task = _task_run(model, state, task_id, now_ms, ids)
+    run, token, task = _task_run(model, state, task_id, now_ms, ids, max_bytes)
     _set_task_variables(run, token.id, task, variables, local_variables)
     code = _error_event(run, token.id, task, external_task, lenient=True)
     if code is None:
@@ -153,24 +156,32 @@ def bpmn_error(
     variables: Variables,
     now_ms: int,
     ids: Ids,
+    *,
+    max_bytes: int | None = None,
 ) -> Step:
     """Throw a BPMN error from an external task (Camunda's BpmnExceptionHandler): the handler found
     by ``model.error_handler`` interrupts its activity; without one the task's path ends.
     ``variables`` are written first, as on completion. Raises InstanceEnded or UnknownTask."""
-    run, token, task = _task_run(model, state, task_id, now_ms, ids)
+    run, token, task = _task_run(model, state, task_id, now_ms, ids, max_bytes)
     _write(run, token.id, task, variables)
     run.throw(token.id, task.id, error_code, error_message)
     return _finish(run)
 
 
 def fire_timer(
-    model: ProcessModel, state: InstanceState, timer_id: str, now_ms: int, ids: Ids
+    model: ProcessModel,
+    state: InstanceState,
+    timer_id: str,
+    now_ms: int,
+    ids: Ids,
+    *,
+    max_bytes: int | None = None,
 ) -> Step:
     """A timer fell due: its catch event moves on, or its boundary event interrupts the
     activity (or, non-interrupting, starts a parallel path). Raises InstanceEnded, UnknownTimer."""
     _require_active(state)
-    run = Run(model, state, now_ms, ids)
-    timer = run.timers.pop(timer_id, None)
+    run = Run(model, state, now_ms, ids, max_bytes)
+    timer = run.drop_timer(timer_id)
     if timer is None:
         raise UnknownTimer(timer_id)
     element = model.elements[timer.element_id]
@@ -198,10 +209,11 @@ def message_waiters(state: InstanceState, message_name: str) -> list[tuple[str, 
     if state.status != "active":
         return []
     found = []
+    by_id = {e.id: e for e in state.executions}
     for execution in state.executions:
         wait = execution.wait
         if wait is not None and wait.kind == "message" and wait.ref == message_name:
-            scope = state.execution(execution.parent_id or state.instance_id)
+            scope = by_id[execution.parent_id or state.instance_id]
             found.append((execution.id, scope.variables if scope.parent_id else state.variables))
     return found
 
@@ -216,6 +228,7 @@ def correlate_message(
     *,
     execution_id: str | None = None,
     local_variables: Variables | None = None,
+    max_bytes: int | None = None,
 ) -> tuple[InstanceState, Effects, str]:
     """Deliver a message to the execution waiting for it (``execution_id``, or the only one);
     returns the new state, the effects and the triggered execution's id. ``variables`` are set
@@ -233,7 +246,7 @@ def correlate_message(
     ]
     if len(waiting) != 1:
         raise NoMatch(message_name, len(waiting))
-    run = Run(model, state, now_ms, ids)
+    run = Run(model, state, now_ms, ids, max_bytes)
     token = waiting[0]
     run.update(token.id, wait=None)
     for name, value in variables.items():
@@ -255,7 +268,12 @@ def cancel(model: ProcessModel, state: InstanceState) -> Step:
 
 
 def _task_run(
-    model: ProcessModel, state: InstanceState, task_id: str, now_ms: int, ids: Ids
+    model: ProcessModel,
+    state: InstanceState,
+    task_id: str,
+    now_ms: int,
+    ids: Ids,
+    max_bytes: int | None = None,
 ) -> tuple[Run, Execution, ExternalTask]:
     _require_active(state)
     token = next(
@@ -270,7 +288,7 @@ def _task_run(
         raise UnknownTask(task_id)
     task = model.elements[token.element_id]
     assert isinstance(task, ExternalTask)
-    run = Run(model, state, now_ms, ids)
+    run = Run(model, state, now_ms, ids, max_bytes)
     return run, run.put(replace(token, wait=None)), task
 
 

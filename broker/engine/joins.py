@@ -13,59 +13,58 @@ have reached it ends elsewhere (where Camunda 7 would stay stuck).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from redtask.broker.bpmn import FlowNode, ProcessModel
+from redtask.broker.bpmn import BoundaryEvent, FlowNode, ProcessModel
 from redtask.broker.engine.state import Execution
 
-
-def waiting_at(tokens: Sequence[Execution], gateway_id: str) -> list[Execution]:
-    """The tokens waiting at a join, in creation order."""
-    return [
-        t
-        for t in tokens
-        if t.element_id == gateway_id and t.wait is not None and t.wait.kind == "join"
-    ]
+Waiting = Mapping[str, Mapping[str, None]]
+"""The ids of the tokens waiting at one join, by the incoming flow they arrived by."""
 
 
-def one_per_flow(gateway: FlowNode, waiting: Sequence[Execution]) -> list[Execution]:
-    """The earliest waiting token of each incoming flow that has one, in flow order."""
+def one_per_flow(gateway: FlowNode, waiting: Waiting, rank: Mapping[str, int]) -> list[str]:
+    """The earliest-created waiting token of each incoming flow that has one, in flow order."""
     chosen = []
-    for flow_id in gateway.incoming:
-        token = next((t for t in waiting if t.wait is not None and t.wait.ref == flow_id), None)
-        if token is not None:
-            chosen.append(token)
+    for flow_id in dict.fromkeys(gateway.incoming):
+        tokens = waiting.get(flow_id)
+        if tokens:
+            chosen.append(min(tokens, key=rank.__getitem__))
     return chosen
 
 
-def parallel_ready(gateway: FlowNode, waiting: Sequence[Execution]) -> bool:
-    arrived = {t.wait.ref for t in waiting if t.wait is not None}
-    return all(flow_id in arrived for flow_id in gateway.incoming)
+def parallel_ready(gateway: FlowNode, waiting: Waiting) -> bool:
+    if len(waiting) < len(gateway.incoming):  # O(1) for every arrival but the last
+        return False
+    return all(flow_id in waiting for flow_id in gateway.incoming)
 
 
-def inclusive_ready(model: ProcessModel, gateway: FlowNode, tokens: Sequence[Execution]) -> bool:
-    """``tokens`` are the children of the join's scope execution."""
-    waiting = waiting_at(tokens, gateway.id)
+def inclusive_ready(
+    gateway: FlowNode, waiting: Waiting, tokens: Sequence[Execution], reaching: frozenset[str]
+) -> bool:
+    """``tokens`` are the children of the join's scope execution, ``reaching`` the elements
+    from which the join can still be reached (:func:`reaching`)."""
     if not waiting:
         return False
     if parallel_ready(gateway, waiting):
         return True
-    others = [t for t in tokens if t not in waiting and t.element_id is not None]
-    return not any(can_reach(model, t.element_id, gateway.id) for t in others if t.element_id)
+    here = {t for ids in waiting.values() for t in ids}
+    return not any(
+        t.element_id in reaching for t in tokens if t.id not in here and t.element_id is not None
+    )
 
 
-def can_reach(model: ProcessModel, source: str, target: str) -> bool:
-    """Whether a token at ``source`` may still arrive at ``target`` (same scope)."""
-    seen = {source}
-    todo = [source]
+def reaching(model: ProcessModel, target: str) -> frozenset[str]:
+    """The elements from which a token may still arrive at ``target`` (same scope), target
+    included: following flows and boundary events backwards, once for all tokens."""
+    seen = {target}
+    todo = [target]
     while todo:
-        element_id = todo.pop()
-        if element_id == target:
-            return True
-        following = [flow.target for flow in model.outgoing(element_id)]
-        following += [b.id for b in model.boundary_events(element_id)]
-        for next_id in following:
-            if next_id not in seen:
-                seen.add(next_id)
-                todo.append(next_id)
-    return False
+        element = model.elements[todo.pop()]
+        before = [flow.source for flow in model.flows_into(element.id)]
+        if isinstance(element, BoundaryEvent):
+            before.append(element.attached_to)
+        for previous in before:
+            if previous not in seen:
+                seen.add(previous)
+                todo.append(previous)
+    return frozenset(seen)

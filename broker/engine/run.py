@@ -7,12 +7,14 @@ flow's path is followed until it waits before the next one starts (Camunda's ord
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redtask.broker.bpmn import (
     BoundaryEvent,
     EndEvent,
+    Expression,
     ExpressionError,
     ExternalTask,
     FlowNode,
@@ -30,23 +32,40 @@ from redtask.broker.bpmn import (
 )
 from redtask.broker.engine import joins
 from redtask.broker.engine.effects import NewTask, NewTimer, Subscription
-from redtask.broker.engine.errors import EngineError, EvaluationError, NoOutgoingFlow
+from redtask.broker.engine.errors import (
+    EngineError,
+    EvaluationError,
+    NoOutgoingFlow,
+    StepTooLarge,
+    VariablesTooLarge,
+)
 from redtask.broker.engine.ids import Ids
-from redtask.broker.engine.state import Execution, InstanceState, Timer, Wait
+from redtask.broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
 from redtask.broker.engine.tree import Tree
 from redtask.broker.engine.values import evaluate, holds, mapped, typed
 
 MAX_ENTRIES = 10_000
-"""Elements one step may enter: more means a cycle without a wait state (bounded work)."""
+"""Elements one step may enter: more means a cycle without a wait state, or a fork wider than one
+request may take (bounded work); each flow a fork takes counts as entered at once."""
 
 
 class Run(Tree):
-    def __init__(self, model: ProcessModel, state: InstanceState, now_ms: int, ids: Ids) -> None:
+    def __init__(
+        self,
+        model: ProcessModel,
+        state: InstanceState,
+        now_ms: int,
+        ids: Ids,
+        max_bytes: int | None = None,
+    ) -> None:
         super().__init__(state)
         self.model = model
         self.now_ms = now_ms
         self.ids = ids
+        self.max_bytes = max_bytes  # most bytes the step's input/output mappings may compute
+        self.computed_bytes = 0
         self.stack: list[tuple[str, str, str | None]] = []
+        self.reaching: dict[str, frozenset[str]] = {}  # join id -> elements that can reach it
 
     def push(self, execution_id: str, element_id: str, flow_id: str | None = None) -> None:
         self.stack.append((execution_id, element_id, flow_id))
@@ -54,7 +73,7 @@ class Run(Tree):
     def run(self) -> None:
         """Move every pushed token until it waits; then fire the inclusive joins that are ready.
 
-        Raises EngineError when the step enters more than MAX_ENTRIES elements."""
+        Raises StepTooLarge when the step enters more than MAX_ENTRIES elements."""
         while self.status == "active":
             while self.stack and self.status == "active":
                 execution_id, element_id, flow_id = self.stack.pop()
@@ -68,9 +87,7 @@ class Run(Tree):
     def enter(self, execution_id: str, element_id: str, flow_id: str | None) -> None:
         element = self.model.elements[element_id]
         if len(self.fx.path) >= MAX_ENTRIES:
-            raise EngineError(
-                f"More than {MAX_ENTRIES} elements entered in one step at '{element_id}'"
-            )
+            raise StepTooLarge(MAX_ENTRIES, element_id)
         self.fx.path.append(element_id)
         self.update(execution_id, element_id=element_id)
         if isinstance(element, StartEvent | BoundaryEvent):
@@ -99,15 +116,33 @@ class Run(Tree):
         elif isinstance(element, IntermediateCatchEvent | ReceiveTask):
             assert element.message_name is not None
             self.update(execution_id, wait=Wait("message", element.message_name))
-            self.fx.opened.append(
-                Subscription(element.message_name, execution_id, element.id, self.business_key)
+            subscription = Subscription(
+                element.message_name, execution_id, element.id, self.business_key
             )
+            self.fx.opened[subscription] = None
         else:  # exclusive gateway
             self.take(execution_id, self.choose(element, self.values(execution_id)))
 
+    def mapped(
+        self,
+        element_id: str,
+        name: str,
+        value: str | Expression | None,
+        variables: Mapping[str, TypedValue],
+    ) -> TypedValue:
+        """An input/output parameter's typed value, counted against ``max_bytes`` (a mapping
+        that repeats a large variable would otherwise multiply it in Redis). Raises
+        EvaluationError, VariablesTooLarge."""
+        result = mapped(element_id, name, value, variables)
+        if self.max_bytes is not None:
+            self.computed_bytes += len(name.encode()) + len(json.dumps(result, default=str))
+            if self.computed_bytes > self.max_bytes:
+                raise VariablesTooLarge(element_id, name, self.computed_bytes, self.max_bytes)
+        return result
+
     def start_task(self, execution_id: str, task: ExternalTask) -> None:
         outer = self.typed_variables(execution_id)
-        inputs = {p.name: mapped(task.id, p.name, p.value, outer) for p in task.inputs}
+        inputs = {p.name: self.mapped(task.id, p.name, p.value, outer) for p in task.inputs}
         instance = f"{task.id}:{self.ids.new_id()}"
         self.update(execution_id, variables=inputs, activity_instance_id=instance)
         self.start_boundary_timers(execution_id, task.id)
@@ -152,7 +187,7 @@ class Run(Tree):
         except (ExpressionError, TimerError) as exc:
             raise EvaluationError(element_id, "the timer", exc) from None
         timer_id = self.ids.new_id()
-        self.timers[timer_id] = Timer(timer_id, execution_id, element_id, due)
+        self.add_timer(Timer(timer_id, execution_id, element_id, due))
         self.fx.timers[timer_id] = NewTimer(timer_id, due, execution_id, element_id)
         return timer_id
 
@@ -200,6 +235,8 @@ class Run(Tree):
 
     def take(self, execution_id: str, flows: Sequence[SequenceFlow]) -> None:
         execution = self.get(execution_id)
+        if len(self.fx.path) + len(flows) > MAX_ENTRIES:  # refused before any token is made
+            raise StepTooLarge(MAX_ENTRIES, execution.element_id or execution_id)
         tokens = [execution_id]
         for _ in flows[1:]:
             sibling = Execution(
@@ -215,8 +252,8 @@ class Run(Tree):
         """End a path; its scope completes when no path is left in it."""
         parent_id = self.get(execution_id).parent_id
         self.release(execution_id)
-        del self.executions[execution_id]
-        if parent_id is not None and not self.children(parent_id):
+        self.remove(execution_id)
+        if parent_id is not None and not self.has_children(parent_id):
             self.complete_scope(parent_id)
 
     def complete_scope(self, execution_id: str) -> None:
@@ -259,30 +296,36 @@ class Run(Tree):
     def try_parallel_join(self, execution_id: str, gateway: ParallelGateway) -> None:
         parent_id = self.get(execution_id).parent_id
         assert parent_id is not None
-        waiting = joins.waiting_at(self.children(parent_id), gateway.id)
+        waiting = self.waiting_at(parent_id, gateway.id)
         if joins.parallel_ready(gateway, waiting):
-            self.merge(joins.one_per_flow(gateway, waiting), gateway)
+            self.merge(joins.one_per_flow(gateway, waiting, self.rank), gateway)
 
     def fire_inclusive_join(self) -> bool:
         """Fire the first ready inclusive join (creation order of its tokens), if any."""
-        for execution in list(self.executions.values()):
-            element = self.model.elements.get(execution.element_id or "")
-            if isinstance(element, InclusiveGateway) and execution.parent_id is not None:
-                tokens = self.children(execution.parent_id)
-                if joins.inclusive_ready(self.model, element, tokens):
-                    waiting = joins.waiting_at(tokens, element.id)
-                    self.merge(joins.one_per_flow(element, waiting), element)
-                    return True
+        candidates = [
+            (min(self.rank[t] for tokens in flows.values() for t in tokens), key)
+            for key, flows in self.joined.items()
+            if key[0] is not None and isinstance(self.model.elements.get(key[1]), InclusiveGateway)
+        ]
+        for _, (parent_id, gateway_id) in sorted(candidates):
+            assert parent_id is not None
+            gateway = self.model.elements[gateway_id]
+            assert isinstance(gateway, InclusiveGateway)
+            waiting = self.waiting_at(parent_id, gateway_id)
+            if gateway_id not in self.reaching:
+                self.reaching[gateway_id] = joins.reaching(self.model, gateway_id)
+            if joins.inclusive_ready(
+                gateway, waiting, self.children(parent_id), self.reaching[gateway_id]
+            ):
+                self.merge(joins.one_per_flow(gateway, waiting, self.rank), gateway)
+                return True
         return False
 
-    def merge(
-        self, tokens: Sequence[Execution], gateway: ParallelGateway | InclusiveGateway
-    ) -> None:
+    def merge(self, tokens: Sequence[str], gateway: ParallelGateway | InclusiveGateway) -> None:
         """The earliest-created token goes on; the other joined tokens end silently."""
-        order = list(self.executions)
-        keep = min(tokens, key=lambda token: order.index(token.id))
+        keep = min(tokens, key=self.rank.__getitem__)
         for token in tokens:
-            if token.id != keep.id:
-                del self.executions[token.id]
-        self.update(keep.id, wait=None)
-        self.fork(keep.id, gateway)
+            if token != keep:
+                self.remove(token)
+        self.update(keep, wait=None)
+        self.fork(keep, gateway)

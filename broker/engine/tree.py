@@ -3,6 +3,11 @@
 Holds the executions, process variables and timers, resolves variables along the scope chain
 (Camunda's rules) and removes executions together with what they wait for, recording the
 cancellations as effects.
+
+Indexes kept by ``put``, ``remove``, ``add_timer`` and ``drop_timer`` (the only writers) make each
+lookup a step needs cost O(1) or O(answer): the children of an execution, the tokens waiting at
+a join by incoming flow, the timers of an execution and every execution's creation rank. So a
+step is linear in the number of tokens, however wide a fork or join.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ from typing import Any
 
 from redtask.broker.engine.effects import EffectsBuilder, Subscription
 from redtask.broker.engine.errors import EngineError
-from redtask.broker.engine.state import Execution, InstanceState, Status, TypedValue
+from redtask.broker.engine.state import Execution, InstanceState, Status, Timer, TypedValue
 from redtask.broker.engine.values import plain_values
+
+JoinKey = tuple[str | None, str]
+"""(scope execution id, join gateway id)."""
 
 
 class Tree:
@@ -23,9 +31,17 @@ class Tree:
         self.business_key = state.business_key
         self.tenant_id = state.tenant_id
         self.status: Status = state.status
-        self.executions = {e.id: e for e in state.executions}
+        self.executions: dict[str, Execution] = {}
+        self.rank: dict[str, int] = {}  # creation order, for "the earliest token"
+        self.kids: dict[str | None, dict[str, None]] = {}  # parent id -> child ids, in order
+        self.joined: dict[JoinKey, dict[str, dict[str, None]]] = {}  # -> flow id -> token ids
+        self.timers: dict[str, Timer] = {}
+        self.timers_of: dict[str, dict[str, None]] = {}  # execution id -> timer ids
+        for execution in state.executions:
+            self.put(execution)
+        for timer in state.timers:
+            self.add_timer(timer)
         self.variables = dict(state.variables)
-        self.timers = {t.id: t for t in state.timers}
         self.fx = EffectsBuilder()
 
     def snapshot(self) -> InstanceState:
@@ -49,14 +65,65 @@ class Tree:
             raise EngineError(f"Execution {execution_id} does not exist") from None
 
     def put(self, execution: Execution) -> Execution:
+        old = self.executions.get(execution.id)
+        if old is not None:
+            self._unindex(old)
+        else:
+            self.rank[execution.id] = len(self.rank)
+            self.kids.setdefault(execution.parent_id, {})[execution.id] = None
         self.executions[execution.id] = execution
+        wait = execution.wait
+        if wait is not None and wait.kind == "join" and execution.element_id is not None:
+            flows = self.joined.setdefault((execution.parent_id, execution.element_id), {})
+            flows.setdefault(wait.ref, {})[execution.id] = None
         return execution
+
+    def remove(self, execution_id: str) -> None:
+        execution = self.executions.pop(execution_id)
+        self._unindex(execution)
+        siblings = self.kids[execution.parent_id]
+        del siblings[execution_id]
+        if not siblings:
+            del self.kids[execution.parent_id]
+
+    def _unindex(self, execution: Execution) -> None:
+        wait = execution.wait
+        if wait is not None and wait.kind == "join" and execution.element_id is not None:
+            key = (execution.parent_id, execution.element_id)
+            flows = self.joined[key]
+            tokens = flows[wait.ref]
+            del tokens[execution.id]
+            if not tokens:
+                del flows[wait.ref]
+                if not flows:
+                    del self.joined[key]
+
+    def add_timer(self, timer: Timer) -> None:
+        self.timers[timer.id] = timer
+        self.timers_of.setdefault(timer.execution_id, {})[timer.id] = None
+
+    def drop_timer(self, timer_id: str) -> Timer | None:
+        timer = self.timers.pop(timer_id, None)
+        if timer is not None:
+            mine = self.timers_of[timer.execution_id]
+            del mine[timer_id]
+            if not mine:
+                del self.timers_of[timer.execution_id]
+        return timer
 
     def update(self, execution_id: str, **changes: Any) -> Execution:
         return self.put(replace(self.get(execution_id), **changes))
 
     def children(self, execution_id: str) -> list[Execution]:
-        return [e for e in self.executions.values() if e.parent_id == execution_id]
+        """The execution's children, in creation order."""
+        return [self.executions[i] for i in self.kids.get(execution_id, ())]
+
+    def has_children(self, execution_id: str) -> bool:
+        return execution_id in self.kids
+
+    def waiting_at(self, parent_id: str | None, gateway_id: str) -> dict[str, dict[str, None]]:
+        """The ids of the tokens of a scope execution waiting at a join, by incoming flow."""
+        return self.joined.get((parent_id, gateway_id), {})
 
     def lineage(self, execution_id: str) -> list[Execution]:
         """The execution, its parent, ... up to the root."""
@@ -115,16 +182,16 @@ class Tree:
             self.fx.close(
                 Subscription(wait.ref, execution.id, execution.element_id, self.business_key)
             )
-        for timer in [t for t in self.timers.values() if t.execution_id == execution_id]:
-            del self.timers[timer.id]
-            self.fx.cancel_timer(timer.id)
+        for timer_id in list(self.timers_of.get(execution_id, ())):
+            self.drop_timer(timer_id)
+            self.fx.cancel_timer(timer_id)
         return self.put(replace(execution, wait=None))
 
     def cancel_inside(self, execution_id: str) -> None:
         """Remove every descendant of an execution with everything it waits for."""
         for execution in self.subtree(execution_id):
             self.release(execution.id)
-            del self.executions[execution.id]
+            self.remove(execution.id)
 
     def clear_scope(self, execution_id: str) -> Execution:
         """End the activity an execution is in: cancel its inside, wait and timers and drop its
@@ -137,6 +204,6 @@ class Tree:
         """End the instance: every execution is removed with what it waits for."""
         root = next(e for e in self.executions.values() if e.parent_id is None)
         self.cancel_inside(root.id)
-        self.executions.clear()
+        self.remove(root.id)
         self.status = ending
         self.fx.ended = "terminated" if ending == "terminated" else "completed"

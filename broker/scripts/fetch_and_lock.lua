@@ -12,7 +12,8 @@ ARGV[5]  scan budget: most index entries examined when topics carry filters
 ARGV[6]  reclaim limit: most due leases/retries per topic moved back to fetchable first
 ARGV[7]  topics JSON: [{"topic": s, "lock": ms (decimal string), "f": filters|null}]
          filters (all optional, AND-ed): "bk" business key, "pd" [definition ids],
-         "pk" [definition keys], "vt" Lua pattern for the version tag, "tin" [tenant ids],
+         "pk" [definition keys], "vt" the version tag LIKE as
+         {"s": [quantifier-free Lua patterns], "n": fewest bytes} (see like() below), "tin" [tenant ids],
          "wt" true = only tasks without tenant, "pv" {name: JSON text of a plain value}
          (OR-ed equality; integers compare exactly, other numbers as doubles). "pv" matches
          the process-level variables of a process task's instance (pi:<id> field "st") and
@@ -145,6 +146,22 @@ local function instance_variables(pi)
   return out
 end
 
+-- SQL LIKE without backtracking: the segments between '%' are found one after another, each
+-- from where the previous ended (the first anchored with '^', the last with '$'). None holds a
+-- quantifier, so string.find never backtracks; every segment but the first and last is non-empty
+-- and a value shorter than the pattern's fewest bytes is refused at once, so there are at most
+-- #s + 2 searches, each bounded by #s * #segment.
+local function like(s, spec)
+  if #s < spec.n then return false end
+  local pos = 1
+  for _, segment in ipairs(spec.s) do
+    local _, e = string.find(s, segment, pos)
+    if not e then return false end
+    pos = e + 1
+  end
+  return true
+end
+
 local function matches(id, f)
   if f == nil or f == cjson.null then return true end
   local v = redis.call('HMGET', k_task(P, id), 'bk', 'pd', 'pk', 'pvt', 'tn', 'pi')
@@ -155,7 +172,7 @@ local function matches(id, f)
   end
   if f.pd ~= nil and not member(f.pd, v[2]) then return false end
   if f.pk ~= nil and not member(f.pk, v[3]) then return false end
-  if f.vt ~= nil and (not v[4] or not string.find(v[4], f.vt)) then return false end
+  if f.vt ~= nil and (not v[4] or not like(v[4], f.vt)) then return false end
   if f.tin ~= nil then
     if not member(f.tin, v[5]) then return false end
   elseif f.wt and v[5] then
