@@ -19,7 +19,7 @@ class Settings(BaseSettings):
         default=200, ge=1, description="Redis connections per process; more requests wait"
     )
     redis_pool_timeout_s: float = Field(
-        default=5.0, gt=0, description="how long a request waits for a free connection"
+        default=20.0, gt=0, description="how long a request waits for a free connection"
     )
     redis_socket_timeout_s: float = Field(
         default=5.0, gt=0, description="longest wait for a Redis reply (then 503)"
