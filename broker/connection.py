@@ -11,6 +11,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from redtask.broker.errors import ConfigurationError
 from redtask.broker.keys import Keys
+from redtask.broker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,24 @@ UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def client_for(url: str, **options: object) -> aioredis.Redis:
-    """An asyncio client (hiredis parser when installed) with string replies."""
-    return aioredis.from_url(url, decode_responses=True, **options)
+def client_for(url: str, settings: Settings | None = None) -> aioredis.Redis:
+    """An asyncio client (hiredis parser when installed) with string replies.
+
+    Its pool is a blocking one: when every connection is busy a command waits up to
+    ``redis_pool_timeout_s`` for one (then ConnectionError, a 503) instead of failing at once.
+    Connect and socket timeouts bound every command, so a paused or unreachable server makes
+    requests fail (503) rather than hang. Pub/sub listening blocks without the socket timeout.
+    """
+    settings = settings or Settings()
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        decode_responses=True,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_pool_timeout_s,
+        socket_timeout=settings.redis_socket_timeout_s,
+        socket_connect_timeout=settings.redis_connect_timeout_s,
+    )
+    return aioredis.Redis.from_pool(pool)
 
 
 async def check_eviction_policy(client: aioredis.Redis, url: str) -> None:
@@ -46,12 +62,12 @@ async def check_eviction_policy(client: aioredis.Redis, url: str) -> None:
         )
 
 
-async def connect(url: str, keys: Keys) -> aioredis.Redis:
+async def connect(url: str, keys: Keys, settings: Settings | None = None) -> aioredis.Redis:
     """A client of ``url`` after checking the server is safe to use (closed if it is not).
 
     Raises ConfigurationError for an evicting server or a different partition count.
     """
-    client = client_for(url)
+    client = client_for(url, settings)
     try:
         await check_eviction_policy(client, url)
         await ensure_partitions(client, keys)

@@ -16,7 +16,7 @@ key                        type    content
 ``P l:<topic>``            ZSET    locked tasks, score = lock expiry ms (a lease, never a TTL)
 ``P r:<topic>``            ZSET    failed tasks waiting out retryTimeout, score = due ms
 ``P x:<topic>``            SET     tasks whose retries are 0 (they carry an incident)
-``P topics``               SET     topic names ever published in this partition
+``P topics``               SET     topics holding a task in this partition (left when empty)
 ``P sw``                   ZSET    topic -> earliest time a lease or retry of it may be due
 ``P inc:<id>``             HASH    an incident (``failedExternalTask``)
 ``P incs``                 ZSET    incident ids, score = incident timestamp ms

@@ -15,6 +15,18 @@ class Settings(BaseSettings):
         default=None,
         description="redis://, rediss:// or unix:// URL; unset = `redtask up` embeds a server",
     )
+    redis_max_connections: int = Field(
+        default=200, ge=1, description="Redis connections per process; more requests wait"
+    )
+    redis_pool_timeout_s: float = Field(
+        default=20.0, gt=0, description="how long a request waits for a free connection"
+    )
+    redis_socket_timeout_s: float = Field(
+        default=5.0, gt=0, description="longest wait for a Redis reply (then 503)"
+    )
+    redis_connect_timeout_s: float = Field(
+        default=2.0, gt=0, description="longest wait to connect to Redis"
+    )
     namespace: str = Field(default="redtask", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     partitions: int = Field(default=1, ge=1, le=1024)
     data_dir: Path = Path("redtask-data")

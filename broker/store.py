@@ -224,4 +224,4 @@ async def open_store(settings: Settings, clock: Clock = wall_clock_ms) -> Store:
     if not settings.redis_url:
         raise InvalidArgument("no Redis URL configured (set REDTASK_REDIS_URL)")
     keys = Keys(settings.namespace, settings.partitions)
-    return Store(await connect(settings.redis_url, keys), settings, clock)
+    return Store(await connect(settings.redis_url, keys, settings), settings, clock)

@@ -1,8 +1,10 @@
 """Reads of external tasks: a task, the task query and count, topic statistics, incidents and
 the finished-task log. Single commands or pipelines through the Redis layer, no scripts.
 
-Queries that must see every task use SCAN over the task hashes: a task present for the whole
-scan is seen at least once (duplicates are dropped).
+Counts whose filters the per-topic indexes answer (topic, locked, retries left or not) read
+only those indexes; a query or count naming a topic or task ids reads only those tasks (see
+``topic_index``). Other queries must see every task and use SCAN over the task hashes: a task
+present for the whole scan is seen at least once (duplicates are dropped).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from redtask.broker.paging import sort_and_page
 from redtask.broker.query import NO_NAMES, SORT_FIELDS, TaskQuery
 from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.store_base import Clock
+from redtask.broker.topic_index import TopicIndex, countable, narrows_to_candidates
 
 DefinitionNames = Callable[[Iterable[str]], Awaitable[Mapping[str, str | None]]]
 
@@ -45,6 +48,7 @@ class TaskReads:
         self.clock = clock
         self.instances = instances
         self.names = names
+        self.index = TopicIndex(db, keys)
 
     async def get(self, task_id: str) -> ExternalTask:
         """The task record. Raises TaskNotFound."""
@@ -76,6 +80,15 @@ class TaskReads:
             await self._load_into(seen, batch, cut)
         return list(seen.values())
 
+    async def _load_ids(self, task_ids: Sequence[str]) -> list[ExternalTask]:
+        """The tasks of ``task_ids`` that exist, in batches of one round trip each."""
+        out: list[ExternalTask] = []
+        for start in range(0, len(task_ids), 500):
+            batch = task_ids[start : start + 500]
+            rows = await self.db.execute_many(("HGETALL", self.keys.task(i)) for i in batch)
+            out += [task_from_hash(i, row) for i, row in zip(batch, rows, strict=True) if row]
+        return out
+
     async def _load_into(self, seen: dict[str, ExternalTask], keys: list[str], cut: int) -> None:
         if not keys:
             return
@@ -95,6 +108,8 @@ class TaskReads:
         return sort_and_page(hits, SORT_FIELDS, sorting, first_result, max_results)
 
     async def count(self, query: TaskQuery) -> int:
+        if countable(query):
+            return await self.index.count(query, self.clock())
         return len(await self._matching(query))
 
     async def select_ids(
@@ -118,7 +133,10 @@ class TaskReads:
 
     async def _matching(self, query: TaskQuery) -> list[ExternalTask]:
         now = self.clock()
-        tasks = await self._scan_tasks()
+        if narrows_to_candidates(query):
+            tasks = await self._load_ids(await self.index.candidate_ids(query))
+        else:
+            tasks = await self._scan_tasks()
         if query.process_variables:
             tasks = await self._with_instance_variables(tasks)
         names = NO_NAMES

@@ -145,11 +145,20 @@ local function sweep_refresh(P, topic)
   end
 end
 
+-- Forget a topic that holds no task any more (no fetchable level, lease, retry or incident),
+-- so the `topics` set does not keep one-shot topics forever. Called after a task is deleted.
+local function topic_forget(P, topic)
+  local n = redis.call('EXISTS', k_levels(P, topic), k_locked(P, topic), k_retry(P, topic),
+                       k_xtasks(P, topic))
+  if n == 0 then redis.call('SREM', k_topics(P), topic) end
+end
+
 -- Remove a finished task (complete or BPMN error) and log the outcome to the capped stream.
 local function finish(P, id, task_key, f_state, f_topic, f_prio, f_iid, outcome, extra, maxlen)
   unindex(P, id, f_state, f_topic, f_prio)
   incident_close(P, task_key, f_iid)
   redis.call('DEL', task_key)
+  topic_forget(P, f_topic)
   if tonumber(maxlen) > 0 then
     local entry = {'XADD', k_done(P), 'MAXLEN', '~', maxlen, '*', 'id', id, 't', f_topic,
                    'outcome', outcome}

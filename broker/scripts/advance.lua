@@ -31,7 +31,8 @@ Returns  {0, version}        committed; the instance's new version
          {-1} | {-2, worker} | {-4, token}   the trigger task is gone / locked by another
                              worker / locked again since (nothing written)
 Effects  instance hash pi:<id> (st, ver, status, meta); pis index; new tasks indexed and
-         woken; cancelled tasks removed; the trigger task finished (and logged); timers in tms;
+         woken; cancelled tasks removed (a topic left without tasks leaves `topics`); the
+         trigger task finished (and logged); timers in tms;
          msg:<name> sets of waiting instances. An ending instance moves to the ended index pih
          (score = end ms) with an EXPIRE of ARGV[12], and up to 10 instances that ended at or
          before now_ms - ARGV[12] s are forgotten (out of pih, hash deleted).
@@ -74,6 +75,7 @@ for _, tid in ipairs(cjson.decode(ARGV[10])) do
     unindex(P, tid, f[1], f[2], f[3] or '0')
     incident_close(P, key, f[4])
     redis.call('DEL', key)
+    topic_forget(P, f[2])
   end
 end
 

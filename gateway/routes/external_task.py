@@ -104,7 +104,7 @@ async def fetch_and_lock(
     if timeout is None:
         tasks = await fetch()
     else:
-        tasks = await hub.park(request, [t.topic_name for t in topics], timeout, fetch)
+        tasks = await hub.park(request, topics, timeout, fetch)
     return JSONBody([convert.locked_external_task(t, tz) for t in tasks])
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from redtask.gateway.deps import StoreDep
 
 router = APIRouter(prefix="/health", tags=["Health"])
+
+# a readiness probe must answer within the probe's own timeout (Kubernetes: 1 s by default),
+# also while Redis is paused or every pooled connection is busy
+READY_TIMEOUT_S = 0.8
 
 
 @router.get("/live")
@@ -18,7 +24,12 @@ async def live() -> dict[str, str]:
 @router.get("/ready")
 async def ready(store: StoreDep) -> JSONResponse:
     try:
-        await store.ping()
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await store.ping()
+    except TimeoutError:
+        return JSONResponse(
+            {"status": "DOWN", "redis": f"no answer within {READY_TIMEOUT_S} s"}, status_code=503
+        )
     except Exception as exc:  # any failure to reach Redis means not ready
         return JSONResponse({"status": "DOWN", "redis": str(exc)}, status_code=503)
     return JSONResponse({"status": "UP", "redis": "UP"})
