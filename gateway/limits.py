@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,27 +13,49 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # cannot decode to one, and the few that do are decided by orjson, which refuses lone ones.
 _SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
+MAX_JSON_DEPTH = 100
+"""Deepest nesting of objects and arrays a JSON body may have: no DTO needs more, and deeper
+values would hit the recursion limits of orjson (254) and Python when stored or compared."""
+
 
 def _json_body(scope: Scope) -> bool:
     content_type = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip()
     return not content_type or content_type.endswith(b"json")
 
 
-def holds_lone_surrogate(body: bytes) -> bool:
-    """Whether a JSON body would decode to a string with a lone surrogate (or is not JSON)."""
-    if _SURROGATE_HINT.search(body) is None:
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
+def malformed_json(body: bytes) -> bool:
+    """Whether a JSON body is one redtask refuses as malformed: not JSON to orjson, holding a
+    lone surrogate, or nested deeper than MAX_JSON_DEPTH. Most bodies are cleared by two scans
+    for the bytes that could make them so."""
+    suspicious = _SURROGATE_HINT.search(body) is not None
+    deep = body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH
+    if not (suspicious or deep):
         return False
     try:
-        orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError:
         return True
-    return False
+    return deep and _deeper_than(value, MAX_JSON_DEPTH)
 
 
 class BodyGuard:
     """Reads the request body (at most ``max_bytes``) before any route sees it: a larger body
     gets a 400 naming the limit, and a JSON body holding a lone UTF-16 surrogate (``"\\ud800"``,
-    which no store, script or client can encode) gets Jackson's 400 for malformed JSON."""
+    which no store, script or client can encode) or nested deeper than MAX_JSON_DEPTH gets
+    Jackson's 400 for malformed JSON."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -72,7 +95,7 @@ class BodyGuard:
                 return
             if not message.get("more_body", False):
                 break
-        if seen and _json_body(scope) and holds_lone_surrogate(b"".join(chunks)):
+        if seen and _json_body(scope) and malformed_json(b"".join(chunks)):
             await _refuse(send, "")
             return
 
