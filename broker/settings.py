@@ -47,3 +47,6 @@ class Settings(BaseSettings):
     auth_users_file: Path | None = Field(
         default=None, description="file with one user:password per line (e.g. a mounted secret)"
     )
+    auth_open_docs: bool = Field(
+        default=False, description="with auth on, serve /openapi.json, /docs, /redoc anonymously"
+    )
