@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     auth_users_file: Path | None = Field(
         default=None, description="file with one user:password per line (e.g. a mounted secret)"
     )
+    run_token: str = Field(
+        default="", description="set by redtask up: /health/ready echoes it in X-Redtask-Run"
+    )
     auth_open_docs: bool = Field(
         default=False, description="with auth on, serve /openapi.json, /docs, /redoc anonymously"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from redtask.gateway.deps import StoreDep
+from redtask.gateway.deps import SettingsDep, StoreDep
 
 router = APIRouter(prefix="/health", tags=["Health"])
 
@@ -16,9 +16,12 @@ async def live() -> dict[str, str]:
 
 
 @router.get("/ready")
-async def ready(store: StoreDep) -> JSONResponse:
+async def ready(store: StoreDep, settings: SettingsDep) -> JSONResponse:
+    """200 once Redis answers; ``X-Redtask-Run`` tells ``redtask up`` it is its own gateway."""
+    headers = {"X-Redtask-Run": settings.run_token} if settings.run_token else None
     try:
         await store.ping()
     except Exception as exc:  # any failure to reach Redis means not ready
-        return JSONResponse({"status": "DOWN", "redis": str(exc)}, status_code=503)
-    return JSONResponse({"status": "UP", "redis": "UP"})
+        body = {"status": "DOWN", "redis": str(exc)}
+        return JSONResponse(body, status_code=503, headers=headers)
+    return JSONResponse({"status": "UP", "redis": "UP"}, headers=headers)
