@@ -180,3 +180,22 @@ def test_an_unreachable_redis_at_start_is_one_line_naming_it(command: list[str])
         f"redtask {command[0]}: cannot reach Redis at 127.0.0.1:{port} (REDTASK_REDIS_URL): "
     )
     assert "hunter2" not in line
+
+
+def test_a_worker_on_an_unreachable_redis_names_it_in_its_retries() -> None:
+    port = free_port()
+    env = _env(REDTASK_REDIS_URL=f"redis://user:hunter2@127.0.0.1:{port}/0")
+    worker = subprocess.Popen(
+        [*REDTASK, "worker", "--transport", "redis", "examples.order_worker"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    time.sleep(3)
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=30)
+
+    assert f"fetchAndLock failed (redis at 127.0.0.1:{port}: " in stderr, stderr
+    assert "hunter2" not in stderr

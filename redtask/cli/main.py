@@ -35,23 +35,9 @@ def _need_redis(settings: Settings) -> None:
         )
 
 
-def redis_address(url: str) -> str:
-    """Where a Redis URL points, without its credentials: ``host:port`` or the socket path."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return parts.path
-    try:
-        port = parts.port or 6379
-    except ValueError:
-        port = 6379
-    return f"{parts.hostname or 'localhost'}:{port}"
-
-
 def unreachable(command: str, settings: Settings, exc: Exception) -> str:
     """The one line a command exits with when Redis cannot be reached at start."""
-    where = redis_address(settings.redis_url or "")
+    where = settings.redis_address()
     return f"redtask {command}: cannot reach Redis at {where} (REDTASK_REDIS_URL): {exc}"
 
 
