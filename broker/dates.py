@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
+LATEST_MS = 10**14 - 1
+"""The latest instant (epoch ms, 5138-11-16T09:46:39.999Z) a stored time may hold: the scripts'
+Lua writes a number computed in a script with 14 significant digits, so a later one would be
+stored as ``1e+14`` and break every read of it (Python's datetime alone would reach 9999)."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def format_datetime(value: datetime) -> str:
     """Render an aware datetime exactly as Camunda does, e.g. ``2015-10-06T16:34:42.000+0200``."""
@@ -15,7 +22,8 @@ def format_ms(epoch_ms: int | None, tz: tzinfo = UTC) -> str | None:
     """Render epoch milliseconds in ``tz``; None stays None."""
     if epoch_ms is None:
         return None
-    return format_datetime(datetime.fromtimestamp(epoch_ms / 1000, tz))
+    # exact: a float of seconds would round the milliseconds of far dates
+    return format_datetime((_EPOCH + timedelta(milliseconds=epoch_ms)).astimezone(tz))
 
 
 def parse_datetime(text: str, default_tz: tzinfo = UTC) -> datetime:
@@ -29,9 +37,6 @@ def parse_datetime(text: str, default_tz: tzinfo = UTC) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=default_tz)
     return parsed
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_ms(value: datetime) -> int:

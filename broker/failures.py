@@ -98,6 +98,7 @@ class Failures:
             raise InvalidArgument("retries is not greater than or equal to 0")
         if validate.integer("retryTimeout", retry_timeout) < 0:
             raise InvalidArgument("retryDuration is not greater than or equal to 0")
+        validate.within_dates("retryTimeout", retry_timeout, self.clock())
         message = (error_message or "")[:MAX_ERROR_MESSAGE]
         error_details = capped_details(error_details, self.settings.max_error_details_bytes)
         args: list[Any] = [task_id, worker_id, lock_token_arg(lock_token), message]

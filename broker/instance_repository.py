@@ -14,8 +14,10 @@ from typing import Any, cast
 
 import orjson
 
+from redtask.broker import validate
 from redtask.broker.engine import Effects, InstanceState
-from redtask.broker.errors import InstanceNotFound
+from redtask.broker.engine.errors import InvalidTopic
+from redtask.broker.errors import InstanceNotFound, InvalidArgument
 from redtask.broker.keys import Keys
 from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.settings import Settings
@@ -105,7 +107,13 @@ class InstanceRepository:
         before: InstanceState | None = None,
     ) -> list[Any]:
         """Run ``advance``: write ``state`` and ``effects`` if the instance is still at version
-        ``expected`` (0: create it). Returns the script's reply (E_CONFLICT included)."""
+        ``expected`` (0: create it). Returns the script's reply (E_CONFLICT included). Raises
+        InvalidTopic, writing nothing, when a new task's computed topic is not a valid one."""
+        for t in effects.tasks_created:
+            try:
+                validate.topic_name(t.topic, self.settings.max_topic_length)
+            except InvalidArgument as exc:
+                raise InvalidTopic(t.activity_id, "the topic", exc) from None
         tasks = [
             {
                 "id": t.id,

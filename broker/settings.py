@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,3 +63,20 @@ class Settings(BaseSettings):
     auth_users_file: Path | None = Field(
         default=None, description="file with one user:password per line (e.g. a mounted secret)"
     )
+    run_token: str = Field(
+        default="", description="set by redtask up: /health/ready echoes it in X-Redtask-Run"
+    )
+    auth_open_docs: bool = Field(
+        default=False, description="with auth on, serve /openapi.json, /docs, /redoc anonymously"
+    )
+
+    def redis_address(self) -> str:
+        """Where ``redis_url`` points, without credentials: ``host:port`` or a socket path."""
+        parts = urlsplit(self.redis_url or "")
+        if parts.scheme == "unix":
+            return parts.path
+        try:
+            port = parts.port or 6379
+        except ValueError:  # not a number: the client will say so
+            port = 6379
+        return f"{parts.hostname or 'localhost'}:{port}"

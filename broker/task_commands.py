@@ -110,9 +110,11 @@ class TaskCommands:
         # topics are keyed by name: a later duplicate replaces the earlier one (as Camunda)
         max_len = self.settings.max_topic_length
         unique = {validate.topic_name(t.topic_name, max_len): t for t in topics}
+        now = self.clock()
         for t in unique.values():
             if validate.integer("lockDuration", t.lock_duration) <= 0:
                 raise InvalidArgument("lockTime is not greater than 0")
+            validate.within_dates("lockDuration", t.lock_duration, now)
         if max_tasks == 0 or not unique:
             return []
         if use_priority:
@@ -157,9 +159,10 @@ class TaskCommands:
     async def lock(self, task_id: str, worker_id: str, lock_duration: int) -> int:
         """Lock one task by id; returns the new lock token. Raises TaskNotFound, WorkerMismatch."""
         worker_id = validate.worker_id(worker_id)
-        validate.integer("lockDuration", lock_duration)
+        now = self.clock()
+        validate.within_dates("lockDuration", validate.integer("lockDuration", lock_duration), now)
         reply = await self.db.call(
-            "lock", self._prefix_of(task_id), self.clock(), task_id, worker_id, lock_duration
+            "lock", self._prefix_of(task_id), now, task_id, worker_id, lock_duration
         )
         raise_for(reply, task_id=task_id, worker_id=worker_id, operation="lock")
         return int(reply[1])
@@ -172,6 +175,7 @@ class TaskCommands:
             raise InvalidArgument("lockTime is not greater than 0")
         worker_id = validate.worker_id(worker_id)
         now = self.clock()
+        validate.within_dates("newDuration", new_duration, now)
         reply = await self.db.call(
             "extend_lock",
             self._prefix_of(task_id),

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from redtask.broker import variables
+from redtask.broker import dates, variables
 from redtask.broker.errors import InvalidArgument
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
@@ -66,3 +66,12 @@ def worker_id(value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidArgument("workerId is null")
     return value
+
+
+def within_dates(name: str, duration: int, now_ms: int) -> int:
+    """A duration (ms) whose end, ``now_ms + duration``, is a date redtask can store and
+    render; InvalidArgument beyond ``dates.LATEST_MS``."""
+    if now_ms + duration > dates.LATEST_MS:
+        latest = dates.format_ms(dates.LATEST_MS)
+        raise InvalidArgument(f"{name} of {duration} ms ends after {latest}, the latest date")
+    return duration

@@ -18,10 +18,10 @@ from redtask.broker import dates
 from redtask.broker.errors import InvalidVariable
 
 TypedValue = dict[str, Any]
-# what Java's Integer.parseInt / Double.parseDouble accept (no digit separators, no NaN)
+# what Java's Integer.parseInt / Double.parseDouble accept (no digit separators, no NaN); each
+# run of digits can be matched one way only, so a long value costs linear time
 _JAVA_INT = re.compile(r"[+-]?\d+\Z")
-# no two adjacent digit runs: a failed match on client text must stay linear
-_JAVA_DECIMAL = re.compile(r"[+-]?(\d+(?:\.\d*)?|\.\d+)([eE][+-]?\d+)?[dDfF]?\Z")
+_JAVA_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?[dDfF]?\Z")
 
 _INT_RANGES = {
     "Short": (-(2**15), 2**15 - 1, "java.lang.Short"),
@@ -68,12 +68,15 @@ def _double(value: Any) -> Any:
         return None
     if isinstance(value, bool):
         raise _cannot_convert(value, "Double", "java.lang.Double")
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str) and _JAVA_DECIMAL.match(value):
-        number = float(value.rstrip("dDfF"))
-    else:
-        raise _cannot_convert(value, "Double", "java.lang.Double")
+    try:
+        if isinstance(value, int | float):
+            number = float(value)
+        elif isinstance(value, str) and _JAVA_DECIMAL.match(value):
+            number = float(value.rstrip("dDfF"))
+        else:
+            raise _cannot_convert(value, "Double", "java.lang.Double")
+    except OverflowError:  # an integer beyond the largest double
+        raise _cannot_convert(value, "Double", "java.lang.Double") from None
     if not math.isfinite(number):  # JSON has no NaN or Infinity: it would come back as null
         raise _cannot_convert(value, "Double", "java.lang.Double")
     return number

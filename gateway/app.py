@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store, open_store
 from redtask.gateway import errors
-from redtask.gateway.auth import BasicAuth, load_users
-from redtask.gateway.limits import BodySizeLimit, EngineGuard
+from redtask.gateway.auth import DOCS, BasicAuth, load_users
+from redtask.gateway.limits import BodyGuard, EngineGuard
 from redtask.gateway.longpoll import WakeHub
 from redtask.gateway.routes import (
     deployment,
@@ -75,10 +75,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.include_router(history.router, prefix=prefix)
         app.include_router(message.router, prefix=prefix)
     app.include_router(engine.engines_router, prefix=root)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.gateway_max_body_bytes)
+    app.add_middleware(BodyGuard, max_bytes=settings.gateway_max_body_bytes)
     if settings.auth_enabled:
-        app.add_middleware(
-            BasicAuth, users=load_users(settings), protected=(root, "/redtask"), root=root
-        )
+        protected = (root, "/redtask") + (() if settings.auth_open_docs else DOCS)
+        app.add_middleware(BasicAuth, users=load_users(settings), protected=protected, root=root)
     app.add_middleware(EngineGuard, root=root, auth_enabled=settings.auth_enabled)
     return app

@@ -1,7 +1,9 @@
 """HTTP Basic authentication as Camunda's ProcessEngineAuthenticationFilter does it.
 
-Off by default. Only ``GET {root}/engine`` is anonymous; a failure answers 401 with
-``WWW-Authenticate: Basic realm="default"`` and an empty body.
+Off by default. Only ``GET {root}/engine`` is anonymous (and the API's documentation with
+``REDTASK_AUTH_OPEN_DOCS``); a failure answers 401 with ``WWW-Authenticate: Basic
+realm="default"`` and an empty body. A request with two ``Authorization`` headers is refused
+with a 400: which one counts would depend on the proxy or server in front.
 """
 
 from __future__ import annotations
@@ -10,9 +12,21 @@ import base64
 import binascii
 import hmac
 
+import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from redtask.broker.settings import Settings
+
+DOCS = ("/openapi.json", "/docs", "/redoc")
+"""The paths of the generated API documentation (FastAPI's)."""
+
+TWO_HEADERS = orjson.dumps(
+    {
+        "type": "InvalidRequestException",
+        "message": "A request may carry only one Authorization header",
+        "code": None,
+    }
+)
 
 
 def load_users(settings: Settings) -> dict[str, str]:
@@ -53,7 +67,23 @@ class BasicAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path in self.anonymous or not path.startswith(self.protected):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if sum(name == b"authorization" for name, _ in scope["headers"]) > 1:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 400,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(TWO_HEADERS)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": TWO_HEADERS})
+            return
+        if path in self.anonymous or not path.startswith(self.protected):
             await self.app(scope, receive, send)
             return
         user = self._authenticated(scope)

@@ -22,6 +22,7 @@ from redtask.broker.definition_model import (
     DeploymentNotFound,
     DeploymentParseError,
 )
+from redtask.broker.engine.errors import InvalidTopic
 from redtask.broker.errors import (
     BrokerError,
     InvalidArgument,
@@ -184,7 +185,8 @@ def instantiation_refused(definition_id: str, exc: BrokerError) -> CamundaError:
     message = f"Cannot instantiate process definition {definition_id}: {exc}"
     if isinstance(exc, InvalidVariable):
         return CamundaError(400, "InvalidRequestException", message, None)
-    if isinstance(exc, InvalidArgument):
+    # InvalidTopic: a topic computed from the client's variables
+    if isinstance(exc, InvalidArgument | InvalidTopic):
         return CamundaError(400, "RestException", message, 0)
     return CamundaError(500, "RestException", message, 0)
 
@@ -235,6 +237,12 @@ def execution_missing(instance_id: str, prefix: str = "") -> CamundaError:
     return CamundaError(400, "RestException", f"{prefix}: {message}", 0)
 
 
+def invalid_topic(exc: InvalidTopic) -> CamundaError:
+    """A task's topic expression computed a topic no worker can fetch, from the variables the
+    request set: Camunda's 500 of the engine, answered 400."""
+    return CamundaError(400, "ProcessEngineException", str(exc), 0)
+
+
 def broker_error(exc: BrokerError) -> CamundaError:
     return CamundaError(500, "ProcessEngineException", str(exc), 0)
 
@@ -252,6 +260,7 @@ ANSWERS: dict[type[Exception], Answer[Any]] = {
     InvalidCorrelation: correlation_refused,
     MessageNotCorrelated: message_not_correlated,
     InvalidArgument: invalid_argument,
+    InvalidTopic: invalid_topic,
     BrokerError: broker_error,
 }
 

@@ -37,6 +37,10 @@ __all__ = ["MAX_DEPTH", "Expression", "ExpressionError", "parse_value"]
 MAX_DEPTH = 100
 """Deepest nesting an expression may have (keeps parsing and evaluation far from Python's stack)."""
 
+MAX_NUMBER_LENGTH = 100
+"""Longest number literal (Python refuses to read integers of more than 4300 digits, and no
+condition needs a hundred)."""
+
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -201,8 +205,10 @@ class _Parser:
     def primary(self) -> Node:
         tok = self.tok
         if tok.kind == "num":
-            self.advance()
             text = tok.value
+            if len(text) > MAX_NUMBER_LENGTH:
+                raise self.fail(f"number literal longer than {MAX_NUMBER_LENGTH} characters")
+            self.advance()
             return Literal(float(text) if any(c in text for c in ".eE") else int(text))
         if tok.kind in ("str", "const"):
             self.advance()

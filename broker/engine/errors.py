@@ -89,5 +89,10 @@ class EvaluationError(EngineError):
         self.element_id = element_id
 
 
+class InvalidTopic(EvaluationError):
+    """The topic an external task's expression computed is not one a worker can fetch (empty,
+    too long, control characters): refused like a published task's."""
+
+
 class InvalidState(EngineError):
     """A stored instance state is malformed (it cannot be read back)."""

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from redtask.gateway.deps import StoreDep
+from redtask.gateway.deps import SettingsDep, StoreDep
 
 router = APIRouter(prefix="/health", tags=["Health"])
 
@@ -22,7 +22,9 @@ async def live() -> dict[str, str]:
 
 
 @router.get("/ready")
-async def ready(store: StoreDep) -> JSONResponse:
+async def ready(store: StoreDep, settings: SettingsDep) -> JSONResponse:
+    """200 once Redis answers; ``X-Redtask-Run`` tells ``redtask up`` it is its own gateway."""
+    headers = {"X-Redtask-Run": settings.run_token} if settings.run_token else None
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
             await store.ping()
@@ -31,5 +33,6 @@ async def ready(store: StoreDep) -> JSONResponse:
             {"status": "DOWN", "redis": f"no answer within {READY_TIMEOUT_S} s"}, status_code=503
         )
     except Exception as exc:  # any failure to reach Redis means not ready
-        return JSONResponse({"status": "DOWN", "redis": str(exc)}, status_code=503)
-    return JSONResponse({"status": "UP", "redis": "UP"})
+        body = {"status": "DOWN", "redis": str(exc)}
+        return JSONResponse(body, status_code=503, headers=headers)
+    return JSONResponse({"status": "UP", "redis": "UP"}, headers=headers)

@@ -35,6 +35,30 @@ def _need_redis(settings: Settings) -> None:
         )
 
 
+def unreachable(command: str, settings: Settings, exc: Exception) -> str:
+    """The one line a command exits with when Redis cannot be reached at start."""
+    where = settings.redis_address()
+    return f"redtask {command}: cannot reach Redis at {where} (REDTASK_REDIS_URL): {exc}"
+
+
+async def _check_reachable(settings: Settings) -> None:
+    from redtask.broker.store import open_store
+
+    store = await open_store(settings)
+    await store.close()
+
+
+def _need_reachable_redis(command: str, settings: Settings) -> None:
+    """Exit with one clear line (status 1) when Redis does not answer; the orchestrator (or
+    ``redtask up``, which starts Redis first) restarts the process."""
+    from redtask.broker.connection import UNREACHABLE_ERRORS
+
+    try:
+        asyncio.run(_check_reachable(settings))
+    except UNREACHABLE_ERRORS as exc:
+        sys.exit(unreachable(command, settings, exc))
+
+
 def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
     """Run ``main(stop)`` on a new loop; SIGINT/SIGTERM set ``stop``."""
 
@@ -70,6 +94,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _need_redis(settings)
+    _need_reachable_redis("scheduler", settings)
 
     async def main(stop: asyncio.Event) -> int:
         store = await open_store(settings)
@@ -101,6 +126,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def cmd_gateway(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _need_redis(settings)
+    _need_reachable_redis("gateway", settings)
     # imported by name: the core does not depend on the gateway package
     server = importlib.import_module("redtask.gateway.server")
     server.serve(settings, args.host, args.port, args.log_level.lower())
@@ -116,6 +142,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         redis_port=args.redis_port,
         log_level=args.log_level,
+        fsync=args.fsync,
     ).run()
 
 
@@ -211,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--redis-port", type=int, default=0, help="embedded Redis port (default: a free one)"
+    )
+    up.add_argument(
+        "--fsync",
+        choices=["everysec", "always"],
+        default="everysec",
+        help="the embedded Redis's appendfsync: everysec (default) may lose the last second of "
+        "writes if the machine fails; always fsyncs each write before answering (slower)",
     )
     up.set_defaults(func=cmd_up)
 

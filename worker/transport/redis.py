@@ -84,8 +84,12 @@ def task_from_model(t: model.ExternalTask) -> ExternalTask:
 
 
 class _Translated:
-    """``with _translated:`` turns broker and Redis errors into the transport's three kinds (a
-    plain context manager: it runs on every call, and an async one costs an await more)."""
+    """``with translated:`` turns broker and Redis errors into the transport's three kinds,
+    naming ``where`` the server is (a plain context manager: it runs on every call, and an
+    async one costs an await more)."""
+
+    def __init__(self, where: str = "redis") -> None:
+        self.where = where  # names the server in Unavailable's message
 
     def __enter__(self) -> None:
         return None
@@ -100,10 +104,7 @@ class _Translated:
         if isinstance(exc, InvalidArgument | ConfigurationError):
             raise Rejected(str(exc)) from exc
         if isinstance(exc, BACKEND_ERRORS):
-            raise Unavailable(f"redis: {exc!r}") from exc
-
-
-_translated = _Translated()
+            raise Unavailable(f"{self.where}: {exc!r}") from exc
 
 
 class RedisTransport:
@@ -121,10 +122,11 @@ class RedisTransport:
         self._generation = 0
         self._completions: list[tuple[Completion, asyncio.Future[Exception | None]]] = []
         self._committer: asyncio.Task[None] | None = None
+        self._translated = _Translated(f"redis at {self.settings.redis_address()}")
 
     async def store(self) -> Store:
         if self._store is None:
-            with _translated:
+            with self._translated:
                 self._store = await open_store(self.settings)
         if self._listener is None or self._listener.done():
             self._listener = asyncio.create_task(self._listen(self._store))
@@ -169,7 +171,7 @@ class RedisTransport:
         deadline = loop.time() + wait_ms / 1000
         while True:
             generation, woken = self._generation, self._woken
-            with _translated:
+            with self._translated:
                 locked = await _uncancelled_fetch(
                     store,
                     store.fetch_and_lock(worker_id, max_tasks, topics, use_priority=use_priority),
@@ -193,7 +195,7 @@ class RedisTransport:
         self._completions.append((item, result))
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit(store))
-        with _translated:
+        with self._translated:
             error = await result
             if error is not None:
                 raise error
@@ -231,7 +233,7 @@ class RedisTransport:
         retry_timeout: int,
     ) -> None:
         store = await self.store()
-        with _translated:
+        with self._translated:
             await store.handle_failure(
                 task.id,
                 task.worker_id,
@@ -250,7 +252,7 @@ class RedisTransport:
         variables: Mapping[str, TypedValue],
     ) -> None:
         store = await self.store()
-        with _translated:
+        with self._translated:
             await store.handle_bpmn_error(
                 task.id,
                 task.worker_id,
@@ -262,7 +264,7 @@ class RedisTransport:
 
     async def extend_lock(self, task: ExternalTask, new_duration: int) -> None:
         store = await self.store()
-        with _translated:
+        with self._translated:
             await store.extend_lock(
                 task.id, task.worker_id, new_duration, lock_token=task.lock_token
             )
@@ -270,7 +272,7 @@ class RedisTransport:
     async def unlock(self, task: ExternalTask) -> None:
         """Unlock, unless another lock was taken since ours (TaskLost)."""
         store = await self.store()
-        with _translated:
+        with self._translated:
             await store.unlock(task.id, lock_token=task.lock_token)
 
     async def aclose(self) -> None:
