@@ -9,6 +9,7 @@ import logging
 import signal
 
 from redtask.cli.health import start_health_server
+from redtask.logs import JsonFormatter
 from redtask.worker.runtime import Worker
 from redtask.worker.settings import WorkerSettings, make_transport
 
@@ -35,12 +36,8 @@ def configure(worker: Worker, args: argparse.Namespace, settings: WorkerSettings
 
 
 def json_logs() -> None:
-    from pythonjsonlogger.json import JsonFormatter
-
-    formatter = JsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-    )
+    """``--json-logs``: the same as ``redtask --log-format json``."""
+    formatter = JsonFormatter()
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
 
