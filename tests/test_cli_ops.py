@@ -217,3 +217,28 @@ def test_version_and_bash_completion() -> None:
     bad = redtask("incidents", "--all", "--topic", "x")
     assert bad.returncode == 2 and "not allowed with argument" in bad.stderr
     assert re.search(r"^\s+topics\s+\S", redtask("--help").stdout, re.M)
+
+
+def test_redtask_gateway_listens_on_redtask_gateway_port(redis_url: str) -> None:
+    from redtask.broker.embedded import free_port
+
+    port = free_port()
+    env = {
+        **redtask_env(redis_url, f"ops{uuid.uuid4().hex[:8]}"),
+        "REDTASK_GATEWAY_PORT": str(port),
+    }
+    proc = subprocess.Popen([*REDTASK, "--log-level", "WARNING", "gateway"], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, "gateway exited during startup"
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "gateway did not listen on the port"
+                time.sleep(0.1)
+        assert response.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(15)
