@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from redtask.broker.embedded import free_port
@@ -37,8 +40,12 @@ def kind(name: str) -> dict[str, dict[str, object]]:
 
 
 async def test_the_metrics_count_each_outcome_of_a_known_sequence_of_tasks(
-    store: Store, topic: str, make_transport: Callable[[], Transport]
+    store: Store,
+    topic: str,
+    make_transport: Callable[[], Transport],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="redtask.worker")
     worker = Worker(make_transport(), poll_timeout=1_000, grace=5)
     release = asyncio.Event()
 
@@ -83,6 +90,23 @@ async def test_the_metrics_count_each_outcome_of_a_known_sequence_of_tasks(
     assert after[("redtask_worker_bpmn_errors_total", t)] == 1
     assert after[("redtask_worker_lock_extensions_total", t)] == 1
     assert after[("redtask_worker_handler_duration_seconds_count", t)] == 7
+    # one line per outcome, carrying the task's ids; the backoff's jittered delay aside
+    outcomes = sorted(
+        (
+            r.levelname,
+            re.sub(r"in \d+ ms", "in N ms", r.getMessage().split(f"({topic})", 1)[1]),
+        )
+        for r in caplog.records
+        if getattr(r, "topic", None) == topic and r.task_id in ids
+    )
+    assert outcomes == [
+        ("INFO", " completed"),
+        ("INFO", " completed"),
+        ("INFO", " completed"),
+        ("INFO", ": BPMN error E1"),
+        ("WARNING", " failed: RuntimeError: boom; no retries left, an incident is raised"),
+        ("WARNING", " failed: RuntimeError: boom; retries left 1, next try in N ms"),
+    ]
     assert 1.4 <= after[("redtask_worker_handler_duration_seconds_sum", t)] < 5
 
 
