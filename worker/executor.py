@@ -7,11 +7,13 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
+import time
 from collections.abc import Callable
 from typing import Any
 
 from redtask.worker.handler import Outcome, outcome_of_error, outcome_of_result
 from redtask.worker.inflight import Running
+from redtask.worker.metrics import WorkerMetrics
 from redtask.worker.reporter import Reporter
 from redtask.worker.router import TaskSpec
 from redtask.worker.task import ExternalTask
@@ -36,7 +38,9 @@ class Executor:
         *,
         concurrency: int,
         processes: int | None,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
+        self.metrics = metrics or WorkerMetrics()
         self.reporter = reporter
         self.running = running
         self.capacity = capacity
@@ -60,9 +64,13 @@ class Executor:
     async def _execute(self, running: Running) -> None:
         task, spec = running.task, running.spec
         try:
+            started = time.perf_counter()
             try:
                 outcome = await self._invoke(spec, task)
             finally:
+                self.metrics.handler_duration.labels(spec.topic).observe(
+                    time.perf_counter() - started
+                )
                 running.handling = False
                 running.batch.handler_returned()
                 if running.keeper is not None:

@@ -8,6 +8,7 @@ import time
 
 from redtask.worker.errors import Rejected, TaskLost, Unavailable
 from redtask.worker.inflight import Batch, Running
+from redtask.worker.metrics import WorkerMetrics
 from redtask.worker.transport.base import Transport
 
 log = logging.getLogger("redtask.worker")
@@ -17,8 +18,9 @@ class LeaseKeeper:
     """One timer per fetched batch, at half its lock duration; a keeper task per handler that
     is still running then, extending its lock every half duration until the handler returns."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, metrics: WorkerMetrics | None = None) -> None:
         self.transport = transport
+        self.metrics = metrics or WorkerMetrics()
 
     def watch(self, batch: Batch, duration: int, loop: asyncio.AbstractEventLoop) -> None:
         """Start the batch's timer (``duration`` is its lock duration in ms)."""
@@ -51,6 +53,7 @@ class LeaseKeeper:
                 continue  # not the half-duration wait below: the lock may end before it
             else:
                 running.deadline = time.monotonic() + duration / 1000
+                self.metrics.lock_extensions.labels(running.spec.topic).inc()
             await asyncio.sleep(
                 max(duration / 2000, running.deadline - time.monotonic() - duration / 2000)
             )

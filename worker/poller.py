@@ -13,6 +13,7 @@ from redtask.worker.errors import Rejected, Unavailable
 from redtask.worker.executor import Executor
 from redtask.worker.inflight import Batch, Running
 from redtask.worker.lease import LeaseKeeper
+from redtask.worker.metrics import WorkerMetrics
 from redtask.worker.reporter import Reporter
 from redtask.worker.router import TaskSpec
 from redtask.worker.task import ExternalTask
@@ -47,6 +48,7 @@ class Poller:
         *,
         executor: Executor,
         leases: LeaseKeeper,
+        metrics: WorkerMetrics | None = None,
         reporter: Reporter,
     ) -> None:
         self.transport = transport
@@ -56,6 +58,7 @@ class Poller:
         self.capacity = capacity
         self.executor = executor
         self.leases = leases
+        self.metrics = metrics or WorkerMetrics()
         self.reporter = reporter
 
     async def poll(self) -> None:
@@ -77,6 +80,8 @@ class Poller:
                     use_priority=settings.use_priority,
                     wait_ms=settings.poll_timeout,
                 )
+                for task in tasks:
+                    self.metrics.fetched.labels(task.topic_name).inc()
                 undispatched = self._dispatch(tasks)
                 for task in undispatched:
                     await self.reporter.give_back(task)

@@ -10,6 +10,7 @@ from redtask.worker.backoff import Backoff
 from redtask.worker.errors import Rejected, TaskLost, Unavailable
 from redtask.worker.handler import Failed, Outcome
 from redtask.worker.inflight import Running
+from redtask.worker.metrics import WorkerMetrics
 from redtask.worker.task import BpmnError, Complete, ExternalTask
 from redtask.worker.transport.base import Transport
 from redtask.worker.values import to_typed_map
@@ -17,12 +18,25 @@ from redtask.worker.values import to_typed_map
 log = logging.getLogger("redtask.worker")
 
 
+def ids(task: ExternalTask) -> dict[str, str | None]:
+    """The ``extra`` of a log line about ``task`` (see :mod:`redtask.logs`)."""
+    return {
+        "task_id": task.id,
+        "topic": task.topic_name,
+        "worker_id": task.worker_id,
+        "process_instance_id": task.process_instance_id,
+    }
+
+
 class Reporter:
     """Reports through ``transport``; ``reconnect`` paces retries while it is unreachable."""
 
-    def __init__(self, transport: Transport, reconnect: Backoff) -> None:
+    def __init__(
+        self, transport: Transport, reconnect: Backoff, metrics: WorkerMetrics | None = None
+    ) -> None:
         self.transport = transport
         self.reconnect = reconnect
+        self.metrics = metrics or WorkerMetrics()
 
     async def report(self, running: Running, outcome: Outcome) -> None:
         """Send the outcome, retrying while the gateway or Redis is away and the lock lasts."""
@@ -60,14 +74,18 @@ class Reporter:
             except TypeError as exc:
                 raise Rejected(str(exc)) from exc
             await self.transport.complete(task, variables, local)
-            log.debug("completed task %s (%s)", task.id, spec.topic)
+            self.metrics.completed.labels(spec.topic).inc()
+            log.info("task %s (%s) completed", task.id, spec.topic, extra=ids(task))
         elif isinstance(outcome, BpmnError):
             try:
                 variables = to_typed_map(outcome.variables)
             except TypeError as exc:
                 raise Rejected(str(exc)) from exc
             await self.transport.bpmn_error(task, outcome.code, outcome.message, variables)
-            log.info("task %s (%s): BPMN error %s", task.id, spec.topic, outcome.code)
+            self.metrics.bpmn_errors.labels(spec.topic).inc()
+            log.info(
+                "task %s (%s): BPMN error %s", task.id, spec.topic, outcome.code, extra=ids(task)
+            )
         else:
             retries = (
                 spec.retry.next_retries(task.retries)
@@ -80,14 +98,19 @@ class Reporter:
                 else outcome.retry_timeout_ms
             )
             await self.transport.failure(task, outcome.message, outcome.details, retries, timeout)
-            log.warning(
-                "task %s (%s) failed: %s; retries left %d, next try in %d ms",
-                task.id,
-                spec.topic,
-                outcome.message,
-                retries,
-                timeout,
-            )
+            self.metrics.failed.labels(spec.topic).inc()
+            if retries > 0:
+                log.warning(
+                    "task %s (%s) failed: %s; retries left %d, next try in %d ms",
+                    *(task.id, spec.topic, outcome.message, retries, timeout),
+                    extra=ids(task),
+                )
+            else:
+                log.warning(
+                    "task %s (%s) failed: %s; no retries left, an incident is raised",
+                    *(task.id, spec.topic, outcome.message),
+                    extra=ids(task),
+                )
 
     async def give_back(self, task: ExternalTask) -> None:
         """Unlock a task we cannot run, so that it is fetched again at once (by us or another

@@ -14,6 +14,7 @@ from redtask.worker.backoff import Backoff
 from redtask.worker.executor import Executor
 from redtask.worker.inflight import Running
 from redtask.worker.lease import LeaseKeeper
+from redtask.worker.metrics import WorkerMetrics
 from redtask.worker.poller import Poller, PollSettings
 from redtask.worker.reporter import Reporter
 from redtask.worker.router import Router
@@ -64,6 +65,7 @@ class Worker(Router):
         self.reconnect = reconnect or Backoff(initial_ms=200, max_ms=10_000, jitter=0.2)
         self._running: dict[str, Running] = {}
         self._stop: asyncio.Event | None = None
+        self.metrics = WorkerMetrics(lambda: len(self._running))
 
     def stop(self) -> None:
         """Ask a running worker to drain and return (safe to call from a signal handler)."""
@@ -85,13 +87,14 @@ class Worker(Router):
             raise RuntimeError("the worker has no transport")
         transport = self.transport
         self._stop, capacity = asyncio.Event(), asyncio.Event()
-        reporter = Reporter(transport, self.reconnect)
+        reporter = Reporter(transport, self.reconnect, self.metrics)
         executor = Executor(
             reporter,
             self._running,
             capacity,
             concurrency=self.concurrency,
             processes=self.processes,
+            metrics=self.metrics,
         )
         settings = PollSettings(
             self.worker_id, self.concurrency, self.poll_timeout, self.use_priority, self.reconnect
@@ -103,8 +106,9 @@ class Worker(Router):
             self._running,
             capacity,
             executor=executor,
-            leases=LeaseKeeper(transport),
+            leases=LeaseKeeper(transport, self.metrics),
             reporter=reporter,
+            metrics=self.metrics,
         )
         log.info(
             "worker %s started: topics %s, concurrency %d",

@@ -129,16 +129,19 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     _need_reachable_redis("gateway", settings)
     # imported by name: the core does not depend on the gateway package
     server = importlib.import_module("redtask.gateway.server")
-    server.serve(settings, args.host, args.port, args.log_level.lower())
+    host = settings.gateway_host if args.host is None else args.host
+    port = settings.gateway_port if args.port is None else args.port
+    server.serve(settings, host, port, args.log_level.lower())
     return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     from redtask.cli.stack import Stack
 
+    settings = Settings()
     return Stack(
-        host=args.host,
-        port=args.port,
+        host=settings.gateway_host if args.host is None else args.host,
+        port=settings.gateway_port if args.port is None else args.port,
         data_dir=args.data_dir,
         redis_port=args.redis_port,
         log_level=args.log_level,
@@ -210,7 +213,18 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("redtask")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from redtask.cli.process import default_url
+
     parser = argparse.ArgumentParser(
         prog="redtask",
         description="Redis-backed, Camunda-7-compatible external-task broker.",
@@ -219,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    parser.add_argument("--version", action="version", version=f"redtask {_version()}")
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text, or one JSON object per line (default: $REDTASK_LOG_FORMAT, else text)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -229,8 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and the gateway; the REST API lives at http://HOST:PORT/engine-rest. Ctrl-C stops all. "
         "Data (Redis AOF) is kept in --data-dir across restarts.",
     )
-    up.add_argument("--host", default="127.0.0.1", help="gateway bind address (default 127.0.0.1)")
-    up.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
+    up.add_argument(
+        "--host", help="gateway bind address (default $REDTASK_GATEWAY_HOST, else 127.0.0.1)"
+    )
+    up.add_argument(
+        "--port", type=int, help="gateway port (default $REDTASK_GATEWAY_PORT, else 8080)"
+    )
     up.add_argument(
         "--data-dir",
         default=os.environ.get("REDTASK_DATA_DIR", "redtask-data"),
@@ -270,8 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the Camunda-compatible REST API (uvicorn). Several may run against "
         "one Redis.",
     )
-    gw.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    gw.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    gw.add_argument("--host", help="bind address (default $REDTASK_GATEWAY_HOST, else 127.0.0.1)")
+    gw.add_argument("--port", type=int, help="port (default $REDTASK_GATEWAY_PORT, else 8080)")
     gw.add_argument("--redis-url", help="Redis URL (default: $REDTASK_REDIS_URL)")
     gw.set_defaults(func=cmd_gateway)
 
@@ -285,8 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("files", nargs="+", metavar="FILE", help="resources, e.g. order.bpmn")
     dep.add_argument(
         "--url",
-        default="http://127.0.0.1:8080/engine-rest",
-        help="the REST API root (default http://127.0.0.1:8080/engine-rest)",
+        default=default_url(),
+        help="the REST API root (default: the gateway of REDTASK_GATEWAY_HOST/PORT, else "
+        "http://127.0.0.1:8080/engine-rest)",
     )
     dep.add_argument("--name", help="deployment name (needed for duplicate filtering)")
     dep.add_argument("--source", help="deployment source")
@@ -303,9 +328,15 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
     dep.set_defaults(func=cmd_deploy)
 
-    from redtask.cli.process import add_process_commands  # start, instances, incidents
+    from redtask.cli.process import add_process_commands  # start, instances
 
     add_process_commands(sub)
+    from redtask.cli.ops import add_ops_commands  # topics, tasks, incidents, cancel
+
+    add_ops_commands(sub)
+    from redtask.cli.completion import add_completion_command
+
+    add_completion_command(sub, parser)
     from redtask.cli.rq import add_rq_bridge_command
     from redtask.cli.worker import add_worker_commands
 
@@ -315,9 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from redtask.logs import configure_logging
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        configure_logging(args.log_level, args.log_format)
+    except ValueError as exc:  # REDTASK_LOG_FORMAT names no format
+        sys.exit(f"redtask: {exc}")
     code: int = args.func(args)
     return code

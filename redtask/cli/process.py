@@ -1,13 +1,28 @@
-"""``redtask start``, ``redtask instances`` and ``redtask incidents``: process instances and
-incidents of a running gateway over its REST API (httpx is imported lazily, like ``deploy``)."""
+"""``redtask start`` and ``redtask instances``: process instances of a running gateway over its
+REST API (httpx is imported lazily, like ``deploy``). The REST root defaults to the gateway of
+REDTASK_GATEWAY_HOST and REDTASK_GATEWAY_PORT."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from typing import Any
+
+
+def default_url() -> str:
+    """The REST root of the gateway that REDTASK_GATEWAY_HOST/PORT configure (a wildcard bind
+    address is reached on the loopback)."""
+    host = os.environ.get("REDTASK_GATEWAY_HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    port = os.environ.get("REDTASK_GATEWAY_PORT") or "8080"
+    return f"http://{host}:{port}/engine-rest"
+
 
 DEFAULT_URL = "http://127.0.0.1:8080/engine-rest"
 TYPES = {
@@ -74,6 +89,8 @@ def _request(args: argparse.Namespace, method: str, path: str, **kwargs: Any) ->
         response = httpx.request(method, url, auth=auth, timeout=args.timeout, **kwargs)
     except httpx.HTTPError as exc:
         sys.exit(f"{prefix}: cannot reach {url}: {exc}")
+    if response.status_code == 204:
+        return None
     try:
         body = response.json()
     except ValueError:
@@ -105,16 +122,12 @@ def cmd_instances(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_incidents(args: argparse.Namespace) -> int:
-    for item in _request(args, "GET", "/incident"):
-        fields = ("id", "incidentType", "processInstanceId", "activityId", "incidentMessage")
-        print("  ".join(_text(item.get(field)) for field in fields))
-    return 0
-
-
 def _client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--url", default=DEFAULT_URL, help=f"the REST API root (default {DEFAULT_URL})"
+        "--url",
+        default=default_url(),
+        help="the REST API root (default http://$REDTASK_GATEWAY_HOST:$REDTASK_GATEWAY_PORT"
+        "/engine-rest, else http://127.0.0.1:8080/engine-rest)",
     )
     parser.add_argument("--user", help="USER:PASSWORD for HTTP Basic authentication")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
@@ -152,12 +165,3 @@ def add_process_commands(sub: Any) -> None:
     instances.add_argument("--key", help="only instances of this process definition key")
     _client_options(instances)
     instances.set_defaults(func=cmd_instances)
-
-    incidents = sub.add_parser(
-        "incidents",
-        help="list open incidents",
-        description="GET /incident and print one line per incident: id, type, process "
-        "instance id, activity id, message ('-' when none).",
-    )
-    _client_options(incidents)
-    incidents.set_defaults(func=cmd_incidents)

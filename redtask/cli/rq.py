@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Any
 
-from redtask.cli.serving import configure, json_logs, serve
+from redtask.cli.serving import add_serving_flags, configure, json_logs, serve
 from redtask.worker.backoff import Backoff
 from redtask.worker.settings import WorkerSettings
 
@@ -50,7 +50,7 @@ def cmd_rq_bridge(args: argparse.Namespace) -> int:
         print(f"redtask rq-bridge: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(worker))
+        asyncio.run(serve(worker, metrics_port=args.metrics_port))
     except Exception:
         log.exception("rq bridge %s failed", worker.worker_id)
         return 1
@@ -120,6 +120,7 @@ def add_rq_bridge_command(sub: Any) -> None:
         "--grace", type=float, help="seconds to wait for jobs on shutdown before unlocking (5)"
     )
     p.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
+    add_serving_flags(p)
     p.set_defaults(func=cmd_rq_bridge)
 
 

@@ -9,6 +9,7 @@ import logging
 import signal
 
 from redtask.cli.health import start_health_server
+from redtask.logs import JsonFormatter
 from redtask.worker.runtime import Worker
 from redtask.worker.settings import WorkerSettings, make_transport
 
@@ -34,30 +35,43 @@ def configure(worker: Worker, args: argparse.Namespace, settings: WorkerSettings
         worker.transport = make_transport(settings, args.redis_url)
 
 
-def json_logs() -> None:
-    from pythonjsonlogger.json import JsonFormatter
-
-    formatter = JsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+def add_serving_flags(parser: argparse.ArgumentParser) -> None:
+    """``--metrics-port``, shared by ``redtask worker`` and ``redtask rq-bridge``."""
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve the worker's Prometheus metrics at GET /metrics on this port",
     )
+
+
+def json_logs() -> None:
+    """``--json-logs``: the same as ``redtask --log-format json``."""
+    formatter = JsonFormatter()
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
 
 
-async def serve(worker: Worker, health_port: int | None = None) -> None:
+async def serve(
+    worker: Worker, health_port: int | None = None, metrics_port: int | None = None
+) -> None:
     """Run ``worker`` with SIGTERM/SIGINT starting a graceful shutdown. With ``health_port``,
-    GET /health/live answers 200 from the worker's event loop (a blocked loop fails it)."""
+    GET /health/live answers 200 from the worker's event loop (a blocked loop fails it); with
+    ``metrics_port``, GET /metrics answers the worker's Prometheus metrics."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
-    health = None
+    servers: list[asyncio.Server] = []
     try:
         if health_port is not None:
-            health = await start_health_server(health_port, lambda: True)
+            servers.append(await start_health_server(health_port, lambda: True))
+        if metrics_port is not None:
+            exposition = worker.metrics.exposition
+            server = await start_health_server(metrics_port, lambda: True, metrics=exposition)
+            servers.append(server)
         await worker.run()
     finally:
-        if health is not None:
-            health.close()
+        for server in servers:
+            server.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

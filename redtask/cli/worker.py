@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from redtask.cli.serving import configure, json_logs, serve
+from redtask.cli.serving import add_serving_flags, configure, json_logs, serve
 from redtask.worker.router import Router
 from redtask.worker.runtime import Worker
 from redtask.worker.settings import WorkerSettings
@@ -67,7 +67,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
     code = 0
     try:
-        asyncio.run(serve(worker, args.health_port))
+        asyncio.run(serve(worker, args.health_port, args.metrics_port))
     except Exception:
         log.exception("worker %s failed", worker.worker_id)
         code = 1
@@ -115,6 +115,7 @@ def add_worker_commands(sub: Any) -> None:
         metavar="PORT",
         help="serve GET /health/live on this port (answered by the worker's event loop)",
     )
+    add_serving_flags(p)
     p.set_defaults(func=cmd_worker)
 
 

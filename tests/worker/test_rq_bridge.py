@@ -15,11 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
+from redtask.broker.embedded import free_port
 from redtask.broker.store import Store
 from redtask.worker import Backoff, Worker
 from redtask.worker.rq_bridge import LOST, rq_bridge
@@ -347,10 +350,13 @@ async def test_the_rq_bridge_command_serves_a_topic_and_exits_0_on_sigterm(
     command = [sys.executable, "-m", "redtask", "--log-level", "WARNING", "rq-bridge"]
     command += [topic, f"{JOBS}.answer", "--queue", queue, "--rq-redis-url", rq_url]
     command += ["--transport", "redis", "--redis-url", redis_url, "--poll-interval", "0.05"]
+    command += ["--metrics-port", str(metrics_port := free_port())]
     bridge_process = subprocess.Popen(command, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)})
     try:
         with rq_worker(rq_url, queue):
             await engine.reaches(instance, ["next"], timeout=20)
+        async with httpx.AsyncClient() as client:
+            metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
         bridge_process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(bridge_process.wait, 15) == 0
     finally:
@@ -360,6 +366,13 @@ async def test_the_rq_bridge_command_serves_a_topic_and_exits_0_on_sigterm(
 
     # a job's return value that is not a dict is the variable "result"
     assert (await engine.variables(instance))["result"]["value"] == 42
+    counted = {
+        (s.name, s.labels.get("topic")): s.value
+        for family in text_string_to_metric_families(metrics)
+        for s in family.samples
+    }
+    assert counted[("redtask_worker_tasks_completed_total", topic)] == 1
+    assert counted[("redtask_worker_tasks_fetched_total", topic)] == 1
 
 
 @pytest.mark.parametrize(
