@@ -18,6 +18,7 @@ from redtask.gateway import errors
 from redtask.gateway.auth import BasicAuth, load_users
 from redtask.gateway.limits import BodySizeLimit, EngineGuard
 from redtask.gateway.longpoll import WakeHub
+from redtask.gateway.metrics import GatewayMetrics, MetricsMiddleware
 from redtask.gateway.routes import (
     deployment,
     engine,
@@ -27,6 +28,7 @@ from redtask.gateway.routes import (
     history,
     incident,
     message,
+    metrics,
     process_definition,
     process_instance,
 )
@@ -42,9 +44,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.state.store = store or await open_store(settings)
         app.state.hub = WakeHub(app.state.store, settings.gateway_max_parked_polls)
         app.state.hub.start()
+        gauges.report_on(app.state.store)
+        gauges.parked.set_function(lambda: app.state.hub.parked)
+        app.state.hub.wake_latency = gauges.wake_latency.observe
         try:
             yield
         finally:
+            gauges.report_on(None)
             await app.state.hub.stop()
             if owned:
                 await app.state.store.close()
@@ -59,11 +65,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    app.state.metrics = gauges = GatewayMetrics()
     app.state.timezone = ZoneInfo(settings.timezone)
     errors.install(app)
     # routes are matched in order: the hot ones first
     app.include_router(extension.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     root = settings.gateway_root_path.rstrip("/")
     for prefix in (root, f"{root}/engine/default"):
         app.include_router(engine.router, prefix=prefix)
@@ -81,4 +89,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             BasicAuth, users=load_users(settings), protected=(root, "/redtask"), root=root
         )
     app.add_middleware(EngineGuard, root=root, auth_enabled=settings.auth_enabled)
+    app.add_middleware(MetricsMiddleware, metrics=gauges)
     return app

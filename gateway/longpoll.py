@@ -25,6 +25,8 @@ class WakeHub:
         self.capacity = capacity
         self.waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self.parked = 0
+        # metrics: seconds from a parked poll's wake-up to its answer with tasks
+        self.wake_latency: Callable[[float], None] | None = None
         self.closing = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -97,11 +99,14 @@ class WakeHub:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(timeout_ms, 0) / 1000
         disconnected = asyncio.ensure_future(request.receive())
+        woken_at: float | None = None
         try:
             while True:
                 event.clear()  # before fetching: a wake during the fetch is not lost
                 tasks = await fetch()
                 remaining = deadline - loop.time()
+                if tasks and woken_at is not None and self.wake_latency is not None:
+                    self.wake_latency(loop.time() - woken_at)
                 if tasks or remaining <= 0 or self.closing.is_set():
                     return tasks
                 woken = asyncio.ensure_future(event.wait())
@@ -109,6 +114,7 @@ class WakeHub:
                     {woken, disconnected}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
                 )
                 woken.cancel()
+                woken_at = loop.time() if woken in done else None
                 if disconnected in done:
                     return []  # the client is gone; nothing was locked for it
         finally:
