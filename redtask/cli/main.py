@@ -51,6 +51,7 @@ def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from redtask.broker.errors import BrokerError
     from redtask.broker.scheduler import Scheduler
+    from redtask.broker.scheduler_metrics import scheduler_exposition
     from redtask.broker.store import open_store
     from redtask.cli.health import start_health_server
 
@@ -73,7 +74,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     async def main(stop: asyncio.Event) -> int:
         store = await open_store(settings)
-        health = None
+        servers = []
         try:
             scheduler = TrackedScheduler(store, args.id)
             if args.check:
@@ -83,13 +84,18 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
                     return 1
                 print(f"scheduler {scheduler.id}: alive (last heartbeat at {beat} ms)")
                 return 0
-            if args.health_port is not None:
-                health = await start_health_server(args.health_port, scheduler.fresh)
+            metrics = scheduler_exposition(scheduler)
+            if args.metrics_port is not None:
+                servers.append(
+                    await start_health_server(args.metrics_port, scheduler.fresh, metrics=metrics)
+                )
+            if args.health_port is not None and args.health_port != args.metrics_port:
+                servers.append(await start_health_server(args.health_port, scheduler.fresh))
             await scheduler.run(stop)
             return 0
         finally:
-            if health is not None:
-                health.close()
+            for server in servers:
+                server.close()
             await store.close()
 
     try:
@@ -227,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     sch.add_argument("--check", action="store_true", help="check the heartbeat and exit")
     sch.add_argument(
         "--health-port", type=int, metavar="PORT", help="serve GET /health/live on this port"
+    )
+    sch.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve the scheduler's Prometheus metrics at GET /metrics on this port "
+        "(it answers the health paths too; may equal --health-port)",
     )
     sch.set_defaults(func=cmd_scheduler)
 
