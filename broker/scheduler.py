@@ -67,13 +67,16 @@ class Scheduler:
         counts.last_pass_seconds = time.perf_counter() - started
         counts.last_pass_at = time.time()
         if moved:
-            log.debug("swept %d tasks back to fetchable", moved)
+            log.debug("swept %d tasks back to fetchable", moved, extra={"scheduler_id": self.id})
         return more
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep until ``stop`` is set; Redis outages are logged and retried with backoff."""
         backoff = self.interval
-        log.info("scheduler %s started (interval %.0f ms)", self.id, self.interval * 1000)
+        ids = {"scheduler_id": self.id}
+        log.info(
+            "scheduler %s started (interval %.0f ms)", self.id, self.interval * 1000, extra=ids
+        )
         while not stop.is_set():
             try:
                 await self.store.heartbeat(self.id, self.heartbeat_ttl_ms)
@@ -81,11 +84,13 @@ class Scheduler:
                 backoff = self.interval
             except BACKEND_ERRORS as exc:
                 self.counts.redis_errors += 1
-                log.warning("scheduler %s: Redis unavailable (%s); retrying", self.id, exc)
+                log.warning(
+                    "scheduler %s: Redis unavailable (%s); retrying", self.id, exc, extra=ids
+                )
                 more = False
                 backoff = min(backoff * 2, 5.0)
             if more:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=backoff)
-        log.info("scheduler %s stopped after moving %d tasks", self.id, self.moved_total)
+        log.info("scheduler %s stopped after moving %d tasks", self.id, self.moved_total, extra=ids)

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store, open_store
 from redtask.gateway import errors
+from redtask.gateway.access_log import AccessLog
 from redtask.gateway.auth import BasicAuth, load_users
 from redtask.gateway.limits import BodySizeLimit, EngineGuard
 from redtask.gateway.longpoll import WakeHub
@@ -34,8 +35,11 @@ from redtask.gateway.routes import (
 )
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """Build the app. Without ``store`` it connects to ``settings.redis_url`` on startup."""
+def create_app(
+    settings: Settings | None = None, store: Store | None = None, access_log: bool = False
+) -> FastAPI:
+    """Build the app. Without ``store`` it connects to ``settings.redis_url`` on startup; with
+    ``access_log``, every request is logged with a request id (``gateway.access_log``)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -90,4 +94,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         )
     app.add_middleware(EngineGuard, root=root, auth_enabled=settings.auth_enabled)
     app.add_middleware(MetricsMiddleware, metrics=gauges)
+    if access_log:
+        app.add_middleware(AccessLog)
     return app

@@ -48,6 +48,24 @@ def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
     return asyncio.run(runner())
 
 
+def _log_format(args: argparse.Namespace) -> None:
+    from redtask.cli.log_format import configure_logging
+
+    configure_logging(args.log_level, args.log_format)
+
+
+def _add_log_format(parser: argparse.ArgumentParser) -> None:
+    from redtask.cli.log_format import FORMATS, default_format
+
+    parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default=default_format(),
+        help="text lines, or JSON lines with a UTC timestamp, level, logger, message and ids "
+        "(default: $REDTASK_LOG_FORMAT or text)",
+    )
+
+
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from redtask.broker.errors import BrokerError
     from redtask.broker.scheduler import Scheduler
@@ -71,6 +89,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _need_redis(settings)
+    _log_format(args)
 
     async def main(stop: asyncio.Event) -> int:
         store = await open_store(settings)
@@ -107,9 +126,10 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def cmd_gateway(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _need_redis(settings)
+    _log_format(args)
     # imported by name: the core does not depend on the gateway package
     server = importlib.import_module("redtask.gateway.server")
-    server.serve(settings, args.host, args.port, args.log_level.lower())
+    server.serve(settings, args.host, args.port, args.log_level.lower(), args.access_log)
     return 0
 
 
@@ -241,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the scheduler's Prometheus metrics at GET /metrics on this port "
         "(it answers the health paths too; may equal --health-port)",
     )
+    _add_log_format(sch)
     sch.set_defaults(func=cmd_scheduler)
 
     gw = sub.add_parser(
@@ -252,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     gw.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     gw.add_argument("--redis-url", help="Redis URL (default: $REDTASK_REDIS_URL)")
+    _add_log_format(gw)
+    gw.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (route, status, duration, request id from X-Request-Id)",
+    )
     gw.set_defaults(func=cmd_gateway)
 
     dep = sub.add_parser(
