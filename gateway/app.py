@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store, open_store
-from redtask.gateway import errors
+from redtask.gateway import docs, errors
 from redtask.gateway.access_log import AccessLog
 from redtask.gateway.auth import BasicAuth, load_users
 from redtask.gateway.limits import BodySizeLimit, EngineGuard
@@ -64,6 +64,8 @@ def create_app(
         summary="Camunda-7-compatible external-task REST API on Redis",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by gateway.docs
+        redoc_url=None,
         # FastAPI >= 0.16x asks OpenTelemetry for providers on every request; redtask exports
         # Prometheus metrics of its own (older FastAPI keeps unknown arguments in app.extra)
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -72,6 +74,7 @@ def create_app(
     app.state.metrics = gauges = GatewayMetrics()
     app.state.timezone = ZoneInfo(settings.timezone)
     errors.install(app)
+    docs.install(app)
     # routes are matched in order: the hot ones first
     app.include_router(extension.router)
     app.include_router(health.router)
