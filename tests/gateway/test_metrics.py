@@ -15,7 +15,7 @@ from redtask.broker.embedded import free_port
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store
 from tests.conftest import FakeClock
-from tests.gateway.helpers import ET, fetch_body, topic
+from tests.gateway.helpers import ET, fetch_body, serve, topic
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -181,3 +181,15 @@ async def test_requests_refused_because_redis_is_unreachable_are_counted(
         )
         == 2
     )
+
+
+@pytest.mark.parametrize(
+    "path", ["/metrics", "/docs", "/redoc", "/docs-assets/swagger-ui-bundle.js"]
+)
+async def test_metrics_and_api_docs_need_no_credentials_when_auth_is_on(
+    settings: Settings, store: Store, path: str
+) -> None:
+    secured = settings.model_copy(update={"auth_enabled": True, "auth_users": "alice:secret"})
+    async with serve(secured, store) as client:
+        assert (await client.get(path)).status_code == 200
+        assert (await client.get("/redtask/topics")).status_code == 401
