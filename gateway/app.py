@@ -14,10 +14,12 @@ from fastapi import FastAPI
 
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store, open_store
-from redtask.gateway import errors
+from redtask.gateway import docs, errors
+from redtask.gateway.access_log import AccessLog
 from redtask.gateway.auth import DOCS, BasicAuth, load_users
 from redtask.gateway.limits import BodyGuard, EngineGuard
 from redtask.gateway.longpoll import WakeHub
+from redtask.gateway.metrics import GatewayMetrics, MetricsMiddleware
 from redtask.gateway.routes import (
     deployment,
     engine,
@@ -27,13 +29,17 @@ from redtask.gateway.routes import (
     history,
     incident,
     message,
+    metrics,
     process_definition,
     process_instance,
 )
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """Build the app. Without ``store`` it connects to ``settings.redis_url`` on startup."""
+def create_app(
+    settings: Settings | None = None, store: Store | None = None, access_log: bool = False
+) -> FastAPI:
+    """Build the app. Without ``store`` it connects to ``settings.redis_url`` on startup; with
+    ``access_log``, every request is logged with a request id (``gateway.access_log``)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -42,9 +48,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.state.store = store or await open_store(settings)
         app.state.hub = WakeHub(app.state.store, settings.gateway_max_parked_polls)
         app.state.hub.start()
+        gauges.report_on(app.state.store)
+        gauges.parked.set_function(lambda: app.state.hub.parked)
+        app.state.hub.wake_latency = gauges.wake_latency.observe
         try:
             yield
         finally:
+            gauges.report_on(None)
             await app.state.hub.stop()
             if owned:
                 await app.state.store.close()
@@ -54,16 +64,21 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         summary="Camunda-7-compatible external-task REST API on Redis",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by gateway.docs
+        redoc_url=None,
         # FastAPI >= 0.16x asks OpenTelemetry for providers on every request; redtask exports
         # Prometheus metrics of its own (older FastAPI keeps unknown arguments in app.extra)
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    app.state.metrics = gauges = GatewayMetrics()
     app.state.timezone = ZoneInfo(settings.timezone)
     errors.install(app)
+    docs.install(app)
     # routes are matched in order: the hot ones first
     app.include_router(extension.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     root = settings.gateway_root_path.rstrip("/")
     for prefix in (root, f"{root}/engine/default"):
         app.include_router(engine.router, prefix=prefix)
@@ -80,4 +95,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         protected = (root, "/redtask") + (() if settings.auth_open_docs else DOCS)
         app.add_middleware(BasicAuth, users=load_users(settings), protected=protected, root=root)
     app.add_middleware(EngineGuard, root=root, auth_enabled=settings.auth_enabled)
+    app.add_middleware(MetricsMiddleware, metrics=gauges)
+    if access_log:
+        app.add_middleware(AccessLog)
     return app

@@ -330,6 +330,7 @@ def install(app: FastAPI) -> None:
     async def backend_error(request: Request, exc: Exception) -> Response:
         # Redis is down or restarting: a clear, retryable answer instead of a traceback
         log.warning("%s %s: Redis unavailable (%s)", request.method, request.url.path, exc)
+        request.app.state.metrics.redis_errors.inc()
         error = CamundaError(503, "ProcessEngineException", f"Redis unavailable: {exc}", 0)
         return error.response()
 

@@ -73,6 +73,8 @@ class WakeHub:
         # topic -> selective polls (woken by every wake-up of the topic)
         self.selective: dict[str, dict[Waiter, None]] = {}
         self.waiters: set[Waiter] = set()
+        # metrics: seconds from a parked poll's wake-up to its answer with tasks
+        self.wake_latency: Callable[[float], None] | None = None
         self.closing = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -184,6 +186,7 @@ class WakeHub:
         deadline = loop.time() + max(timeout_ms, 0) / 1000
         disconnected = asyncio.ensure_future(request.receive())
         tasks: list[Any] = []
+        woken_at: float | None = None
         try:
             while True:
                 # idle and cleared before fetching: a wake-up during the fetch is not lost
@@ -191,6 +194,8 @@ class WakeHub:
                 waiter.event.clear()
                 tasks = await fetch()
                 remaining = deadline - loop.time()
+                if tasks and woken_at is not None and self.wake_latency is not None:
+                    self.wake_latency(loop.time() - woken_at)
                 if tasks or remaining <= 0 or self.closing.is_set():
                     return tasks
                 woken = asyncio.ensure_future(waiter.event.wait())
@@ -198,6 +203,7 @@ class WakeHub:
                     {woken, disconnected}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
                 )
                 woken.cancel()
+                woken_at = loop.time() if woken in done else None
                 if disconnected in done:
                     return []  # the client is gone; nothing was locked for it
         finally:

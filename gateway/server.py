@@ -31,14 +31,17 @@ class GatewayServer(uvicorn.Server):
         self._captured_signals.clear()
 
 
-def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
-    app = create_app(settings)
+def serve(
+    settings: Settings, host: str, port: int, log_level: str = "info", access_log: bool = False
+) -> None:
+    app = create_app(settings, access_log=access_log)
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level,
-        access_log=False,
+        log_config=None,  # uvicorn's records go through the process's one set-up (--log-format)
+        access_log=False,  # redtask's own (--access-log) carries route and request id
         timeout_graceful_shutdown=10,
     )
     # what startup built (modules, routes, models) lives as long as the process: keep it out

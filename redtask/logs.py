@@ -17,11 +17,27 @@ import json
 import logging
 import os
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 FORMATS = ("text", "json")
-ID_FIELDS = ("task_id", "topic", "worker_id", "process_instance_id", "request_id")
+ID_FIELDS = (
+    "task_id",
+    "topic",
+    "worker_id",
+    "process_instance_id",
+    "request_id",
+    "scheduler_id",
+    "method",
+    "path",
+    "route",
+    "status",
+    "duration_ms",
+)
+# the id of the request being served (set by the gateway's access log); every line logged while
+# serving it carries the id
+request_id: ContextVar[str | None] = ContextVar("redtask_request_id", default=None)
 ENV_VAR = "REDTASK_LOG_FORMAT"
 
 
@@ -31,7 +47,11 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 
 def _ids(record: logging.LogRecord) -> dict[str, Any]:
-    return {f: getattr(record, f) for f in ID_FIELDS if getattr(record, f, None) is not None}
+    found = {f: getattr(record, f) for f in ID_FIELDS if getattr(record, f, None) is not None}
+    current = request_id.get()
+    if current is not None:
+        found.setdefault("request_id", current)
+    return found
 
 
 class JsonFormatter(logging.Formatter):

@@ -99,11 +99,17 @@ def test_topics_watch_redraws_until_interrupted(api: str, base: str, topic: str)
         stdout=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.5)
+    # interrupted once it has drawn two whole frames (and started a third)
+    assert proc.stdout is not None
+    seen = ""
+    while seen.count("\x1b[H\x1b[2J") < 3:
+        line = proc.stdout.readline()
+        assert line, "redtask topics --watch exited on its own"
+        seen += line
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0
-    frames = out.split("\x1b[H\x1b[2J")[1:]
+    frames = (seen + out).split("\x1b[H\x1b[2J")[1:]
     assert len(frames) >= 2
     assert topic_line(frames[0], topic) == [topic, "2", "0", "0", "0"]
 

@@ -72,9 +72,21 @@ def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
     return asyncio.run(runner())
 
 
+def _add_log_format(parser: argparse.ArgumentParser) -> None:
+    """``--log-format`` after the subcommand too (``redtask gateway --log-format json``); it
+    only sets the value that ``main`` configures logging with."""
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=argparse.SUPPRESS,
+        help="text, or one JSON object per line (default: $REDTASK_LOG_FORMAT, else text)",
+    )
+
+
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from redtask.broker.errors import BrokerError
     from redtask.broker.scheduler import Scheduler
+    from redtask.broker.scheduler_metrics import scheduler_exposition
     from redtask.broker.store import open_store
     from redtask.cli.health import start_health_server
 
@@ -98,7 +110,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     async def main(stop: asyncio.Event) -> int:
         store = await open_store(settings)
-        health = None
+        servers = []
         try:
             scheduler = TrackedScheduler(store, args.id)
             if args.check:
@@ -108,13 +120,18 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
                     return 1
                 print(f"scheduler {scheduler.id}: alive (last heartbeat at {beat} ms)")
                 return 0
-            if args.health_port is not None:
-                health = await start_health_server(args.health_port, scheduler.fresh)
+            metrics = scheduler_exposition(scheduler)
+            if args.metrics_port is not None:
+                servers.append(
+                    await start_health_server(args.metrics_port, scheduler.fresh, metrics=metrics)
+                )
+            if args.health_port is not None and args.health_port != args.metrics_port:
+                servers.append(await start_health_server(args.health_port, scheduler.fresh))
             await scheduler.run(stop)
             return 0
         finally:
-            if health is not None:
-                health.close()
+            for server in servers:
+                server.close()
             await store.close()
 
     try:
@@ -131,7 +148,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     server = importlib.import_module("redtask.gateway.server")
     host = settings.gateway_host if args.host is None else args.host
     port = settings.gateway_port if args.port is None else args.port
-    server.serve(settings, host, port, args.log_level.lower())
+    server.serve(settings, host, port, args.log_level.lower(), args.access_log)
     return 0
 
 
@@ -286,6 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     sch.add_argument(
         "--health-port", type=int, metavar="PORT", help="serve GET /health/live on this port"
     )
+    sch.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve the scheduler's Prometheus metrics at GET /metrics on this port "
+        "(it answers the health paths too; may equal --health-port)",
+    )
+    _add_log_format(sch)
     sch.set_defaults(func=cmd_scheduler)
 
     gw = sub.add_parser(
@@ -297,6 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument("--host", help="bind address (default $REDTASK_GATEWAY_HOST, else 127.0.0.1)")
     gw.add_argument("--port", type=int, help="port (default $REDTASK_GATEWAY_PORT, else 8080)")
     gw.add_argument("--redis-url", help="Redis URL (default: $REDTASK_REDIS_URL)")
+    _add_log_format(gw)
+    gw.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (route, status, duration, request id from X-Request-Id)",
+    )
     gw.set_defaults(func=cmd_gateway)
 
     dep = sub.add_parser(

@@ -1,0 +1,58 @@
+"""``/docs`` (Swagger UI) and ``/redoc`` with their scripts and styles served by the gateway, so
+both work offline and behind a strict egress policy.
+
+The assets come from the ``fastapi-offline`` package (MIT), which vendors Swagger UI's and
+Redoc's distribution builds; only its files are used, not its app class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+
+ASSETS = "/docs-assets"  # outside the REST root and /redtask: the pages need no credentials
+ASSET_DIR = Path(fastapi_offline.__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Serve /docs, /docs/oauth2-redirect and /redoc from local assets; the app must be built
+    with ``docs_url=None, redoc_url=None``."""
+    app.mount(ASSETS, StaticFiles(directory=ASSET_DIR), name="docs-assets")
+    title = f"{app.title} - REST API"
+
+    def openapi_url(request: Request) -> str:
+        return f"{request.scope.get('root_path', '')}{app.openapi_url}"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url(request),
+            title=title,
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS}/favicon.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url(request),
+            title=title,
+            redoc_js_url=f"{ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
