@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -104,8 +105,12 @@ def test_the_scheduler_logs_json_lines_with_its_id(redis) -> None:
         env=env,
         stderr=subprocess.PIPE,
     )
-    time.sleep(1.0)
-    lines = json_lines(stop(proc))
+    assert proc.stderr is not None
+    first: list[bytes] = []  # the started line, read beside the test so a hang stays bounded
+    reader = threading.Thread(target=lambda: first.append(proc.stderr.readline()))  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout=30)
+    lines = json_lines(b"".join(first) + stop(proc))
     own = [line for line in lines if line["logger"] == "redtask.broker.scheduler"]
     assert [line["message"] for line in own] == [
         "scheduler sched-7 started (interval 20 ms)",
