@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from redtask.broker.connection import client_for
+from redtask.broker.errors import StaleLock, TaskNotFound
 from redtask.broker.model import TopicRequest
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store
@@ -18,7 +19,8 @@ def fetch_until_idle(
 ) -> list[Delivery]:
     """Fetch 10 at a time until the topic stays empty for 3 s (long enough on a loaded
     machine); complete every task except each ``abandon_every``-th (0 = complete all), which
-    is left to expire like a crashed worker."""
+    is left to expire like a crashed worker. A completion may be refused only after its lease
+    ended."""
 
     async def run() -> list[Delivery]:
         store = Store(client_for(url), Settings(namespace=namespace, partitions=partitions))
@@ -39,7 +41,14 @@ def fetch_until_idle(
                     if not abandon_every or len(out) % abandon_every:
                         keep.append(task)
                 for task in keep:
-                    await store.complete(task.id, worker, lock_token=task.lock_token)
+                    try:
+                        await store.complete(task.id, worker, lock_token=task.lock_token)
+                    except (StaleLock, TaskNotFound):
+                        # refused only once the lease is over (a loaded machine can take
+                        # 300 ms between fetch and complete): another client re-locked it
+                        assert task.lock_expiration_time is not None
+                        if store.clock() < task.lock_expiration_time:
+                            raise
         finally:
             await store.close()
         return out
