@@ -9,8 +9,8 @@ a request reaches the store, not just a 404). Whatever the input, the gateway ne
 The store is seeded through the API first: a deployment, running instances, standalone tasks
 fetchable, locked by worker ``w`` and in an incident. Operations are driven as in
 test_schemathesis.py (``operation.as_strategy()`` against the live app).
-``REDTASK_FUZZ_EXAMPLES`` (default 15) sets the examples per operation; ``pending`` and the
-comment below STRINGS list the edge values left out until other fixes merge.
+``REDTASK_FUZZ_EXAMPLES`` (default 15) sets the examples per operation; the comment below
+STRINGS lists the edge values it does not generate.
 """
 
 from __future__ import annotations
@@ -54,23 +54,9 @@ NAMES = [TOPIC, "w", KEY, "amount"]
 SEEDED = {"topicName": TOPIC, "workerId": "w", "processDefinitionKey": KEY, "name": "amount"}
 
 
-def pending(key: str, value: Any) -> bool:
-    """Edge values that answer 500 today; each is fixed by another part of the hardening
-    issue, and left out here until that fix merges (then delete its line)."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        return False
-    # section 3: a duration beyond what dates express (fetchAndLock 500 and a lost task; lock,
-    # extendLock or retryTimeout stored, then every read of the store 500 "year ... out of range")
-    if key in ("lockDuration", "newDuration", "retryTimeout") and abs(value) > 10**12:
-        return True
-    # section 3: retries of 2^63 or more in PUT /external-task/retries (and retries-async)
-    return key == "retries" and abs(value) >= 2**63
-
-
-# Left out until the fixes of the hardening issue merge (each answers 500 today):
-# - a lone UTF-16 surrogate ("\ud800") in any string (section 3)
-# - a Double variable whose value is an integer beyond float range, e.g. 10**400 (section 3)
-# - a processVariables filter nested 300 levels (section 3; edges here never nest)
+# Not generated here: a lone UTF-16 surrogate ("\ud800"; test_lone_surrogates.py covers bodies,
+# and an HTTP client cannot put one in a path or query), a Double variable beyond float range and
+# bodies nested hundreds of levels (test_bad_input_edges.py covers both).
 
 
 INTEGER_VALUE = {"value": 1, "type": "Integer"}
@@ -229,7 +215,7 @@ def mutate(data: st.DataObject, value: Any, ids: list[str], key: str = "") -> An
         return SEEDED[key]
     if data.draw(st.booleans()):
         edge = data.draw(edge_for(value, ids))
-        return value if pending(key, edge) else edge
+        return edge
     return value
 
 
