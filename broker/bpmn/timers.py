@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from redtask.broker.bpmn.expressions import Expression, parse_value
-from redtask.broker.dates import to_ms
+from redtask.broker.dates import LATEST_MS, format_ms, to_ms
 from redtask.broker.errors import BrokerError
 
 TimerKind = Literal["duration", "date"]
@@ -37,6 +37,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 class TimerError(BrokerError, ValueError):
     """A timer value is not a valid ISO-8601 duration or date (at parse time or when evaluated)."""
+
+
+class TimerOutOfRange(TimerError):
+    """A timer falls before the epoch or after the latest time redtask stores exactly
+    (``dates.LATEST_MS``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,7 @@ class IsoDuration:
             )
             return shifted + sign * span
         except (ValueError, OverflowError) as exc:
-            raise TimerError(f"Duration leaves the supported date range: {exc}") from None
+            raise TimerOutOfRange(f"Duration leaves the supported date range: {exc}") from None
 
 
 def parse_duration(text: str) -> IsoDuration:
@@ -127,6 +132,14 @@ def due_ms(definition: TimerDefinition, now_ms: int, variables: Mapping[str, Any
     an ISO string or a datetime (naive = UTC). Raises TimerError for an invalid value and
     ExpressionError when the evaluation fails.
     """
+    due = _due_ms(definition, now_ms, variables)
+    if not 0 <= due <= LATEST_MS:
+        latest = format_ms(LATEST_MS)
+        raise TimerOutOfRange(f"Timer falls outside the supported dates (1970 to {latest})")
+    return due
+
+
+def _due_ms(definition: TimerDefinition, now_ms: int, variables: Mapping[str, Any]) -> int:
     value = definition.value
     result = value.evaluate(variables) if isinstance(value, Expression) else value
     if definition.kind == "date":
@@ -146,6 +159,7 @@ __all__ = [
     "TimerDefinition",
     "TimerError",
     "TimerKind",
+    "TimerOutOfRange",
     "due_ms",
     "parse_date",
     "parse_duration",

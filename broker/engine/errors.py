@@ -89,6 +89,11 @@ class EvaluationError(EngineError):
         self.element_id = element_id
 
 
+class TimerOutOfRange(EvaluationError, InvalidArgument):
+    """A timer would fall outside the dates redtask stores (a duration or date computed from
+    the client's variables, or deployed): refused as bad input, nothing is stored."""
+
+
 class InvalidTopic(EvaluationError):
     """The topic an external task's expression computed is not one a worker can fetch (empty,
     too long, control characters): refused like a published task's."""

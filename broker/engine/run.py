@@ -30,6 +30,7 @@ from redtask.broker.bpmn import (
     TimerError,
     due_ms,
 )
+from redtask.broker.bpmn.timers import TimerOutOfRange as TimerRangeError
 from redtask.broker.engine import joins
 from redtask.broker.engine.effects import NewTask, NewTimer, Subscription
 from redtask.broker.engine.errors import (
@@ -37,6 +38,7 @@ from redtask.broker.engine.errors import (
     EvaluationError,
     NoOutgoingFlow,
     StepTooLarge,
+    TimerOutOfRange,
     VariablesTooLarge,
 )
 from redtask.broker.engine.ids import Ids
@@ -184,6 +186,8 @@ class Run(Tree):
     def schedule(self, execution_id: str, element_id: str, definition: TimerDefinition) -> str:
         try:
             due = due_ms(definition, self.now_ms, self.values(execution_id))
+        except TimerRangeError as exc:
+            raise TimerOutOfRange(element_id, "the timer", exc) from None
         except (ExpressionError, TimerError) as exc:
             raise EvaluationError(element_id, "the timer", exc) from None
         timer_id = self.ids.new_id()
