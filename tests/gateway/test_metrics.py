@@ -183,13 +183,20 @@ async def test_requests_refused_because_redis_is_unreachable_are_counted(
     )
 
 
-@pytest.mark.parametrize(
-    "path", ["/metrics", "/docs", "/redoc", "/docs-assets/swagger-ui-bundle.js"]
-)
-async def test_metrics_and_api_docs_need_no_credentials_when_auth_is_on(
+async def test_metrics_need_no_credentials_when_auth_is_on(
+    settings: Settings, store: Store
+) -> None:
+    secured = settings.model_copy(update={"auth_enabled": True, "auth_users": "alice:secret"})
+    async with serve(secured, store) as client:
+        assert (await client.get("/metrics")).status_code == 200
+        assert (await client.get("/redtask/topics")).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/docs-assets/swagger-ui-bundle.js"])
+async def test_the_local_api_docs_answer_with_credentials_when_auth_is_on(
     settings: Settings, store: Store, path: str
 ) -> None:
     secured = settings.model_copy(update={"auth_enabled": True, "auth_users": "alice:secret"})
     async with serve(secured, store) as client:
-        assert (await client.get(path)).status_code == 200
-        assert (await client.get("/redtask/topics")).status_code == 401
+        assert (await client.get(path)).status_code == 401
+        assert (await client.get(path, auth=("alice", "secret"))).status_code == 200

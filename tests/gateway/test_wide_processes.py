@@ -37,7 +37,9 @@ async def test_a_3000_branch_fork_starts_in_seconds_with_one_task_per_branch(cli
 
     assert response.status_code == 200, response.text
     assert await count(client, "external-task/count?topicName=w") == 3_000
-    assert took < 5.0
+    # generous for a loaded 2-core machine (about 1 s when quiet); linearity itself is measured
+    # on the engine alone in tests/broker/engine/test_wide.py
+    assert took < 15.0
 
 
 async def test_a_fork_wider_than_the_step_limit_is_refused_with_400_and_stores_nothing(client):
