@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -11,7 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from redtask.broker.errors import ConfigurationError
 from redtask.broker.keys import Keys
-from redtask.broker.settings import Settings
+from redtask.broker.settings import Settings, redis_address
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +64,44 @@ async def check_eviction_policy(client: aioredis.Redis, url: str) -> None:
         )
 
 
-async def connect(url: str, keys: Keys, settings: Settings | None = None) -> aioredis.Redis:
+STARTUP_RETRY_S = 0.5
+
+
+async def connect(
+    url: str, keys: Keys, settings: Settings | None = None, wait_s: float = 0.0
+) -> aioredis.Redis:
     """A client of ``url`` after checking the server is safe to use (closed if it is not).
 
+    A Redis that cannot be reached (restarting, failing over, not scheduled yet) is retried
+    every half second for ``wait_s`` seconds; the last error is raised after that.
     Raises ConfigurationError for an evicting server or a different partition count.
     """
+    settings = settings or Settings()
     client = client_for(url, settings)
+    deadline = time.monotonic() + wait_s
+    warned = False
     try:
-        await check_eviction_policy(client, url)
-        await ensure_partitions(client, keys)
+        while True:
+            try:
+                await check_eviction_policy(client, url)
+                await ensure_partitions(client, keys)
+                return client
+            except UNREACHABLE_ERRORS as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                if not warned:
+                    log.warning(
+                        "cannot reach Redis at %s (%s); retrying for up to %g s",
+                        redis_address(url),
+                        exc,
+                        wait_s,
+                    )
+                    warned = True
+                await asyncio.sleep(min(STARTUP_RETRY_S, left))
     except BaseException:
         await client.aclose()
         raise
-    return client
 
 
 async def ensure_partitions(client: aioredis.Redis, keys: Keys) -> None:

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     redis_connect_timeout_s: float = Field(
         default=2.0, gt=0, description="longest wait to connect to Redis"
     )
+    redis_startup_wait_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="how long a starting process retries an unreachable Redis before it exits",
+    )
     namespace: str = Field(default="redtask", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     partitions: int = Field(default=1, ge=1, le=1024)
     data_dir: Path = Path("redtask-data")
@@ -72,11 +77,16 @@ class Settings(BaseSettings):
 
     def redis_address(self) -> str:
         """Where ``redis_url`` points, without credentials: ``host:port`` or a socket path."""
-        parts = urlsplit(self.redis_url or "")
-        if parts.scheme == "unix":
-            return parts.path
-        try:
-            port = parts.port or 6379
-        except ValueError:  # not a number: the client will say so
-            port = 6379
-        return f"{parts.hostname or 'localhost'}:{port}"
+        return redis_address(self.redis_url or "")
+
+
+def redis_address(url: str) -> str:
+    """Where a Redis URL points, without credentials: ``host:port`` or a socket path."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    try:
+        port = parts.port or 6379
+    except ValueError:  # not a number: the client will say so
+        port = 6379
+    return f"{parts.hostname or 'localhost'}:{port}"

@@ -216,12 +216,16 @@ class Store:
         await self.db.close()
 
 
-async def open_store(settings: Settings, clock: Clock = wall_clock_ms) -> Store:
-    """Connect to ``settings.redis_url`` after checking it is safe to use.
+async def open_store(
+    settings: Settings, clock: Clock = wall_clock_ms, wait_s: float = 0.0
+) -> Store:
+    """Connect to ``settings.redis_url`` after checking it is safe to use, retrying an
+    unreachable server for ``wait_s`` seconds (a starting process passes
+    ``settings.redis_startup_wait_s``).
 
     Raises ConfigurationError for an evicting server or a different partition count.
     """
     if not settings.redis_url:
         raise InvalidArgument("no Redis URL configured (set REDTASK_REDIS_URL)")
     keys = Keys(settings.namespace, settings.partitions)
-    return Store(await connect(settings.redis_url, keys, settings), settings, clock)
+    return Store(await connect(settings.redis_url, keys, settings, wait_s), settings, clock)

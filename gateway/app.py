@@ -45,7 +45,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
-        app.state.store = store or await open_store(settings)
+        app.state.store = store or await open_store(settings, wait_s=settings.redis_startup_wait_s)
         app.state.hub = WakeHub(app.state.store, settings.gateway_max_parked_polls)
         app.state.hub.start()
         gauges.report_on(app.state.store)

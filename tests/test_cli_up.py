@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
-from redtask.broker.embedded import free_port
+from redtask.broker.embedded import EmbeddedRedis, free_port
 from tests.test_cli import REDTASK, _env
 
 pytestmark = pytest.mark.slow
@@ -164,22 +165,72 @@ def test_fsync_sets_the_embedded_redis_appendfsync(tmp_path: Path, flags, policy
 
 
 @pytest.mark.parametrize("command", [["gateway"], ["scheduler"]])
-def test_an_unreachable_redis_at_start_is_one_line_naming_it(command: list[str]) -> None:
+def test_an_unreachable_redis_at_start_is_retried_then_one_line_naming_it(
+    command: list[str],
+) -> None:
     port = free_port()
-    env = _env(REDTASK_REDIS_URL=f"redis://user:hunter2@127.0.0.1:{port}/0")
+    env = _env(
+        REDTASK_REDIS_URL=f"redis://user:hunter2@127.0.0.1:{port}/0",
+        REDTASK_REDIS_STARTUP_WAIT_S="2",
+    )
     started = time.monotonic()
 
     result = subprocess.run(
         [*REDTASK, *command], capture_output=True, text=True, env=env, timeout=60
     )
 
-    assert time.monotonic() - started < 30
+    assert 2 <= time.monotonic() - started < 30
     assert result.returncode == 1
-    [line] = result.stderr.splitlines()
+    waiting, line = result.stderr.splitlines()
+    assert f"cannot reach Redis at 127.0.0.1:{port} (" in waiting
+    assert waiting.endswith("retrying for up to 2 s")
     assert line.startswith(
         f"redtask {command[0]}: cannot reach Redis at 127.0.0.1:{port} (REDTASK_REDIS_URL): "
     )
-    assert "hunter2" not in line
+    assert "hunter2" not in result.stderr
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.parametrize("command", [["gateway"], ["scheduler"]])
+def test_a_process_started_before_redis_waits_for_it(command: list[str], tmp_path: Path) -> None:
+    port, gateway_port = free_port(), free_port()
+    env = _env(
+        REDTASK_REDIS_URL=f"redis://127.0.0.1:{port}/0", REDTASK_GATEWAY_PORT=str(gateway_port)
+    )
+    process = subprocess.Popen(
+        [*REDTASK, *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        time.sleep(2)  # Redis is down: the process retries instead of exiting
+        assert process.poll() is None
+        with EmbeddedRedis(tmp_path, port=port):
+            client = redis.Redis(port=port, decode_responses=True)
+            deadline = time.monotonic() + 30
+            # a scheduler that got through start-up beats; a gateway answers ready
+            while command == ["scheduler"] and not client.keys("redtask:scheduler:*"):
+                assert process.poll() is None, process.stderr
+                assert time.monotonic() < deadline, "the scheduler never started"
+                time.sleep(0.1)
+            while command == ["gateway"] and not _ready(gateway_port):
+                assert process.poll() is None, process.stderr
+                assert time.monotonic() < deadline, "the gateway never became ready"
+                time.sleep(0.1)
+            assert process.poll() is None
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert f"cannot reach Redis at 127.0.0.1:{port} (" in stderr
+    assert "retrying for up to 30 s" in stderr
 
 
 def test_a_worker_on_an_unreachable_redis_names_it_in_its_retries() -> None:

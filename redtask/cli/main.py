@@ -44,7 +44,7 @@ def unreachable(command: str, settings: Settings, exc: Exception) -> str:
 async def _check_reachable(settings: Settings) -> None:
     from redtask.broker.store import open_store
 
-    store = await open_store(settings)
+    store = await open_store(settings, wait_s=settings.redis_startup_wait_s)
     await store.close()
 
 
@@ -109,7 +109,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     _need_reachable_redis("scheduler", settings)
 
     async def main(stop: asyncio.Event) -> int:
-        store = await open_store(settings)
+        store = await open_store(settings, wait_s=settings.redis_startup_wait_s)
         servers = []
         try:
             scheduler = TrackedScheduler(store, args.id)
