@@ -101,6 +101,14 @@ class ConfigurationError(BrokerError):
     """The Redis server or the settings cannot be used safely (eviction policy, partitions)."""
 
 
+class JobNotFound(BrokerError):
+    """No job with this id: in redtask the jobs are the timers whose step failed."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"No job found with id '{job_id}'")
+        self.job_id = job_id
+
+
 class InstanceNotFound(BrokerError):
     def __init__(self, instance_id: str) -> None:
         super().__init__(f"Process instance with id {instance_id} does not exist")

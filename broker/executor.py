@@ -97,6 +97,11 @@ class Found:
 Command = Callable[[Found], Awaitable[Ready[R] | Write[R]]]
 
 
+class InstanceBusy(BrokerError):
+    """Every attempt of a command met a newer version of the instance (a busy instance):
+    transient, the caller may try again later."""
+
+
 class Executor:
     """Runs commands on instances. ``models`` loads a definition's model (the store's
     definitions by default; ``Store.models`` replaces it)."""
@@ -109,7 +114,7 @@ class Executor:
         """Run ``command`` on the instance until its write is not refused for a conflict.
 
         Raises InstanceNotFound (no such instance), what the command or ``raise_for`` raise,
-        and BrokerError naming ``what`` when the instance kept changing.
+        and InstanceBusy naming ``what`` when the instance kept changing.
         """
         for _ in range(MAX_ATTEMPTS):
             state, version = await self.repo.read(instance_id)
@@ -121,4 +126,4 @@ class Executor:
             if int(reply[0]) != E_CONFLICT:
                 raise_for(reply, **decision.errors)
                 return decision.result(reply)
-        raise BrokerError(f"process instance {instance_id} kept changing; {what}")
+        raise InstanceBusy(f"process instance {instance_id} kept changing; {what}")

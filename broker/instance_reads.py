@@ -255,13 +255,21 @@ class InstanceReads:
             for partition, ids in enumerate(per_partition)
             for incident_id in ids
         )
-        incidents = [incident_from_hash(row) for row in rows if row]
-        keys: list[str | None] = [None] * len(incidents)
+        found = [row for row in rows if row]
+        incidents = [incident_from_hash(row) for row in found]
+        keys: list[str | None] = [row.get("pk") for row in found]  # a timer's incident has it
         if query.process_definition_key_in is not None and incidents:
-            # the definition key is not copied into the incident: read it from its task
-            keys = await self.db.execute_many(
-                ("HGET", self.keys.task(incident.configuration), "pk") for incident in incidents
+            # an external task's incident does not copy the definition key: read its task's
+            task_keys = await self.db.execute_many(
+                ("HGET", self.keys.task(i.configuration), "pk")
+                for i in incidents
+                if i.incident_type == "failedExternalTask"
             )
+            pending = iter(task_keys)
+            keys = [
+                next(pending) if i.incident_type == "failedExternalTask" else key
+                for i, key in zip(incidents, keys, strict=True)
+            ]
         return [i for i, key in zip(incidents, keys, strict=True) if query.matches(i, key)]
 
     async def query_incidents(

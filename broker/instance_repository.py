@@ -9,6 +9,7 @@ This is the one place that reads states (``read`` for one instance with its vers
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
@@ -17,13 +18,17 @@ import orjson
 from redtask.broker import validate
 from redtask.broker.engine import Effects, InstanceState
 from redtask.broker.engine.errors import InvalidTopic
-from redtask.broker.errors import InstanceNotFound, InvalidArgument
+from redtask.broker.errors import InstanceNotFound, InvalidArgument, JobNotFound
 from redtask.broker.keys import Keys
 from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.settings import Settings
 from redtask.broker.store_base import Clock, new_task_id
 
 NO_TRIGGER: Mapping[str, Any] = {}
+
+
+# retries of a timer job that never failed, as Camunda's default for jobs
+TIMER_RETRIES = 3
 
 
 class PartitionIds:
@@ -95,6 +100,47 @@ class InstanceRepository:
     async def drop_timer(self, partition: int, member: str) -> None:
         """Forget a timer entry whose instance or timer is gone."""
         await self.db.execute("ZREM", self.keys.timers(partition), member)
+
+    async def fail_timer(self, instance_id: str, timer_id: str, message: str) -> list[Any]:
+        """Run ``fail_timer``: retry the timer's step later, or park it with a failedJob
+        incident when no retries are left. Raises InstanceNotFound."""
+        state, _ = await self.read(instance_id)
+        timer = next((t for t in state.timers if t.id == timer_id), None)
+        pd, pk, tn = await self.db.execute(
+            "HMGET", self.keys.instance(instance_id), "pd", "pk", "tn"
+        )
+        fields = {
+            "msg": message,
+            "act": timer.element_id if timer else None,
+            "ex": timer.execution_id if timer else None,
+            "pd": pd,
+            "pk": pk,
+            "tn": tn,
+        }
+        return await self.db.call(
+            "fail_timer",
+            self.keys.prefix(self.keys.partition_of(instance_id)),
+            self.clock(),
+            instance_id,
+            timer_id,
+            self.settings.timer_retry_delay_ms,
+            TIMER_RETRIES,
+            str(uuid.uuid4()),
+            orjson.dumps(fields),
+        )
+
+    async def set_timer_retries(self, job_id: str, retries: int) -> None:
+        """Camunda's setJobRetries for a timer whose step failed. Raises JobNotFound."""
+        reply = await self.db.call(
+            "set_timer_retries",
+            self.keys.prefix(self.keys.partition_of(job_id)),
+            self.clock(),
+            job_id,
+            retries,
+            str(uuid.uuid4()),
+        )
+        if int(reply[0]) != 0:
+            raise JobNotFound(job_id)
 
     async def commit(
         self,

@@ -9,6 +9,7 @@ Message correlation lives in ``broker.instance_messages`` and failures of proces
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -16,13 +17,21 @@ from typing import Any
 
 from redtask.broker import engine, variables
 from redtask.broker.bpmn import ProcessModel
-from redtask.broker.errors import InstanceNotFound, MessageNotCorrelated
-from redtask.broker.executor import Command, Executor, Found, Ready, Step, Write
+from redtask.broker.connection import BACKEND_ERRORS
+from redtask.broker.errors import (
+    BrokerError,
+    InstanceNotFound,
+    InvalidArgument,
+    MessageNotCorrelated,
+)
+from redtask.broker.executor import Command, Executor, Found, InstanceBusy, Ready, Step, Write
 from redtask.broker.instance_repository import InstanceRepository
 from redtask.broker.model import ExternalTask
 from redtask.broker.store_base import Clock
 
 __all__ = ["InstanceNotFound", "MessageNotCorrelated", "ProcessRuntime"]
+
+log = logging.getLogger(__name__)
 
 
 def _trigger(
@@ -211,12 +220,63 @@ class ProcessRuntime:
                     fired += 1
                 except (InstanceNotFound, engine.UnknownTimer, engine.InstanceEnded):
                     await self.repo.drop_timer(partition, member)
+                except InstanceBusy:
+                    continue  # still due: the next pass tries again
+                except BACKEND_ERRORS:
+                    raise
+                except Exception as exc:  # the step failed: the timer job fails, as in Camunda
+                    await self._timer_failed(instance_id, timer_id, exc)
         return fired
+
+    async def _timer_failed(self, instance_id: str, timer_id: str, exc: Exception) -> None:
+        ids = {"process_instance_id": instance_id, "timer_id": timer_id}
+        known = isinstance(exc, BrokerError | ValueError)
+        message = str(exc) if known else f"{type(exc).__name__}: {exc}"
+        try:
+            reply = await self.repo.fail_timer(instance_id, timer_id, message)
+        except InstanceNotFound:
+            return
+        if int(reply[0]) == 1:
+            log.warning(
+                "timer %s of process instance %s failed (%s); retries left: %s",
+                timer_id,
+                instance_id,
+                message,
+                reply[1],
+                extra=ids,
+                exc_info=not known,
+            )
+        elif int(reply[0]) == 2:
+            log.error(
+                "timer %s of process instance %s failed (%s); no retries left: incident %s",
+                timer_id,
+                instance_id,
+                message,
+                reply[1],
+                extra=ids,
+                exc_info=not known,
+            )
+
+    async def set_job_retries(self, job_id: str, retries: int) -> None:
+        """Camunda's setJobRetries. redtask's jobs are the timers whose step failed: retries
+        above 0 resolve the job's incident and make the timer due at once. Raises
+        InvalidArgument (negative retries), JobNotFound."""
+        if retries < 0:
+            raise InvalidArgument(
+                "The number of job retries must be a non-negative Integer, "
+                f"but '{retries}' has been provided."
+            )
+        await self.repo.set_timer_retries(job_id, retries)
 
     async def _fire_timer(self, instance_id: str, timer_id: str) -> None:
         async def command(found: Found) -> Write[Step]:
             step = engine.fire_timer(
-                await found.model(), found.state, timer_id, self.clock(), found.ids
+                await found.model(),
+                found.state,
+                timer_id,
+                self.clock(),
+                found.ids,
+                max_bytes=self.repo.settings.max_variables_bytes,
             )
             return found.commit(*step, fired_timer=timer_id)
 

@@ -116,6 +116,14 @@ class Keys:
     def timers(self, partition: int) -> str:
         return f"{self.prefix(partition)}tms"
 
+    def timer_jobs(self, partition: int) -> str:
+        """Hash: timer id -> ``retries left|instance id`` of a timer whose step failed."""
+        return f"{self.prefix(partition)}tmj"
+
+    def timer_incidents(self, partition: int) -> str:
+        """Hash: timer id -> id of the open failedJob incident of that timer."""
+        return f"{self.prefix(partition)}tmi"
+
     def message_waiters(self, partition: int, message_name: str) -> str:
         return f"{self.prefix(partition)}msg:{message_name}"
 

@@ -153,7 +153,7 @@ def task_from_hash(task_id: str, h: Mapping[str, str]) -> ExternalTask:
 def incident_from_hash(h: Mapping[str, str]) -> Incident:
     return Incident(
         id=h["id"],
-        incident_type="failedExternalTask",
+        incident_type=h.get("type", "failedExternalTask"),
         incident_timestamp=int(h["ts"]),
         configuration=h["task"],
         topic_name=h["t"],

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     scheduler_interval_ms: int = Field(default=50, ge=1)
     scheduler_batch: int = Field(default=500, ge=1)
     scheduler_id: str | None = None
+    timer_retry_delay_ms: int = Field(
+        default=5_000,
+        ge=0,
+        le=86_400_000,
+        description="delay before a timer whose step failed is tried again",
+    )
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8080, ge=0, le=65535)

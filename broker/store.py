@@ -177,6 +177,7 @@ class Store:
     cancel_instance = delegate("runtime", ProcessRuntime.cancel_instance)
     modify_variables = delegate("runtime", ProcessRuntime.modify_variables)
     fire_due_timers = delegate("runtime", ProcessRuntime.fire_due_timers)
+    set_job_retries = delegate("runtime", ProcessRuntime.set_job_retries)
     correlate_message = delegate("messages", Messages.correlate_message)
     get_instance = delegate("instance_reads", InstanceReads.get_instance)
     query_instances = delegate("instance_reads", InstanceReads.query_instances)

@@ -28,6 +28,7 @@ from redtask.gateway.routes import (
     health,
     history,
     incident,
+    job,
     message,
     metrics,
     process_definition,
@@ -87,6 +88,7 @@ def create_app(
         app.include_router(process_definition.router, prefix=prefix)
         app.include_router(process_instance.router, prefix=prefix)
         app.include_router(incident.router, prefix=prefix)
+        app.include_router(job.router, prefix=prefix)
         app.include_router(history.router, prefix=prefix)
         app.include_router(message.router, prefix=prefix)
     app.include_router(engine.engines_router, prefix=root)

@@ -155,7 +155,9 @@ def process_instance(item: ProcessInstance) -> dict[str, Any]:
 
 
 def incident(item: Incident, tz: tzinfo) -> dict[str, Any]:
-    """IncidentDto of an external-task incident: its own cause and root cause, no job."""
+    """IncidentDto: its own cause and root cause, no job definition. A failedJob incident (a
+    timer whose step failed) names the timer's job in ``configuration`` and its activity in
+    ``failedActivityId``, as Camunda does."""
     return {
         "id": item.id,
         "processDefinitionId": item.process_definition_id,
@@ -164,7 +166,7 @@ def incident(item: Incident, tz: tzinfo) -> dict[str, Any]:
         "incidentTimestamp": dates.format_ms(item.incident_timestamp, tz),
         "incidentType": item.incident_type,
         "activityId": item.activity_id,
-        "failedActivityId": None,
+        "failedActivityId": item.activity_id if item.incident_type == "failedJob" else None,
         "causeIncidentId": item.id,
         "rootCauseIncidentId": item.id,
         "configuration": item.configuration,

@@ -15,4 +15,6 @@ local function k_instance(P, id) return P .. 'pi:' .. id end
 local function k_instances(P) return P .. 'pis' end
 local function k_history(P) return P .. 'pih' end
 local function k_timers(P) return P .. 'tms' end
+local function k_timer_jobs(P) return P .. 'tmj' end
+local function k_timer_incidents(P) return P .. 'tmi' end
 local function k_message(P, name) return P .. 'msg:' .. name end

@@ -32,7 +32,8 @@ Returns  {0, version}        committed; the instance's new version
                              worker / locked again since (nothing written)
 Effects  instance hash pi:<id> (st, ver, status, meta); pis index; new tasks indexed and
          woken; cancelled tasks removed (a topic left without tasks leaves `topics`); the
-         trigger task finished (and logged); timers in tms;
+         trigger task finished (and logged); timers in tms (a removed timer's failure record
+         and failedJob incident in tmj/tmi/inc go with it);
          msg:<name> sets of waiting instances. An ending instance moves to the ended index pih
          (score = end ms) with an EXPIRE of ARGV[12], and up to 10 instances that ended at or
          before now_ms - ARGV[12] s are forgotten (out of pih, hash deleted).
@@ -112,7 +113,18 @@ local timers = cjson.decode(ARGV[11])
 for _, t in ipairs(timers.add or {}) do
   redis.call('ZADD', k_timers(P), t[2], id .. '|' .. t[1])
 end
-for _, tid in ipairs(timers.remove or {}) do redis.call('ZREM', k_timers(P), id .. '|' .. tid) end
+for _, tid in ipairs(timers.remove or {}) do
+  redis.call('ZREM', k_timers(P), id .. '|' .. tid)
+  -- a timer that fired or was cancelled leaves its failure record and incident behind
+  if redis.call('HDEL', k_timer_jobs(P), tid) == 1 then
+    local iid = redis.call('HGET', k_timer_incidents(P), tid)
+    if iid then
+      redis.call('DEL', k_incident(P, iid))
+      redis.call('ZREM', k_incidents(P), iid)
+      redis.call('HDEL', k_timer_incidents(P), tid)
+    end
+  end
+end
 local messages = cjson.decode(ARGV[14])
 for _, name in ipairs(messages.open or {}) do redis.call('SADD', k_message(P, name), id) end
 for _, name in ipairs(messages.close or {}) do redis.call('SREM', k_message(P, name), id) end

@@ -30,6 +30,8 @@ MIRRORS: dict[str, tuple[str, Callable[[], str]]] = {
     "k_instances": ("", lambda: KEYS.instances(P)),
     "k_history": ("", lambda: KEYS.history(P)),
     "k_timers": ("", lambda: KEYS.timers(P)),
+    "k_timer_jobs": ("", lambda: KEYS.timer_jobs(P)),
+    "k_timer_incidents": ("", lambda: KEYS.timer_incidents(P)),
     "k_message": ("'PaymentReceived'", lambda: KEYS.message_waiters(P, "PaymentReceived")),
 }
 

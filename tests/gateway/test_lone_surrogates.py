@@ -51,6 +51,7 @@ ENDPOINTS = [
     ("POST", f"{ET}/retries-async"),
     ("PUT", f"{ET}/x/retries"),
     ("PUT", f"{ET}/x/priority"),
+    ("PUT", f"{API}/job/x/retries"),
     ("POST", f"{API}/process-definition/key/k/start"),
     ("POST", f"{API}/process-definition/key/k/tenant-id/t/start"),
     ("POST", f"{API}/process-definition/x/start"),
