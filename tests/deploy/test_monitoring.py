@@ -80,6 +80,12 @@ def alert_rules() -> list[dict[str, Any]]:
     return [rule for group in rule_file()["groups"] for rule in group["rules"]]
 
 
+def used_metrics() -> set[str]:
+    """The redtask_ series the dashboard and the alert rules query."""
+    used = {m for query in dashboard_queries() for m in METRIC.findall(query)}
+    return used | {m for rule in alert_rules() for m in METRIC.findall(rule["expr"])}
+
+
 def test_the_dashboard_and_the_alerts_have_their_expected_shape() -> None:
     # a rule file has groups, each a name and rules, nothing else
     assert list(rule_file()) == ["groups"]
@@ -101,9 +107,7 @@ async def test_every_metric_the_dashboard_and_the_alerts_use_is_exported(
     settings: Settings, store: Store
 ) -> None:
     available = await exported(settings, store)
-    used = {m for query in dashboard_queries() for m in METRIC.findall(query)}
-    used |= {m for rule in alert_rules() for m in METRIC.findall(rule["expr"])}
-
+    used = used_metrics()
     assert len(used) >= 12
     assert sorted(used - available) == []
 
