@@ -4,9 +4,23 @@ the monitoring.coreos.com kinds; this is their structural check."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tests.deploy.kube import Obj, of_kind, port_names, selects, workloads
+
+# A Prometheus duration, as the CRDs' schemas constrain every interval and `for`
+DURATION = re.compile(
+    r"(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)"
+)
+# The fields of the CRDs' schemas (monitoring.coreos.com/v1) a monitor here may use: a misspelt
+# one would be dropped by the API server's pruning, silently
+SPEC_FIELDS = {
+    "ServiceMonitor": {"selector", "endpoints", "jobLabel", "targetLabels", "podTargetLabels"},
+    "PodMonitor": {"selector", "podMetricsEndpoints", "jobLabel", "podTargetLabels"},
+}
+ENDPOINT_FIELDS = {"port", "path", "interval", "scrapeTimeout", "honorLabels", "scheme"}
+ENDPOINT_FIELDS |= {"relabelings", "metricRelabelings"}
 
 
 @dataclass(frozen=True)
@@ -34,13 +48,21 @@ def targets(objects: list[Obj]) -> list[Target]:
     names a port of the Service, whose targetPort is a container port (by name or number) of the
     pods the Service selects. A PodMonitor's selector picks pods; an endpoint's port names a
     container port of theirs. The Operator skips a pod without the port silently: here it fails,
-    as does a monitor that selects nothing."""
+    as does a monitor that selects nothing, a field outside SPEC_FIELDS and ENDPOINT_FIELDS, or a
+    duration Prometheus would not parse."""
     found = []
     for monitor in of_kind(objects, "ServiceMonitor", "PodMonitor"):
         kind, name = monitor["kind"], monitor["metadata"]["name"]
         where = f"{kind}/{name}"
         assert monitor["apiVersion"] == "monitoring.coreos.com/v1", where
-        assert "namespaceSelector" not in monitor["spec"], where
+        assert set(monitor["spec"]) <= SPEC_FIELDS[kind], where  # no namespaceSelector either
+        endpoints = monitor["spec"][
+            "endpoints" if kind == "ServiceMonitor" else "podMetricsEndpoints"
+        ]
+        for endpoint in endpoints:
+            assert set(endpoint) <= ENDPOINT_FIELDS, where
+            for duration in ("interval", "scrapeTimeout"):
+                assert DURATION.fullmatch(endpoint.get(duration, "0")), f"{where} {duration}"
         namespace = monitor["metadata"].get("namespace")
         selector = monitor["spec"]["selector"]
         if kind == "ServiceMonitor":
@@ -55,7 +77,7 @@ def targets(objects: list[Obj]) -> list[Target]:
                 pods = _pods(objects, {"matchLabels": service["spec"]["selector"]}, namespace)
                 assert pods, f"{where}: Service {service['metadata']['name']} selects no pod"
                 ports = {p["name"]: p for p in service["spec"]["ports"]}
-                for endpoint in monitor["spec"]["endpoints"]:
+                for endpoint in endpoints:
                     assert endpoint["port"] in ports, f"{where}: no Service port {endpoint['port']}"
                     wanted = ports[endpoint["port"]].get(
                         "targetPort", ports[endpoint["port"]]["port"]
@@ -67,7 +89,7 @@ def targets(objects: list[Obj]) -> list[Target]:
         else:
             pods = _pods(objects, selector, namespace)
             assert pods, f"{where} selects no pod"
-            for endpoint in monitor["spec"]["podMetricsEndpoints"]:
+            for endpoint in endpoints:
                 for pod in pods:
                     named = port_names(pod)
                     pod_name = pod["metadata"]["name"]

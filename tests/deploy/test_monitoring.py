@@ -33,7 +33,7 @@ from tests.deploy.kube import (
     of_kind,
     pod_spec,
 )
-from tests.deploy.prometheus import targets
+from tests.deploy.prometheus import DURATION, targets
 from tests.gateway.helpers import started
 
 MONITORING = DEPLOY / "components" / "monitoring"
@@ -90,6 +90,10 @@ def test_the_dashboard_and_the_alerts_have_their_expected_shape() -> None:
     # a rule file has groups, each a name and rules, nothing else
     assert list(rule_file()) == ["groups"]
     assert all(set(group) == {"name", "rules"} for group in rule_file()["groups"])
+    for rule in alert_rules():
+        # the PrometheusRule schema's fields of an alerting rule, and its duration pattern
+        assert set(rule) <= {"alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
+        assert DURATION.fullmatch(rule["for"]), rule["alert"]
     dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
     ids = [panel["id"] for panel in dashboard["panels"]]
     assert len(ids) == len(set(ids)) and len(ids) >= 10
@@ -183,7 +187,7 @@ def test_the_monitors_scrape_each_redtask_process_once_on_the_port_serving_its_m
             assert ("namespace monitoring", target.port) in allowed[target.workload], name
 
 
-def test_a_monitor_whose_port_or_selector_matches_nothing_fails_the_check(
+def test_a_monitor_with_a_missing_port_a_stray_field_or_an_empty_selector_fails_the_check(
     rendered: dict[str, list[Obj]],
 ) -> None:
     objects = copy.deepcopy(rendered["overlays/production+monitoring"])
@@ -193,6 +197,16 @@ def test_a_monitor_whose_port_or_selector_matches_nothing_fails_the_check(
     with pytest.raises(AssertionError, match="redtask-order-worker has no port metrics"):
         targets(objects)
     metrics["name"] = "metrics"
+    assert len(targets(objects)) == 3
+    endpoint = named(objects, "PodMonitor", "redtask-worker")["spec"]["podMetricsEndpoints"][0]
+    endpoint["intervall"] = endpoint.pop("interval")  # the API server would drop it unsaid
+    with pytest.raises(AssertionError, match="PodMonitor/redtask-worker"):
+        targets(objects)
+    endpoint["interval"] = "30 seconds"
+    del endpoint["intervall"]
+    with pytest.raises(AssertionError, match="PodMonitor/redtask-worker interval"):
+        targets(objects)
+    endpoint["interval"] = "30s"
     assert len(targets(objects)) == 3
     monitor = named(objects, "ServiceMonitor", "redtask-gateway")
     monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] = "api"
