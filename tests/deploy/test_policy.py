@@ -1,8 +1,8 @@
 """Rules every rendered manifest keeps: hardened, bounded and probed containers, a PDB and a
 topology spread per workload, secrets only in Secrets, Redis reachable only from redtask's own
-processes, the gateway only from the ingress (and KEDA), a drain that outlasts a rollout, a worker
-pod that outlives its grace period, commands the CLI accepts, and production images from the
-operator's registry."""
+processes, the gateway only from the ingress (and KEDA, and Prometheus), the metrics ports only
+from Prometheus, a drain that outlasts a rollout, a worker pod that outlives its grace period,
+commands the CLI accepts, and production images from the operator's registry."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import pytest
 from redtask.cli.main import build_parser
 from redtask.cli.worker import load_worker
 from tests.deploy.kube import (
+    OVERLAYS,
     Obj,
+    allowed_ingress,
     containers,
     named,
     of_kind,
@@ -58,7 +60,7 @@ def test_every_container_is_hardened_bounded_and_probed(rendered: dict[str, list
                     if is_redtask(container):
                         # a Python start-up per probe is what HTTP probes avoid
                         assert "httpGet" in container[probe], f"{where}: {probe}"
-    assert seen == 3 * 6 + 4  # gateway, scheduler, worker in all 6 renders; redis in 4
+    assert seen == 3 * 12 + 8  # gateway, scheduler, worker in all 12 renders; redis in 8
 
 
 def test_every_workload_has_a_disruption_budget_and_spreads_over_nodes_and_zones(
@@ -123,45 +125,34 @@ def test_redtask_containers_compose_the_redis_url_from_the_secret_s_password(
                 assert env[names.index("REDTASK_REDIS_URL")]["value"] == REDIS_URL
 
 
-def test_only_redtask_s_processes_reach_redis_and_only_the_ingress_and_keda_the_gateway(
+def test_redis_admits_redtask_the_gateway_the_ingress_and_keda_the_metrics_ports_prometheus(
     rendered: dict[str, list[Obj]],
 ) -> None:
     for name, objects in rendered.items():
-        policies = of_kind(objects, "NetworkPolicy")
         deny = named(objects, "NetworkPolicy", "redtask-default-deny")
         assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
-        pods = {
-            w["metadata"]["name"]: w["spec"]["template"]["metadata"] for w in workloads(objects)
+        keda = any(o["kind"] == "ScaledObject" for o in objects)
+        prometheus = any(o["kind"] == "PodMonitor" for o in objects)
+        expected: dict[str, set[tuple[str, str]]] = {
+            "redis": {
+                ("redtask-gateway", "redis"),
+                ("redtask-scheduler", "redis"),
+                ("redtask-order-worker", "redis"),
+            },
+            "redtask-gateway": {("namespace ingress-nginx", "http")},
+            "redtask-scheduler": set(),
+            "redtask-order-worker": set(),
         }
-        for target, meta in pods.items():
-            allowed_from = set()
-            for policy in policies:
-                if not selects(policy["spec"]["podSelector"], meta["labels"]):
-                    continue
-                for rule in policy["spec"].get("ingress", []):
-                    for peer in rule["from"]:
-                        if "namespaceSelector" in peer:
-                            ns = peer["namespaceSelector"]["matchLabels"]
-                            allowed_from.add("namespace " + ns["kubernetes.io/metadata.name"])
-                        else:
-                            allowed_from |= {
-                                source
-                                for source, m in pods.items()
-                                if selects(peer["podSelector"], m["labels"])
-                            }
-            if target == "redis":
-                assert allowed_from == {
-                    "redtask-gateway",
-                    "redtask-scheduler",
-                    "redtask-order-worker",
-                }, name
-            elif target == "redtask-gateway":
-                expected = {"namespace ingress-nginx"}
-                if any(o["kind"] == "ScaledObject" for o in objects):
-                    expected.add("namespace keda")
-                assert allowed_from == expected, name
-            else:
-                assert allowed_from == set(), f"{name} {target}"
+        if keda:
+            expected["redtask-gateway"].add(("namespace keda", "http"))
+        if prometheus:
+            # the ports its monitors scrape, and no other (not the schedulers' and workers' health)
+            expected["redtask-gateway"].add(("namespace monitoring", "http"))
+            expected["redtask-scheduler"].add(("namespace monitoring", "metrics"))
+            expected["redtask-order-worker"].add(("namespace monitoring", "metrics"))
+        allowed = allowed_ingress(objects)
+        assert allowed == {w: expected[w] for w in allowed}, name
+        assert set(allowed) <= set(expected)
 
 
 def test_a_gateway_rollout_waits_for_the_long_poll_drain(rendered: dict[str, list[Obj]]) -> None:
@@ -187,10 +178,12 @@ def test_every_redtask_container_runs_a_command_the_cli_accepts(
             args = parser.parse_args(container["args"])
             assert callable(args.func)
             commands.add(args.command)
-            port = next(p for p in container["ports"] if p["name"] in ("http", "health"))
-            assert port["containerPort"] == (
-                args.port if args.command == "gateway" else args.health_port
-            )
+            # every port the container declares is one the process listens on
+            ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+            if args.command == "gateway":
+                assert ports == {"http": args.port}
+            else:
+                assert ports == {"health": args.health_port, "metrics": args.metrics_port}
     assert commands == {"gateway", "scheduler", "worker"}
 
 
@@ -235,12 +228,13 @@ def test_keda_scales_on_every_topic_of_the_worker_and_keeps_lock_holders(
     assert {r["name"] for r in auth["spec"]["secretTargetRef"]} == {secret["metadata"]["name"]}
 
 
-@pytest.mark.parametrize("overlay", ["dev", "production"])
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_overlay_rewrites_every_image_and_labels_every_object(
     rendered: dict[str, list[Obj]], overlay: str
 ) -> None:
     objects = rendered[f"overlays/{overlay}"]
     images = {c["image"] for w in workloads(objects) for c in containers(w)}
+    overlay = overlay.removesuffix("+monitoring")
     if overlay == "production":
         assert images == {
             "registry.example.com/redtask:0.1.0",

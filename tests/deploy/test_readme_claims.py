@@ -1,18 +1,22 @@
 """What README.md's "Run on Kubernetes" says of deploy/ is what the manifests do: the managed
-Redis overlay renders as written, and the numbers it quotes are the manifests' numbers."""
+Redis overlay renders as written, the monitoring line and patch do what it says, and the numbers
+it quotes are the manifests' numbers."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import textwrap
 from pathlib import Path
 
 import yaml
 
 from redtask.cli.main import build_parser
 from tests.deploy.kube import (
+    MONITORING_LINE,
     ROOT,
     Obj,
+    allowed_ingress,
     containers,
     kustomize,
     named,
@@ -21,6 +25,7 @@ from tests.deploy.kube import (
     secret_values,
     workloads,
 )
+from tests.deploy.prometheus import targets
 
 SECTION = (ROOT / "README.md").read_text().split("## Run on Kubernetes\n")[1]
 
@@ -143,3 +148,32 @@ def test_the_quoted_numbers_are_the_manifests(rendered: dict[str, list[Obj]]) ->
 
     ingress = named(production, "Ingress", "redtask-gateway")["metadata"]["annotations"]
     assert int(ingress["nginx.ingress.kubernetes.io/proxy-read-timeout"]) > 30 * 60
+
+
+def test_the_monitoring_section_s_line_adds_the_component_and_its_patch_moves_prometheus(
+    deploy_tree: Path, rendered: dict[str, list[Obj]]
+) -> None:
+    section = SECTION.split("### Monitoring\n")[1].split("\n### ")[0]
+    [line, patch] = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    # the line each overlay carries commented out, which the renders uncomment
+    assert line == MONITORING_LINE.replace("# ", "")
+    assert "every 30 s" in section and "`http` port (8080" in section and "port (9090" in section
+    for target in targets(rendered["overlays/production+monitoring"]):
+        assert (target.interval, target.path) == ("30s", "/metrics")
+        assert (target.port, target.number) in {("http", 8080), ("metrics", 9090)}
+
+    overlay = deploy_tree / "overlays" / "observability"
+    shutil.copytree(deploy_tree / "overlays" / "production+monitoring", overlay)
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    kustomization["patches"] += yaml.safe_load(textwrap.dedent(patch))["patches"]
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    result = kustomize(overlay)
+    assert result.returncode == 0, result.stderr
+    allowed = allowed_ingress([d for d in yaml.safe_load_all(result.stdout) if d])
+    assert allowed["redtask-scheduler"] == {("namespace observability", "metrics")}
+    assert allowed["redtask-order-worker"] == {("namespace observability", "metrics")}
+    assert allowed["redtask-gateway"] == {
+        ("namespace ingress-nginx", "http"),
+        ("namespace keda", "http"),
+        ("namespace observability", "http"),
+    }

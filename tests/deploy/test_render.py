@@ -1,6 +1,7 @@
 """Every overlay and component combination of deploy/ renders with kustomize, passes
-kubernetes-validate --strict (KEDA's kinds excepted: the tool has no schema for them) and
-checkov with only the skips that deploy/checkov.yaml lists and explains."""
+kubernetes-validate --strict (KEDA's and the Prometheus Operator's kinds excepted: the tool has
+no schema for them) and checkov with only the skips that deploy/checkov.yaml lists and
+explains."""
 
 from __future__ import annotations
 
@@ -11,11 +12,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy.kube import BIN, DEPLOY, ROOT, Obj, kustomize
+from tests.deploy.kube import BIN, COMBINATIONS, DEPLOY, ROOT, Obj, kustomize
 
 # preStop's sleep action is on by default from 1.30; the newest is what the tool knows
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
-CRD_KINDS = {"ScaledObject", "TriggerAuthentication"}  # keda.sh/v1alpha1
+# keda.sh/v1alpha1 and monitoring.coreos.com/v1 (the monitors' check is tests/deploy/prometheus.py)
+CRD_KINDS = {
+    "ScaledObject",
+    "TriggerAuthentication",
+    "PodMonitor",
+    "PrometheusRule",
+    "ServiceMonitor",
+}
 CHECKOV = ROOT / ".venv" / "tools" / "checkov" / "bin" / "checkov"
 
 
@@ -30,21 +38,35 @@ def test_every_overlay_and_combination_renders_the_objects_it_composes(
     broker += ["NetworkPolicy", "NetworkPolicy", "PodDisruptionBudget", "PodDisruptionBudget"]
     broker += ["Secret", "Service"]
     worker = ["Deployment", "PodDisruptionBudget"]
-    redis = ["ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Service", "Service"]
-    redis += ["StatefulSet"]
-    keda = ["NetworkPolicy", "ScaledObject", "TriggerAuthentication"]
-    assert kinds(rendered["combinations/base"]) == sorted(broker + worker)
-    assert kinds(rendered["combinations/base+redis-standalone"]) == sorted(broker + worker + redis)
-    assert kinds(rendered["combinations/base+keda-workers"]) == sorted(broker + worker + keda)
-    everything = broker + worker + redis + keda
-    assert kinds(rendered["combinations/base+redis-standalone+keda-workers"]) == sorted(everything)
-    assert kinds(rendered["overlays/dev"]) == sorted([*broker, *worker, *redis, "Namespace"])
-    production = [*everything, "Namespace", "Ingress"]
+    added = {
+        "redis-standalone": [
+            *("ConfigMap", "NetworkPolicy", "PodDisruptionBudget"),
+            *("Service", "Service", "StatefulSet"),
+        ],
+        "keda-workers": ["NetworkPolicy", "ScaledObject", "TriggerAuthentication"],
+        "monitoring": [
+            *("ConfigMap", "NetworkPolicy", "PodMonitor", "PodMonitor"),
+            *("PrometheusRule", "ServiceMonitor"),
+        ],
+    }
+    assert len(COMBINATIONS) == 8  # every subset of the three components
+    for name, components in COMBINATIONS.items():
+        composed = broker + worker + [kind for c in components for kind in added[c]]
+        assert kinds(rendered[f"combinations/{name}"]) == sorted(composed), name
+    dev = [*broker, *worker, *added["redis-standalone"], "Namespace"]
+    assert kinds(rendered["overlays/dev"]) == sorted(dev)
+    assert kinds(rendered["overlays/dev+monitoring"]) == sorted(dev + added["monitoring"])
+    production = [*broker, *worker, *added["redis-standalone"], *added["keda-workers"]]
+    production += ["Namespace", "Ingress"]
     assert kinds(rendered["overlays/production"]) == sorted(production)
+    monitored = production + added["monitoring"]
+    assert kinds(rendered["overlays/production+monitoring"]) == sorted(monitored)
+    assert len(rendered) == 12
     for name, objects in rendered.items():
         namespaces = {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"}
-        expected = {"overlays/dev": "redtask-dev", "overlays/production": "redtask"}
-        assert namespaces == {expected.get(name, "combination")}, name
+        overlay = name.removeprefix("overlays/").removesuffix("+monitoring")
+        expected = {"dev": "redtask-dev", "production": "redtask"}
+        assert namespaces == {expected.get(overlay, "combination")}, name
 
 
 def test_production_does_not_render_without_its_own_secrets(tmp_path: Path) -> None:
