@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from redtask.broker.settings import Settings
 from redtask.cli.main import build_parser
 from redtask.cli.worker import load_worker
 from tests.deploy.kube import (
@@ -251,3 +252,22 @@ def test_the_overlay_rewrites_every_image_and_labels_every_object(
     for workload in workloads(objects):
         labels = workload["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/instance"] == instance
+
+
+def test_a_gateway_or_scheduler_waiting_for_redis_at_start_is_not_killed_by_its_startup_probe(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    """They retry an unreachable Redis for REDTASK_REDIS_STARTUP_WAIT_S before they listen; the
+    startup probe must give them that long (and a start-up's few seconds) before it kills."""
+    wait_s = Settings().redis_startup_wait_s
+    checked = 0
+    for name, objects in rendered.items():
+        for deployment in ("redtask-gateway", "redtask-scheduler"):
+            [container] = pod_spec(named(objects, "Deployment", deployment))["containers"]
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            assert "REDTASK_REDIS_STARTUP_WAIT_S" not in env, f"{name} {deployment}"
+            probe = container["startupProbe"]
+            budget = probe["periodSeconds"] * probe["failureThreshold"]
+            assert budget >= wait_s + 15, f"{name} {deployment}: {budget} s"
+            checked += 1
+    assert checked == 2 * 12
