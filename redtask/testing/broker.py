@@ -175,6 +175,9 @@ class TestBroker:
     ) -> TestBroker:
         """A broker on a new in-memory Redis; ``overrides`` are settings (``partitions=4``,
         ``history_ttl_s=60``) applied to ``settings`` or to the defaults."""
+        unknown = sorted(set(overrides) - set(Settings.model_fields))
+        if unknown:
+            raise TypeError(f"unknown settings {unknown}; see redtask.broker.settings.Settings")
         if overrides:
             base = (settings or TestSettings()).model_dump()
             settings = TestSettings(**{**base, **overrides})

@@ -113,6 +113,8 @@ def test_the_environment_does_not_change_the_settings(monkeypatch: pytest.Monkey
     kit = TestBroker.in_memory(namespace="mine")
     assert (kit.settings.partitions, kit.settings.history_ttl_s) == (1, 7 * 24 * 3600)
     assert kit.settings.namespace == "mine"
+    with pytest.raises(TypeError, match=r"unknown settings \['partitons'\]"):
+        TestBroker.in_memory(partitons=4)
 
 
 async def test_invalid_bpmn_and_unknown_keys_are_refused(redtask_broker: TestBroker) -> None:
