@@ -34,7 +34,7 @@ from redtask.broker.definition_model import (
 from redtask.broker.engine import InstanceState
 from redtask.broker.errors import InstanceNotFound, TaskNotFound
 from redtask.broker.history import HistoricInstance
-from redtask.broker.model import ExternalTask, Incident, NewTask
+from redtask.broker.model import ExternalTask, NewTask
 from redtask.broker.query import TaskQuery
 from redtask.broker.redis_layer import Client
 from redtask.broker.scheduler import Scheduler
@@ -46,6 +46,7 @@ from redtask.testing.assertions import (
     InstanceSnapshot,
     TaskAssert,
     TopicAssert,
+    describe_task,
 )
 from redtask.testing.clock import TestClock
 from redtask.testing.journal import Journal
@@ -386,9 +387,6 @@ class TestBroker:
         found = await self.store.query(query)
         return sorted(found, key=lambda t: (t.create_time, t.id))
 
-    async def incident_list(self) -> list[Incident]:
-        return await self.store.incidents()
-
     def worker(
         self,
         handlers: Router,
@@ -458,7 +456,7 @@ class TestBroker:
             found = await self.tasks(topic=topic, instance=instance, activity=activity)
             what = "a task" + _filters(topic=topic, instance=instance, activity=activity)
         if len(found) != 1:
-            listing = "".join(f"\n  {_task_line(t)}" for t in found)
+            listing = "".join(f"\n  {describe_task(t, self.clock.now_ms)}" for t in found)
             raise AssertionError(
                 f"Expecting exactly one task: {what}, but found {len(found)}{listing}"
             )
@@ -496,9 +494,3 @@ def _first_score(reply: Any) -> int | None:
 def _filters(**filters: object) -> str:
     named = [f"{k}={v}" for k, v in filters.items() if v is not None]
     return f" with {', '.join(named)}" if named else ""
-
-
-def _task_line(task: ExternalTask) -> str:
-    from redtask.testing.assertions import describe_task
-
-    return describe_task(task)
