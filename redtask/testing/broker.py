@@ -184,6 +184,16 @@ class TestBroker:
             settings = TestSettings(**{**base, **overrides})
         return cls(_fake_client(), settings, start=start)
 
+    async def delete_namespace(self) -> int:
+        """Delete every key of this broker's namespace (a test on a shared Redis cleans up);
+        returns how many."""
+        keys = []
+        for pattern in self.store.keys.namespace_patterns():
+            keys += [key async for key in self.store.db.scan(pattern, 1000)]
+        for i in range(0, len(keys), 1000):
+            await self.store.db.execute("DEL", *keys[i : i + 1000])
+        return len(keys)
+
     async def __aenter__(self) -> TestBroker:
         return self
 

@@ -4,7 +4,9 @@ Fixtures:
 
 - ``redtask_broker``: a fresh :class:`~redtask.testing.TestBroker` on its own in-memory Redis,
   closed after the test. ``@pytest.mark.redtask(partitions=4, history_ttl_s=60, start=...)``
-  passes settings (and the clock's start) to it.
+  passes settings (and the clock's start) to it. With ``--redtask-redis-url URL`` (or the ini
+  option ``redtask_redis_url``) it runs on that Redis instead, in a namespace of its own whose
+  keys are deleted after the test.
 - ``redtask_worker``: ``redtask_worker(worker_or_router)`` gives a
   :class:`~redtask.testing.TestWorker` running those handlers against ``redtask_broker``.
 - ``redtask_process``: ``await redtask_process("order.bpmn", {"item": "book"}, business_key=...)``
@@ -18,6 +20,7 @@ pytest at start-up, so having redtask installed without the extra changes no pyt
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +34,15 @@ try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - depends on the installed extras
     pytest_asyncio = None  # type: ignore[assignment]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    help_text = (
+        "run the redtask_broker fixture on this Redis (redis://host:port/db) instead of an "
+        "in-memory one: a namespace per test, its keys deleted afterwards"
+    )
+    parser.getgroup("redtask").addoption("--redtask-redis-url", default=None, help=help_text)
+    parser.addini("redtask_redis_url", help_text, default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,11 +59,27 @@ async def _broker(request: pytest.FixtureRequest) -> AsyncIterator[TestBroker]:
     marker = request.node.get_closest_marker("redtask")
     options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     start = options.pop("start", None)
-    broker = TestBroker.in_memory(start=start, **options)
+    config = request.config
+    url = config.getoption("redtask_redis_url") or config.getini("redtask_redis_url")
+    if not url:
+        broker = TestBroker.in_memory(start=start, **options)
+        try:
+            yield broker
+        finally:
+            await broker.aclose()
+        return
+    from redtask.broker.connection import client_for
+    from redtask.testing import TestSettings
+
+    settings = TestSettings(namespace=f"redtask-test-{uuid.uuid4().hex[:12]}", **options)
+    broker = TestBroker(client_for(str(url)), settings, start=start)
     try:
         yield broker
     finally:
-        await broker.aclose()
+        try:
+            await broker.delete_namespace()
+        finally:
+            await broker.aclose()
 
 
 if pytest_asyncio is not None:

@@ -43,10 +43,8 @@ async def make_kit(backend: str, request: pytest.FixtureRequest) -> AsyncIterato
         if url is None:
             kit = TestBroker.in_memory(start=START, **settings)
         else:
-            namespace = f"t{uuid.uuid4().hex[:12]}"
-            kit = TestBroker(
-                client_for(url), TestSettings(namespace=namespace, **settings), start=START
-            )
+            settings = {"namespace": f"t{uuid.uuid4().hex[:12]}", **settings}
+            kit = TestBroker(client_for(url), TestSettings(**settings), start=START)
         made.append(kit)
         return kit
 
@@ -631,3 +629,20 @@ async def test_each_backend_is_what_it_says(kit: TestBroker, backend: str) -> No
         info = await client.info("server")
         assert info["redis_version"].split(".")[:2] == ["6", "2"]
         assert info["process_id"] > 0
+
+
+async def test_delete_namespace_removes_the_brokers_keys_only(make_kit: MakeKit) -> None:
+    kit, other = make_kit(), make_kit(namespace="t-other-" + uuid.uuid4().hex[:8])
+    await kit.deploy(PROCESS)
+    await kit.start("claim", {"amount": 1})
+    await kit.publish("loose", {})
+    await other.publish("kept", {})
+
+    deleted = await kit.delete_namespace()
+
+    client = kit.store.redis
+    left = [k for p in kit.store.keys.namespace_patterns() async for k in client.scan_iter(p)]
+    assert left == []
+    # the instance, two tasks, the deployment, the definition, their indexes
+    assert deleted == 16
+    assert [t.topic_name for t in await other.tasks()] == ["kept"]
