@@ -277,30 +277,42 @@ async def test_failure_with_retries_then_an_incident(kit: TestBroker) -> None:
     await kit.store.set_retries(task_id, 1)
     resolved = task_record(await kit.store.get(task_id), names)
 
+    mail = {
+        "id": "task1",
+        "topic": "mail",
+        "priority": 0,
+        "worker": "w",
+        "business_key": None,
+        "tenant": None,
+        "variables": {"to": ("String", "x@example.org")},
+        "created": 0,
+    }
     assert (str(state), str(last)) == ("r", "i")
-    assert {k: after_failure[k] for k in ("state", "retries", "until", "error", "details")} == {
+    assert after_failure == {
+        **mail,
         "state": "r",
         "retries": 2,
         "until": 5_000,
+        "token": 1,
         "error": "smtp down",
         "details": "trace 1",
+        "incident": None,
     }
     assert early == []
     assert (not_yet, due) == (SweepResult(), SweepResult(moved=1))
-    assert {k: incident[k] for k in ("state", "retries", "token", "error", "incident")} == {
+    assert incident == {
+        **mail,
         "state": "i",
         "retries": 0,
+        "until": 5_000,  # the failure's time: a retry timeout of 0
         "token": 2,
         "error": "smtp gone",
+        "details": "trace 2",
         "incident": "incident1",
     }
     assert incidents == [("incident1", "task1", "mail", "smtp gone")]
     assert stats == [("mail", 0, 1)]
-    assert {k: resolved[k] for k in ("state", "retries", "incident")} == {
-        "state": "a",
-        "retries": 1,
-        "incident": None,
-    }
+    assert resolved == {**incident, "state": "a", "retries": 1, "incident": None}
     assert await kit.store.incidents() == []
 
 
@@ -342,22 +354,26 @@ async def test_extend_lock_unlock_and_lock(kit: TestBroker) -> None:
     relocked = task_record(await kit.store.get(task_id), names)
     await kit.store.set_priority(task_id, 7)
 
-    assert (extended["until"], extended["token"]) == (5_500, 1)
-    assert by_other[0] == WorkerMismatch.__name__
-    assert {k: unlocked[k] for k in ("state", "until", "token")} == {
-        "state": "a",
-        "until": None,
-        "token": 1,
+    render = {
+        "id": "task1",
+        "topic": "render",
+        "priority": 0,
+        "retries": None,
+        "error": None,
+        "details": None,
+        "business_key": None,
+        "tenant": None,
+        "variables": {},
+        "incident": None,
+        "created": 0,
     }
+    assert extended == {**render, "state": "l", "worker": "w", "until": 5_500, "token": 1}
+    assert by_other[0] == WorkerMismatch.__name__
+    assert unlocked == {**render, "state": "a", "worker": None, "until": None, "token": 1}
     assert task.lock_token == 2
     assert expired[0] == LockExpired.__name__
     assert token == 3
-    assert {k: relocked[k] for k in ("state", "worker", "until", "token")} == {
-        "state": "l",
-        "worker": "w2",
-        "until": 5_500,
-        "token": 3,
-    }
+    assert relocked == {**render, "state": "l", "worker": "w2", "until": 5_500, "token": 3}
     assert (await kit.store.get(task_id)).priority == 7
 
 
