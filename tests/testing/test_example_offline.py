@@ -40,4 +40,4 @@ def test_the_order_example_passes_with_the_network_off() -> None:
     assert summary is not None, example.stdout
     assert int(summary.group(1)) == 5
     print(f"examples/test_order.py: {summary.group(1)} tests in {summary.group(2)} s")
-    assert float(summary.group(2)) < 5.0  # about 0.5 s on a loaded 2-core machine
+    assert float(summary.group(2)) < 5.0  # it takes about half a second
