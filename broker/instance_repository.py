@@ -4,7 +4,9 @@ An instance's hash ``pi:<id>`` holds its engine state (``st``, JSON) and version
 Every step is committed by ``advance.lua`` with a version check (compare-and-set); the
 executor (``broker.executor``) reads, recomputes and commits again when another step won.
 This is the one place that reads states (``read`` for one instance with its version,
-``states`` for many in one round trip) and builds ``advance``'s arguments.
+``states`` for many in one round trip) and builds ``advance``'s arguments. ``observers`` are
+called with every step committed (state and effects, after the script accepted it): the test
+kit's record of the elements each instance entered (``redtask.testing``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import orjson
 from redtask.broker import validate
 from redtask.broker.engine import Effects, InstanceState
 from redtask.broker.engine.errors import InvalidTopic
-from redtask.broker.errors import InstanceNotFound, InvalidArgument, JobNotFound
+from redtask.broker.errors import OK, InstanceNotFound, InvalidArgument, JobNotFound
 from redtask.broker.keys import Keys
 from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.settings import Settings
 from redtask.broker.store_base import Clock, new_task_id
 
 NO_TRIGGER: Mapping[str, Any] = {}
+StepObserver = Callable[[InstanceState, Effects], None]
 
 
 # retries of a timer job that never failed, as Camunda's default for jobs
@@ -59,6 +62,7 @@ class InstanceRepository:
         self.keys = keys
         self.settings = settings
         self.clock = clock
+        self.observers: list[StepObserver] = []
 
     def ids(self, instance_id: str) -> PartitionIds:
         return PartitionIds(self.keys, self.keys.partition_of(instance_id), new_task_id)
@@ -181,7 +185,7 @@ class InstanceRepository:
         }
         waited, waiting = messages_waited(before), messages_waited(state)
         messages = {"open": sorted(waiting - waited), "close": sorted(waited - waiting)}
-        return await self.db.call(
+        reply = await self.db.call(
             "advance",
             self.keys.prefix(self.keys.partition_of(state.instance_id)),
             self.clock(),
@@ -199,3 +203,7 @@ class InstanceRepository:
             self.settings.finished_log_length,
             orjson.dumps(messages),
         )
+        if self.observers and int(reply[0]) == OK:
+            for observe in self.observers:
+                observe(state, effects)
+        return reply

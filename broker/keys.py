@@ -135,6 +135,12 @@ class Keys:
     def config(self) -> str:
         return f"{self.namespace}:config"
 
+    def namespace_patterns(self) -> tuple[str, ...]:
+        """SCAN patterns that together match every key of the namespace and no other: the
+        partitions' ``{ns:p}:...``, the definitions' ``{ns}:...`` and the global ``ns:...``."""
+        ns = self.namespace
+        return (f"{{{ns}:*", f"{{{ns}}}:*", f"{ns}:*")
+
     @property
     def wake_channel(self) -> str:
         return f"{self.namespace}:wake"

@@ -169,3 +169,23 @@ def test_the_rest_worker_runs_without_the_broker_or_the_gateway() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_nothing_but_tests_and_examples_imports_the_test_kit() -> None:
+    """redtask.testing (and its fakeredis) stays an extra: the core, the gateway, the SDK and
+    the command line neither import it nor load it when imported."""
+    offenders = [
+        f"{p.relative_to(ROOT)}: {n}"
+        for p in _sources("broker", "gateway", "worker", "redtask/cli")
+        for n in _imports(p)
+        if n.startswith("redtask.testing") or n.split(".")[0] in ("fakeredis", "lupa")
+    ]
+    assert offenders == []
+    probe = (
+        "import sys, redtask, redtask.broker.store, redtask.worker, redtask.cli.main; "
+        "print(sorted({m for m in sys.modules if m.startswith(('redtask.testing', 'fakeredis'))}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

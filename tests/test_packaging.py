@@ -64,6 +64,11 @@ def test_the_wheel_installs_only_redtask_at_the_top_level(tmp_path: Path) -> Non
     assert sorted(set(_sources()) - names) == []
     assert "redtask/broker/scripts/fetch_and_lock.lua" in names
     assert "redtask/py.typed" in names
+    # the test kit and its pytest plugin, registered for pytest's entry-point discovery
+    assert "redtask/testing/plugin.py" in names
+    dist_info = wheel.name.rsplit("-", 3)[0] + ".dist-info"
+    entry_points = zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode()
+    assert "[pytest11]\nredtask = redtask.testing.plugin\n" in entry_points
 
 
 def test_the_image_copies_every_folder_the_package_is_built_from() -> None:

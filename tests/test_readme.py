@@ -32,3 +32,14 @@ async def test_the_readme_worker_example_completes_its_task(redis_url: str) -> N
         if keys:
             await store.redis.delete(*keys)
         await store.close()
+
+
+def test_the_readme_testing_example_is_a_test_the_suite_runs() -> None:
+    """The README's test of the order process is examples/test_order.py's, verbatim (the suite
+    collects examples/)."""
+    text = README.read_text()
+    match = re.search(r"## Testing your workers and processes\n.*?```python\n(.*?)```", text, re.S)
+    assert match, "the README lost its testing example"
+    example = README.with_name("examples") / "test_order.py"
+    assert match.group(1).startswith("async def test_")
+    assert match.group(1) in example.read_text()

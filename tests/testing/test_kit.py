@@ -1,0 +1,414 @@
+"""The test kit itself: its clock and sweeps, the worker runner, the assertions' verdicts and
+messages, and the fixtures of its pytest plugin (loaded through the ``pytest11`` entry point of
+the installed package). Its transitions are those of the real store: tests/testing/test_parity.py
+runs them on fakeredis and on a real redis-server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from redtask import BpmnError, Complete, ExternalTask, Router, TaskFailure, Typed
+from redtask.broker.definition_model import DeploymentParseError
+from redtask.testing import ProcessInstance, SweepResult, TestBroker, TestWorker
+
+START = datetime(2030, 1, 1, tzinfo=UTC)
+START_MS = int(START.timestamp() * 1000)
+ORDER = Path(__file__).resolve().parents[2] / "examples" / "order.bpmn"
+MakeWorker = Callable[..., TestWorker]
+StartProcess = Callable[..., Awaitable[ProcessInstance]]
+
+TWO_TIMERS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  id="defs" targetNamespace="https://example.org/test">
+  <bpmn:process id="waits" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="first" />
+    <bpmn:intermediateCatchEvent id="first">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT10M</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="f2" sourceRef="first" targetRef="second" />
+    <bpmn:intermediateCatchEvent id="second">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT10M</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="f3" sourceRef="second" targetRef="end" />
+    <bpmn:endEvent id="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+TWO_PROCESSES = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  id="defs" targetNamespace="https://example.org/test">
+  <bpmn:process id="one" isExecutable="true"><bpmn:startEvent id="s1" /></bpmn:process>
+  <bpmn:process id="two" isExecutable="true"><bpmn:startEvent id="s2" /></bpmn:process>
+</bpmn:definitions>
+"""
+
+
+# ---------------------------------------------------------------------- the plugin's fixtures
+@pytest.mark.parametrize("round_", [1, 2])
+async def test_every_test_gets_an_empty_broker_of_its_own(
+    redtask_broker: TestBroker, round_: int
+) -> None:
+    """Run twice: a broker shared between tests would hold the first round's task."""
+    assert await redtask_broker.tasks() == []
+    await redtask_broker.publish("leak-check", {"round": round_})
+    (await redtask_broker.topic("leak-check")).has_tasks(1)
+
+
+async def test_two_brokers_share_nothing() -> None:
+    async with TestBroker.in_memory() as one, TestBroker.in_memory() as two:
+        await one.publish("t", {})
+        assert len(await one.tasks()) == 1
+        assert await two.tasks() == []
+        assert one.store.redis.connection_pool is not two.store.redis.connection_pool
+
+
+def test_the_plugin_is_loaded_from_the_entry_point(pytestconfig: pytest.Config) -> None:
+    plugin = pytestconfig.pluginmanager.get_plugin("redtask")
+    assert plugin is not None and plugin.__name__ == "redtask.testing.plugin"
+    dists = {d.project_name for _, d in pytestconfig.pluginmanager.list_plugin_distinfo()}
+    assert "redtask" in dists
+
+
+@pytest.mark.redtask(partitions=4, history_ttl_s=5, start=START)
+async def test_the_redtask_marker_sets_the_broker_up(redtask_broker: TestBroker) -> None:
+    assert (redtask_broker.settings.partitions, redtask_broker.settings.history_ttl_s) == (4, 5)
+    assert redtask_broker.now == START
+    assert redtask_broker.clock() == START_MS
+
+
+async def test_the_process_fixture_deploys_once_and_starts(
+    redtask_broker: TestBroker, redtask_process: StartProcess
+) -> None:
+    first = await redtask_process(ORDER, {"item": "book", "quantity": 1}, business_key="K")
+    second = await redtask_process(ORDER, {"item": "lamp", "quantity": 1})
+
+    assert [d.version for d in await redtask_broker.store.definitions.definitions()] == [1]
+    assert (first.definition_key, first.business_key, second.business_key) == ("order", "K", None)
+    assert first.definition_id == second.definition_id
+    (await redtask_broker.instance(first)).is_waiting_at("reserve_stock").has_business_key("K")
+
+
+async def test_the_process_fixture_needs_a_key_for_a_file_of_several_processes(
+    redtask_process: StartProcess, tmp_path: Path
+) -> None:
+    path = tmp_path / "two.bpmn"
+    path.write_bytes(TWO_PROCESSES)
+    with pytest.raises(ValueError, match=r"two\.bpmn holds the processes \['one', 'two'\]"):
+        await redtask_process(path)
+    instance = await redtask_process(path, key="two")
+    assert instance.definition_key == "two"
+
+
+# ---------------------------------------------------------------------- settings and deploys
+def test_the_environment_does_not_change_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDTASK_PARTITIONS", "3")
+    monkeypatch.setenv("REDTASK_HISTORY_TTL_S", "1")
+    kit = TestBroker.in_memory(namespace="mine")
+    assert (kit.settings.partitions, kit.settings.history_ttl_s) == (1, 7 * 24 * 3600)
+    assert kit.settings.namespace == "mine"
+    with pytest.raises(TypeError, match=r"unknown settings \['partitons'\]"):
+        TestBroker.in_memory(partitons=4)
+
+
+async def test_invalid_bpmn_and_unknown_keys_are_refused(redtask_broker: TestBroker) -> None:
+    with pytest.raises(DeploymentParseError, match=r"process-1\.bpmn"):
+        await redtask_broker.deploy(b"<bpmn:definitions xmlns:bpmn='nope'>")
+    await redtask_broker.deploy(ORDER)
+    with pytest.raises(LookupError, match=r"no process definition with key 'ordr'; .*\['order'\]"):
+        await redtask_broker.start("ordr")
+
+
+# ---------------------------------------------------------------------- the clock
+async def test_advance_stops_at_every_due_time_on_the_way() -> None:
+    """The second timer is scheduled when the first fires (at 10 min), so one advance of 20
+    minutes ends the instance; jumping straight to the target would schedule it for 30."""
+    async with TestBroker.in_memory(start=START) as kit:
+        await kit.deploy(TWO_TIMERS)
+        instance = await kit.start("waits")
+
+        result = await kit.advance(timedelta(minutes=20))
+
+        assert result == SweepResult(fired=2)
+        assert kit.clock() == START_MS + 20 * 60_000
+        (await kit.instance(instance)).is_completed().has_passed_in_order("first", "second")
+
+
+async def test_advance_without_sweep_only_moves_the_clock() -> None:
+    async with TestBroker.in_memory(start=START) as kit:
+        await kit.deploy(TWO_TIMERS)
+        instance = await kit.start("waits")
+
+        assert await kit.advance(minutes=15, sweep=False) == SweepResult()
+        (await kit.instance(instance)).is_waiting_at("first")
+        assert await kit.sweep() == SweepResult(fired=1)
+        (await kit.instance(instance)).is_waiting_at("second")  # due 10 minutes from now
+        assert await kit.advance(minutes=9) == SweepResult()
+        assert await kit.advance(minutes=1) == SweepResult(fired=1)
+        (await kit.instance(instance)).ended_at("end")
+
+
+async def test_the_clock_only_moves_forward(redtask_broker: TestBroker) -> None:
+    before = redtask_broker.clock()
+    with pytest.raises(ValueError, match="only moves forward"):
+        await redtask_broker.advance(-1)
+    with pytest.raises(ValueError, match="only moves forward"):
+        redtask_broker.clock.advance(-5)
+    await redtask_broker.advance(seconds=1, minutes=1, hours=1, days=1)
+    assert redtask_broker.clock() - before == (1 + 60 + 3600 + 86400) * 1000
+
+
+# ---------------------------------------------------------------------- the worker runner
+handlers = Router(retries=1)
+seen: list[dict[str, object]] = []
+
+
+@handlers.task("needs-x")
+def needs_x(x: int) -> None:
+    seen.append({"x": x})
+
+
+@handlers.task("wrong-result")
+def wrong_result() -> int:
+    return 42
+
+
+@handlers.task("typed")
+async def typed(task: ExternalTask, n: int) -> Complete:
+    return Complete(variables={"big": Typed("Long", n)}, local_variables={"by": task.worker_id})
+
+
+@handlers.task("refuse")
+def refuse(code: str) -> None:
+    raise BpmnError(code, "refused", {"why": "test"})
+
+
+@handlers.task("give-up")
+def give_up() -> None:
+    raise TaskFailure("no way", "details", retries=0)
+
+
+async def test_the_runner_reports_what_the_sdk_would(
+    redtask_broker: TestBroker, redtask_worker: MakeWorker
+) -> None:
+    seen.clear()
+    ids = {
+        "missing": await redtask_broker.publish("needs-x", {}),
+        "x": await redtask_broker.publish("needs-x", {"x": 3}),
+        "wrong": await redtask_broker.publish("wrong-result"),
+        "typed": await redtask_broker.publish("typed", {"n": 5}),
+        "refuse": await redtask_broker.publish("refuse", {"code": "NOPE"}),
+        "give-up": await redtask_broker.publish("give-up"),
+    }
+    runner = redtask_worker(handlers, worker_id="tester")
+
+    done = {h.task_id: h for h in await runner.run_until_idle()}
+
+    by_name = {name: done[task_id] for name, task_id in ids.items()}
+    assert by_name["missing"].outcome == "failed"
+    assert by_name["missing"].error_message == (
+        f"task {ids['missing']} has no variable 'x' (handler parameter)"
+    )
+    assert (by_name["missing"].retries, by_name["x"].outcome) == (1, "completed")
+    assert seen == [{"x": 3}]
+    assert by_name["wrong"].error_message == (
+        "handler returned int; expected a dict, Complete or None"
+    )
+    assert by_name["typed"].variables == {"big": {"type": "Long", "value": 5}}
+    assert by_name["typed"].local_variables == {"by": {"type": "String", "value": "tester"}}
+    assert (by_name["refuse"].outcome, by_name["refuse"].error_code) == ("bpmn_error", "NOPE")
+    assert by_name["refuse"].values == {"why": "test"}
+    assert (by_name["give-up"].retries, by_name["give-up"].error_details) == (0, "details")
+    assert runner.handled == list(done.values())
+    (await redtask_broker.task(ids["give-up"])).has_incident("no way")
+    (await redtask_broker.task(ids["missing"])).is_retrying().has_failed(retries_left=1)
+
+
+async def test_step_takes_one_topic_and_one_task_at_a_time(
+    redtask_broker: TestBroker, redtask_worker: MakeWorker
+) -> None:
+    for x in (1, 2):
+        await redtask_broker.publish("needs-x", {"x": x})
+    await redtask_broker.publish("wrong-result")
+    runner = redtask_worker(handlers)
+
+    [first] = await runner.step("needs-x")
+    (await redtask_broker.topic("needs-x")).has_tasks(1, state="available")
+    rest = await runner.step("needs-x", max_tasks=5)
+
+    assert (first.outcome, [h.outcome for h in rest]) == ("completed", ["completed"])
+    assert await runner.step("needs-x") == []
+    (await redtask_broker.topic("wrong-result")).has_tasks(1, state="available")
+    with pytest.raises(ValueError, match=r"no handler for topic 'other'; handlers: \["):
+        await runner.step("other")
+
+
+async def test_a_report_after_the_lock_was_taken_over_is_lost(
+    redtask_broker: TestBroker, redtask_worker: MakeWorker
+) -> None:
+    slow = Router(lock_duration=1_000)
+
+    @slow.task("slow")
+    async def takes_long() -> None:
+        await redtask_broker.advance(2)  # the lock expires while the handler runs
+        await redtask_broker.worker(thief).step()
+
+    thief = Router()
+    stolen: list[str] = []
+
+    @thief.task("slow")
+    def steal(task: ExternalTask) -> None:
+        stolen.append(task.id)
+        raise TaskFailure("kept", retries=1, retry_timeout_ms=60_000)
+
+    task_id = await redtask_broker.publish("slow")
+    [handled] = await redtask_worker(slow).step()
+
+    assert (handled.outcome, stolen) == ("lost", [task_id])
+    (await redtask_broker.task(task_id)).is_retrying().has_failed(message="kept")
+
+
+async def test_run_until_idle_stops_a_loop(
+    redtask_broker: TestBroker, redtask_worker: MakeWorker
+) -> None:
+    loop = Router()
+
+    @loop.task("again")
+    async def again() -> None:
+        await redtask_broker.publish("again")
+
+    await redtask_broker.publish("again")
+    with pytest.raises(RuntimeError, match=r"still fetching tasks after 5 .*a process loop"):
+        await redtask_worker(loop).run_until_idle(max_tasks=5)
+
+
+def test_a_runner_needs_handlers(redtask_broker: TestBroker) -> None:
+    with pytest.raises(ValueError, match="no task handlers"):
+        redtask_broker.worker(Router())
+
+
+# ---------------------------------------------------------------------- assertions
+async def test_instance_assertions_pass_and_fail_with_what_happened(
+    redtask_broker: TestBroker, redtask_process: StartProcess
+) -> None:
+    order = await redtask_process(ORDER, {"item": "book", "quantity": 2}, business_key="A-1")
+    snapshot = await redtask_broker.instance(order)
+    task = (await redtask_broker.tasks(instance=order))[0]
+
+    snapshot.is_active().is_waiting_at("reserve_stock").is_waiting_only_at("reserve_stock")
+    snapshot.has_passed("order_received").has_not_passed("ship_express").has_no_incidents()
+    snapshot.has_variables("item", quantity=2).has_no_variables("total")
+    assert snapshot.variables == {"item": "book", "quantity": 2}
+    assert snapshot.path == ["order_received", "reserve_stock"]
+
+    with pytest.raises(AssertionError) as failed:
+        snapshot.is_waiting_at("ship_express")
+    assert str(failed.value) == (
+        f"Expecting process instance {order.id} to be waiting at ['ship_express'], but it is "
+        "waiting at ['reserve_stock'].\n"
+        f"process instance {order.id} ({order.definition_id}, business key 'A-1')\n"
+        "  state:      active\n"
+        f"  waiting at: reserve_stock (task {task.id})\n"
+        "  path:       order_received -> reserve_stock\n"
+        "  variables:  item='book', quantity=2\n"
+        f"  task {task.id} on topic 'reserve-stock', at 'reserve_stock', available"
+    )
+    checks: list[tuple[Callable[[], object], str]] = [
+        (lambda: snapshot.is_ended(), r"to be ended, but it is waiting at \['reserve_stock'\]"),
+        (lambda: snapshot.ended_at("order_shipped"), "but it is still waiting at"),
+        (lambda: snapshot.has_passed("reserve_stock"), r"has not passed \['reserve_stock'\]"),
+        (lambda: snapshot.has_not_passed("reserve_stock"), r"it entered \['reserve_stock'\]"),
+        (lambda: snapshot.has_variables(quantity=3), "'quantity' is 2"),
+        (lambda: snapshot.has_variables(quantity=2.0, total=1), "'total' is missing"),
+        (lambda: snapshot.has_variables(item=True), "'item' is 'book'"),
+        (lambda: snapshot.has_no_variables(), "it has item, quantity"),
+        (lambda: snapshot.has_business_key("B"), "to have business key 'B', but it has 'A-1'"),
+        (lambda: snapshot.has_incident(), "to have an incident, but its incidents are none"),
+        (lambda: snapshot.is_not_waiting_at("reserve_stock"), "but it is waiting at"),
+        (lambda: snapshot.is_completed(), "to be completed, but it is active"),
+        (lambda: snapshot.does_not_exist(), "not to be stored, but it is active"),
+        (lambda: snapshot.is_waiting_only_at(), r"exactly \[\], but it is waiting at"),
+    ]
+    for check, message in checks:
+        with pytest.raises(AssertionError, match=message):
+            check()
+    with pytest.raises(AssertionError, match="'quantity' is 2"):
+        snapshot.has_variables(quantity=2.5)
+    snapshot.has_variables(quantity=2.0)  # numbers compare across int and float
+
+
+async def test_topic_task_and_incident_assertions(
+    redtask_broker: TestBroker, redtask_worker: MakeWorker
+) -> None:
+    await redtask_broker.publish("give-up")
+    locked_id = await redtask_broker.publish("needs-x", {"x": 1})
+    await redtask_worker(handlers).step("give-up")
+    await redtask_broker.store.fetch_and_lock("w", 1, [_request("needs-x", 10_000)])
+
+    topic = await redtask_broker.topic("give-up")
+    topic.has_tasks(1).has_tasks(1, state="incident").has_tasks(0, state="available")
+    with pytest.raises(AssertionError) as failed:
+        topic.has_tasks(2, state="incident")
+    assert str(failed.value).startswith(
+        "Expecting topic 'give-up' to hold 2 incident tasks, but it holds 1.\n"
+        "topic 'give-up': 1 incident\n  task "
+    )
+    assert "retries 0, last error 'no way'" in str(failed.value)
+    with pytest.raises(ValueError, match="state must be one of"):
+        topic.has_tasks(1, state="done")  # type: ignore[arg-type]
+
+    task = await redtask_broker.task(topic="give-up")
+    task.has_incident("no way").has_incident(re.compile("^no")).has_failed(retries_left=0)
+    task.has_error_details("details").has_retries(0)
+    with pytest.raises(AssertionError, match="with 1 retries left, but it has 0 retries left"):
+        task.has_failed(retries_left=1)
+    with pytest.raises(AssertionError, match="to be locked, but it is incident"):
+        task.is_locked()
+
+    locked = await redtask_broker.task(locked_id)
+    locked.is_locked(by="w").has_variables(x=1)
+    with pytest.raises(AssertionError, match="to have failed, but no failure was reported"):
+        locked.has_failed()
+    with pytest.raises(
+        AssertionError, match=r"to have an incident, but it has none \(it is locked"
+    ):
+        locked.has_incident()
+    await redtask_broker.advance(10)
+    (await redtask_broker.task(locked_id)).is_available()
+
+    with pytest.raises(AssertionError, match=r"Expecting exactly one task: a task with topic=none"):
+        await redtask_broker.task(topic="none")
+    incidents = await redtask_broker.incidents()
+    incidents.has_count(1).has_incident("no way", topic="give-up")
+    with pytest.raises(AssertionError, match=r"Expecting an incident with message 'yes way'"):
+        incidents.has_incident("yes way")
+
+
+async def test_an_ended_instance_and_one_never_started(redtask_broker: TestBroker) -> None:
+    forgotten = await redtask_broker.instance("no-such-instance")
+    forgotten.does_not_exist()
+    assert forgotten.status == "forgotten"
+    with pytest.raises(AssertionError, match=r"to be waiting at .*, but it is not stored"):
+        forgotten.is_waiting_at("x")
+
+    await redtask_broker.deploy(TWO_PROCESSES)
+    ended = await redtask_broker.start("one")
+    snapshot = await redtask_broker.instance(ended)
+    snapshot.is_ended().is_completed().ended_at("s1").has_passed("s1")
+    assert snapshot.waiting_at == []
+    with pytest.raises(AssertionError, match=r"without reaching \['e9'\]"):
+        snapshot.ended_at("e9")
+    with pytest.raises(AssertionError, match=r"to be waiting at .*, but it is completed"):
+        snapshot.is_waiting_at("s1")
+
+
+def _request(topic: str, lock: int) -> object:
+    from redtask.broker.model import TopicRequest
+
+    return TopicRequest(topic, lock)
