@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from jinja2 import Environment, PackageLoader
@@ -25,6 +26,8 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# an id as one path segment: "/" (possible in a caller-chosen task id) encoded too
+templates.filters["segment"] = lambda value: quote(str(value), safe="")
 
 
 def age(ms: int | None) -> str:
