@@ -4,7 +4,8 @@ that fetched lately, and the locked tasks by worker.
 The scripts keep two bounded records (see ``completions_count`` and ``workers_note`` in
 ``scripts/_lib.lua``): a hash per partition and minute, ``cpm:<minute>`` (topic -> tasks
 completed), that expires after 16 minutes, and a sorted set per partition, ``ws`` (worker id ->
-last fetch ms), trimmed to the last 15 minutes and 1000 ids at every fetch.
+last fetch ms), trimmed to the last 15 minutes and 1000 ids whenever a new id enters (reads
+skip the entries older than 15 minutes).
 """
 
 from __future__ import annotations
@@ -83,38 +84,39 @@ class ActivityReads:
 
     async def locked_tasks(self, limit: int = 10_000) -> tuple[list[LockedTask], bool]:
         """Tasks in the locked indexes with their holder, the earliest lock expiries first, at
-        most ``limit``; True when more are locked (the rest is not read)."""
-        out: list[LockedTask] = []
+        most ``limit``; True when more are locked (the rest is not read).
+
+        Reads at most ``limit + 1`` index entries per topic and keeps ``limit`` per partition,
+        so the holders of only ``limit`` tasks are read, whatever the number of locks."""
+        entries: list[tuple[int, str, str]] = []
         more = False
         for partition in range(self.keys.partitions):
             topics = sorted(
                 cast(set[str], await self.db.execute("SMEMBERS", self.keys.topics(partition)))
             )
-            room = limit - len(out)
             if not topics:
                 continue
-            if room <= 0:
-                more = True
-                break
             ranges = await self.db.execute_many(
-                ("ZRANGE", self.keys.locked(partition, t), 0, room, "WITHSCORES") for t in topics
+                ("ZRANGE", self.keys.locked(partition, t), 0, limit, "WITHSCORES") for t in topics
             )
-            entries: list[tuple[str, str, int]] = []
-            for topic, row in zip(topics, ranges, strict=True):
-                entries += [(i, topic, int(float(s))) for i, s in _pairs(row)]
-            entries.sort(key=lambda e: (e[2], e[0]))
-            if len(entries) > room:
-                more = True
-                entries = entries[:room]
-            holders = await self.db.execute_many(
-                ("HGET", self.keys.task(i), "w") for i, _, _ in entries
-            )
-            out += [
-                LockedTask(i, topic, worker, expiry)
-                for (i, topic, expiry), worker in zip(entries, holders, strict=True)
-                if worker is not None
+            found = [
+                (int(float(score)), task_id, topic)
+                for topic, row in zip(topics, ranges, strict=True)
+                for task_id, score in _pairs(row)
             ]
-        return out, more
+            found.sort()
+            more = more or len(found) > limit
+            entries = sorted(entries + found[:limit])[: limit + 1]
+        more = more or len(entries) > limit
+        entries = entries[:limit]
+        holders = await self.db.execute_many(
+            ("HGET", self.keys.task(task_id), "w") for _, task_id, _ in entries
+        )
+        return [
+            LockedTask(task_id, topic, worker, expiry)
+            for (expiry, task_id, topic), worker in zip(entries, holders, strict=True)
+            if worker is not None
+        ], more
 
     async def workers(self, tasks_shown: int = 20) -> tuple[list[WorkerActivity], bool]:
         """Every worker seen lately or holding a lock, by id, with up to ``tasks_shown`` of its

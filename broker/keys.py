@@ -23,8 +23,8 @@ key                        type    content
 ``P done``                 STREAM  capped log of finished tasks (complete / BPMN error)
 ``P cpm:<minute>``         HASH    topic -> tasks completed in that minute (epoch ms // 60000);
                                    expires (PEXPIRE) 16 minutes after its first write
-``P ws``                   ZSET    worker ids that fetched, score = last fetch ms; entries older
-                                   than 15 minutes leave at each fetch, at most 1000 are kept
+``P ws``                   ZSET    worker ids that fetched, score = last fetch ms; when a new id
+                                   enters, entries older than 15 minutes leave, 1000 at most stay
 ``P pi:<id>``              HASH    a process instance: st (engine state JSON), ver, status,
                                    pd, pk, pvt, bk, tn, start, end (ms)
 ``P pis``                  ZSET    running instance ids, score = start ms

@@ -139,6 +139,17 @@ def _kind(name: str) -> tuple[str, str]:
     return "other", ""
 
 
+_UNDER = ("start", "end", "intermediate", "boundary", "gateway")
+CHAR_WIDTH = 6.5
+"""The width of a label's character (12 px sans-serif, on average), to leave room for it."""
+
+
+def _label_under(shape: Shape) -> Bounds:
+    b = shape.bounds
+    width = len(shape.name or "") * CHAR_WIDTH
+    return Bounds(b.x + b.width / 2 - width / 2, b.y + b.height, width, 18.0)
+
+
 def read_diagram(data: bytes, process_key: str, resource_name: str = "diagram") -> Diagram:
     """The diagram of process ``process_key`` in a BPMN resource; an empty one when the file has
     no DI for it. Raises BpmnParseError for XML the hardened loader refuses."""
@@ -180,6 +191,9 @@ def read_diagram(data: bytes, process_key: str, resource_name: str = "diagram") 
     right = [s.bounds.x + s.bounds.width for s in shapes] + xs
     bottom = [s.bounds.y + s.bounds.height for s in shapes] + ys
     labels = [s.label for s in shapes if s.label] + [e.label for e in edges if e.label]
+    # a name without label bounds is written centred under its event or gateway
+    labels += [_label_under(s) for s in shapes if s.name and not s.label and s.kind in _UNDER]
+    xs += [b.x for b in labels]
     right += [b.x + b.width for b in labels]
     bottom += [b.y + b.height for b in labels]
     if not xs:

@@ -165,13 +165,15 @@ local function completions_count(P, now, topic, n)
 end
 
 -- Note that `worker` fetched at `now` (ms) in the registry of recent workers: ids longer than
--- WORKER_ID_MAX bytes are not recorded, entries older than WORKERS_WINDOW_MS leave, and at most
--- WORKERS_MAX (the most recent) stay, whatever ids clients send.
+-- WORKER_ID_MAX bytes are not recorded; when an id is new, the entries older than
+-- WORKERS_WINDOW_MS leave and at most WORKERS_MAX (the most recent) stay, so the set is bounded
+-- whatever ids clients send, and a known worker's fetch costs one ZADD (readers skip entries
+-- older than the window).
 local WORKER_ID_MAX, WORKERS_WINDOW_MS, WORKERS_MAX = 200, 15 * 60000, 1000
 local function workers_note(P, now, worker)
   if #worker > WORKER_ID_MAX then return end
   local key = k_workers(P)
-  redis.call('ZADD', key, now, worker)
+  if redis.call('ZADD', key, now, worker) == 0 then return end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (tonumber(now) - WORKERS_WINDOW_MS))
   local n = redis.call('ZCARD', key)
   if n > WORKERS_MAX then redis.call('ZREMRANGEBYRANK', key, 0, n - WORKERS_MAX - 1) end

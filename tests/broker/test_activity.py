@@ -94,8 +94,10 @@ async def test_a_worker_is_forgotten_fifteen_minutes_after_its_last_fetch(
     assert set(await store.activity.workers_seen()) == {"old", "new"}
     clock.advance(1)
     await store.fetch_and_lock("new", 1, [TopicRequest("t", 1000)])
+    assert set(await store.activity.workers_seen()) == {"new"}  # "old" is stale: skipped
+    await store.fetch_and_lock("newer", 1, [TopicRequest("t", 1000)])  # a new id trims
 
-    assert set(await store.activity.workers_seen()) == {"new"}
+    assert set(await store.activity.workers_seen()) == {"new", "newer"}
     for p in range(store.keys.partitions):
         assert "old" not in await store.redis.zrange(store.keys.workers(p), 0, -1)
 
@@ -133,3 +135,16 @@ async def test_workers_list_the_tasks_each_holds(store: Store, clock: FakeClock)
         LockedTask(ids[1], "b", "w1", START_MS + 1000),
         LockedTask(ids[0], "a", "w1", START_MS + 5000),
     )
+
+
+async def test_the_locked_tasks_read_stops_at_its_limit_and_says_so(store: Store) -> None:
+    ids = await store.publish_many([NewTask(t) for t in ("a", "b", "c", "a")])
+    for n, task_id in enumerate(ids):
+        await store.lock(task_id, f"w{n}", 1000 * (n + 1))
+
+    first_two, more = await store.activity.locked_tasks(limit=2)
+    every, none_left = await store.activity.locked_tasks(limit=4)
+
+    assert [t.id for t in first_two] == ids[:2] and more
+    assert [t.id for t in every] == ids and not none_left
+    assert await store.activity.locked_tasks(limit=0) == ([], True)

@@ -313,3 +313,26 @@ async def test_the_workers_page_stays_bounded_whatever_ids_workers_send(
     shown = [re.search(r'data-worker="([^"]+)"', r).group(1) for r in rows(page, "workers")]
     assert len(shown) == WORKERS_MAX
     assert shown[0] == "bot-00020" and shown[-1] == f"bot-{WORKERS_MAX + 19:05}"
+
+
+async def test_every_page_loads_only_assets_the_gateway_serves(
+    client: httpx.AsyncClient, scene: Scene
+) -> None:
+    paths = [
+        "/",
+        f"{UI}/topics",
+        f"{UI}/tasks",
+        f"{UI}/tasks/{scene.failed}",
+        f"{UI}/incidents",
+        f"{UI}/processes",
+        f"{UI}/processes/{quote(scene.definition.id, safe='')}",
+        f"{UI}/instances/{scene.orders[0]}",
+        f"{UI}/workers",
+    ]
+    for path in paths:
+        html = (await client.get(path)).text
+        assets = re.findall(r'<(?:script|link|img)\b[^>]*?(?:src|href)="([^"]+)"', html)
+        assert assets and all(a.startswith(f"{UI}/static/") for a in assets), (path, assets)
+        assert "//" not in " ".join(assets)
+        for asset in assets:
+            assert (await client.get(asset)).status_code == 200
