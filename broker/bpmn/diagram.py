@@ -81,6 +81,11 @@ class Diagram:
     min_y: float = 0.0
 
 
+def _clark(namespace: str, name: str) -> str:
+    """An element name in lxml's Clark notation, ``{namespace}name``."""
+    return "{" + namespace + "}" + name
+
+
 def _number(value: str | None) -> float:
     try:
         number = float(value or "0")
@@ -163,7 +168,7 @@ def read_diagram(data: bytes, process_key: str, resource_name: str = "diagram") 
     elements = _flow_elements(process)
     shapes: list[Shape] = []
     edges: list[Edge] = []
-    for item in root.iter(f"{{{DI_NS}}}BPMNShape", f"{{{DI_NS}}}BPMNEdge"):
+    for item in root.iter(_clark(DI_NS, "BPMNShape"), _clark(DI_NS, "BPMNEdge")):
         element = elements.get(item.get("bpmnElement") or "")
         if element is None:
             continue

@@ -72,3 +72,40 @@ async def build(store: Store) -> Scene:
         state = await store.start_process_instance(definition, variables, key)
         orders.append(state.instance_id)
     return Scene(available, locked, failed, definition, (orders[0], orders[1]))
+
+
+HOSTILE_ATTR = "&lt;script&gt;alert('x')&lt;/script&gt;"  # HOSTILE inside an XML attribute
+HOSTILE_BPMN = f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
+    xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+    xmlns:di="http://www.omg.org/spec/DD/20100524/DI"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="hostile" name="{HOSTILE_ATTR}" isExecutable="true">
+    <bpmn:startEvent id="start" name="{HOSTILE_ATTR}" />
+    <bpmn:sequenceFlow id="f1" name="{HOSTILE_ATTR}" sourceRef="start" targetRef="work" />
+    <bpmn:serviceTask id="work" name="{HOSTILE_ATTR}" camunda:type="external"
+                      camunda:topic="hostile" />
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end" />
+    <bpmn:endEvent id="end" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="dia">
+    <bpmndi:BPMNPlane id="plane" bpmnElement="hostile">
+      <bpmndi:BPMNShape id="start_di" bpmnElement="start">
+        <dc:Bounds x="100" y="100" width="36" height="36" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="work_di" bpmnElement="work">
+        <dc:Bounds x="200" y="78" width="100" height="80" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="end_di" bpmnElement="end">
+        <dc:Bounds x="360" y="100" width="36" height="36" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="f1_di" bpmnElement="f1">
+        <di:waypoint x="136" y="118" /><di:waypoint x="200" y="118" />
+      </bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="f2_di" bpmnElement="f2">
+        <di:waypoint x="300" y="118" /><di:waypoint x="360" y="118" />
+      </bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>""".encode()

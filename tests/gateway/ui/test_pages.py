@@ -11,10 +11,19 @@ import httpx
 import pytest
 
 from redtask.broker.activity import WORKER_ID_MAX, WORKERS_MAX
+from redtask.broker.definition_model import DeploymentRequest, Resource
 from redtask.broker.model import NewTask, TopicRequest
 from redtask.broker.store import Store
 from tests.conftest import START_MS, FakeClock
-from tests.gateway.ui.helpers import ESCAPED, HOSTILE, ORDER_SHAPES, UI, Scene, build
+from tests.gateway.ui.helpers import (
+    ESCAPED,
+    HOSTILE,
+    HOSTILE_BPMN,
+    ORDER_SHAPES,
+    UI,
+    Scene,
+    build,
+)
 
 
 @pytest.fixture
@@ -336,3 +345,24 @@ async def test_every_page_loads_only_assets_the_gateway_serves(
         assert "//" not in " ".join(assets)
         for asset in assets:
             assert (await client.get(asset)).status_code == 200
+
+
+async def test_hostile_names_in_a_diagram_are_drawn_as_text(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    result = await store.definitions.deploy(
+        DeploymentRequest([Resource("hostile.bpmn", HOSTILE_BPMN)], name=HOSTILE)
+    )
+    assert result.definitions is not None
+    [definition] = result.definitions
+    await store.start_process_instance(definition, None, HOSTILE)
+
+    listing = (await client.get(f"{UI}/processes")).text
+    page = (await client.get(f"{UI}/processes/{quote(definition.id, safe='')}")).text
+
+    assert_escaped(listing)
+    assert_escaped(page)
+    svg = page.split('<svg class="diagram"', 1)[1].split("</svg>", 1)[0]
+    assert svg.count(f">{ESCAPED}</text>") == 3  # the start event, the flow, the task
+    assert f"<title>{ESCAPED} (serviceTask)</title>" in svg
+    assert re.search(r'class="badge running">.*?>1</text>', svg)
