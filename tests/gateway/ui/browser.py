@@ -118,9 +118,16 @@ def screenshot(driver: Any, name: str, size: tuple[int, int] = DESKTOP) -> Path:
 
 
 def until(condition: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+    """Poll ``condition`` until it is true; an element that vanished while it was read (the
+    page was loading or refreshing) counts as not yet."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while True:
-        value = condition()
+        try:
+            value = condition()
+        except (NoSuchElementException, StaleElementReferenceException):
+            value = None
         if value:
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"

@@ -48,7 +48,11 @@ def all_css(driver: Any, selector: str) -> list[Any]:
 
 
 def cells(driver: Any, row_selector: str) -> list[str]:
-    return [td.text for td in all_css(driver, f"{row_selector} td")]
+    """The texts of a row's cells, read in one script (the live refresh replaces rows)."""
+    script = (
+        "return Array.from(document.querySelectorAll(arguments[0])).map(td => td.innerText.trim())"
+    )
+    return list(driver.execute_script(script, f"{row_selector} td"))
 
 
 def test_the_topics_page_shows_the_counts_and_refreshes_itself(browser: Any, site: str) -> None:
