@@ -122,7 +122,7 @@ async def tasks_page(request: Request, store: StoreDep) -> HTMLResponse:
     )
 
 
-@router.get("/tasks/{task_id}")
+@router.get("/tasks/{task_id:path}")  # a caller-chosen id may hold a "/"
 async def task_page(task_id: str, request: Request, store: StoreDep) -> HTMLResponse:
     try:
         task = await store.get(task_id)

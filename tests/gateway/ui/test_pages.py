@@ -366,3 +366,18 @@ async def test_hostile_names_in_a_diagram_are_drawn_as_text(
     assert svg.count(f">{ESCAPED}</text>") == 3  # the start event, the flow, the task
     assert f"<title>{ESCAPED} (serviceTask)</title>" in svg
     assert re.search(r'class="badge running">.*?>1</text>', svg)
+
+
+async def test_a_task_with_a_slash_and_markup_in_its_id_is_linked_and_shown(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    task_id = "odd/<i>id</i>"
+    await store.publish(NewTask("odd", id=task_id))
+
+    listing = (await client.get(f"{UI}/tasks", params={"topic": "odd"})).text
+    [href] = re.findall(r'<a class="id" href="([^"]+)">', listing)
+    page = await client.get(href)
+
+    assert href == f"{UI}/tasks/odd%2F%3Ci%3Eid%3C%2Fi%3E"
+    assert page.status_code == 200
+    assert '<span class="id">odd/&lt;i&gt;id&lt;/i&gt;</span>' in page.text
