@@ -176,13 +176,25 @@ def test_the_diagram_renders_with_instance_counts_and_an_instance_is_cancelled(
 
 def test_every_page_fits_a_phone_and_a_desktop(browser: Any, site: str) -> None:
     rest = Rest(site)
-    rest.deploy("order.bpmn", ORDER_BPMN)
-    rest.start("order", "A-1", {"item": {"type": "String", "value": "lamp"}})
-    rest.publish("a-topic-with-a-rather-long-name-for-a-small-screen", {}, {})
-    rest.fetch("a-topic-with-a-rather-long-name-for-a-small-screen", worker="worker-host-1234")
+    definition_id = rest.deploy("order.bpmn", ORDER_BPMN)
+    instance = rest.start("order", "A-1", {"item": {"type": "String", "value": "lamp"}})
+    long_topic = "a-topic-with-a-rather-long-name-for-a-small-screen"
+    [_, failed] = rest.publish(long_topic, {}, {"variables": {"x": {"value": "y" * 300}}})
+    rest.fetch(long_topic, worker="worker-host-1234")
+    rest.fail(failed, "worker-host-1234", "a rather long error message " * 5, "trace\n" * 40, 0)
 
-    for name in ("topics", "tasks", "workers", "processes"):
-        browser.get(f"{site}{UI}/{name}")
+    pages = {
+        "topics": "topics",
+        "tasks": "tasks",
+        "task": f"tasks/{failed}",
+        "incidents": "incidents",
+        "workers": "workers",
+        "processes": "processes",
+        "definition": f"processes/{definition_id}",
+        "instance": f"instances/{instance}",
+    }
+    for name, path in pages.items():
+        browser.get(f"{site}{UI}/{path}")
         assert by_css(browser, "h1").text
         screenshot(browser, f"{name}-desktop")
         browser.set_window_size(*PHONE)
