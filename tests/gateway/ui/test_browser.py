@@ -55,6 +55,12 @@ def cells(driver: Any, row_selector: str) -> list[str]:
     return list(driver.execute_script(script, f"{row_selector} td"))
 
 
+def navigation_status(driver: Any) -> int:
+    """The HTTP status of the page's own load (Navigation Timing)."""
+    script = "return performance.getEntriesByType('navigation')[0].responseStatus"
+    return int(driver.execute_script(script))
+
+
 def test_the_topics_page_shows_the_counts_and_refreshes_itself(browser: Any, site: str) -> None:
     rest = Rest(site)
     rest.publish("mail", {}, {}, {})
@@ -212,6 +218,7 @@ def test_with_auth_on_pages_load_with_credentials_and_are_refused_without(
         Rest(base, basic()).publish("secured", {})
 
         browser.get(f"{base}{UI}/topics")
+        assert navigation_status(browser) == 401
         assert all_css(browser, "h1") == [] and all_css(browser, "#topics") == []
         assert "secured" not in browser.page_source
         screenshot(browser, "topics-auth-refused")
@@ -222,6 +229,7 @@ def test_with_auth_on_pages_load_with_credentials_and_are_refused_without(
         )
         try:
             browser.get(f"{base}{UI}/topics")
+            assert navigation_status(browser) == 200
             assert by_css(browser, "h1").text == "Topics"
             assert cells(browser, 'tr[data-topic="secured"]')[:2] == ["secured", "1"]
             until(
