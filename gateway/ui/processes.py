@@ -22,7 +22,7 @@ from redtask.broker.query import TaskQuery
 from redtask.broker.store import Store
 from redtask.gateway.deps import StoreDep
 from redtask.gateway.ui import csrf
-from redtask.gateway.ui.views import PAGE_SIZE, UI, not_found, page_of, render
+from redtask.gateway.ui.views import UI, not_found, paginate, render
 
 BADGE_INSTANCES = 5_000
 """The most running instances whose states are read for a diagram's badges."""
@@ -69,9 +69,7 @@ async def definition_page(definition_id: str, request: Request, store: StoreDep)
     running_ids = [i.id for i in instances if i.end is None]
     states = await store.repository.states(running_ids[:BADGE_INSTANCES])
     incidents = await store.query_incidents(IncidentQuery(process_definition_id=definition_id))
-    page = page_of(request)
-    pages = max((len(instances) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(page, pages)
+    shown, page, pages = paginate(request, instances)
     return render(
         request,
         "definition.html",
@@ -80,7 +78,7 @@ async def definition_page(definition_id: str, request: Request, store: StoreDep)
         counts=activity_counts(states.values()),
         incident_counts=Counter(i.activity_id for i in incidents),
         capped=len(running_ids) > BADGE_INSTANCES,
-        instances=instances[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        instances=shown,
         running=len(running_ids),
         total=len(instances),
         page_number=page,

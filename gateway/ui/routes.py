@@ -16,7 +16,7 @@ from redtask.broker.model import TaskState
 from redtask.broker.query import TaskQuery
 from redtask.gateway.deps import StoreDep
 from redtask.gateway.ui import csrf, processes
-from redtask.gateway.ui.views import PAGE_SIZE, UI, not_found, page_of, render, templates
+from redtask.gateway.ui.views import UI, not_found, paginate, render, templates
 
 RATE_MINUTES = 5
 STATES = {
@@ -105,10 +105,7 @@ async def tasks_page(request: Request, store: StoreDep) -> HTMLResponse:
         tasks = [t for t in tasks if t.state is state]
     if filters["businessKey"]:
         tasks = [t for t in tasks if t.business_key == filters["businessKey"]]
-    page = page_of(request)
-    pages = max((len(tasks) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(page, pages)
-    shown = tasks[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    shown, page, pages = paginate(request, tasks)
     return render(
         request,
         "tasks.html",
@@ -141,10 +138,7 @@ async def task_page(task_id: str, request: Request, store: StoreDep) -> HTMLResp
 @router.get("/incidents")
 async def incidents_page(request: Request, store: StoreDep) -> HTMLResponse:
     incidents = await store.incidents()
-    page = page_of(request)
-    pages = max((len(incidents) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(page, pages)
-    shown = incidents[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    shown, page, pages = paginate(request, incidents)
     ids = tuple(i.configuration for i in shown)
     tasks = {t.id: t for t in await store.query(TaskQuery(external_task_id_in=ids))} if ids else {}
     retried = request.query_params.get("retried", "")

@@ -3,9 +3,9 @@ render dates, ages and typed variables, and the answer of a page."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import tzinfo
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -93,3 +93,14 @@ def page_of(request: Request) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 6:
         return 1
     return max(int(text), 1)
+
+
+T = TypeVar("T")
+
+
+def paginate(request: Request, items: Sequence[T]) -> tuple[Sequence[T], int, int]:
+    """The page of ``items`` the ``page`` query parameter asks for (the last one when it is
+    beyond), its number and the number of pages."""
+    pages = max((len(items) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(page_of(request), pages)
+    return items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], page, pages
