@@ -163,6 +163,10 @@ async def test_tasks_are_paged_fifty_at_a_time(client: httpx.AsyncClient, store:
     assert '<span id="task-total">120</span>' in pages[0].text
     assert 'rel="next" href="?topic=bulk&amp;page=2"' in pages[0].text
     assert "page 3 of 3" in pages[2].text and 'rel="next"' not in pages[2].text
+    beyond = await client.get(f"{UI}/tasks", params={"topic": "bulk", "page": "9"})
+    garbage = await client.get(f"{UI}/tasks", params={"topic": "bulk", "page": "\u0663"})
+    assert "page 3 of 3" in beyond.text  # the last page
+    assert "page 1 of 3" in garbage.text  # not a page number: the first
 
 
 async def test_a_task_page_shows_typed_variables_lock_retries_and_the_error_escaped(
