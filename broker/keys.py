@@ -22,7 +22,7 @@ key                        type    content
 ``P incs``                 ZSET    incident ids, score = incident timestamp ms
 ``P done``                 STREAM  capped log of finished tasks (complete / BPMN error)
 ``P cpm:<minute>``         HASH    topic -> tasks completed in that minute (epoch ms // 60000);
-                                   expires (PEXPIRE) 16 minutes after its first write
+                                   expires (PEXPIRE) 16 minutes after a topic's first count
 ``P ws``                   ZSET    worker ids that fetched, score = last fetch ms; when a new id
                                    enters, entries older than 15 minutes leave, 1000 at most stay
 ``P pi:<id>``              HASH    a process instance: st (engine state JSON), ver, status,

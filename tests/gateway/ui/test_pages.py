@@ -266,6 +266,9 @@ async def test_the_diagram_draws_every_shape_by_type_with_instance_badges(
     assert "badge" not in groups["ship_express"]
     assert ">Reserve stock</text>" in svg and ">Express?</text>" in svg
     assert '<dd id="running-count">2</dd>' in page
+    listing = (await client.get(f"{UI}/processes")).text
+    [row] = rows(listing, "processes")
+    assert '<td class="n bad" data-label="Incidents">1</td>' in row
     assert len(rows(page, "instances")) == 2
     assert_escaped(page)
 
