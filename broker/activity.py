@@ -3,9 +3,9 @@ that fetched lately, and the locked tasks by worker.
 
 The scripts keep two bounded records (see ``completions_count`` and ``workers_note`` in
 ``scripts/_lib.lua``): a hash per partition and minute, ``cpm:<minute>`` (topic -> tasks
-completed) that expires 16 minutes after the last topic entered it, and a sorted set per partition, ``ws`` (worker id ->
-last fetch ms), trimmed to the last 15 minutes and 1000 ids whenever a new id enters (reads
-skip the entries older than 15 minutes).
+completed) that expires 16 minutes after the last topic entered it, and a sorted set per
+partition, ``ws`` (worker id -> last fetch ms), trimmed to the last 15 minutes and 1000 ids
+whenever a new id enters (reads skip the entries older than 15 minutes).
 """
 
 from __future__ import annotations
