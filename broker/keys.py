@@ -21,6 +21,10 @@ key                        type    content
 ``P inc:<id>``             HASH    an incident (``failedExternalTask``)
 ``P incs``                 ZSET    incident ids, score = incident timestamp ms
 ``P done``                 STREAM  capped log of finished tasks (complete / BPMN error)
+``P cpm:<minute>``         HASH    topic -> tasks completed in that minute (epoch ms // 60000);
+                                   expires (PEXPIRE) 16 minutes after a topic's first count
+``P ws``                   ZSET    worker ids that fetched, score = last fetch ms; when a new id
+                                   enters, entries older than 15 minutes leave, 1000 at most stay
 ``P pi:<id>``              HASH    a process instance: st (engine state JSON), ver, status,
                                    pd, pk, pvt, bk, tn, start, end (ms)
 ``P pis``                  ZSET    running instance ids, score = start ms
@@ -103,6 +107,12 @@ class Keys:
 
     def done(self, partition: int) -> str:
         return f"{self.prefix(partition)}done"
+
+    def completions(self, partition: int, minute: int) -> str:
+        return f"{self.prefix(partition)}cpm:{minute}"
+
+    def workers(self, partition: int) -> str:
+        return f"{self.prefix(partition)}ws"
 
     def instance(self, instance_id: str) -> str:
         return f"{self.prefix(self.partition_of(instance_id))}pi:{instance_id}"

@@ -6,6 +6,7 @@ one concern and receive what they need in their constructor:
 - ``outcomes`` and ``failures`` (``broker.task_outcomes``, ``broker.failures``): complete,
   BPMN error and failure, which hand a process task to the runtime as a returned value;
 - ``task_reads`` (``broker.task_reads``): a task, queries, topic stats, incidents, the log;
+- ``activity`` (``broker.activity``): completions per minute, recent workers, locks by worker;
 - ``repository`` (``broker.instance_repository``): instance states and ``advance`` commits;
 - ``executor`` (``broker.executor``): the one retry-on-conflict loop of instance commands;
 - ``runtime`` and ``messages`` (``broker.instances``, ``broker.instance_messages``): start,
@@ -26,6 +27,7 @@ import operator
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from redtask.broker.activity import ActivityReads
 from redtask.broker.connection import connect
 from redtask.broker.definition_reads import DefinitionReads
 from redtask.broker.definitions import Definitions
@@ -93,6 +95,7 @@ class Store:
         self.definitions = Definitions(db, keys, now, self.runtime, definition_reads)
         self.starter = ProcessStarter(definition_reads, self.runtime)
         self.task_reads = TaskReads(db, keys, now, repo, definition_reads.names)
+        self.activity = ActivityReads(db, keys, now)
         self.tasks = TaskCommands(db, keys, settings, now, repo)
         self.outcomes = TaskOutcomes(db, keys, settings, now, self.task_reads, self.runtime)
         self.failures = Failures(db, keys, settings, now, self.task_reads, self.executor)
@@ -168,6 +171,8 @@ class Store:
     incidents = delegate("task_reads", TaskReads.incidents)
     finished = delegate("task_reads", TaskReads.finished)
     select_task_ids = delegate("task_reads", TaskReads.select_ids)
+    completions = delegate("activity", ActivityReads.completions)
+    workers = delegate("activity", ActivityReads.workers)
     # process instances
     instance_state = delegate("repository", InstanceRepository.read)
     start_instance = delegate("runtime", ProcessRuntime.start_instance)

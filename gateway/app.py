@@ -1,7 +1,8 @@
 """FastAPI app factory.
 
 The Camunda 7 REST API lives under ``settings.gateway_root_path`` (and ``/engine/default``
-beneath it), redtask's extension under ``/redtask``, the probes under ``/health``.
+beneath it), redtask's extension under ``/redtask``, the operator dashboard under
+``/redtask/ui`` (linked from ``/``), the probes under ``/health``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store, open_store
-from redtask.gateway import docs, errors
+from redtask.gateway import docs, errors, ui
 from redtask.gateway.access_log import AccessLog
 from redtask.gateway.auth import DOCS, BasicAuth, load_users
 from redtask.gateway.limits import BodyGuard, EngineGuard
@@ -92,6 +93,7 @@ def create_app(
         app.include_router(history.router, prefix=prefix)
         app.include_router(message.router, prefix=prefix)
     app.include_router(engine.engines_router, prefix=root)
+    ui.install(app)
     app.add_middleware(BodyGuard, max_bytes=settings.gateway_max_body_bytes)
     if settings.auth_enabled:
         protected = (root, "/redtask") + (() if settings.auth_open_docs else DOCS)

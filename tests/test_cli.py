@@ -76,6 +76,7 @@ def _start_up(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str, in
             break
     banner = "".join(lines)
     assert f"REST API   http://127.0.0.1:{port}/engine-rest" in banner, banner
+    assert f"dashboard  http://127.0.0.1:{port}/redtask/ui\n" in banner, banner
     redis_url = re.search(r"Redis\s+(redis://\S+) \(embedded", banner)
     scheduler_pid = re.search(r"scheduler\s+pid (\d+)", banner)
     assert redis_url and scheduler_pid, banner
@@ -89,6 +90,8 @@ async def test_up_serves_the_api_stops_cleanly_and_keeps_its_data(tmp_path: Path
         response = httpx.get(f"http://127.0.0.1:{port}/engine-rest/version")
         assert response.json() == {"version": "7.24.0"}
         assert httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200
+        dashboard = httpx.get(f"http://127.0.0.1:{port}/redtask/ui", follow_redirects=True)
+        assert (dashboard.status_code, dashboard.url.path) == (200, "/redtask/ui/topics")
         store = Store(client_for(redis_url), Settings())
         [task_id] = await store.publish_many([NewTask("kept")])
         await store.close()

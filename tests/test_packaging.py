@@ -25,13 +25,18 @@ PACKAGE_DIRS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["set
 ]
 
 
+SHIPPED = (".py", ".lua", ".typed", ".html", ".svg", ".css", ".js")
+"""The suffixes of the files a wheel must carry: modules, scripts, the dashboard's assets."""
+
+
 def _sources() -> dict[str, str]:
-    """Every module and script of the source tree by the path it must have in the wheel."""
+    """Every module, script and dashboard asset of the source tree by the path it must have in
+    the wheel."""
     found = {}
     for package, folder in PACKAGE_DIRS.items():
         prefix = package.replace(".", "/")
         for path in (ROOT / folder).rglob("*"):
-            if path.suffix in (".py", ".lua", ".typed") and "__pycache__" not in path.parts:
+            if path.suffix in SHIPPED and "__pycache__" not in path.parts:
                 relative = path.relative_to(ROOT / folder).as_posix()
                 found.setdefault(f"{prefix}/{relative}", relative)
     return found
@@ -64,6 +69,8 @@ def test_the_wheel_installs_only_redtask_at_the_top_level(tmp_path: Path) -> Non
     assert sorted(set(_sources()) - names) == []
     assert "redtask/broker/scripts/fetch_and_lock.lua" in names
     assert "redtask/py.typed" in names
+    assert "redtask/gateway/ui/templates/base.html" in names
+    assert "redtask/gateway/ui/static/dashboard.js" in names
     # the test kit and its pytest plugin, registered for pytest's entry-point discovery
     assert "redtask/testing/plugin.py" in names
     dist_info = wheel.name.rsplit("-", 3)[0] + ".dist-info"

@@ -11,6 +11,8 @@ local function k_sweep(P) return P .. 'sw' end
 local function k_incident(P, iid) return P .. 'inc:' .. iid end
 local function k_incidents(P) return P .. 'incs' end
 local function k_done(P) return P .. 'done' end
+local function k_completions(P, minute) return P .. 'cpm:' .. minute end
+local function k_workers(P) return P .. 'ws' end
 local function k_instance(P, id) return P .. 'pi:' .. id end
 local function k_instances(P) return P .. 'pis' end
 local function k_history(P) return P .. 'pih' end

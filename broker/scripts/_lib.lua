@@ -153,6 +153,32 @@ local function topic_forget(P, topic)
   if n == 0 then redis.call('SREM', k_topics(P), topic) end
 end
 
+-- Count `n` completions of `topic` in the minute of `now` (ms): one field of a per-minute hash
+-- that expires on its own, so the record is bounded (16 keys per partition at most) and costs
+-- one HINCRBY per topic and script (plus a PEXPIRE when a field is new).
+local COMPLETIONS_TTL_MS = 16 * 60000
+local function completions_count(P, now, topic, n)
+  local key = k_completions(P, math.floor(tonumber(now) / 60000))
+  if redis.call('HINCRBY', key, topic, n) == n then
+    redis.call('PEXPIRE', key, COMPLETIONS_TTL_MS)
+  end
+end
+
+-- Note that `worker` fetched at `now` (ms) in the registry of recent workers: ids longer than
+-- WORKER_ID_MAX bytes are not recorded; when an id is new, the entries older than
+-- WORKERS_WINDOW_MS leave and at most WORKERS_MAX (the most recent) stay, so the set is bounded
+-- whatever ids clients send, and a known worker's fetch costs one ZADD (readers skip entries
+-- older than the window).
+local WORKER_ID_MAX, WORKERS_WINDOW_MS, WORKERS_MAX = 200, 15 * 60000, 1000
+local function workers_note(P, now, worker)
+  if #worker > WORKER_ID_MAX then return end
+  local key = k_workers(P)
+  if redis.call('ZADD', key, now, worker) == 0 then return end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (tonumber(now) - WORKERS_WINDOW_MS))
+  local n = redis.call('ZCARD', key)
+  if n > WORKERS_MAX then redis.call('ZREMRANGEBYRANK', key, 0, n - WORKERS_MAX - 1) end
+end
+
 -- Remove a finished task (complete or BPMN error) and log the outcome to the capped stream.
 local function finish(P, id, task_key, f_state, f_topic, f_prio, f_iid, outcome, extra, maxlen)
   unindex(P, id, f_state, f_topic, f_prio)

@@ -32,8 +32,8 @@ Returns  {0, version}        committed; the instance's new version
                              worker / locked again since (nothing written)
 Effects  instance hash pi:<id> (st, ver, status, meta); pis index; new tasks indexed and
          woken; cancelled tasks removed (a topic left without tasks leaves `topics`); the
-         trigger task finished (and logged); timers in tms (a removed timer's failure record
-         and failedJob incident in tmj/tmi/inc go with it);
+         trigger task finished (and logged; a completion counted in cpm:<minute>); timers in
+         tms (a removed timer's failure record and failedJob incident in tmj/tmi/inc go with it);
          msg:<name> sets of waiting instances. An ending instance moves to the ended index pih
          (score = end ms) with an EXPIRE of ARGV[12], and up to 10 instances that ended at or
          before now_ms - ARGV[12] s are forgotten (out of pih, hash deleted).
@@ -68,6 +68,7 @@ if owned then
   local extra = trigger.log or {}
   finish(P, trigger.task, k_task(P, trigger.task), owned[1], owned[2], owned[3], owned[9],
          trigger.outcome, extra, ARGV[13])
+  if trigger.outcome == 'complete' then completions_count(P, now, owned[2], 1) end
 end
 for _, tid in ipairs(cjson.decode(ARGV[10])) do
   local key = k_task(P, tid)

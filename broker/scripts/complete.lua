@@ -18,7 +18,7 @@ Returns  {status1, info1, status2, info2, ...}, one pair per task, in order:
 Effects  Each task is checked on its own: one refused task does not stop the others. Lock
          expiry is not checked (Camunda's late-complete rule): the last holder may complete
          until someone else locks the task. Deletes the tasks and their open incidents;
-         XADD done per task. Locked tasks leave their index in one ZREM per topic. A topic left
+         XADD done per task; counts the completions per topic in cpm:<minute>. Locked tasks leave their index in one ZREM per topic. A topic left
          without tasks leaves the `topics` set.
 ]]
 --!include _status.lua
@@ -29,6 +29,7 @@ local P = KEYS[1]
 local maxlen = ARGV[2]
 local out = {}
 local doomed, locked_of, seen, emptied = {}, {}, {}, {}
+local completed_of = {}
 for _, item in ipairs(cjson.decode(ARGV[3])) do
   local id = item[1]
   local f, err
@@ -55,6 +56,7 @@ for _, item in ipairs(cjson.decode(ARGV[3])) do
     incident_close(P, key, f[9])
     doomed[#doomed + 1] = key
     emptied[f[2]] = true
+    completed_of[f[2]] = (completed_of[f[2]] or 0) + 1
     if tonumber(maxlen) > 0 then
       local entry = {'XADD', k_done(P), 'MAXLEN', '~', maxlen, '*', 'id', id, 't', f[2],
                      'outcome', 'complete'}
@@ -69,4 +71,5 @@ end
 for topic, ids in pairs(locked_of) do bulk('ZREM', k_locked(P, topic), ids, 1) end
 for i = 1, #doomed, 1000 do redis.call('DEL', unpack(doomed, i, math.min(i + 999, #doomed))) end
 for topic, _ in pairs(emptied) do topic_forget(P, topic) end
+for topic, n in pairs(completed_of) do completions_count(P, ARGV[1], topic, n) end
 return out

@@ -22,7 +22,8 @@ ARGV[7]  topics JSON: [{"topic": s, "lock": ms (decimal string), "f": filters|nu
 Returns  {0, n, id1, fields1, id2, fields2, ...}  fields = the locked task's HGETALL
          {-6, message}  E_INVALID: bad max_tasks / lock duration (nothing written)
 Effects  locked tasks move a:<topic>:<prio> -> l:<topic>; their lock token ("tok") is bumped;
-         sw hint updated; due leases/retries of the topics are reclaimed first.
+         sw hint updated; due leases/retries of the topics are reclaimed first; the worker
+         id is noted in the registry of recent workers (ws, see workers_note in _lib.lua).
 ]]
 --!include _status.lua
 --!include _keys.lua
@@ -43,6 +44,7 @@ for _, tp in ipairs(topics) do
     return {E_INVALID, 'lockTime is not greater than 0'}
   end
 end
+workers_note(P, now, worker)
 
 local by_prio = order == 'prio' or order == 'prio_desc'
 local ct_desc = order == 'prio_desc' or order == 'ct_desc'

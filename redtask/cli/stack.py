@@ -177,6 +177,7 @@ class Stack:
                 "redtask is up\n"
                 f"  REST API   http://{self._display_host()}:{self.port}"
                 f"{settings.gateway_root_path}\n"
+                f"  dashboard  http://{self._display_host()}:{self.port}/redtask/ui\n"
                 f"  Redis      {redis_url} ({where})\n"
                 f"  scheduler  pid {self.children[0][1].pid}\n"
                 "Press Ctrl-C to stop.",

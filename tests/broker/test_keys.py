@@ -26,6 +26,8 @@ MIRRORS: dict[str, tuple[str, Callable[[], str]]] = {
     "k_incident": ("'i-1'", lambda: KEYS.incident(P, "i-1")),
     "k_incidents": ("", lambda: KEYS.incidents(P)),
     "k_done": ("", lambda: KEYS.done(P)),
+    "k_completions": ("29000000", lambda: KEYS.completions(P, 29_000_000)),
+    "k_workers": ("", lambda: KEYS.workers(P)),
     "k_instance": (f"'{ID}'", lambda: KEYS.instance(ID)),
     "k_instances": ("", lambda: KEYS.instances(P)),
     "k_history": ("", lambda: KEYS.history(P)),
