@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from redtask.broker.errors import InstanceNotFound, TaskNotFound
+from redtask.broker.errors import InstanceNotFound, JobNotFound, TaskNotFound
 from redtask.broker.metrics import BrokerStateReads
 from redtask.broker.model import TaskState
 from redtask.broker.query import TaskQuery
@@ -160,7 +160,8 @@ async def incidents_page(request: Request, store: StoreDep) -> HTMLResponse:
 @router.post("/incidents/retry")
 async def retry_incidents(request: Request, store: StoreDep) -> Response:
     """Set the retries of the chosen tasks (the checked ``task`` boxes, or the one ``only``
-    button pressed) as ``PUT /external-task/retries`` does."""
+    button pressed) as ``PUT /external-task/retries`` does, and of the chosen timer jobs as
+    ``PUT /job/{id}/retries`` does."""
     refused = csrf.refusal(request)
     if refused is not None:
         return refused
@@ -172,10 +173,20 @@ async def retry_incidents(request: Request, store: StoreDep) -> Response:
         return render(request, "refused.html", 400, message="Retries must be a number ≥ 0.")
     if not ids:
         return render(request, "refused.html", 400, message="No incident was chosen.")
+    # a failedJob incident names a timer job, retried as PUT /job/{id}/retries does
+    jobs = {i.configuration for i in await store.incidents() if i.incident_type == "failedJob"}
+    chosen = set(ids)
     try:
-        await store.set_retries_many(ids, int(text))
+        tasks = [i for i in ids if i not in jobs]
+        if tasks:
+            await store.set_retries_many(tasks, int(text))
+        for job_id in sorted(chosen & jobs):
+            await store.set_job_retries(job_id, int(text))
     except TaskNotFound as exc:
         message = f"No external task with id {exc.task_id} (already solved?)."
+        return render(request, "refused.html", 404, message=message)
+    except JobNotFound as exc:
+        message = f"No failed timer job with id {exc.job_id} (already solved?)."
         return render(request, "refused.html", 404, message=message)
     return RedirectResponse(f"{UI}/incidents?retried={len(set(ids))}", status_code=303)
 

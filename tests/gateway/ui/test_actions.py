@@ -13,6 +13,8 @@ import pytest
 
 from redtask.broker.model import NewTask
 from redtask.broker.store import Store
+from tests.conftest import FakeClock
+from tests.gateway.constructs_helpers import API, deploy, fire_timers, start
 from tests.gateway.helpers import ET, fetch_body, serve, topic
 from tests.gateway.test_auth import ALICE, USERS, assert_challenged
 from tests.gateway.ui.helpers import UI, Scene, build
@@ -221,3 +223,38 @@ async def test_with_auth_off_the_dashboard_answers_without_credentials(
 ) -> None:
     for path in PAGES[1:]:
         assert (await client.get(path)).status_code == 200, path
+
+
+async def test_retrying_a_failed_timer_job_from_the_page_fires_its_timer(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    await deploy(client, "timer_then_choice", own=True)
+    instance = await start(client, "timer_choice", {"go": False})  # no flow: the step fails
+    await fire_timers(store, clock, 60_000)
+    assert await store.incidents() == []  # failed once: two retries left
+    state, _ = await store.instance_state(instance)
+    [timer] = state.timers
+    parked = await client.put(f"{API}/job/{timer.id}/retries", json={"retries": 0})
+    assert parked.status_code == 204, parked.text
+    [incident] = await store.incidents()
+    assert (incident.incident_type, incident.configuration) == ("failedJob", timer.id)
+    page = (await client.get(f"{UI}/incidents")).text
+    assert f"timer job {incident.configuration}" in page
+    changed = await client.post(
+        f"{API}/process-instance/{instance}/variables",
+        json={"modifications": {"go": {"type": "Boolean", "value": True}}},
+    )
+    assert changed.status_code == 204, changed.text
+
+    response = await client.post(
+        f"{UI}/incidents/retry", data={"only": incident.configuration}, headers=SAME
+    )
+
+    assert (response.status_code, response.headers["location"]) == (
+        303,
+        f"{UI}/incidents?retried=1",
+    )
+    assert await store.incidents() == []
+    await fire_timers(store, clock, 1)
+    fetched = await client.post(f"{ET}/fetchAndLock", json=fetch_body(topic("send")))
+    assert [t["processInstanceId"] for t in fetched.json()] == [instance]
