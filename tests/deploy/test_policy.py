@@ -271,3 +271,19 @@ def test_a_gateway_or_scheduler_waiting_for_redis_at_start_is_not_killed_by_its_
             assert budget >= wait_s + 15, f"{name} {deployment}: {budget} s"
             checked += 1
     assert checked == 2 * 12
+
+
+def test_the_production_ingress_routes_the_api_and_the_dashboard_to_the_gateways(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    for name in ("overlays/production", "overlays/production+monitoring"):
+        ingress = named(rendered[name], "Ingress", "redtask-gateway")
+        [rule] = ingress["spec"]["rules"]
+        routes = [
+            (p["path"], p["pathType"], p["backend"]["service"]) for p in rule["http"]["paths"]
+        ]
+        gateway = {"name": "redtask-gateway", "port": {"name": "http"}}
+        assert routes == [
+            ("/engine-rest", "Prefix", gateway),
+            ("/redtask/ui", "Prefix", gateway),
+        ], name
