@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -112,6 +113,23 @@ def test_topics_watch_redraws_until_interrupted(api: str, base: str, topic: str)
     frames = (seen + out).split("\x1b[H\x1b[2J")[1:]
     assert len(frames) >= 2
     assert topic_line(frames[0], topic) == [topic, "2", "0", "0", "0"]
+
+
+def test_topics_watch_ends_quietly_when_interrupted_in_the_middle_of_a_request() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:  # accepts, never answers
+        port = server.getsockname()[1]
+        proc = subprocess.Popen(
+            [*REDTASK, "topics", "--watch", "--url", f"http://127.0.0.1:{port}/engine-rest"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        server.settimeout(60)
+        connection, _ = server.accept()  # the command is inside its request now
+        with connection:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=15)
+    assert (proc.returncode, out, err) == (0, "", "")
 
 
 def test_tasks_filters_by_topic_state_and_worker(api: str, base: str, topic: str) -> None:

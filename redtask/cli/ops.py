@@ -63,18 +63,19 @@ def _outside_engine_rest(args: argparse.Namespace) -> argparse.Namespace:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     root = _outside_engine_rest(args)
-    while True:
-        rows = _request(root, "GET", "/redtask/topics")
-        if args.watch and not args.json:
-            sys.stdout.write("\x1b[H\x1b[2J")  # clear the terminal for the next frame
-        _emit(args, rows, TOPIC_COLUMNS)
-        if not args.watch:
-            return 0
-        sys.stdout.flush()
-        try:
+    if not args.watch:
+        _emit(args, _request(root, "GET", "/redtask/topics"), TOPIC_COLUMNS)
+        return 0
+    try:  # Ctrl-C ends the watch, whether it is waiting or drawing
+        while True:
+            rows = _request(root, "GET", "/redtask/topics")
+            if not args.json:
+                sys.stdout.write("\x1b[H\x1b[2J")  # clear the terminal for the next frame
+            _emit(args, rows, TOPIC_COLUMNS)
+            sys.stdout.flush()
             time.sleep(args.interval)
-        except KeyboardInterrupt:
-            return 0
+    except KeyboardInterrupt:
+        return 0
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
