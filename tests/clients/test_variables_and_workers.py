@@ -1,0 +1,216 @@
+"""Variable serialization and worker ids as Camunda's REST layer treats them, through the
+official clients and plain HTTP against a real gateway."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from camunda.external_task.external_task import ExternalTask, TaskResult
+from camunda.external_task.external_task_worker import ExternalTaskWorker
+
+from tests.clients.conftest import Redtask
+from tests.clients.test_js_client import run_js
+from tests.clients.typed import OBJECT_INFO
+
+ORDER = '{"name":"order","amount":12,"lines":[{"sku":"a-1","qty":2}],"note":null}'
+PARSED_ORDER = {"name": "order", "amount": 12, "lines": [{"sku": "a-1", "qty": 2}], "note": None}
+JAVA_INFO = {
+    "objectTypeName": "com.example.Order",
+    "serializationDataFormat": "application/x-java-serialized-object",
+}
+JAVA_VALUE = "rO0ABXQABWhlbGxv"  # a serialized java.lang.String, base64
+
+
+def _published(redtask: Redtask, topic: str) -> str:
+    return redtask.publish(
+        topic,
+        {
+            "order": {"type": "Object", "value": ORDER, "valueInfo": OBJECT_INFO},
+            "javaOrder": {"type": "Object", "value": JAVA_VALUE, "valueInfo": JAVA_INFO},
+        },
+    )
+
+
+def _fetch_with_python_client(redtask: Redtask, topic: str, **config: Any) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    def action(task: ExternalTask) -> TaskResult:
+        seen.update(task.get_variables())
+        return task.complete()
+
+    settings = {"maxTasks": 1, "lockDuration": 10000, "asyncResponseTimeout": 1000}
+    worker = ExternalTaskWorker(
+        f"py-{uuid.uuid4().hex[:8]}", redtask.engine_rest, settings | config
+    )
+    worker.fetch_and_execute(topic, action)
+    return seen
+
+
+def test_python_client_receives_a_json_object_parsed(redtask: Redtask, topic: str) -> None:
+    """The Python client asks for deserializeValues=true: the JSON Object arrives as the parsed
+    object, a Java-serialized one stays serialized."""
+    task_id = _published(redtask, topic)
+
+    seen = _fetch_with_python_client(redtask, topic)
+
+    assert seen == {"order": PARSED_ORDER, "javaOrder": JAVA_VALUE}
+    assert redtask.finished(task_id)["outcome"] == "complete"
+
+
+def test_python_client_without_deserialization_receives_the_serialized_text(
+    redtask: Redtask, topic: str
+) -> None:
+    _published(redtask, topic)
+
+    seen = _fetch_with_python_client(redtask, topic, deserializeValues=False)
+
+    assert seen == {"order": ORDER, "javaOrder": JAVA_VALUE}
+
+
+def test_fetch_and_lock_deserializes_per_topic(redtask: Redtask, topic: str) -> None:
+    _published(redtask, topic)
+    other = f"{topic}-2"
+    _published(redtask, other)
+    response = redtask.post(
+        "/external-task/fetchAndLock",
+        {
+            "workerId": "w",
+            "maxTasks": 2,
+            "topics": [
+                {"topicName": topic, "lockDuration": 10000, "deserializeValues": True},
+                {"topicName": other, "lockDuration": 10000},
+            ],
+        },
+    )
+
+    assert response.status_code == 200, response.text
+    orders = {t["topicName"]: t["variables"]["order"] for t in response.json()}
+    assert orders == {
+        topic: {"type": "Object", "value": PARSED_ORDER, "valueInfo": OBJECT_INFO},
+        other: {"type": "Object", "value": ORDER, "valueInfo": OBJECT_INFO},
+    }
+
+
+def _deploy(redtask: Redtask, name: str, xml: str) -> dict[str, Any]:
+    response = httpx.post(
+        f"{redtask.engine_rest}/deployment/create",
+        data={"deployment-name": name},
+        files={"model": (f"{name}.bpmn", xml.encode(), "application/xml")},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _waiting_process(key: str) -> str:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" targetNamespace="t">
+  <process id="{key}" isExecutable="true">
+    <startEvent id="start"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+    <serviceTask id="work" camunda:type="external" camunda:topic="{key}-topic"/>
+  </process>
+</definitions>"""
+
+
+def test_instance_variables_are_deserialized_by_default(redtask: Redtask) -> None:
+    key = f"vars-{uuid.uuid4().hex[:8]}"
+    _deploy(redtask, key, _waiting_process(key))
+    started = redtask.post(
+        f"/process-definition/key/{key}/start",
+        {
+            "variables": {
+                "order": {"type": "Object", "value": ORDER, "valueInfo": OBJECT_INFO},
+                "javaOrder": {"type": "Object", "value": JAVA_VALUE, "valueInfo": JAVA_INFO},
+            },
+            "withVariablesInReturn": True,
+        },
+    )
+    assert started.status_code == 200, started.text
+    parsed = {"type": "Object", "value": PARSED_ORDER, "valueInfo": OBJECT_INFO}
+    serialized = {"type": "Object", "value": ORDER, "valueInfo": OBJECT_INFO}
+    java = {"type": "Object", "value": JAVA_VALUE, "valueInfo": JAVA_INFO}
+    assert started.json()["variables"] == {"order": parsed, "javaOrder": java}
+    url = f"{redtask.engine_rest}/process-instance/{started.json()['id']}/variables"
+
+    assert httpx.get(url).json() == {"order": parsed, "javaOrder": java}
+    assert httpx.get(url, params={"deserializeValues": "true"}).json()["order"] == parsed
+    assert httpx.get(url, params={"deserializeValues": "false"}).json() == {
+        "order": serialized,
+        "javaOrder": java,
+    }
+    assert httpx.get(f"{url}/order").json() == parsed
+    assert httpx.get(f"{url}/order", params={"deserializeValue": "false"}).json() == serialized
+
+
+def test_js_client_with_a_numeric_worker_id_completes(
+    redtask: Redtask, topic: str, js_client: Path
+) -> None:
+    """The JS client sends its workerId as configured: a number is read as its text."""
+    task_id = redtask.publish(topic)
+
+    result = run_js(js_client, redtask.engine_rest, "complete", topic=topic, workerId=4242)
+
+    [fetch] = [x for x in result["trace"] if x["path"].endswith("/fetchAndLock")][-1:]
+    assert fetch["request"]["workerId"] == 4242
+    [complete] = [x for x in result["trace"] if x["path"].endswith("/complete")]
+    assert complete["request"]["workerId"] == 4242
+    assert complete["status"] == 204
+    assert redtask.finished(task_id)["outcome"] == "complete"
+    assert result["deliveries"][0]["workerId"] == "4242"
+
+
+def _locked(redtask: Redtask, topic: str, worker: Any) -> str:
+    topic = f"{topic}-{worker}"
+    task_id = redtask.publish(topic)
+    body = {
+        "workerId": worker,
+        "maxTasks": 1,
+        "topics": [{"topicName": topic, "lockDuration": 9000}],
+    }
+    response = redtask.post("/external-task/fetchAndLock", body)
+    assert [t["id"] for t in response.json()] == [task_id], response.text
+    assert response.json()[0]["workerId"] == ("true" if worker is True else str(worker))
+    return task_id
+
+
+def test_every_worker_id_endpoint_reads_a_number_as_its_text(redtask: Redtask, topic: str) -> None:
+    task_id = _locked(redtask, topic, 7)
+    assert (
+        redtask.post(
+            f"/external-task/{task_id}/extendLock", {"workerId": 7, "newDuration": 5000}
+        ).status_code
+        == 204
+    )
+    assert (
+        redtask.post(
+            f"/external-task/{task_id}/lock", {"workerId": 7, "lockDuration": 5000}
+        ).status_code
+        == 204
+    )
+    failure = {"workerId": 7, "errorMessage": "x", "retries": 1, "retryTimeout": 0}
+    assert redtask.post(f"/external-task/{task_id}/failure", failure).status_code == 204
+    assert redtask.get(task_id).json()["workerId"] == "7"
+    query = redtask.post("/external-task", {"workerId": 7, "topicName": f"{topic}-7"})
+    assert [t["id"] for t in query.json()] == [task_id]
+
+    task_id = _locked(redtask, topic, 8)
+    error = {"workerId": 8, "errorCode": "E"}
+    assert redtask.post(f"/external-task/{task_id}/bpmnError", error).status_code == 204
+
+    task_id = _locked(redtask, topic, 9.5)
+    assert redtask.post(f"/external-task/{task_id}/complete", {"workerId": 9.5}).status_code == 204
+    assert redtask.finished(task_id)["outcome"] == "complete"
+
+    # an object is no string for Jackson either: a mapping error (400, empty message)
+    task_id = _locked(redtask, topic, True)
+    refused = redtask.post(f"/external-task/{task_id}/complete", {"workerId": {"id": 1}})
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"type": "InvalidRequestException", "message": "", "code": None},
+    )
+    assert redtask.post(f"/external-task/{task_id}/complete", {"workerId": True}).status_code == 204
