@@ -214,3 +214,42 @@ def test_every_worker_id_endpoint_reads_a_number_as_its_text(redtask: Redtask, t
         {"type": "InvalidRequestException", "message": "", "code": None},
     )
     assert redtask.post(f"/external-task/{task_id}/complete", {"workerId": True}).status_code == 204
+
+
+def test_integer_literals_in_expressions_make_long_variables(redtask: Redtask) -> None:
+    """JUEL reads ``${1}`` as a java.lang.Long; an Integer variable read through an expression
+    stays an Integer."""
+    key = f"longs-{uuid.uuid4().hex[:8]}"
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" targetNamespace="t">
+  <process id="{key}" isExecutable="true">
+    <startEvent id="start"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+    <serviceTask id="work" camunda:type="external" camunda:topic="{key}">
+      <extensionElements>
+        <camunda:inputOutput>
+          <camunda:inputParameter name="one">${{1}}</camunda:inputParameter>
+          <camunda:inputParameter name="sum">${{count + 1}}</camunda:inputParameter>
+          <camunda:inputParameter name="picked">${{count > 0 ? count : 0}}</camunda:inputParameter>
+          <camunda:inputParameter name="copy">${{count}}</camunda:inputParameter>
+        </camunda:inputOutput>
+      </extensionElements>
+    </serviceTask>
+  </process>
+</definitions>"""
+    _deploy(redtask, key, xml)
+    count = {"count": {"type": "Integer", "value": 3}}
+    started = redtask.post(f"/process-definition/key/{key}/start", {"variables": count})
+    assert started.status_code == 200, started.text
+
+    body = {"workerId": "w", "maxTasks": 1, "topics": [{"topicName": key, "lockDuration": 9000}]}
+    [task] = redtask.post("/external-task/fetchAndLock", body).json()
+
+    assert task["variables"] == {
+        "count": {"type": "Integer", "value": 3, "valueInfo": {}},
+        "one": {"type": "Long", "value": 1, "valueInfo": {}},
+        "sum": {"type": "Long", "value": 4, "valueInfo": {}},
+        "picked": {"type": "Integer", "value": 3, "valueInfo": {}},
+        "copy": {"type": "Integer", "value": 3, "valueInfo": {}},
+    }
