@@ -10,7 +10,7 @@ This is the one place that reads states (``read`` for one instance with its vers
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import orjson
@@ -22,7 +22,7 @@ from redtask.broker.errors import InstanceNotFound, InvalidArgument, JobNotFound
 from redtask.broker.keys import Keys
 from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.settings import Settings
-from redtask.broker.store_base import Clock, new_task_id
+from redtask.broker.store_base import Clock, partition_task_id
 
 NO_TRIGGER: Mapping[str, Any] = {}
 
@@ -34,16 +34,12 @@ TIMER_RETRIES = 3
 class PartitionIds:
     """Ids that land in one partition: an instance's tasks live beside it."""
 
-    def __init__(self, keys: Keys, partition: int, new_id: Callable[[], str]) -> None:
+    def __init__(self, keys: Keys, partition: int) -> None:
         self.keys = keys
         self.partition = partition
-        self._new_id = new_id
 
     def new_id(self) -> str:
-        while True:
-            candidate = self._new_id()
-            if self.keys.partition_of(candidate) == self.partition:
-                return candidate
+        return partition_task_id(self.partition, self.keys.partitions)
 
 
 def messages_waited(state: InstanceState | None) -> set[str]:
@@ -61,7 +57,7 @@ class InstanceRepository:
         self.clock = clock
 
     def ids(self, instance_id: str) -> PartitionIds:
-        return PartitionIds(self.keys, self.keys.partition_of(instance_id), new_task_id)
+        return PartitionIds(self.keys, self.keys.partition_of(instance_id))
 
     async def read(self, instance_id: str) -> tuple[InstanceState, int]:
         """The state and version of an instance (ended ones too, while kept for history).

@@ -3,6 +3,7 @@ official clients and plain HTTP against a real gateway."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,11 @@ import httpx
 from camunda.external_task.external_task import ExternalTask, TaskResult
 from camunda.external_task.external_task_worker import ExternalTaskWorker
 
-from tests.clients.conftest import Redtask
+from redtask.broker.connection import client_for
+from redtask.broker.model import NewTask
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
+from tests.clients.conftest import PARTITIONS, Redtask
 from tests.clients.test_js_client import run_js
 from tests.clients.typed import OBJECT_INFO
 
@@ -253,3 +258,48 @@ def test_integer_literals_in_expressions_make_long_variables(redtask: Redtask) -
         "picked": {"type": "Integer", "value": 3, "valueInfo": {}},
         "copy": {"type": "Integer", "value": 3, "valueInfo": {}},
     }
+
+
+def _is_uuid(value: str) -> bool:
+    return str(uuid.UUID(value)) == value
+
+
+def test_task_and_incident_ids_are_uuids(redtask: Redtask, topic: str) -> None:
+    task_id = redtask.publish(topic)
+    body = {"workerId": "w", "maxTasks": 1, "topics": [{"topicName": topic, "lockDuration": 9000}]}
+    [task] = redtask.post("/external-task/fetchAndLock", body).json()
+    failure = {"workerId": "w", "errorMessage": "down", "retries": 0, "retryTimeout": 0}
+    assert redtask.post(f"/external-task/{task_id}/failure", failure).status_code == 204
+
+    incidents = httpx.get(f"{redtask.engine_rest}/incident", params={"configuration": task_id})
+
+    assert task["id"] == task_id and _is_uuid(task_id)
+    [incident] = incidents.json()
+    assert incident["configuration"] == task_id
+    assert _is_uuid(incident["id"])
+    assert incident["id"] == incident["causeIncidentId"] == incident["rootCauseIncidentId"]
+
+
+def test_a_task_stored_under_an_id_of_the_former_format_still_works(
+    redtask: Redtask, topic: str
+) -> None:
+    """Ids are only ever hashed to a partition, never parsed: a task created before ids became
+    UUIDs (21 base62 characters) is fetched and completed as before."""
+    old_id = "7fKq2ZpXw9LmN4bVc0RtY"
+
+    async def publish() -> None:
+        settings = Settings(namespace=redtask.namespace, partitions=PARTITIONS)
+        store = Store(client_for(redtask.redis_url), settings)
+        try:
+            await store.publish(NewTask(topic, id=old_id))
+        finally:
+            await store.close()
+
+    asyncio.run(publish())
+    body = {"workerId": "w", "maxTasks": 1, "topics": [{"topicName": topic, "lockDuration": 9000}]}
+    [task] = redtask.post("/external-task/fetchAndLock", body).json()
+
+    assert task["id"] == old_id
+    assert redtask.get(old_id).json()["workerId"] == "w"
+    assert redtask.post(f"/external-task/{old_id}/complete", {"workerId": "w"}).status_code == 204
+    assert redtask.finished(old_id)["outcome"] == "complete"
