@@ -42,11 +42,25 @@ class PartitionIds:
         return partition_task_id(self.partition, self.keys.partitions)
 
 
+SIGNALLED = "\x00execution:"
+"""The ``msg:`` set of ``SIGNALLED + <execution id>`` holds the instance whose execution waits
+in a receive task or message catch event, so ``POST /execution/{id}/signal`` finds it. No
+message can have that name (XML has no NUL character), and a message sent with it matches
+nothing: correlation only looks at executions waiting for that message."""
+
+
 def messages_waited(state: InstanceState | None) -> set[str]:
-    """The message names some execution of the instance waits for."""
+    """The message names some execution of the instance waits for, and the index names of its
+    signallable executions."""
     if state is None or state.status != "active":
         return set()
-    return {e.wait.ref for e in state.executions if e.wait is not None and e.wait.kind == "message"}
+    names = set()
+    for e in state.executions:
+        if e.wait is not None and e.wait.kind in ("message", "signal"):
+            names.add(SIGNALLED + e.id)
+            if e.wait.kind == "message":
+                names.add(e.wait.ref)
+    return names
 
 
 class InstanceRepository:
@@ -78,6 +92,13 @@ class InstanceRepository:
             for i, raw in zip(ids, raws, strict=True)
             if raw is not None
         }
+
+    async def signalled_instance(self, execution_id: str) -> str | None:
+        """The instance whose execution ``execution_id`` waits to be signalled, if any."""
+        partition = self.keys.partition_of(execution_id)
+        key = self.keys.message_waiters(partition, SIGNALLED + execution_id)
+        members = await self.db.execute("SMEMBERS", key)
+        return next((str(m) for m in cast(list[Any], members)), None)
 
     async def message_waiters(self, message_name: str) -> list[str]:
         """The ids of the instances waiting for a message, in partition order, then by id."""
