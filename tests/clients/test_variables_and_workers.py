@@ -303,3 +303,39 @@ def test_a_task_stored_under_an_id_of_the_former_format_still_works(
     assert redtask.get(old_id).json()["workerId"] == "w"
     assert redtask.post(f"/external-task/{old_id}/complete", {"workerId": "w"}).status_code == 204
     assert redtask.finished(old_id)["outcome"] == "complete"
+
+
+def test_a_message_result_renders_json_objects_parsed(redtask: Redtask) -> None:
+    key = f"msg-vars-{uuid.uuid4().hex[:8]}"
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" targetNamespace="t">
+  <message id="m" name="{key}-go"/>
+  <process id="{key}" isExecutable="true">
+    <startEvent id="start"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
+    <receiveTask id="wait" messageRef="m"/>
+    <sequenceFlow id="f2" sourceRef="wait" targetRef="work"/>
+    <serviceTask id="work" camunda:type="external" camunda:topic="{key}"
+        xmlns:camunda="http://camunda.org/schema/1.0/bpmn"/>
+  </process>
+</definitions>"""
+    _deploy(redtask, key, xml)
+    started = redtask.post(f"/process-definition/key/{key}/start", {})
+    assert started.status_code == 200, started.text
+    order = {"type": "Object", "value": ORDER, "valueInfo": OBJECT_INFO}
+
+    response = redtask.post(
+        "/message",
+        {
+            "messageName": f"{key}-go",
+            "processVariables": {"order": order},
+            "resultEnabled": True,
+            "variablesInResultEnabled": True,
+        },
+    )
+
+    assert response.status_code == 200, response.text
+    [result] = response.json()
+    assert result["variables"] == {
+        "order": {"type": "Object", "value": PARSED_ORDER, "valueInfo": OBJECT_INFO}
+    }
