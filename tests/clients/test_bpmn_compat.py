@@ -127,6 +127,26 @@ def test_parallel_receive_tasks_join_after_both_messages(redtask: Redtask) -> No
     instance_id = _start(redtask, _definition(redtask, "parallel-receive", model)["id"])
     [first] = _executions(redtask, instance_id, "waitState1")
     [second] = _executions(redtask, instance_id, "waitState2")
+    # two paths: the process instance is in no activity itself
+    refused = redtask.post(f"/execution/{instance_id}/signal", {})
+    assert (refused.status_code, refused.json()) == (
+        400,
+        _error(
+            "RestException",
+            f"Cannot signal execution {instance_id}: execution {instance_id} does not wait in a "
+            "receive task or message catch event",
+            0,
+        ),
+    )
+    everything = httpx.get(f"{redtask.engine_rest}/execution")
+    assert (everything.status_code, everything.json()) == (
+        400,
+        _error(
+            "InvalidRequestException",
+            "redtask answers execution queries with a processInstanceId only",
+            None,
+        ),
+    )
 
     message = {"messageName": "Message 1", "processInstanceId": instance_id}
     assert redtask.post("/message", message).status_code == 204
