@@ -102,8 +102,7 @@ class ProcessDefinition:
     version_tag: str | None = None
     history_time_to_live: int | None = None
     activation_time: int | None = None
-
-    description = None  # BPMN documentation is not kept (Camunda shows it; redtask: null)
+    description: str | None = None  # the process's <documentation>
     diagram = None  # no diagram resources are recognised
     startable_in_tasklist = True
 
@@ -125,6 +124,7 @@ class ProcessDefinition:
             "versionTag": self.version_tag,
             "historyTimeToLive": self.history_time_to_live,
             "activationTime": self.activation_time,
+            "description": self.description,
         }
 
     @classmethod
@@ -142,6 +142,7 @@ class ProcessDefinition:
             version_tag=data["versionTag"],
             history_time_to_live=data["historyTimeToLive"],
             activation_time=data["activationTime"],
+            description=data.get("description"),  # absent in definitions stored before
         )
 
 

@@ -237,6 +237,7 @@ class Definitions:
                         version_tag=model.version_tag,
                         history_time_to_live=model.history_time_to_live,
                         activation_time=request.activation_time,
+                        description=model.description,
                     )
                 )
         deployment = Deployment(

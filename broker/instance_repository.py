@@ -12,7 +12,7 @@ kit's record of the elements each instance entered (``redtask.testing``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import orjson
@@ -24,7 +24,7 @@ from redtask.broker.errors import OK, InstanceNotFound, InvalidArgument, JobNotF
 from redtask.broker.keys import Keys
 from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.settings import Settings
-from redtask.broker.store_base import Clock, new_task_id
+from redtask.broker.store_base import Clock, partition_task_id
 
 NO_TRIGGER: Mapping[str, Any] = {}
 StepObserver = Callable[[InstanceState, Effects], None]
@@ -37,23 +37,33 @@ TIMER_RETRIES = 3
 class PartitionIds:
     """Ids that land in one partition: an instance's tasks live beside it."""
 
-    def __init__(self, keys: Keys, partition: int, new_id: Callable[[], str]) -> None:
+    def __init__(self, keys: Keys, partition: int) -> None:
         self.keys = keys
         self.partition = partition
-        self._new_id = new_id
 
     def new_id(self) -> str:
-        while True:
-            candidate = self._new_id()
-            if self.keys.partition_of(candidate) == self.partition:
-                return candidate
+        return partition_task_id(self.partition, self.keys.partitions)
+
+
+SIGNALLED = "\x00execution:"
+"""The ``msg:`` set of ``SIGNALLED + <execution id>`` holds the instance whose execution waits
+in a receive task or message catch event, so ``POST /execution/{id}/signal`` finds it. No
+message can have that name (XML has no NUL character), and a message sent with it matches
+nothing: correlation only looks at executions waiting for that message."""
 
 
 def messages_waited(state: InstanceState | None) -> set[str]:
-    """The message names some execution of the instance waits for."""
+    """The message names some execution of the instance waits for, and the index names of its
+    signallable executions."""
     if state is None or state.status != "active":
         return set()
-    return {e.wait.ref for e in state.executions if e.wait is not None and e.wait.kind == "message"}
+    names = set()
+    for e in state.executions:
+        if e.wait is not None and e.wait.kind in ("message", "signal"):
+            names.add(SIGNALLED + e.id)
+            if e.wait.kind == "message":
+                names.add(e.wait.ref)
+    return names
 
 
 class InstanceRepository:
@@ -65,7 +75,7 @@ class InstanceRepository:
         self.observers: list[StepObserver] = []
 
     def ids(self, instance_id: str) -> PartitionIds:
-        return PartitionIds(self.keys, self.keys.partition_of(instance_id), new_task_id)
+        return PartitionIds(self.keys, self.keys.partition_of(instance_id))
 
     async def read(self, instance_id: str) -> tuple[InstanceState, int]:
         """The state and version of an instance (ended ones too, while kept for history).
@@ -86,6 +96,13 @@ class InstanceRepository:
             for i, raw in zip(ids, raws, strict=True)
             if raw is not None
         }
+
+    async def signalled_instance(self, execution_id: str) -> str | None:
+        """The instance whose execution ``execution_id`` waits to be signalled, if any."""
+        partition = self.keys.partition_of(execution_id)
+        key = self.keys.message_waiters(partition, SIGNALLED + execution_id)
+        members = await self.db.execute("SMEMBERS", key)
+        return next((str(m) for m in cast(list[Any], members)), None)
 
     async def message_waiters(self, message_name: str) -> list[str]:
         """The ids of the instances waiting for a message, in partition order, then by id."""

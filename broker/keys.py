@@ -31,7 +31,9 @@ key                        type    content
 ``P pih``                  ZSET    ended instance ids kept for history, score = end ms; an id
                                    leaves (its hash deleted) once end + history TTL has passed
 ``P tms``                  ZSET    "<instance id>|<timer id>" scored by due time (ms)
-``P msg:<name>``           SET     instances with an execution waiting for that message
+``P msg:<name>``           SET     instances with an execution waiting for that message; for
+                                   ``msg:<NUL>execution:<execution id>``, the instance whose
+                                   execution waits in a receive task or message catch event
 =========================  ======  ==========================================================
 
 Global (no hash tag, read-mostly): ``ns:config`` HASH (``partitions``), the wake-up pub/sub

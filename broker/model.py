@@ -89,7 +89,7 @@ class ExternalTask:
     activity_id: str | None = None
     activity_instance_id: str | None = None
     execution_id: str | None = None
-    extension_properties: dict[str, str] = field(default_factory=dict)
+    extension_properties: dict[str, str | None] = field(default_factory=dict)
     suspended: bool = False
 
 

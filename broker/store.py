@@ -9,8 +9,9 @@ one concern and receive what they need in their constructor:
 - ``activity`` (``broker.activity``): completions per minute, recent workers, locks by worker;
 - ``repository`` (``broker.instance_repository``): instance states and ``advance`` commits;
 - ``executor`` (``broker.executor``): the one retry-on-conflict loop of instance commands;
-- ``runtime`` and ``messages`` (``broker.instances``, ``broker.instance_messages``): start,
-  steps on task outcomes, timers, variables, cancellation, message correlation;
+- ``runtime``, ``messages`` and ``signals`` (``broker.instances``,
+  ``broker.instance_messages``, ``broker.instance_signals``): start, steps on task outcomes,
+  timers, variables, cancellation, message correlation, signalled executions;
 - ``instance_reads``, ``history`` and ``history_records`` (``broker.instance_reads``,
   ``broker.history``, ``broker.history_records``);
 - ``definitions`` (``broker.definitions``): deployments, definitions, models;
@@ -39,6 +40,7 @@ from redtask.broker.history_records import HistoricRecords
 from redtask.broker.instance_messages import Messages
 from redtask.broker.instance_reads import InstanceReads
 from redtask.broker.instance_repository import InstanceRepository
+from redtask.broker.instance_signals import Signals
 from redtask.broker.instances import ProcessRuntime
 from redtask.broker.keys import Keys
 from redtask.broker.model import ExternalTask, NewTask, TopicRequest
@@ -92,6 +94,7 @@ class Store:
         self.executor = Executor(repo, definition_reads.get_model)
         self.runtime = ProcessRuntime(repo, self.executor, now)
         self.messages = Messages(repo, self.executor, now)
+        self.signals = Signals(repo, self.executor, now)
         self.definitions = Definitions(db, keys, now, self.runtime, definition_reads)
         self.starter = ProcessStarter(definition_reads, self.runtime)
         self.task_reads = TaskReads(db, keys, now, repo, definition_reads.names)
@@ -184,6 +187,8 @@ class Store:
     fire_due_timers = delegate("runtime", ProcessRuntime.fire_due_timers)
     set_job_retries = delegate("runtime", ProcessRuntime.set_job_retries)
     correlate_message = delegate("messages", Messages.correlate_message)
+    signal_execution = delegate("signals", Signals.signal_execution)
+    throw_signal = delegate("signals", Signals.throw_signal)
     get_instance = delegate("instance_reads", InstanceReads.get_instance)
     query_instances = delegate("instance_reads", InstanceReads.query_instances)
     query_incidents = delegate("instance_reads", InstanceReads.query_incidents)

@@ -24,6 +24,7 @@ from redtask.gateway.metrics import GatewayMetrics, MetricsMiddleware
 from redtask.gateway.routes import (
     deployment,
     engine,
+    execution,
     extension,
     external_task,
     health,
@@ -34,6 +35,7 @@ from redtask.gateway.routes import (
     metrics,
     process_definition,
     process_instance,
+    signal,
 )
 
 
@@ -92,6 +94,8 @@ def create_app(
         app.include_router(job.router, prefix=prefix)
         app.include_router(history.router, prefix=prefix)
         app.include_router(message.router, prefix=prefix)
+        app.include_router(signal.router, prefix=prefix)
+        app.include_router(execution.router, prefix=prefix)
     app.include_router(engine.engines_router, prefix=root)
     ui.install(app)
     app.add_middleware(BodyGuard, max_bytes=settings.gateway_max_body_bytes)

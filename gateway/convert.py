@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
 
+import orjson
+
 from redtask.broker import dates
 from redtask.broker.definition_model import Deployment, DeploymentResult, ProcessDefinition
 from redtask.broker.engine import InstanceState
@@ -17,14 +19,39 @@ from redtask.broker.instance_reads import ProcessInstance
 from redtask.broker.model import ExternalTask, Incident, TopicRequest
 from redtask.gateway.dto.external_task import FetchExternalTaskTopicDto
 
+JSON_FORMAT = "application/json"
 
-def variables_out(variables: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
+
+def _deserialized(value: Any) -> Any:
+    """An Object variable's JSON text as the object Jackson writes back: parsed. Text that is
+    not JSON stays as stored (Camunda would fail to deserialize it)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+
+
+def variables_out(
+    variables: Mapping[str, Any], tz: tzinfo, deserialize: bool = False
+) -> dict[str, Any]:
     """Typed values as Camunda renders them: a Date is an instant shown in the server's zone,
-    and File content is fetched separately (value null)."""
+    and File content is fetched separately (value null). ``deserialize`` (Camunda's
+    ``deserializeValues``): an Object serialized as ``application/json`` is rendered as the
+    parsed JSON, as Camunda's Jackson writes the deserialized object back; Objects of other
+    formats (Java serialization, XML) stay serialized, since turning them into JSON needs their
+    Java classes."""
     out = {}
     for name, typed in variables.items():
         kind = typed.get("type")
-        if kind == "File":
+        if (
+            deserialize
+            and kind == "Object"
+            and (typed.get("valueInfo") or {}).get("serializationDataFormat") == JSON_FORMAT
+        ):
+            typed = {**typed, "value": _deserialized(typed.get("value"))}
+        elif kind == "File":
             typed = {**typed, "value": None}
         elif kind == "Date" and typed.get("value") is not None:
             instant = dates.parse_datetime(typed["value"])
@@ -57,12 +84,15 @@ def external_task(task: ExternalTask, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-def locked_external_task(task: ExternalTask, tz: tzinfo) -> dict[str, Any]:
-    """LockedExternalTaskDto (``suspended`` is always false there, as in Camunda)."""
+def locked_external_task(
+    task: ExternalTask, tz: tzinfo, deserialize: bool = False
+) -> dict[str, Any]:
+    """LockedExternalTaskDto (``suspended`` is always false there, as in Camunda);
+    ``deserialize``: the ``deserializeValues`` of the topic the task was fetched for."""
     body = external_task(task, tz)
     body["suspended"] = False
     body["errorDetails"] = task.error_details
-    body["variables"] = variables_out(task.variables, tz)
+    body["variables"] = variables_out(task.variables, tz, deserialize)
     body["extensionProperties"] = task.extension_properties
     return body
 
@@ -246,5 +276,5 @@ def message_correlation_result(
         "processInstance": None,
     }
     if with_variables:
-        body["variables"] = variables_out(item.state.variables, tz)
+        body["variables"] = variables_out(item.state.variables, tz, deserialize=True)
     return body

@@ -237,6 +237,18 @@ def execution_missing(instance_id: str, prefix: str = "") -> CamundaError:
     return CamundaError(400, "RestException", f"{prefix}: {message}", 0)
 
 
+def execution_not_signalled(execution_id: str, exc: Exception) -> CamundaError:
+    """``POST /execution/{id}/signal`` of an unknown execution or of one that waits in no
+    receive task or message catch event: Camunda's 500 RestException, answered 400."""
+    return CamundaError(400, "RestException", f"Cannot signal execution {execution_id}: {exc}", 0)
+
+
+def signal_not_delivered(exc: Exception, missing: bool) -> CamundaError:
+    """``POST /signal`` to an execution: unknown (``missing``, Camunda's 500
+    NullValueException) or without a signal subscription (500 RestException); both 400."""
+    return CamundaError(400, "NullValueException" if missing else "RestException", str(exc), 0)
+
+
 def invalid_topic(exc: InvalidTopic) -> CamundaError:
     """A task's topic expression computed a topic no worker can fetch, from the variables the
     request set: Camunda's 500 of the engine, answered 400."""

@@ -32,7 +32,7 @@ class ExternalTask:
     error_message: str | None = None
     error_details: str | None = None
     lock_expiration_time: datetime | None = None
-    extension_properties: Mapping[str, str] = field(default_factory=dict)
+    extension_properties: Mapping[str, str | None] = field(default_factory=dict)
     lock_token: int | None = None
 
     @property

@@ -46,9 +46,27 @@ class ParseContext:
     messages: Mapping[str, str | None]
     problems: list[Problem] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
+    declared: frozenset[str] = frozenset()
+    generated: dict[str, int] = field(default_factory=dict)
+    generated_ids: set[str] = field(default_factory=set)
+
+    def shown(self, eid: str) -> str:
+        """An id as Camunda's messages print it: 'null' for one the resource does not give."""
+        return "null" if eid in self.generated_ids else eid
+
+    def generated_id(self, kind: str) -> str:
+        """An id for an element the resource leaves without one (BPMN allows that, and
+        Camunda's own models have sequence flows without ids): ``<element>_<n>`` in document
+        order, never one declared anywhere in the resource."""
+        while True:
+            self.generated[kind] = self.generated.get(kind, 0) + 1
+            candidate = f"{kind}_{self.generated[kind]}"
+            if candidate not in self.declared and candidate not in self.ids:
+                self.generated_ids.add(candidate)
+                return candidate
 
     def problem(self, message: str, element: XmlElement, *element_ids: str | None) -> None:
-        ids = tuple(i for i in element_ids if i)
+        ids = tuple(i for i in element_ids if i and i not in self.generated_ids)
         self.problems.append(Problem(message, line(element), 0, ids[0] if ids else None, ids))
 
     def error_code(self, error_ref: str) -> str | None:
@@ -60,15 +78,16 @@ class ParseContext:
     def message_name(self, holder: XmlElement, owner: XmlElement, owner_id: str) -> str | None:
         ref = attr(holder, "messageRef")
         if not ref:
-            self.problem(f"'{owner_id}' must reference a message (messageRef)", owner, owner_id)
+            self.problem("attribute 'messageRef' is required", owner, owner_id)
             return None
         if ref not in self.messages:
-            message = f"Invalid 'messageRef' on '{owner_id}': no message with id '{ref}' found"
+            message = f"Invalid 'messageRef': no message with id '{ref}' found."
             self.problem(message, owner, owner_id)
             return None
         name = self.messages[ref]
         if not name:
-            self.problem(f"Message '{ref}' used by '{owner_id}' has no name", owner, owner_id)
+            message = "Cannot have a message event subscription with an empty or missing name"
+            self.problem(message, owner, owner_id)
         elif "${" in name or "#{" in name:
             message = f"Message '{ref}' used by '{owner_id}' has an expression as name"
             self.problem(message + " (not supported)", owner, owner_id)
@@ -97,7 +116,13 @@ class ParseContext:
 
     def timer(self, definition: XmlElement, owner: XmlElement, eid: str) -> TimerDefinition | None:
         specs = list(bpmn_children(definition, "timeDate", "timeDuration", "timeCycle"))
-        if len(specs) != 1:
+        if not specs:
+            message = (
+                "Timer needs configuration (either timeDate, timeCycle or timeDuration is needed)."
+            )
+            self.problem(message, owner, eid)
+            return None
+        if len(specs) > 1:
             message = f"Timer of '{eid}' needs exactly one of timeDate or timeDuration"
             self.problem(message, owner, eid)
             return None
@@ -134,9 +159,10 @@ class ParseContext:
                     self.problem(f"camunda:{name} on '{eid}' is not supported", child, eid)
                 elif name == "inputOutput" and not io_allowed:
                     message = (
-                        f"camunda:inputOutput on '{eid}' is not supported (only on external tasks)"
+                        f"camunda:inputOutput mapping unsupported for element type "
+                        f"'{local(element)}'."
                     )
-                    self.problem(message, child, eid)
+                    self.problem(message, element, eid)
 
     def check_activity(self, element: XmlElement, eid: str, *, io_allowed: bool) -> None:
         """Children, extensions and the ``default`` attribute of a task or sub-process."""

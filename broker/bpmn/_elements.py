@@ -50,9 +50,11 @@ def _definitions(element: XmlElement) -> list[XmlElement]:
     return [child for child in bpmn_children(element) if local(child) in EVENT_DEFINITIONS]
 
 
-def _event_check(ctx: ParseContext, element: XmlElement, eid: str) -> list[XmlElement]:
+def _event_check(
+    ctx: ParseContext, element: XmlElement, eid: str, *, io_allowed: bool = False
+) -> list[XmlElement]:
     ctx.check_children(element, eid, EVENT_DEFINITIONS)
-    ctx.check_extensions(element, eid, io_allowed=False)
+    ctx.check_extensions(element, eid, io_allowed=io_allowed)
     return _definitions(element)
 
 
@@ -71,26 +73,31 @@ def start_event(
 def end_event(
     ctx: ParseContext, element: XmlElement, eid: str, scope: str | None
 ) -> Element | None:
-    definitions = _event_check(ctx, element, eid)
+    definitions = _event_check(ctx, element, eid, io_allowed=True)
     kind = local(definitions[0]) if len(definitions) == 1 else ""
     name = attr(element, "name")
+    inputs, outputs = io_mappings(ctx, element, eid)
+    if outputs:
+        message = "camunda:outputParameter not allowed for element type 'endEvent'."
+        ctx.problem(message, element, eid)
     if not definitions:
-        return EndEvent(id=eid, name=name, scope_id=scope)
+        return EndEvent(id=eid, name=name, scope_id=scope, inputs=inputs)
     if kind == "terminateEventDefinition":
-        return EndEvent(id=eid, name=name, scope_id=scope, terminate=True)
+        return EndEvent(id=eid, name=name, scope_id=scope, terminate=True, inputs=inputs)
     if kind == "errorEventDefinition":
         ref = attr(definitions[0], "errorRef")
         if not ref:
-            ctx.problem(
-                f"'errorRef' attribute is mandatory on error end event '{eid}'", element, eid
-            )
+            ctx.problem("'errorRef' attribute is mandatory on error end event", element, eid)
             return None
         code = ctx.error_code(ref)
         if not code:
-            message = f"Error '{ref}' thrown by end event '{eid}' has no errorCode"
+            message = (
+                "'errorCode' is mandatory on errors referenced by throwing error event "
+                f"definitions, but the error '{ref}' does not define one."
+            )
             ctx.problem(message, element, eid)
             return None
-        return EndEvent(id=eid, name=name, scope_id=scope, error_code=code)
+        return EndEvent(id=eid, name=name, scope_id=scope, error_code=code, inputs=inputs)
     what = kind or "several event definitions"
     ctx.problem(f"End event '{eid}' with {what} is not supported", element, eid)
     return None
@@ -112,17 +119,17 @@ def external_task(
         message = "External tasks must specify a 'topic' attribute in the camunda namespace"
         ctx.problem(message, element, eid)
     priority = ctx.priority(camunda_attr(element, "taskPriority"), element, eid)
-    properties: dict[str, str] = {}
+    properties: dict[str, str | None] = {}
     for container in extensions(element, "properties"):
         for prop in camunda_children(container, "property"):
             name = attr(prop, "name")
-            if name is None:
-                ctx.problem(f"A camunda:property of '{eid}' has no name", prop, eid)
-            else:
-                properties[name] = attr(prop, "value") or ""
+            # Camunda keeps a property without a name under a null key, which its REST layer
+            # cannot write as JSON: such a property deploys and is left out
+            if name is not None:
+                properties[name] = attr(prop, "value")
     if topic is None:
         return None
-    inputs, outputs = _io_mappings(ctx, element, eid)
+    inputs, outputs = io_mappings(ctx, element, eid)
     return ExternalTask(
         id=eid,
         name=attr(element, "name"),
@@ -137,9 +144,10 @@ def external_task(
     )
 
 
-def _io_mappings(
+def io_mappings(
     ctx: ParseContext, element: XmlElement, eid: str
 ) -> tuple[tuple[IoParameter, ...], tuple[IoParameter, ...]]:
+    """The ``camunda:inputOutput`` parameters of an activity: (inputs, outputs)."""
     found: dict[str, list[IoParameter]] = {"inputParameter": [], "outputParameter": []}
     for mapping in extensions(element, "inputOutput"):
         for param in mapping:
@@ -204,7 +212,8 @@ def boundary_event(
     attached = attr(element, "attachedToRef")
     kind = local(definitions[0]) if len(definitions) == 1 else ""
     if not attached:
-        ctx.problem(f"Boundary event '{eid}' has no attachedToRef", element, eid)
+        message = "AttachedToRef is required when using a timerEventDefinition"  # any kind
+        ctx.problem(message, element, eid)
         return None
     name = attr(element, "name")
     if kind == "errorEventDefinition":
@@ -242,20 +251,35 @@ def boundary_event(
 def catch_event(
     ctx: ParseContext, element: XmlElement, eid: str, scope: str | None
 ) -> Element | None:
-    definitions = _event_check(ctx, element, eid)
+    definitions = _event_check(ctx, element, eid, io_allowed=True)
     kind = local(definitions[0]) if len(definitions) == 1 else ""
     name = attr(element, "name")
+    inputs, outputs = io_mappings(ctx, element, eid)
     if kind == "timerEventDefinition":
         timer = ctx.timer(definitions[0], element, eid)
         if timer is None:
             return None
-        return IntermediateCatchEvent(id=eid, name=name, scope_id=scope, kind="timer", timer=timer)
+        return IntermediateCatchEvent(
+            id=eid,
+            name=name,
+            scope_id=scope,
+            kind="timer",
+            timer=timer,
+            inputs=inputs,
+            outputs=outputs,
+        )
     if kind == "messageEventDefinition":
         message_name = ctx.message_name(definitions[0], element, eid)
         if message_name is None:
             return None
         return IntermediateCatchEvent(
-            id=eid, name=name, scope_id=scope, kind="message", message_name=message_name
+            id=eid,
+            name=name,
+            scope_id=scope,
+            kind="message",
+            message_name=message_name,
+            inputs=inputs,
+            outputs=outputs,
         )
     what = kind or "no single event definition"
     message = (
@@ -268,12 +292,20 @@ def catch_event(
 def receive_task(
     ctx: ParseContext, element: XmlElement, eid: str, scope: str | None
 ) -> Element | None:
-    ctx.check_activity(element, eid, io_allowed=False)
-    message_name = ctx.message_name(element, element, eid)
-    if message_name is None:
-        return None
+    ctx.check_activity(element, eid, io_allowed=True)
+    inputs, outputs = io_mappings(ctx, element, eid)
+    message_name = None
+    if attr(element, "messageRef"):  # without one, it waits to be signalled (as Camunda)
+        message_name = ctx.message_name(element, element, eid)
+        if message_name is None:
+            return None
     return ReceiveTask(
-        id=eid, name=attr(element, "name"), scope_id=scope, message_name=message_name
+        id=eid,
+        name=attr(element, "name"),
+        scope_id=scope,
+        message_name=message_name,
+        inputs=inputs,
+        outputs=outputs,
     )
 
 

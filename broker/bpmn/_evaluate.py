@@ -40,9 +40,24 @@ _LONG = re.compile(r"[+-]?\d+")
 # ``\d+(?:\.\d*)?``, not ``\d+\.?\d*``: two adjacent digit runs make a failed match on client
 # text quadratic (a 10,000-digit "1...1e" took 5 s)
 _DOUBLE = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
+
+
+class JavaLong(int):
+    """An integer JUEL holds as a java.lang.Long: an integer literal, the result of integer
+    arithmetic, the value of a Long variable. Other integers (an Integer variable, a number read
+    from JSON, a ``size()``) keep their own type, which a typed result follows."""
+
+    __slots__ = ()
+
+
+def _long(value: Any) -> Any:
+    return JavaLong(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 _JAVA_CLASSES = {
     bool: "java.lang.Boolean",
-    int: "java.lang.Long",
+    int: "java.lang.Integer",
+    JavaLong: "java.lang.Long",
     float: "java.lang.Double",
     str: "java.lang.String",
 }
@@ -126,7 +141,7 @@ class _Evaluator:
     def eval(self, node: Node) -> Any:
         match node:
             case Literal(value=value):
-                return value
+                return _long(value)
             case Identifier(name=name):
                 if name not in self.variables:
                     raise ExpressionError(
@@ -225,7 +240,9 @@ class _Evaluator:
             return value is None or (isinstance(value, str | list | tuple | Mapping) and not value)
         if _is_float_like(value):
             return -self.to_double(value)
-        return -self.to_long(value)
+        if type(value) is int:
+            return -value  # JUEL negates an Integer as an Integer
+        return JavaLong(-self.to_long(value))
 
     def binary(self, op: str, left: Any, right: Any) -> Any:
         if op in ("==", "!="):
@@ -233,7 +250,10 @@ class _Evaluator:
         if op in ("<", ">", "<=", ">="):
             return self.compare(op, left, right)
         if left is None and right is None:
-            return 0
+            return JavaLong(0)
+        return _long(self.arithmetic(op, left, right))
+
+    def arithmetic(self, op: str, left: Any, right: Any) -> Any:
         if op == "/" or _is_float_like(left) or _is_float_like(right):
             x, y = self.to_double(left), self.to_double(right)
         else:

@@ -124,10 +124,13 @@ class StartEvent(FlowNode):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EndEvent(FlowNode):
-    """A none end event; ``terminate`` ends the whole scope; ``error_code`` throws a BPMN error."""
+    """A none end event; ``terminate`` ends the whole scope; ``error_code`` throws a BPMN error.
+    ``inputs`` are evaluated when it is entered (Camunda allows no outputs on an end event)."""
 
     terminate: bool = False
     error_code: str | None = None
+    inputs: tuple[IoParameter, ...] = ()
+    outputs: tuple[IoParameter, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,7 +143,7 @@ class ExternalTask(FlowNode):
     priority: int | Expression | None = None
     inputs: tuple[IoParameter, ...] = ()
     outputs: tuple[IoParameter, ...] = ()
-    extension_properties: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    extension_properties: Mapping[str, str | None] = field(default_factory=lambda: _EMPTY)
     error_event_definitions: tuple[ErrorEventDefinition, ...] = ()
 
 
@@ -161,10 +164,14 @@ class ParallelGateway(FlowNode):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubProcess(FlowNode):
-    """An embedded sub-process; ``child_ids`` are its direct children in document order."""
+    """An embedded sub-process; ``child_ids`` are its direct children in document order.
+    ``inputs`` become its local variables when it starts, ``outputs`` are computed when it
+    completes and written to the enclosing scopes (not when an event interrupts it)."""
 
     child_ids: tuple[str, ...] = ()
     start_event_id: str
+    inputs: tuple[IoParameter, ...] = ()
+    outputs: tuple[IoParameter, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,18 +193,25 @@ class BoundaryEvent(FlowNode):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntermediateCatchEvent(FlowNode):
-    """Waits for a timer (``timer``) or a correlated message (``message_name``)."""
+    """Waits for a timer (``timer``) or a correlated message (``message_name``); ``inputs``
+    and ``outputs`` as for a receive task."""
 
     kind: Literal["timer", "message"]
     timer: TimerDefinition | None = None
     message_name: str | None = None
+    inputs: tuple[IoParameter, ...] = ()
+    outputs: tuple[IoParameter, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReceiveTask(FlowNode):
-    """Waits for a message named ``message_name`` (a receive task must reference a message)."""
+    """Waits for a message named ``message_name``, or, without one, to be signalled
+    (``POST /execution/{id}/signal``). ``inputs`` become its local variables when it is
+    entered, ``outputs`` are computed when it moves on."""
 
-    message_name: str
+    message_name: str | None = None
+    inputs: tuple[IoParameter, ...] = ()
+    outputs: tuple[IoParameter, ...] = ()
 
 
 Element = (
@@ -219,12 +233,14 @@ class ProcessModel:
     """One executable process. Lookups take element ids and raise KeyError for unknown ones.
 
     ``is_executable`` is always True (non-executable processes are skipped by the parser);
+    ``description`` is the process's <documentation>;
     ``history_time_to_live`` is in days; ``task_priority`` is the process-level default.
     """
 
     key: str
     resource_name: str
     name: str | None = None
+    description: str | None = None
     is_executable: bool = True
     version_tag: str | None = None
     history_time_to_live: int | None = None

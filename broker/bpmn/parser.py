@@ -16,7 +16,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from redtask.broker.bpmn._context import PASSIVE, ParseContext
-from redtask.broker.bpmn._elements import HANDLERS
+from redtask.broker.bpmn._elements import HANDLERS, io_mappings
 from redtask.broker.bpmn._xml import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_DEPTH,
@@ -88,7 +88,8 @@ def parse_bpmn(
         for m in bpmn_children(root, "message")
         if (message_id := attr(m, "id"))
     }
-    ctx = ParseContext(resource_name, errors, messages)
+    declared = frozenset(i for e in root.iter() if isinstance(i := e.get("id"), str))
+    ctx = ParseContext(resource_name, errors, messages, declared=declared)
     models: list[ProcessModel] = []
     for process in bpmn_children(root, "process"):
         executable = attr(process, "isExecutable")
@@ -99,6 +100,13 @@ def parse_bpmn(
     if ctx.problems:
         raise BpmnParseError(resource_name, ctx.problems)
     return models
+
+
+def _documentation(element: XmlElement) -> str | None:
+    """Camunda's parseDocumentation: the trimmed texts of the <documentation> children joined
+    by a blank line; None without any."""
+    texts = [text(d) for d in bpmn_children(element, "documentation")]
+    return "\n\n".join(texts) if texts else None
 
 
 class _ProcessParser:
@@ -127,6 +135,7 @@ class _ProcessParser:
             key=key,
             resource_name=ctx.resource_name,
             name=attr(process, "name"),
+            description=_documentation(process),
             version_tag=camunda_attr(process, "versionTag"),
             history_time_to_live=self.history_time_to_live(),
             task_priority=ctx.priority(camunda_attr(process, "taskPriority"), process, key),
@@ -164,8 +173,7 @@ class _ProcessParser:
                 ctx.problem(message, child, owner_id)
                 continue
             if not eid:
-                ctx.problem(f"A <{kind}> element has no id", child)
-                continue
+                eid = ctx.generated_id(kind)
             if eid in ctx.ids:
                 ctx.problem(f"Duplicate id '{eid}'", child, eid)
                 continue
@@ -182,10 +190,18 @@ class _ProcessParser:
                 if isinstance(node, StartEvent):
                     starts.append(eid)
         what = "Process" if scope_id is None else "Sub-process"
-        if not starts:
+        if not list(bpmn_children(container, "startEvent")):
+            message = f"{local(container)} must define a startEvent element"
+            ctx.problem(message, container, owner_id)
+        elif not starts:
             ctx.problem(f"{what} '{owner_id}' has no none start event", container, owner_id)
         for extra in starts[1:]:
-            message = f"{what} '{owner_id}' has more than one none start event ('{extra}')"
+            message = (
+                "multiple none start events or timer start events not supported on process "
+                "definition"
+                if scope_id is None
+                else "multiple start events not supported for subprocess"
+            )
             ctx.problem(message, container, owner_id, extra)
         return children, starts[0] if starts else None
 
@@ -204,8 +220,9 @@ class _ProcessParser:
         if attr(child, "triggeredByEvent") == "true":
             self.ctx.problem(f"Event sub-process '{eid}' is not supported", child, eid)
             return None
-        self.ctx.check_extensions(child, eid, io_allowed=False)
+        self.ctx.check_extensions(child, eid, io_allowed=True)
         self.ctx.check_no_default(child, eid)
+        inputs, outputs = io_mappings(self.ctx, child, eid)
         child_ids, start = self.scope(child, eid, eid)
         return SubProcess(
             id=eid,
@@ -213,24 +230,22 @@ class _ProcessParser:
             scope_id=scope_id,
             child_ids=tuple(child_ids),
             start_event_id=start or "",
+            inputs=inputs,
+            outputs=outputs,
         )
 
     def sequence_flows(self) -> dict[str, SequenceFlow]:
         flows: dict[str, SequenceFlow] = {}
         for element, fid, scope_id in self.flow_elements:
             ends: dict[str, str] = {}
-            for role in ("sourceRef", "targetRef"):
+            for role, end in (("sourceRef", "source"), ("targetRef", "destination")):
                 ref = attr(element, role)
-                if not ref:
-                    self.ctx.problem(f"Sequence flow '{fid}' has no {role}", element, fid)
-                elif ref not in self.seen:
-                    message = f"Invalid {role} '{ref}' of sequence flow '{fid}': no such element"
+                # a missing end, an unknown one and one in another scope (flows never cross a
+                # sub-process boundary) are one problem to Camunda
+                if not ref or ref not in self.seen or self.seen[ref][0] != scope_id:
+                    shown = "null" if ref is None else ref
+                    message = f"Invalid {end} '{shown}' of sequence flow '{self.ctx.shown(fid)}'"
                     self.ctx.problem(message, element, fid)
-                elif self.seen[ref][0] != scope_id:
-                    message = (
-                        f"Sequence flow '{fid}' crosses a sub-process boundary ({role} '{ref}')"
-                    )
-                    self.ctx.problem(message, element, fid, ref)
                 else:
                     ends[role] = ref
             condition = self.condition(element, fid)
@@ -301,14 +316,16 @@ class _ProcessParser:
             )
         if isinstance(node, BoundaryEvent):
             target = self.seen.get(node.attached_to)
+            where = (
+                "Invalid reference in boundary event. Make sure that the referenced activity is "
+                "defined in the same scope as the boundary event"
+            )
             if target is None:
-                problem(
-                    f"Invalid attachedToRef '{node.attached_to}' of '{node.id}': no such element"
-                )
+                problem(where)
             elif not isinstance(self.nodes.get(node.attached_to), ExternalTask | SubProcess):
                 message = f"Boundary event '{node.id}' is attached to '{node.attached_to}' "
                 problem(
                     message + f"(a <{target[1]}>): only external tasks and sub-processes can be"
                 )
             elif target[0] != node.scope_id:
-                problem(f"Boundary event '{node.id}' is not in the scope of '{node.attached_to}'")
+                problem(where)

@@ -23,6 +23,7 @@ from redtask.broker.engine.errors import (
     InvalidState,
     NoMatch,
     NoOutgoingFlow,
+    NotSignallable,
     UnknownTask,
     UnknownTimer,
 )
@@ -35,6 +36,8 @@ from redtask.broker.engine.events import (
     fire_timer,
     message_waiters,
     set_task_variables,
+    signal,
+    signalled_execution,
     start,
 )
 from redtask.broker.engine.ids import CounterIds, Ids, UuidIds
@@ -61,6 +64,7 @@ __all__ = [
     "NewTimer",
     "NoMatch",
     "NoOutgoingFlow",
+    "NotSignallable",
     "Subscription",
     "Timer",
     "TypedValue",
@@ -76,6 +80,8 @@ __all__ = [
     "fire_timer",
     "message_waiters",
     "set_task_variables",
+    "signal",
+    "signalled_execution",
     "start",
     "visible_variables",
 ]

@@ -27,7 +27,7 @@ class NewTask:
     activity_id: str
     activity_instance_id: str
     execution_id: str
-    extension_properties: Mapping[str, str]
+    extension_properties: Mapping[str, str | None]
     tenant_id: str | None
     business_key: str | None
     error_events: bool = False

@@ -101,3 +101,14 @@ class InvalidTopic(EvaluationError):
 
 class InvalidState(EngineError):
     """A stored instance state is malformed (it cannot be read back)."""
+
+
+class NotSignallable(EngineError):
+    """A signal names an execution that waits in no receive task or message catch event (the
+    only wait states redtask signals)."""
+
+    def __init__(self, execution_id: str) -> None:
+        super().__init__(
+            f"execution {execution_id} does not wait in a receive task or message catch event"
+        )
+        self.execution_id = execution_id

@@ -24,6 +24,7 @@ from redtask.broker.engine.errors import (
     EvaluationError,
     InstanceEnded,
     NoMatch,
+    NotSignallable,
     UnknownTask,
     UnknownTimer,
 )
@@ -187,7 +188,7 @@ def fire_timer(
     element = model.elements[timer.element_id]
     if not isinstance(element, BoundaryEvent):
         run.update(timer.execution_id, wait=None)
-        run.leave(timer.execution_id)
+        run.complete_activity(timer.execution_id)
     elif element.cancel_activity:
         run.clear_scope(timer.execution_id)
         run.push(timer.execution_id, element.id)
@@ -253,9 +254,53 @@ def correlate_message(
         run.set_variable(token.id, name, value)
     for name, value in (local_variables or {}).items():
         run.set_local(token.parent_id or state.instance_id, name, value)
-    run.leave(token.id)
+    run.complete_activity(token.id)
     new_state, effects = _finish(run)
     return new_state, effects, token.id
+
+
+def signalled_execution(state: InstanceState, execution_id: str) -> str | None:
+    """The execution a signal to ``execution_id`` moves on: that execution if it waits in a
+    receive task or message catch event; for the process instance's own id, its one
+    execution when that is all it has (Camunda's process instance is then the execution in
+    the activity). None otherwise."""
+    if state.status != "active":
+        return None
+    target = execution_id
+    if execution_id == state.instance_id:
+        others = [e for e in state.executions if e.id != state.instance_id]
+        if len(others) != 1:
+            return None
+        target = others[0].id
+    found = next((e for e in state.executions if e.id == target), None)
+    if found is None or found.wait is None or found.wait.kind not in ("message", "signal"):
+        return None
+    return found.id
+
+
+def signal(
+    model: ProcessModel,
+    state: InstanceState,
+    execution_id: str,
+    variables: Variables,
+    now_ms: int,
+    ids: Ids,
+    *,
+    max_bytes: int | None = None,
+) -> Step:
+    """Signal an execution (Camunda's RuntimeService#signal): ``variables`` are set from it
+    (nearest scope that has them, else the process), then the receive task or catch event it
+    waits in completes. Raises InstanceEnded, NotSignallable."""
+    _require_active(state)
+    target = signalled_execution(state, execution_id)
+    if target is None:
+        raise NotSignallable(execution_id)
+    run = Run(model, state, now_ms, ids, max_bytes)
+    run.release(target)
+    for name, value in variables.items():
+        run.set_variable(target, name, value)
+    run.complete_activity(target)
+    return _finish(run)
 
 
 def cancel(model: ProcessModel, state: InstanceState) -> Step:

@@ -95,6 +95,7 @@ class Run(Tree):
         if isinstance(element, StartEvent | BoundaryEvent):
             self.leave(execution_id)
         elif isinstance(element, EndEvent):
+            self.apply_inputs(execution_id, element)
             if element.error_code is not None:
                 self.throw(execution_id, element.id, element.error_code, self.message_of(element))
             elif element.terminate:
@@ -113,10 +114,15 @@ class Run(Tree):
             else:
                 self.fork(execution_id, element)
         elif isinstance(element, IntermediateCatchEvent) and element.timer is not None:
+            self.apply_inputs(execution_id, element)
             timer_id = self.schedule(execution_id, element.id, element.timer)
             self.update(execution_id, wait=Wait("timer", timer_id))
+        elif isinstance(element, ReceiveTask) and element.message_name is None:
+            self.apply_inputs(execution_id, element)
+            self.update(execution_id, wait=Wait("signal", element.id))
         elif isinstance(element, IntermediateCatchEvent | ReceiveTask):
             assert element.message_name is not None
+            self.apply_inputs(execution_id, element)
             self.update(execution_id, wait=Wait("message", element.message_name))
             subscription = Subscription(
                 element.message_name, execution_id, element.id, self.business_key
@@ -141,6 +147,32 @@ class Run(Tree):
             if self.computed_bytes > self.max_bytes:
                 raise VariablesTooLarge(element_id, name, self.computed_bytes, self.max_bytes)
         return result
+
+    def apply_inputs(
+        self,
+        execution_id: str,
+        element: SubProcess | ReceiveTask | IntermediateCatchEvent | EndEvent,
+    ) -> None:
+        """An activity's input mappings become the local variables of its execution."""
+        if element.inputs:
+            outer = self.typed_variables(execution_id)
+            inputs = {
+                p.name: self.mapped(element.id, p.name, p.value, outer) for p in element.inputs
+            }
+            self.update(execution_id, variables=inputs)
+
+    def complete_activity(self, execution_id: str) -> None:
+        """An activity that waited (a receive task, a catch event) or a sub-process is done:
+        its output mappings are computed from what it sees, its locals dropped, the outputs
+        written to the enclosing scopes; then it leaves."""
+        element = self.model.elements[self.get(execution_id).element_id or ""]
+        outputs = getattr(element, "outputs", ())
+        outer = self.typed_variables(execution_id) if outputs else {}
+        values = {p.name: self.mapped(element.id, p.name, p.value, outer) for p in outputs}
+        self.clear_scope(execution_id)
+        for name, value in values.items():
+            self.set_variable(execution_id, name, value)
+        self.leave(execution_id)
 
     def start_task(self, execution_id: str, task: ExternalTask) -> None:
         outer = self.typed_variables(execution_id)
@@ -170,6 +202,7 @@ class Run(Tree):
         )
 
     def start_sub_process(self, execution_id: str, sub: SubProcess) -> None:
+        self.apply_inputs(execution_id, sub)
         instance = f"{sub.id}:{self.ids.new_id()}"
         self.update(execution_id, activity_instance_id=instance)
         self.start_boundary_timers(execution_id, sub.id)
@@ -264,8 +297,7 @@ class Run(Tree):
         if self.get(execution_id).parent_id is None:
             self.finish("completed")
         else:
-            self.clear_scope(execution_id)
-            self.leave(execution_id)
+            self.complete_activity(execution_id)
 
     def terminate(self, execution_id: str) -> None:
         """A terminate end event ends its whole scope (the process: the whole instance)."""

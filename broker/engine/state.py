@@ -27,9 +27,9 @@ from redtask.broker.engine.errors import InvalidState
 
 TypedValue = dict[str, Any]
 Status = Literal["active", "completed", "terminated"]
-WaitKind = Literal["task", "timer", "message", "join"]
+WaitKind = Literal["task", "timer", "message", "signal", "join"]
 _STATUSES = ("active", "completed", "terminated")
-_WAIT_KINDS = ("task", "timer", "message", "join")
+_WAIT_KINDS = ("task", "timer", "message", "signal", "join")
 
 
 def _no_variables() -> Mapping[str, TypedValue]:
@@ -38,7 +38,8 @@ def _no_variables() -> Mapping[str, TypedValue]:
 
 @dataclass(frozen=True, slots=True)
 class Wait:
-    """What a token waits for; ``ref`` is a task id, timer id, message name or incoming flow id."""
+    """What a token waits for; ``ref`` is a task id, timer id, message name, incoming flow id,
+    or (kind "signal": a receive task without a message) the receive task's id."""
 
     kind: WaitKind
     ref: str

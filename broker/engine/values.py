@@ -3,8 +3,10 @@
 Expressions see each variable's ``value``; ``Json`` values (and ``Object`` values serialized as
 ``application/json``) are parsed, so ``${customer.id}`` reads a JSON object's field. A mapping
 whose text is one bare variable (``${customer}``) copies that variable's typed value unchanged;
-any other result is typed as Camunda types untyped values (Integer or Long, Double, Boolean,
-String, Null), with mappings and lists stored as ``Json``.
+any other result is typed as JUEL's result would be: an integer literal or integer arithmetic
+gives a Long (``${1}``), an Integer variable's value read through an expression stays an
+Integer; other results are Double, Boolean, String or Null, with mappings and lists stored as
+``Json``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from redtask.broker.bpmn import Expression, ExpressionError, SequenceFlow
+from redtask.broker.bpmn._evaluate import JavaLong
 from redtask.broker.engine.errors import EvaluationError
 from redtask.broker.engine.state import TypedValue
 
@@ -32,6 +35,8 @@ def plain(typed: Mapping[str, Any]) -> Any:
     is_json = typed.get("type") == "Json" or (
         typed.get("type") == "Object" and info.get("serializationDataFormat") == "application/json"
     )
+    if typed.get("type") == "Long" and isinstance(value, int):
+        return JavaLong(value)
     if is_json and isinstance(value, str):
         try:
             return json.loads(value)
@@ -50,8 +55,8 @@ def typed(value: Any) -> TypedValue:
     if isinstance(value, int):
         if not _LONG[0] <= value <= _LONG[1]:
             raise ExpressionError(f"Result {value} does not fit a java.lang.Long")
-        kind = "Integer" if -(2**31) <= value < 2**31 else "Long"
-        return {"type": kind, "value": value, "valueInfo": {}}
+        small = -(2**31) <= value < 2**31 and not isinstance(value, JavaLong)
+        return {"type": "Integer" if small else "Long", "value": int(value), "valueInfo": {}}
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ExpressionError(f"Result {value} is not a finite java.lang.Double")

@@ -43,6 +43,19 @@ def _rest_date(value: Any, info: ValidationInfo) -> Any:
     return parse_rest_date(to_camel(info.field_name or ""), value)
 
 
+def _java_string(value: Any) -> Any:
+    # Jackson's StringDeserializer takes any scalar token as its text: a worker id sent as
+    # 42 is "42", true is "true"; objects and arrays stay mapping errors
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+JavaString = Annotated[str | None, BeforeValidator(_java_string)]
+"""A String field as Jackson reads it: a JSON number or boolean becomes its text."""
+
 REST_DATE = BeforeValidator(_rest_date)
 RestDate = Annotated[int | None, REST_DATE]
 """A date filter: given in Camunda's REST format, held as epoch ms."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from redtask.broker.query import OPERATORS, TaskQuery, VariableCondition
-from redtask.gateway.dto.base import Dto, RestDate, SortingDto, id_filter
+from redtask.gateway.dto.base import Dto, JavaString, RestDate, SortingDto, id_filter
 from redtask.gateway.dto.variables import VariableQueryParameterDto, Variables
 from redtask.gateway.errors import invalid_request
 
@@ -29,7 +29,7 @@ class FetchExternalTaskTopicDto(Dto):
 
 
 class FetchExternalTasksDto(Dto):
-    worker_id: str | None = None
+    worker_id: JavaString = None
     max_tasks: int | None = None
     use_priority: bool | None = None
     async_response_timeout: int | None = None
@@ -39,13 +39,13 @@ class FetchExternalTasksDto(Dto):
 
 
 class CompleteExternalTaskDto(Dto):
-    worker_id: str | None = None
+    worker_id: JavaString = None
     variables: Variables = None
     local_variables: Variables = None
 
 
 class ExternalTaskFailureDto(Dto):
-    worker_id: str | None = None
+    worker_id: JavaString = None
     error_message: str | None = None
     error_details: str | None = None
     retries: int | None = None
@@ -55,19 +55,19 @@ class ExternalTaskFailureDto(Dto):
 
 
 class ExternalTaskBpmnErrorDto(Dto):
-    worker_id: str | None = None
+    worker_id: JavaString = None
     error_code: str | None = None
     error_message: str | None = None
     variables: Variables = None
 
 
 class LockExternalTaskDto(Dto):
-    worker_id: str | None = None
+    worker_id: JavaString = None
     lock_duration: int | None = None
 
 
 class ExtendLockOnExternalTaskDto(Dto):
-    worker_id: str | None = None
+    worker_id: JavaString = None
     new_duration: int | None = None
 
 
@@ -83,7 +83,7 @@ class ExternalTaskQueryDto(Dto):
     external_task_id: str | None = None
     external_task_id_in: list[str] | None = None
     topic_name: str | None = None
-    worker_id: str | None = None
+    worker_id: JavaString = None
     locked: bool | None = None
     not_locked: bool | None = None
     with_retries_left: bool | None = None

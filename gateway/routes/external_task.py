@@ -105,7 +105,10 @@ async def fetch_and_lock(
         tasks = await fetch()
     else:
         tasks = await hub.park(request, topics, timeout, fetch)
-    return JSONBody([convert.locked_external_task(t, tz) for t in tasks])
+    deserialize = {t.topic_name for t in topics if t.deserialize_values}
+    return JSONBody(
+        [convert.locked_external_task(t, tz, t.topic_name in deserialize) for t in tasks]
+    )
 
 
 @router.post("/{id}/complete", status_code=NO_CONTENT)

@@ -105,7 +105,9 @@ async def _start(
     base_url = str(request.url).split("/process-definition/", 1)[0]
     body = convert.started_instance(state, definition.key, base_url)
     if dto.with_variables_in_return:
-        body["variables"] = convert.variables_out(state.variables, request.app.state.timezone)
+        body["variables"] = convert.variables_out(
+            state.variables, request.app.state.timezone, deserialize=True
+        )
     return JSONBody(body)
 
 

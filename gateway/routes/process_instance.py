@@ -124,9 +124,17 @@ async def _modify(
     return Response(status_code=NO_CONTENT)
 
 
+def _flag(raw: str | None) -> bool:
+    """A JAX-RS boolean query parameter defaulting to true (Boolean.valueOf of the text)."""
+    return raw is None or raw.lower() == "true"
+
+
 @router.get("/{id}/variables")
-async def get_variables(id: str, store: StoreDep, tz: TimezoneDep) -> Response:
-    return JSONBody(convert.variables_out(await _variables(id, store), tz))
+async def get_variables(
+    id: str, store: StoreDep, tz: TimezoneDep, deserializeValues: str | None = None
+) -> Response:
+    variables = await _variables(id, store)
+    return JSONBody(convert.variables_out(variables, tz, _flag(deserializeValues)))
 
 
 @router.post("/{id}/variables", status_code=NO_CONTENT)
@@ -139,11 +147,14 @@ async def modify_variables(id: str, dto: PatchVariablesDto, store: StoreDep) -> 
 
 
 @router.get("/{id}/variables/{name}")
-async def get_variable(id: str, name: str, store: StoreDep, tz: TimezoneDep) -> Response:
+async def get_variable(
+    id: str, name: str, store: StoreDep, tz: TimezoneDep, deserializeValue: str | None = None
+) -> Response:
     values = await _variables(id, store, f"Cannot get {RESOURCE} variable {name}")
     if name not in values:
         raise invalid_request(f"{RESOURCE} variable with name {name} does not exist", 404)
-    return JSONBody(convert.variables_out({name: values[name]}, tz)[name])
+    one = convert.variables_out({name: values[name]}, tz, _flag(deserializeValue))
+    return JSONBody(one[name])
 
 
 @router.get("/{id}/variables/{name}/data")

@@ -79,6 +79,7 @@ async def test_a_deployment_stores_its_resources_and_one_definition_per_process(
         version_tag="v1",
         history_time_to_live=30,
         activation_time=None,
+        description="Charges the card.",
     )
     assert result.deployment == Deployment(
         id=result.deployment.id,

@@ -144,7 +144,7 @@ async def test_variables_go_to_the_nearest_scope_that_has_them(store: Store) -> 
     assert after.variables == {**start, "fresh": stored(True, "Boolean")}
     assert locals_of(after, task.execution_id) == {
         "note": stored("changed", "String"),
-        "limit": stored(20, "Integer"),
+        "limit": stored(20, "Long"),
         "tmp": stored(7, "Integer"),
     }
 

@@ -29,7 +29,7 @@ def test_redtask_deploy_prints_the_deployment_and_its_definitions(redis_url, nam
     assert bad.stderr == (
         "redtask deploy: HTTP 400 ParseException: the BPMN is invalid\n"
         f"  bad.bpmn (line 5, element no_topic): {NO_TOPIC_MESSAGE}\n"
-        "  bad.bpmn (line 4, element p): Process 'p' has no none start event\n"
+        "  bad.bpmn (line 4, element p): process must define a startEvent element\n"
     )
     unreachable = subprocess.run(
         [*command, str(tmp_path / "order.bpmn")], capture_output=True, text=True, timeout=60

@@ -44,7 +44,7 @@ def definition_dto(**fields: Any) -> dict[str, Any]:
     return {
         "key": "order",
         "category": "http://bpmn.io/schema/bpmn",
-        "description": None,
+        "description": "Charges the card.",  # the process's <documentation>
         "name": "Order",
         "version": 1,
         "resource": "simple.bpmn",
@@ -201,14 +201,14 @@ async def test_invalid_bpmn_is_a_parse_exception_listing_every_problem(client, s
             "type": "ParseException",
             "message": "ENGINE-09005 Could not parse BPMN process. Errors: \n"
             f"* {NO_TOPIC_MESSAGE} | resource bad.bpmn | line 5\n"
-            "* Process 'p' has no none start event | resource bad.bpmn | line 4\n"
+            "* process must define a startEvent element | resource bad.bpmn | line 4\n"
             f"* {malformed} | resource m.bpmn | line 1 | column 4",
             "code": 0,
             "details": {
                 "bad.bpmn": {
                     "errors": [
                         problem_dto(NO_TOPIC_MESSAGE, 5, element="no_topic"),
-                        problem_dto("Process 'p' has no none start event", 4, element="p"),
+                        problem_dto("process must define a startEvent element", 4, element="p"),
                     ],
                     "warnings": [],
                 },
@@ -280,22 +280,19 @@ UNSUPPORTED = [
 BROKEN = [
     (16, ["no_topic"], NO_TOPIC_MESSAGE),
     (17, ["bad_priority"], "Value 'high' for attribute 'taskPriority' is not a valid number"),
-    (20, ["wait"], "Invalid 'messageRef' on 'wait': no message with id 'Msg_missing' found"),
-    (10, ["f_ghost_target"], "Invalid targetRef 'ghost' of sequence flow 'f_ghost_target': no "
-     "such element"),
-    (11, ["f_ghost_source"], "Invalid sourceRef 'phantom' of sequence flow 'f_ghost_source': no "
-     "such element"),
+    (20, ["wait"], "Invalid 'messageRef': no message with id 'Msg_missing' found."),
+    (10, ["f_ghost_target"], "Invalid destination 'ghost' of sequence flow 'f_ghost_target'"),
+    (11, ["f_ghost_source"], "Invalid source 'phantom' of sequence flow 'f_ghost_source'"),
     (21, ["f_bad_condition"], "Invalid condition of sequence flow 'f_bad_condition': Error "
      "parsing '${amount >}': unexpected '}' at position 10"),
     (24, ["f_literal_condition"], "Condition of sequence flow 'f_literal_condition' must be an "
      "expression ${...}, not 'true'"),
-    (28, ["f_cross", "inner_task"], "Sequence flow 'f_cross' crosses a sub-process boundary "
-     "(targetRef 'inner_task')"),
-    (32, ["f_out", "end"], "Sequence flow 'f_out' crosses a sub-process boundary (targetRef "
-     "'end')"),
+    (28, ["f_cross"], "Invalid destination 'inner_task' of sequence flow 'f_cross'"),
+    (32, ["f_out"], "Invalid destination 'end' of sequence flow 'f_out'"),
     (12, ["gw", "f_elsewhere"], "Default flow 'f_elsewhere' of 'gw' is not an outgoing flow of "
      "it"),
-    (18, ["lost"], "Invalid attachedToRef 'nowhere' of 'lost': no such element"),
+    (18, ["lost"], "Invalid reference in boundary event. Make sure that the referenced activity "
+     "is defined in the same scope as the boundary event"),
     (19, ["on_gateway"], "Boundary event 'on_gateway' is attached to 'gw' (a "
      "<exclusiveGateway>): only external tasks and sub-processes can be"),
 ]  # fmt: skip

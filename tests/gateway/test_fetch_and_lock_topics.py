@@ -204,16 +204,18 @@ async def test_local_variables_returns_none_of_the_process_variables_of_a_proces
     assert task["variables"] == {}
 
 
-@pytest.mark.parametrize("deserialize", [False, True])
-async def test_object_variables_are_returned_serialized_whatever_deserialize_values_says(
-    client, publish, deserialize
+@pytest.mark.parametrize(
+    ("deserialize", "value"), [(False, '{"k":1}'), (None, '{"k":1}'), (True, {"k": 1})]
+)
+async def test_json_object_variables_are_parsed_only_when_deserialize_values_says_so(
+    client, publish, deserialize, value
 ):
     info = {"objectTypeName": "java.util.HashMap", "serializationDataFormat": "application/json"}
     await publish("t", variables={"o": {"type": "Object", "value": '{"k":1}', "valueInfo": info}})
 
     [task] = await fetch(client, fetch_body(topic("t", deserializeValues=deserialize)))
 
-    assert task["variables"] == {"o": {"type": "Object", "value": '{"k":1}', "valueInfo": info}}
+    assert task["variables"] == {"o": {"type": "Object", "value": value, "valueInfo": info}}
 
 
 @pytest.mark.parametrize("include", [False, True, None])

@@ -63,6 +63,8 @@ ENDPOINTS = [
     ("POST", f"{API}/history/process-instance/count"),
     ("POST", f"{API}/message"),
     ("POST", f"{API}/engine/default/message"),
+    ("POST", f"{API}/signal"),
+    ("POST", f"{API}/execution/x/signal"),
 ]
 FIELDS = ["workerId", "businessKey", "tenantId", "errorMessage", "messageName", "variables"]
 MALFORMED = error("InvalidRequestException", "", None)

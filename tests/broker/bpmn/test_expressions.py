@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from redtask.broker.bpmn import Expression, ExpressionError, parse_value
+from redtask.broker.bpmn._evaluate import JavaLong, java_class
 from redtask.broker.bpmn.expressions import MAX_DEPTH
 
 VARS: dict[str, Any] = {
@@ -211,7 +212,32 @@ CASES: list[tuple[str, Any]] = [
 def test_evaluation(text: str, expected: Any) -> None:
     result = Expression.parse(text).evaluate(VARS)
     assert result == expected
-    assert type(result) is type(expected)
+    # whether an integer is a Long or an Integer: test_integer_results_have_juels_java_type
+    assert type(result) in ((int, JavaLong) if type(expected) is int else (type(expected),))
+
+
+@pytest.mark.parametrize(
+    "text, java_type",
+    [
+        ("${42}", "java.lang.Long"),
+        ("${-42}", "java.lang.Long"),
+        ("${1 + 2}", "java.lang.Long"),
+        ("${n + 0}", "java.lang.Long"),
+        ("${num * 1}", "java.lang.Long"),
+        ("${7 % 3}", "java.lang.Long"),
+        ("${null + null}", "java.lang.Long"),
+        ("${t ? 1 : n}", "java.lang.Long"),
+        # an Integer value read from a variable, a JSON number or a size stays an Integer
+        ("${n}", "java.lang.Integer"),
+        ("${-n}", "java.lang.Integer"),
+        ("${f > 1 ? n : 1}", "java.lang.Integer"),
+        ("${order.total}", "java.lang.Integer"),
+        ("${items.size()}", "java.lang.Integer"),
+        ("${s.length()}", "java.lang.Integer"),
+    ],
+)
+def test_integer_results_have_juels_java_type(text: str, java_type: str) -> None:
+    assert java_class(Expression.parse(text).evaluate(VARS)) == java_type
 
 
 PARSE_ERRORS: list[tuple[str, str]] = [
@@ -264,7 +290,7 @@ UNKNOWN_PROPERTIES: list[tuple[str, str]] = [
     ("${x}", "Cannot resolve identifier 'x'"),
     ("${n + x}", "Cannot resolve identifier 'x'"),
     ("${s.length}", "Could not find property length in class java.lang.String"),
-    ("${n.x}", "Could not find property x in class java.lang.Long"),
+    ("${n.x}", "Could not find property x in class java.lang.Integer"),
     ("${s.__class__}", "Could not find property __class__ in class java.lang.String"),
 ]
 
@@ -293,9 +319,9 @@ EVALUATION_ERRORS: list[tuple[str, str]] = [
     ("${1.5 mod 0}", "Division by zero"),
     ("${n < true}", f"Cannot coerce from {BOOLEAN} to {LONG}"),
     ("${order < order}", "Cannot compare java.util.Map with java.util.Map"),
-    ("${n && true}", f"Cannot coerce from {LONG} to {BOOLEAN}"),
+    ("${n && true}", f"Cannot coerce from java.lang.Integer to {BOOLEAN}"),
     ("${!items}", f"Cannot coerce from {LIST} to {BOOLEAN}"),
-    ("${n ? 1 : 2}", f"Cannot coerce from {LONG} to {BOOLEAN}"),
+    ("${n ? 1 : 2}", f"Cannot coerce from java.lang.Integer to {BOOLEAN}"),
     ("${order[items]}", "Cannot use a java.util.List as a map key"),
     ("${items.get(9)}", "Index 9 out of bounds for length 3"),
     ("${s.upper()}", "Cannot call method 'upper' with 0 argument(s) on class java.lang.String"),
@@ -306,7 +332,10 @@ EVALUATION_ERRORS: list[tuple[str, str]] = [
     ),
     ("${order.keys()}", "Cannot call method 'keys' with 0 argument(s) on class java.util.Map"),
     ("${nil.size()}", "Cannot call method 'size' with 0 argument(s) on null"),
-    ("${n.getClass()}", "Cannot call method 'getClass' with 0 argument(s) on class java.lang.Long"),
+    (
+        "${n.getClass()}",
+        "Cannot call method 'getClass' with 0 argument(s) on class java.lang.Integer",
+    ),
 ]
 
 
@@ -324,9 +353,9 @@ def test_conditions_must_be_booleans() -> None:
     with pytest.raises(ExpressionError) as caught:
         Expression.parse("${nil}").evaluate_condition(VARS)
     assert str(caught.value) == "condition expression returns null: result is null"
-    for text, java_class in (
+    for text, expected_class in (
         ("${'true'}", "java.lang.String"),
-        ("${n}", "java.lang.Long"),
+        ("${n}", "java.lang.Integer"),
         ("${f}", "java.lang.Double"),
         ("${order}", "java.util.Map"),
         ("x ${t}", "java.lang.String"),
@@ -335,7 +364,7 @@ def test_conditions_must_be_booleans() -> None:
             Expression.parse(text).evaluate_condition(VARS)
         assert str(caught.value) == (
             "condition expression returns non-Boolean: result has class "
-            f"{java_class} and not java.lang.Boolean"
+            f"{expected_class} and not java.lang.Boolean"
         )
 
 

@@ -50,6 +50,7 @@ def test_start_external_task_end_with_process_attributes() -> None:
         key="order",
         resource_name="simple.bpmn",
         name="Order",
+        description="Charges the card.",
         is_executable=True,
         version_tag="v1",
         history_time_to_live=30,

@@ -89,15 +89,15 @@ def test_broken_references_are_each_reported_with_their_line() -> None:
             17, 0, "bad_priority", ("bad_priority",),
         ),
         Problem(
-            "Invalid 'messageRef' on 'wait': no message with id 'Msg_missing' found",
+            "Invalid 'messageRef': no message with id 'Msg_missing' found.",
             20, 0, "wait", ("wait",),
         ),
         Problem(
-            "Invalid targetRef 'ghost' of sequence flow 'f_ghost_target': no such element",
+            "Invalid destination 'ghost' of sequence flow 'f_ghost_target'",
             10, 0, "f_ghost_target", ("f_ghost_target",),
         ),
         Problem(
-            "Invalid sourceRef 'phantom' of sequence flow 'f_ghost_source': no such element",
+            "Invalid source 'phantom' of sequence flow 'f_ghost_source'",
             11, 0, "f_ghost_source", ("f_ghost_source",),
         ),
         Problem(
@@ -111,19 +111,21 @@ def test_broken_references_are_each_reported_with_their_line() -> None:
             24, 0, "f_literal_condition", ("f_literal_condition",),
         ),
         Problem(
-            "Sequence flow 'f_cross' crosses a sub-process boundary (targetRef 'inner_task')",
-            28, 0, "f_cross", ("f_cross", "inner_task"),
+            "Invalid destination 'inner_task' of sequence flow 'f_cross'",
+            28, 0, "f_cross", ("f_cross",),
         ),
         Problem(
-            "Sequence flow 'f_out' crosses a sub-process boundary (targetRef 'end')",
-            32, 0, "f_out", ("f_out", "end"),
+            "Invalid destination 'end' of sequence flow 'f_out'",
+            32, 0, "f_out", ("f_out",),
         ),
         Problem(
             "Default flow 'f_elsewhere' of 'gw' is not an outgoing flow of it",
             12, 0, "gw", ("gw", "f_elsewhere"),
         ),
         Problem(
-            "Invalid attachedToRef 'nowhere' of 'lost': no such element", 18, 0, "lost", ("lost",)
+            "Invalid reference in boundary event. Make sure that the referenced activity is "
+            "defined in the same scope as the boundary event",
+            18, 0, "lost", ("lost",),
         ),
         Problem(
             "Boundary event 'on_gateway' is attached to 'gw' (a <exclusiveGateway>): "
@@ -222,7 +224,7 @@ ONE_PROBLEM = {
     ),
     "timer without value": (
         '<intermediateCatchEvent id="x"><timerEventDefinition/></intermediateCatchEvent>',
-        "Timer of 'x' needs exactly one of timeDate or timeDuration",
+        "Timer needs configuration (either timeDate, timeCycle or timeDuration is needed).",
     ),
     "invalid duration": (
         '<intermediateCatchEvent id="x"><timerEventDefinition><timeDuration>tomorrow'
@@ -248,12 +250,19 @@ ONE_PROBLEM = {
     "input mapping on a gateway": (
         '<exclusiveGateway id="x"><extensionElements><camunda:inputOutput/></extensionElements>'
         "</exclusiveGateway>",
-        "camunda:inputOutput on 'x' is not supported (only on external tasks)",
+        "camunda:inputOutput mapping unsupported for element type 'exclusiveGateway'.",
     ),
-    "input mapping on a sub-process": (
-        '<subProcess id="x"><extensionElements><camunda:inputOutput/></extensionElements>'
-        '<startEvent id="s2"/></subProcess>',
-        "camunda:inputOutput on 'x' is not supported (only on external tasks)",
+    "input mapping on a boundary event": (
+        '<boundaryEvent id="x" attachedToRef="t"><extensionElements><camunda:inputOutput/>'
+        "</extensionElements><errorEventDefinition/></boundaryEvent>"
+        f'<serviceTask id="t" {EXT}/>',
+        "camunda:inputOutput mapping unsupported for element type 'boundaryEvent'.",
+    ),
+    "output mapping on an end event": (
+        '<endEvent id="x"><extensionElements><camunda:inputOutput>'
+        '<camunda:outputParameter name="o">1</camunda:outputParameter>'
+        "</camunda:inputOutput></extensionElements></endEvent>",
+        "camunda:outputParameter not allowed for element type 'endEvent'.",
     ),
     "nested list parameter": (
         f'<serviceTask id="x" {EXT}><extensionElements><camunda:inputOutput>'
@@ -283,11 +292,6 @@ ONE_PROBLEM = {
         "</extensionElements></serviceTask>",
         "Invalid camunda:inputParameter 'a' on 'x': Error parsing '${(}': "
         "unexpected '}' at position 3",
-    ),
-    "property without name": (
-        f'<serviceTask id="x" {EXT}><extensionElements><camunda:properties>'
-        '<camunda:property value="v"/></camunda:properties></extensionElements></serviceTask>',
-        "A camunda:property of 'x' has no name",
     ),
     "empty topic": (
         '<serviceTask id="x" camunda:type="external" camunda:topic=""/>',
@@ -319,19 +323,16 @@ ONE_PROBLEM = {
     ),
     "error end event without errorRef": (
         '<endEvent id="x"><errorEventDefinition/></endEvent>',
-        "'errorRef' attribute is mandatory on error end event 'x'",
+        "'errorRef' attribute is mandatory on error end event",
     ),
     "error end event throwing an error without code": (
         '<endEvent id="x"><errorEventDefinition errorRef="E"/></endEvent>',
-        "Error 'E' thrown by end event 'x' has no errorCode",
-    ),
-    "receive task without message": (
-        '<receiveTask id="x"/>',
-        "'x' must reference a message (messageRef)",
+        "'errorCode' is mandatory on errors referenced by throwing error event definitions, "
+        "but the error 'E' does not define one.",
     ),
     "message without name": (
         '<receiveTask id="x" messageRef="M_nameless"/>',
-        "Message 'M_nameless' used by 'x' has no name",
+        "Cannot have a message event subscription with an empty or missing name",
     ),
     "message name expression": (
         '<receiveTask id="x" messageRef="M_expr"/>',
@@ -339,7 +340,7 @@ ONE_PROBLEM = {
     ),
     "boundary event without attachedToRef": (
         '<boundaryEvent id="x"><errorEventDefinition/></boundaryEvent>',
-        "Boundary event 'x' has no attachedToRef",
+        "AttachedToRef is required when using a timerEventDefinition",
     ),
     "boundary event on an unsupported element": (
         '<boundaryEvent id="x" attachedToRef="start"><errorEventDefinition/></boundaryEvent>',
@@ -349,7 +350,8 @@ ONE_PROBLEM = {
     "boundary event in another scope": (
         f'<subProcess id="sub"><startEvent id="s2"/><serviceTask id="inner" {EXT}/></subProcess>'
         '<boundaryEvent id="x" attachedToRef="inner"><errorEventDefinition/></boundaryEvent>',
-        "Boundary event 'x' is not in the scope of 'inner'",
+        "Invalid reference in boundary event. Make sure that the referenced activity is "
+        "defined in the same scope as the boundary event",
     ),
     "flow into a start event": (
         '<endEvent id="e"/><sequenceFlow id="f" sourceRef="start" targetRef="start"/>',
@@ -361,7 +363,7 @@ ONE_PROBLEM = {
     ),
     "flow without target": (
         '<sequenceFlow id="x" sourceRef="start"/>',
-        "Sequence flow 'x' has no targetRef",
+        "Invalid destination 'null' of sequence flow 'x'",
     ),
     "empty condition": (
         '<endEvent id="e"/><sequenceFlow id="x" sourceRef="start" targetRef="e">'
@@ -374,7 +376,6 @@ ONE_PROBLEM = {
         "Condition of sequence flow 'x' is a script: only ${...} is supported",
     ),
     "duplicate id": ('<endEvent id="start"/>', "Duplicate id 'start'"),
-    "element without id": ("<endEvent/>", "A <endEvent> element has no id"),
 }
 HEAD = (
     '<error id="E" name="no code"/><message id="M_nameless"/><message id="M_expr" name="${name}"/>'
@@ -390,13 +391,16 @@ def test_one_construct_one_problem_naming_the_element(body: str, message: str) -
 
 def test_a_process_needs_exactly_one_none_start_event() -> None:
     assert problems(document('<endEvent id="e"/>', start=False)) == [
-        ("p", "Process 'p' has no none start event")
+        ("p", "process must define a startEvent element")
     ]
     assert problems(document('<startEvent id="again"/>')) == [
-        ("p", "Process 'p' has more than one none start event ('again')")
+        (
+            "p",
+            "multiple none start events or timer start events not supported on process definition",
+        )
     ]
     assert problems(document('<subProcess id="sub"/>')) == [
-        ("sub", "Sub-process 'sub' has no none start event")
+        ("sub", "subProcess must define a startEvent element")
     ]
 
 

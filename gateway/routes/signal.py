@@ -1,0 +1,37 @@
+"""``POST /signal`` (SignalRestServiceImpl): it triggers signal events, which redtask's BPMN
+subset does not have. Without an ``executionId`` it reaches nothing (204, as Camunda with no
+subscriptions); with one it is refused as Camunda refuses an execution without a signal
+subscription. (A receive task is no signal event: ``POST /execution/{id}/signal`` moves it.)
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from redtask.broker.errors import InvalidVariable
+from redtask.broker.instance_signals import (
+    NoSignalSubscription,
+    SignalExecutionNotFound,
+)
+from redtask.gateway import errors
+from redtask.gateway.deps import StoreDep
+from redtask.gateway.dto.signal import SignalDto
+from redtask.gateway.errors import invalid_request
+
+router = APIRouter(tags=["Signal"])
+NO_CONTENT = 204
+
+
+@router.post("/signal", status_code=NO_CONTENT)
+async def throw_signal(dto: SignalDto, store: StoreDep) -> Response:
+    if dto.name is None:
+        raise invalid_request("No signal name given")
+    try:
+        await store.throw_signal(dto.name, dto.execution_id, dto.variables)
+    except InvalidVariable as exc:
+        raise invalid_request(str(exc)) from exc
+    except SignalExecutionNotFound as exc:
+        raise errors.signal_not_delivered(exc, missing=True) from exc
+    except NoSignalSubscription as exc:
+        raise errors.signal_not_delivered(exc, missing=False) from exc
+    return Response(status_code=NO_CONTENT)
