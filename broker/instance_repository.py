@@ -12,7 +12,7 @@ kit's record of the elements each instance entered (``redtask.testing``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 import orjson
