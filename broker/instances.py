@@ -236,26 +236,24 @@ class ProcessRuntime:
             reply = await self.repo.fail_timer(instance_id, timer_id, message)
         except InstanceNotFound:
             return
-        if int(reply[0]) == 1:
-            log.warning(
-                "timer %s of process instance %s failed (%s); retries left: %s",
-                timer_id,
-                instance_id,
-                message,
-                reply[1],
-                extra=ids,
-                exc_info=not known,
-            )
-        elif int(reply[0]) == 2:
-            log.error(
-                "timer %s of process instance %s failed (%s); no retries left: incident %s",
-                timer_id,
-                instance_id,
-                message,
-                reply[1],
-                extra=ids,
-                exc_info=not known,
-            )
+        outcome = int(reply[0])
+        if outcome == 0:  # fired or cancelled meanwhile
+            return
+        level, then = (
+            (logging.WARNING, "retries left: %s")
+            if outcome == 1
+            else (logging.ERROR, "no retries left: incident %s")
+        )
+        log.log(
+            level,
+            "timer %s of process instance %s failed (%s); " + then,
+            timer_id,
+            instance_id,
+            message,
+            reply[1],
+            extra=ids,
+            exc_info=not known,
+        )
 
     async def set_job_retries(self, job_id: str, retries: int) -> None:
         """Camunda's setJobRetries. redtask's jobs are the timers whose step failed: retries

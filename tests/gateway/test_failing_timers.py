@@ -207,7 +207,11 @@ async def test_retries_of_an_unknown_job_are_refused(client: httpx.AsyncClient) 
 
 
 async def test_an_unexpected_error_in_a_timer_step_fails_the_job_and_the_scheduler_goes_on(
-    client: httpx.AsyncClient, store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient,
+    store: Store,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await deploy(client, "timer_then_mapping", own=True)
     bad = await start(client, "timer_mapping", {"text": "ok"})
@@ -224,3 +228,21 @@ async def test_an_unexpected_error_in_a_timer_step_fails_the_job_and_the_schedul
         bad,
         "RuntimeError: boom",
     )
+    records = [r for r in caplog.records if r.name == "redtask.broker.instances"]
+    timer = incident["configuration"]
+    assert [(r.levelname, r.getMessage()) for r in records] == [
+        (
+            "WARNING",
+            f"timer {timer} of process instance {bad} failed (RuntimeError: boom); retries left: 2",
+        ),
+        (
+            "WARNING",
+            f"timer {timer} of process instance {bad} failed (RuntimeError: boom); retries left: 1",
+        ),
+        (
+            "ERROR",
+            f"timer {timer} of process instance {bad} failed (RuntimeError: boom); "
+            f"no retries left: incident {incident['id']}",
+        ),
+    ]
+    assert all(r.exc_info is not None for r in records)  # a bug: the traceback is logged
