@@ -16,6 +16,7 @@ from typing import Any, cast
 import orjson
 
 from redtask.broker import validate
+from redtask.broker.activity_history import history_arg
 from redtask.broker.engine import Effects, InstanceState
 from redtask.broker.engine.errors import InvalidTopic
 from redtask.broker.errors import InstanceNotFound, InvalidArgument, JobNotFound
@@ -44,6 +45,9 @@ class PartitionIds:
             candidate = self._new_id()
             if self.keys.partition_of(candidate) == self.partition:
                 return candidate
+
+    def new_activity_id(self) -> str:
+        return str(uuid.uuid4())
 
 
 def messages_waited(state: InstanceState | None) -> set[str]:
@@ -181,10 +185,12 @@ class InstanceRepository:
         }
         waited, waiting = messages_waited(before), messages_waited(state)
         messages = {"open": sorted(waiting - waited), "close": sorted(waited - waiting)}
+        now = self.clock()
+        history = history_arg(effects, now, expected + 1, "task" in trigger)
         return await self.db.call(
             "advance",
             self.keys.prefix(self.keys.partition_of(state.instance_id)),
-            self.clock(),
+            now,
             state.instance_id,
             expected,
             orjson.dumps(state.to_json()),
@@ -198,4 +204,5 @@ class InstanceRepository:
             self.settings.history_ttl_s,
             self.settings.finished_log_length,
             orjson.dumps(messages),
+            orjson.dumps(history),
         )

@@ -179,16 +179,32 @@ local function owned_task(P, id, worker, token)
   return f, nil
 end
 
+-- Log an event of a process task (kind: "f" failed, "d" deleted) to its instance's
+-- external-task log, from the task record as it is now; a failure keeps its error details.
+-- A standalone task (no instance) has no log.
+local function task_log(P, id, log_id, now, kind)
+  local f = redis.call('HMGET', k_task(P, id), 'pi', 't', 'p', 'w', 'r', 'em', 'act', 'ai', 'ex', 'ed')
+  if not f[1] then return end
+  local entry = cjson.encode({ts = tonumber(now), task = id,
+    t = f[2], p = f[3] or '0', w = f[4] or cjson.null, r = f[5] or cjson.null,
+    em = f[6] or cjson.null, act = f[7], ai = f[8], ex = f[9], k = kind})
+  local log = k_task_log(P, f[1])
+  redis.call('HSET', log, log_id, entry)
+  if kind == 'f' and f[10] then redis.call('HSET', log, log_id .. '|d', f[10]) end
+end
+
 -- Forget ended instances whose history retention has passed: the first `limit` ids of the
 -- ended-instance index that ended at or before `cutoff` (ms) leave the index, and their hashes
--- are deleted (their EXPIRE runs on the server's clock, which may lag the caller's). An id in
+-- (with their activity instances and external-task log) are deleted (their EXPIRE runs on the server's clock, which may lag the caller's). An id in
 -- the index never runs again, but a hash that says "active" is kept all the same. Returns the
 -- number forgotten.
 local function history_trim(P, cutoff, limit)
   local ids = redis.call('ZRANGEBYSCORE', k_history(P), '-inf', cutoff, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
     local key = k_instance(P, id)
-    if redis.call('HGET', key, 'status') ~= 'active' then redis.call('DEL', key) end
+    if redis.call('HGET', key, 'status') ~= 'active' then
+      redis.call('DEL', key, k_activities(P, id), k_task_log(P, id))
+    end
   end
   if #ids > 0 then bulk('ZREM', k_history(P), ids, 1) end
   return #ids
