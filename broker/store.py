@@ -10,8 +10,9 @@ one concern and receive what they need in their constructor:
 - ``executor`` (``broker.executor``): the one retry-on-conflict loop of instance commands;
 - ``runtime`` and ``messages`` (``broker.instances``, ``broker.instance_messages``): start,
   steps on task outcomes, timers, variables, cancellation, message correlation;
-- ``instance_reads``, ``history`` and ``history_records`` (``broker.instance_reads``,
-  ``broker.history``, ``broker.history_records``);
+- ``instance_reads``, ``history``, ``history_records`` and ``activity_reads``
+  (``broker.instance_reads``, ``broker.history``, ``broker.history_records``,
+  ``broker.activity_reads``);
 - ``definitions`` (``broker.definitions``): deployments, definitions, models;
 - ``starter`` (``broker.process_start``): a start guarded against a racing deployment delete.
 
@@ -26,6 +27,7 @@ import operator
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from redtask.broker.activity_reads import ActivityReads
 from redtask.broker.connection import connect
 from redtask.broker.definition_reads import DefinitionReads
 from redtask.broker.definitions import Definitions
@@ -99,6 +101,7 @@ class Store:
         self.instance_reads = InstanceReads(db, keys, repo)
         self.history = History(db, keys, settings, now, repo, self.instance_reads)
         self.history_records = HistoricRecords(self.history, definition_reads)
+        self.activity_reads = ActivityReads(db, keys, self.history, definition_reads)
 
     @property
     def clock(self) -> Clock:
@@ -188,6 +191,11 @@ class Store:
     query_history = delegate("history", History.query_history)
     query_historic_records = delegate("history_records", HistoricRecords.query)
     get_historic_record = delegate("history_records", HistoricRecords.get)
+    query_historic_activities = delegate("activity_reads", ActivityReads.activities)
+    get_historic_activity = delegate("activity_reads", ActivityReads.activity)
+    query_task_log = delegate("activity_reads", ActivityReads.task_log)
+    get_task_log_entry = delegate("activity_reads", ActivityReads.task_log_entry)
+    task_log_error_details = delegate("activity_reads", ActivityReads.error_details)
 
     # connection
     def new_task_id(self) -> str:

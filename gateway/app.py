@@ -27,6 +27,8 @@ from redtask.gateway.routes import (
     external_task,
     health,
     history,
+    history_activity,
+    history_task_log,
     incident,
     job,
     message,
@@ -90,6 +92,8 @@ def create_app(
         app.include_router(incident.router, prefix=prefix)
         app.include_router(job.router, prefix=prefix)
         app.include_router(history.router, prefix=prefix)
+        app.include_router(history_activity.router, prefix=prefix)
+        app.include_router(history_task_log.router, prefix=prefix)
         app.include_router(message.router, prefix=prefix)
     app.include_router(engine.engines_router, prefix=root)
     app.add_middleware(BodyGuard, max_bytes=settings.gateway_max_body_bytes)
