@@ -7,7 +7,8 @@ An activity instance is one hash field, ``<activity instance id>`` -> JSON
 seq]`` (``version`` and ``seq``: the instance version the step wrote and the place in that
 step, which orders activities that started in the same millisecond), followed by ``endMs,
 canceled, completeScope`` (0/1) when it ended in the step it started in; one that ends in a
-later step gets a second field ``<id>|e`` -> ``[endMs, canceled, completeScope]``. Writing
+later step gets a second field ``<id>|e`` -> ``[endMs, canceled, completeScope]``. The same
+hash keeps when each variable was created (``|v|<scope>|<name>`` -> ms). Writing
 the end beside the start keeps the script free of JSON decoding: a step's records are built
 here and written with one HSET.
 """
@@ -21,14 +22,40 @@ from typing import Any
 
 import orjson
 
-from redtask.broker.engine import Effects
+from redtask.broker.engine import Effects, InstanceState
 
 END_SUFFIX = "|e"
 DETAILS_SUFFIX = "|d"
+CREATED_PREFIX = "|v|"  # activity ids are XML names, so no activity instance id starts with "|"
 
 
-def history_arg(effects: Effects, now: int, version: int, has_trigger: bool) -> dict[str, Any]:
-    """``advance``'s ARGV[15] for a step (see the script's header)."""
+def created_field(scope_id: str, name: str) -> str:
+    """The ``ha:`` field holding when a variable of a scope (the instance or an execution id)
+    was created: ``|v|<scope>|<name>``."""
+    return f"{CREATED_PREFIX}{scope_id}|{name}"
+
+
+def _variables_created(state: InstanceState, before: InstanceState | None) -> list[str]:
+    """The ``created_field`` of each variable ``state`` has that ``before`` had not."""
+    old = {} if before is None else {e.id: e.variables for e in before.executions}
+    old_process = {} if before is None else before.variables
+    fields = [created_field(state.instance_id, n) for n in state.variables if n not in old_process]
+    for execution in state.executions:
+        previous = old.get(execution.id, {})
+        fields += [created_field(execution.id, n) for n in execution.variables if n not in previous]
+    return fields
+
+
+def history_arg(
+    effects: Effects,
+    now: int,
+    version: int,
+    has_trigger: bool,
+    state: InstanceState,
+    before: InstanceState | None,
+) -> dict[str, Any]:
+    """``advance``'s ARGV[15] for a step (see the script's header): also when each variable
+    that is new in ``state`` was created."""
     records: dict[str, list[Any]] = {}
     ends: dict[str, list[Any]] = {}
     for seq, event in enumerate(effects.activities):
@@ -55,6 +82,8 @@ def history_arg(effects: Effects, now: int, version: int, has_trigger: bool) -> 
         pairs += [ai, orjson.dumps(record).decode()]
     for ai, end in ends.items():
         pairs += [ai + END_SUFFIX, orjson.dumps(end).decode()]
+    for field in _variables_created(state, before):
+        pairs += [field, str(now)]
     logs: list[str] = []
     for t in effects.tasks_created:
         entry = {
@@ -113,7 +142,7 @@ def activity_records(instance_id: str, fields: Mapping[str, str]) -> list[Activi
     """The activity instances of one instance from its ``ha:`` hash, in order of occurrence."""
     found = []
     for field, raw in fields.items():
-        if field.endswith(END_SUFFIX):
+        if field.endswith(END_SUFFIX) or field.startswith(CREATED_PREFIX):
             continue
         r = orjson.loads(raw)
         end_raw = fields.get(field + END_SUFFIX)

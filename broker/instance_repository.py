@@ -186,7 +186,7 @@ class InstanceRepository:
         waited, waiting = messages_waited(before), messages_waited(state)
         messages = {"open": sorted(waiting - waited), "close": sorted(waited - waiting)}
         now = self.clock()
-        history = history_arg(effects, now, expected + 1, "task" in trigger)
+        history = history_arg(effects, now, expected + 1, "task" in trigger, state, before)
         return await self.db.call(
             "advance",
             self.keys.prefix(self.keys.partition_of(state.instance_id)),

@@ -12,7 +12,7 @@ one concern and receive what they need in their constructor:
   steps on task outcomes, timers, variables, cancellation, message correlation;
 - ``instance_reads``, ``history``, ``history_records`` and ``activity_reads``
   (``broker.instance_reads``, ``broker.history``, ``broker.history_records``,
-  ``broker.activity_reads``);
+  ``broker.activity_reads``) and ``variable_history`` (``broker.variable_history``);
 - ``definitions`` (``broker.definitions``): deployments, definitions, models;
 - ``starter`` (``broker.process_start``): a start guarded against a racing deployment delete.
 
@@ -49,6 +49,7 @@ from redtask.broker.store_base import Clock, SharedClock, new_task_id, wall_cloc
 from redtask.broker.task_commands import SortOrder, TaskCommands
 from redtask.broker.task_outcomes import Completion, TaskOutcomes
 from redtask.broker.task_reads import TaskReads
+from redtask.broker.variable_history import VariableHistory
 
 __all__ = ["Clock", "Completion", "Store", "open_store", "wall_clock_ms"]
 
@@ -102,6 +103,7 @@ class Store:
         self.history = History(db, keys, settings, now, repo, self.instance_reads)
         self.history_records = HistoricRecords(self.history, definition_reads)
         self.activity_reads = ActivityReads(db, keys, self.history, definition_reads)
+        self.variable_history = VariableHistory(db, keys, self.history, repo)
 
     @property
     def clock(self) -> Clock:
@@ -196,6 +198,8 @@ class Store:
     query_task_log = delegate("activity_reads", ActivityReads.task_log)
     get_task_log_entry = delegate("activity_reads", ActivityReads.task_log_entry)
     task_log_error_details = delegate("activity_reads", ActivityReads.error_details)
+    query_historic_variables = delegate("variable_history", VariableHistory.query)
+    get_historic_variable = delegate("variable_history", VariableHistory.get)
 
     # connection
     def new_task_id(self) -> str:
