@@ -12,7 +12,8 @@ one concern and receive what they need in their constructor:
   steps on task outcomes, timers, variables, cancellation, message correlation;
 - ``instance_reads``, ``history``, ``history_records`` and ``activity_reads``
   (``broker.instance_reads``, ``broker.history``, ``broker.history_records``,
-  ``broker.activity_reads``) and ``variable_history`` (``broker.variable_history``);
+  ``broker.activity_reads``), ``variable_history`` and ``activity_tree``
+  (``broker.variable_history``, ``broker.activity_tree``);
 - ``definitions`` (``broker.definitions``): deployments, definitions, models;
 - ``starter`` (``broker.process_start``): a start guarded against a racing deployment delete.
 
@@ -28,6 +29,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from redtask.broker.activity_reads import ActivityReads
+from redtask.broker.activity_tree import ActivityTree
 from redtask.broker.connection import connect
 from redtask.broker.definition_reads import DefinitionReads
 from redtask.broker.definitions import Definitions
@@ -104,6 +106,7 @@ class Store:
         self.history_records = HistoricRecords(self.history, definition_reads)
         self.activity_reads = ActivityReads(db, keys, self.history, definition_reads)
         self.variable_history = VariableHistory(db, keys, self.history, repo)
+        self.activity_tree = ActivityTree(repo, self.instance_reads, self.executor)
 
     @property
     def clock(self) -> Clock:
@@ -200,6 +203,8 @@ class Store:
     task_log_error_details = delegate("activity_reads", ActivityReads.error_details)
     query_historic_variables = delegate("variable_history", VariableHistory.query)
     get_historic_variable = delegate("variable_history", VariableHistory.get)
+    activity_instance_tree = delegate("activity_tree", ActivityTree.tree)
+    activity_statistics = delegate("activity_tree", ActivityTree.statistics)
 
     # connection
     def new_task_id(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from redtask.broker import dates
 from redtask.broker.activity_reads import HistoricActivity, TaskLog
+from redtask.broker.activity_tree import ActivityNode, ActivityStatistics
 from redtask.broker.definition_model import Deployment, DeploymentResult, ProcessDefinition
 from redtask.broker.engine import InstanceState
 from redtask.broker.history import HistoricInstance
@@ -309,4 +310,40 @@ def historic_task_log(item: TaskLog, tz: tzinfo, ttl_s: int) -> dict[str, Any]:
         "failureLog": e.kind == "f",
         "successLog": e.kind == "s",
         "deletionLog": e.kind == "d",
+    }
+
+
+def activity_instance(node: ActivityNode) -> dict[str, Any]:
+    """ActivityInstanceDto (with the deprecated ``name``, which Camunda's getter still
+    writes); no transition instances (redtask has no asynchronous continuations)."""
+    return {
+        "id": node.id,
+        "parentActivityInstanceId": node.parent_id,
+        "activityId": node.activity_id,
+        "activityType": node.activity_type,
+        "processInstanceId": node.process_instance_id,
+        "processDefinitionId": node.process_definition_id,
+        "childActivityInstances": [activity_instance(c) for c in node.children],
+        "childTransitionInstances": [],
+        "executionIds": node.execution_ids,
+        "activityName": node.activity_name,
+        "incidentIds": node.incident_ids,
+        "incidents": [{"id": i, "parentActivityInstanceId": node.id} for i in node.incident_ids],
+        "name": node.activity_name,
+    }
+
+
+def activity_statistics(item: ActivityStatistics, with_incidents: str | bool) -> dict[str, Any]:
+    """ActivityStatisticsResultDto; ``with_incidents``: True for every type, a type name for
+    that one, False for none (an empty list)."""
+    incidents = [
+        {"incidentType": kind, "incidentCount": count}
+        for kind, count in sorted(item.incidents.items())
+        if with_incidents is True or kind == with_incidents
+    ]
+    return {
+        "id": item.activity_id,
+        "instances": item.instances,
+        "failedJobs": item.failed_jobs,
+        "incidents": incidents if with_incidents is not False else [],
     }

@@ -171,3 +171,13 @@ async def put_variable(
 async def delete_variable(id: str, name: str, store: StoreDep) -> Response:
     prefix = f"Cannot delete {RESOURCE} variable {name}"
     return await _modify(id, store, None, [name], (prefix, prefix))
+
+
+@router.get("/{id}/activity-instances")
+async def get_activity_instance_tree(id: str, store: StoreDep) -> Response:
+    """ActivityInstanceDto: the running instance's activity tree."""
+    try:
+        tree = await store.activity_instance_tree(id)
+    except InstanceNotFound as exc:
+        raise invalid_request(f"Process instance with id {id} does not exist", 404) from exc
+    return JSONBody(convert.activity_instance(tree))
