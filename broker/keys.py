@@ -31,6 +31,8 @@ key                        type    content
                                    <activity instance id>|e -> its end; kept as long as pi:<id>
 ``P hx:<id>``               HASH    the external-task log of process instance <id>: log id ->
                                    entry JSON, <log id>|d -> a failure's error details
+``P hi:<id>``               HASH    the closed incidents of process instance <id>: incident id
+                                   -> JSON of the incident's fields, its end and how it ended
 ``P tms``                  ZSET    "<instance id>|<timer id>" scored by due time (ms)
 ``P msg:<name>``           SET     instances with an execution waiting for that message
 =========================  ======  ==========================================================
@@ -123,6 +125,9 @@ class Keys:
 
     def task_log(self, instance_id: str) -> str:
         return f"{self.prefix(self.partition_of(instance_id))}hx:{instance_id}"
+
+    def incident_history(self, instance_id: str) -> str:
+        return f"{self.prefix(self.partition_of(instance_id))}hi:{instance_id}"
 
     def timers(self, partition: int) -> str:
         return f"{self.prefix(partition)}tms"

@@ -12,8 +12,9 @@ one concern and receive what they need in their constructor:
   steps on task outcomes, timers, variables, cancellation, message correlation;
 - ``instance_reads``, ``history``, ``history_records`` and ``activity_reads``
   (``broker.instance_reads``, ``broker.history``, ``broker.history_records``,
-  ``broker.activity_reads``), ``variable_history`` and ``activity_tree``
-  (``broker.variable_history``, ``broker.activity_tree``);
+  ``broker.activity_reads``), ``variable_history``, ``activity_tree`` and
+  ``incident_history`` (``broker.variable_history``, ``broker.activity_tree``,
+  ``broker.incident_history``);
 - ``definitions`` (``broker.definitions``): deployments, definitions, models;
 - ``starter`` (``broker.process_start``): a start guarded against a racing deployment delete.
 
@@ -38,6 +39,7 @@ from redtask.broker.executor import Executor, ModelSource
 from redtask.broker.failures import Failures
 from redtask.broker.history import History
 from redtask.broker.history_records import HistoricRecords
+from redtask.broker.incident_history import IncidentHistory
 from redtask.broker.instance_messages import Messages
 from redtask.broker.instance_reads import InstanceReads
 from redtask.broker.instance_repository import InstanceRepository
@@ -107,6 +109,7 @@ class Store:
         self.activity_reads = ActivityReads(db, keys, self.history, definition_reads)
         self.variable_history = VariableHistory(db, keys, self.history, repo)
         self.activity_tree = ActivityTree(repo, self.instance_reads, self.executor)
+        self.incident_history = IncidentHistory(db, keys, self.history, self.instance_reads)
 
     @property
     def clock(self) -> Clock:
@@ -205,6 +208,7 @@ class Store:
     get_historic_variable = delegate("variable_history", VariableHistory.get)
     activity_instance_tree = delegate("activity_tree", ActivityTree.tree)
     activity_statistics = delegate("activity_tree", ActivityTree.statistics)
+    query_historic_incidents = delegate("incident_history", IncidentHistory.query)
 
     # connection
     def new_task_id(self) -> str:

@@ -28,6 +28,7 @@ from redtask.gateway.routes import (
     health,
     history,
     history_activity,
+    history_incident,
     history_task_log,
     history_variable,
     incident,
@@ -96,6 +97,7 @@ def create_app(
         app.include_router(history_activity.router, prefix=prefix)
         app.include_router(history_task_log.router, prefix=prefix)
         app.include_router(history_variable.router, prefix=prefix)
+        app.include_router(history_incident.router, prefix=prefix)
         app.include_router(message.router, prefix=prefix)
     app.include_router(engine.engines_router, prefix=root)
     app.add_middleware(BodyGuard, max_bytes=settings.gateway_max_body_bytes)

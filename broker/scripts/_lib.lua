@@ -98,9 +98,24 @@ local function incident_open(P, id, task_key, iid, now)
   redis.call('HSET', task_key, 'iid', iid)
 end
 
--- Resolve (or, on cancellation, delete) the open incident of a task; both remove the runtime record.
-local function incident_close(P, task_key, iid)
+-- Keep a closing incident of a process instance in the instance's history (hi:<pi>) until the
+-- instance is forgotten: every field of the incident hash, whatever its type, with the end
+-- time and how it ended ("resolved" or "deleted"). Call before the incident hash goes.
+local function incident_archive(P, iid, now, how)
+  local f = redis.call('HGETALL', k_incident(P, iid))
+  local record = {}
+  for i = 1, #f, 2 do record[f[i]] = f[i + 1] end
+  if not record.pi then return end
+  record['end'] = tonumber(now)
+  record.how = how
+  redis.call('HSET', k_incident_history(P, record.pi), iid, cjson.encode(record))
+end
+
+-- Resolve (or, on cancellation, delete: `how`) the open incident of a task; both remove the
+-- runtime record and keep it in the instance's history.
+local function incident_close(P, task_key, iid, now, how)
   if iid then
+    incident_archive(P, iid, now, how)
     redis.call('DEL', k_incident(P, iid))
     redis.call('ZREM', k_incidents(P), iid)
     redis.call('HDEL', task_key, 'iid')
@@ -154,9 +169,10 @@ local function topic_forget(P, topic)
 end
 
 -- Remove a finished task (complete or BPMN error) and log the outcome to the capped stream.
-local function finish(P, id, task_key, f_state, f_topic, f_prio, f_iid, outcome, extra, maxlen)
+local function finish(P, id, task_key, f_state, f_topic, f_prio, f_iid, outcome, extra, maxlen,
+                      now)
   unindex(P, id, f_state, f_topic, f_prio)
-  incident_close(P, task_key, f_iid)
+  incident_close(P, task_key, f_iid, now, 'resolved')
   redis.call('DEL', task_key)
   topic_forget(P, f_topic)
   if tonumber(maxlen) > 0 then
@@ -203,7 +219,7 @@ local function history_trim(P, cutoff, limit)
   for _, id in ipairs(ids) do
     local key = k_instance(P, id)
     if redis.call('HGET', key, 'status') ~= 'active' then
-      redis.call('DEL', key, k_activities(P, id), k_task_log(P, id))
+      redis.call('DEL', key, k_activities(P, id), k_task_log(P, id), k_incident_history(P, id))
     end
   end
   if #ids > 0 then bulk('ZREM', k_history(P), ids, 1) end

@@ -38,9 +38,9 @@ Returns  {0, version}        committed; the instance's new version
 Effects  instance hash pi:<id> (st, ver, status, meta); pis index; new tasks indexed and
          woken; cancelled tasks removed (a topic left without tasks leaves `topics`); the
          trigger task finished (and logged); timers in tms (a removed timer's failure record
-         and failedJob incident in tmj/tmi/inc go with it);
+         and failedJob incident in tmj/tmi/inc go with it); closed incidents kept in hi:<id>;
          msg:<name> sets of waiting instances. An ending instance moves to the ended index pih
-         (score = end ms) with an EXPIRE of ARGV[12] (its ha: and hx: hashes too), and up to
+         (score = end ms) with an EXPIRE of ARGV[12] (its ha:, hx: and hi: hashes too), and up to
          10 instances that ended at or
          before now_ms - ARGV[12] s are forgotten (out of pih, hash deleted).
 ]]
@@ -75,7 +75,7 @@ if owned then
   local extra = trigger.log or {}
   if hist.s then task_log(P, trigger.task, hist.s, now, 's') end
   finish(P, trigger.task, k_task(P, trigger.task), owned[1], owned[2], owned[3], owned[9],
-         trigger.outcome, extra, ARGV[13])
+         trigger.outcome, extra, ARGV[13], now)
 end
 local deleted_logs = hist.d or {}
 for _, tid in ipairs(cjson.decode(ARGV[10])) do
@@ -84,7 +84,7 @@ for _, tid in ipairs(cjson.decode(ARGV[10])) do
   if f[1] then
     if deleted_logs[tid] then task_log(P, tid, deleted_logs[tid], now, 'd') end
     unindex(P, tid, f[1], f[2], f[3] or '0')
-    incident_close(P, key, f[4])
+    incident_close(P, key, f[4], now, 'deleted')
     redis.call('DEL', key)
     topic_forget(P, f[2])
   end
@@ -129,6 +129,7 @@ for _, tid in ipairs(timers.remove or {}) do
   if redis.call('HDEL', k_timer_jobs(P), tid) == 1 then
     local iid = redis.call('HGET', k_timer_incidents(P), tid)
     if iid then
+      incident_archive(P, iid, now, 'deleted')
       redis.call('DEL', k_incident(P, iid))
       redis.call('ZREM', k_incidents(P), iid)
       redis.call('HDEL', k_timer_incidents(P), tid)
@@ -154,8 +155,9 @@ if ARGV[5] ~= 'active' then
     redis.call('EXPIRE', ikey, ttl)
     redis.call('EXPIRE', k_activities(P, id), ttl)
     redis.call('EXPIRE', k_task_log(P, id), ttl)
+    redis.call('EXPIRE', k_incident_history(P, id), ttl)
   else
-    redis.call('DEL', ikey, k_activities(P, id), k_task_log(P, id))
+    redis.call('DEL', ikey, k_activities(P, id), k_task_log(P, id), k_incident_history(P, id))
   end
 end
 return {OK, version}

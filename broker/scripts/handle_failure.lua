@@ -75,7 +75,7 @@ if tonumber(retries) == 0 then
   new_state = 'i'
   if was_left then incident_open(P, id, key, ARGV[11], now) end
 else
-  if not was_left then incident_close(P, key, f[9]) end
+  if not was_left then incident_close(P, key, f[9], now, 'resolved') end
   if due > now then new_state = 'r' else new_state = 'a' end
 end
 move(P, id, state, new_state, topic, prio, ct, due)
