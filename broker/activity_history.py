@@ -3,8 +3,8 @@ ended (``ha:<instance>``) and the external-task log entries of the tasks it crea
 or deleted (``hx:<instance>``); and how those records read back.
 
 An activity instance is one hash field, ``<activity instance id>`` -> JSON
-``[activityId, activityType, parentActivityInstanceId, executionId, taskId, startMs, version,
-seq]`` (``version`` and ``seq``: the instance version the step wrote and the place in that
+``[activityId, activityType, parentActivityInstanceId ("" for the process instance),
+executionId, taskId, startMs, version, seq]`` (``version`` and ``seq``: the instance version the step wrote and the place in that
 step, which orders activities that started in the same millisecond), followed by ``endMs,
 canceled, completeScope`` (0/1) when it ended in the step it started in; one that ends in a
 later step gets a second field ``<id>|e`` -> ``[endMs, canceled, completeScope]``. The same
@@ -64,7 +64,7 @@ def history_arg(
             records[ai] = [
                 event.activity_id,
                 event.activity_type,
-                event.parent_id,
+                "" if event.parent_id == state.instance_id else event.parent_id,
                 event.execution_id,
                 event.task_id,
                 now,
@@ -153,7 +153,7 @@ def activity_records(instance_id: str, fields: Mapping[str, str]) -> list[Activi
                 process_instance_id=instance_id,
                 activity_id=r[0],
                 activity_type=r[1],
-                parent_id=r[2],
+                parent_id=r[2] or instance_id,
                 execution_id=r[3],
                 task_id=r[4],
                 start=int(r[5]),
