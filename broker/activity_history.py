@@ -4,8 +4,9 @@ or deleted (``hx:<instance>``); and how those records read back.
 
 An activity instance is one hash field, ``<activity instance id>`` -> JSON
 ``[activityId, activityType, parentActivityInstanceId ("" for the process instance),
-executionId, taskId, startMs, version, seq]`` (``version`` and ``seq``: the instance version the step wrote and the place in that
-step, which orders activities that started in the same millisecond), followed by ``endMs,
+executionId, taskId, startMs, version, seq]`` (``version`` and ``seq``: the instance version
+the step wrote and the place in that step, which orders activities that started in the same
+millisecond), followed by ``endMs,
 canceled, completeScope`` (0/1) when it ended in the step it started in; one that ends in a
 later step gets a second field ``<id>|e`` -> ``[endMs, canceled, completeScope]``. The same
 hash keeps when each variable was created (``|v|<scope>|<name>`` -> ms). Writing

@@ -211,9 +211,9 @@ end
 
 -- Forget ended instances whose history retention has passed: the first `limit` ids of the
 -- ended-instance index that ended at or before `cutoff` (ms) leave the index, and their hashes
--- (with their activity instances and external-task log) are deleted (their EXPIRE runs on the server's clock, which may lag the caller's). An id in
--- the index never runs again, but a hash that says "active" is kept all the same. Returns the
--- number forgotten.
+-- (with their activity instances, external-task log and closed incidents) are deleted (their
+-- EXPIRE runs on the server's clock, which may lag the caller's). An id in the index never runs
+-- again, but a hash that says "active" is kept all the same. Returns the number forgotten.
 local function history_trim(P, cutoff, limit)
   local ids = redis.call('ZRANGEBYSCORE', k_history(P), '-inf', cutoff, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
