@@ -84,6 +84,7 @@ class ActivityQuery:
     finished_before: int | None = None
     finished_after: int | None = None
     tenant_id_in: tuple[str, ...] | None = None
+    without_tenant_id: bool = False
     never: bool = False
 
     def matches(self, a: HistoricActivity) -> bool:
@@ -110,6 +111,7 @@ class ActivityQuery:
             process_instance_id=self.process_instance_id,
             process_definition_id=self.process_definition_id,
             tenant_id_in=self.tenant_id_in,
+            without_tenant_id=self.without_tenant_id,
         )
 
 

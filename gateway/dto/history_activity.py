@@ -26,6 +26,7 @@ class HistoricActivityInstanceQueryDto(Dto):
     finished_before: RestDate = None
     finished_after: RestDate = None
     tenant_id_in: list[str] | None = None
+    without_tenant_id: bool | None = None
     sorting: list[SortingDto] | None = None
 
     def to_query(self) -> ActivityQuery:
@@ -55,6 +56,7 @@ class HistoricActivityInstanceQueryDto(Dto):
             finished_before=self.finished_before,
             finished_after=self.finished_after,
             tenant_id_in=id_filter(self.tenant_id_in),
+            without_tenant_id=bool(self.without_tenant_id),
             never=self.task_assignee is not None,  # no user tasks, so no assignees
         )
 

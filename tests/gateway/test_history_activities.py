@@ -207,6 +207,7 @@ async def test_historic_instances_name_their_start_and_end_activities(
         ({"finishedBefore": at(1000), "activityType": "serviceTask"}, {("a", "charge")}),
         ({"taskAssignee": "anyone"}, set()),
         ({"tenantIdIn": "t1"}, set()),
+        ({"withoutTenantId": "true", "activityId": "done"}, {("a", "done")}),
         ({"processDefinitionId": "other:1:x"}, set()),
     ],
 )
@@ -224,7 +225,7 @@ async def test_filters(
     body: dict[str, Any] = {
         k: (v.split(",") if k == "tenantIdIn" else v) for k, v in params.items()
     }
-    for flag in ("canceled", "completeScope", "finished", "unfinished"):
+    for flag in ("canceled", "completeScope", "finished", "unfinished", "withoutTenantId"):
         if flag in body:
             body[flag] = True
     posted = (await client.post(HAI, json=body)).json()
