@@ -61,6 +61,12 @@ ENDPOINTS = [
     ("PUT", f"{API}/process-instance/x/variables/v"),
     ("POST", f"{API}/history/process-instance"),
     ("POST", f"{API}/history/process-instance/count"),
+    ("POST", f"{API}/history/activity-instance"),
+    ("POST", f"{API}/history/activity-instance/count"),
+    ("POST", f"{API}/history/external-task-log"),
+    ("POST", f"{API}/history/external-task-log/count"),
+    ("POST", f"{API}/history/variable-instance"),
+    ("POST", f"{API}/history/variable-instance/count"),
     ("POST", f"{API}/message"),
     ("POST", f"{API}/engine/default/message"),
 ]
