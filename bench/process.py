@@ -12,6 +12,14 @@ In ONE run against one Redis (a private EmbeddedRedis unless ``--redis-url``) an
     ``POST /process-definition/key/{key}/start``, the same workers completing their tasks,
     until every instance has ended; instances/s (start and completion both timed).
 
+Also the Redis server's CPU time per task of (a) and per instance of (b) (INFO cpu deltas:
+less sensitive than rates to other load on the machine).
+
+(c) history cost: after the last round, the Redis memory each ended instance of (b) keeps for
+    ``REDTASK_HISTORY_TTL_S`` (MEMORY USAGE, averaged over up to 200 instances): its hash
+    ``pi:<id>`` (state, meta), its activity instances ``ha:<id>``, its external-task log
+    ``hx:<id>``, and its share of the ended-instance index ``pih``.
+
 Prints a table with medians and the ratio (b)/(a); Camunda 7 on a relational database is
 usually quoted at about 100-500 instances/s for such a process.
 """
@@ -35,6 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+import redis.asyncio as aioredis  # noqa: E402
 
 from bench.common import redis_to_measure  # noqa: E402
 from bench.servers import gateway_args, redtask_env, server_process  # noqa: E402
@@ -152,15 +161,54 @@ async def process_round(base: str, n: int) -> float:
     return n / elapsed
 
 
+async def history_cost(url: str, namespace: str, sample: int = 200) -> dict[str, float]:
+    """Average MEMORY USAGE (bytes) of what an ended instance keeps, per key (see (c))."""
+    prefix = f"{{{namespace}:0}}:"
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    try:
+        ids = await client.zrange(f"{prefix}pih", 0, sample - 1)
+        cost: dict[str, float] = {}
+        for part in ("pi", "ha", "hx"):
+            sizes = [await client.memory_usage(f"{prefix}{part}:{i}", samples=0) or 0 for i in ids]
+            cost[part] = sum(sizes) / max(len(sizes), 1)
+        index = await client.memory_usage(f"{prefix}pih", samples=0) or 0
+        cost["pih"] = index / max(await client.zcard(f"{prefix}pih"), 1)
+        return cost
+    finally:
+        await client.aclose()
+
+
+async def redis_cpu_s(url: str) -> float:
+    """The Redis server's CPU time so far (user + system), seconds."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        info = await client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    finally:
+        await client.aclose()
+
+
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
-    env = redtask_env(url, f"pb{uuid.uuid4().hex[:6]}", REDTASK_SCHEDULER_INTERVAL_MS="20")
-    results: dict[str, list[float]] = {"external_tasks_per_s": [], "instances_per_s": []}
+    namespace = f"pb{uuid.uuid4().hex[:6]}"
+    env = redtask_env(url, namespace, REDTASK_SCHEDULER_INTERVAL_MS="20")
+    results: dict[str, Any] = {
+        "external_tasks_per_s": [],
+        "instances_per_s": [],
+        "redis_cpu_us_per_task": [],
+        "redis_cpu_us_per_instance": [],
+    }
     with server_process("gateway", gateway_args(), env) as gateway:
         base = gateway.base
         for round_no in range(args.rounds):
             log(f"round {round_no + 1}/{args.rounds}")
+            cpu = await redis_cpu_s(url)
             results["external_tasks_per_s"].append(await external_round(base, args.instances))
+            cpu, before = await redis_cpu_s(url), cpu
+            results["redis_cpu_us_per_task"].append((cpu - before) * 1e6 / args.instances)
             results["instances_per_s"].append(await process_round(base, args.instances))
+            cpu, before = await redis_cpu_s(url), cpu
+            results["redis_cpu_us_per_instance"].append((cpu - before) * 1e6 / args.instances)
+        results["history_bytes"] = await history_cost(url, namespace)
     return results
 
 
@@ -200,6 +248,20 @@ def main(argv: list[str] | None = None) -> int:
         shown = ", ".join(f"{v:,.0f}" for v in values)
         print(f"| {name} (median of {len(values)}: {shown}) | {median:,.0f} | — |")
     print(f"| (b)/(a) | {inst / ext:.2f} | — |")
+    for name, key in (
+        ("(a) Redis CPU per task, µs", "redis_cpu_us_per_task"),
+        ("(b) Redis CPU per instance, µs", "redis_cpu_us_per_instance"),
+    ):
+        values = results[key]
+        shown = ", ".join(f"{v:,.0f}" for v in values)
+        median = statistics.median(values)
+        print(f"|   {name} (median of {len(values)}: {shown}) | {median:,.0f} | — |")
+    cost = results["history_bytes"]
+    parts = ", ".join(f"{name} {cost[name]:,.0f}" for name in ("pi", "ha", "hx", "pih"))
+    print(
+        f"| (c) Redis bytes an ended instance of (b) keeps for its history ({parts}) "
+        f"| {sum(cost.values()):,.0f} | — |"
+    )
     print("| Camunda 7 on a relational database, instances/s | — | about 100-500 |")
     print(
         f"\nMachine: {os.cpu_count()} CPUs, {platform.python_implementation()} "

@@ -46,7 +46,7 @@ class WorkerActivity:
     tasks: tuple[LockedTask, ...]
 
 
-class ActivityReads:
+class WorkReads:
     def __init__(self, db: RedisLayer, keys: Keys, clock: Clock) -> None:
         self.db = db
         self.keys = keys

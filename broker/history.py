@@ -27,14 +27,15 @@ from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.settings import Settings
 from redtask.broker.store_base import Clock
 
-_FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end")
+_FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end", "ea")
 STATES = {"active": "ACTIVE", "completed": "COMPLETED", "terminated": "EXTERNALLY_TERMINATED"}
 
 
 @dataclass(frozen=True, slots=True)
 class HistoricInstance:
     """A process instance, running or ended; times are epoch ms (``end`` None while running).
-    ``state`` is Camunda's: ACTIVE, COMPLETED or EXTERNALLY_TERMINATED."""
+    ``state`` is Camunda's: ACTIVE, COMPLETED or EXTERNALLY_TERMINATED; ``end_activity_id``
+    the end event that completed it (None while it runs, and when it was deleted)."""
 
     id: str
     definition_id: str
@@ -44,6 +45,7 @@ class HistoricInstance:
     state: str
     start: int
     end: int | None
+    end_activity_id: str | None = None
 
     @property
     def duration(self) -> int | None:
@@ -161,7 +163,7 @@ def _between(value: int, after: int | None, before: int | None) -> bool:
 
 
 def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance | None:
-    status, pd, pk, bk, tn, start, end = row
+    status, pd, pk, bk, tn, start, end, end_activity = row
     if status not in STATES or start is None:  # the hash expired (or was never written)
         return None
     return HistoricInstance(
@@ -173,6 +175,7 @@ def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance |
         STATES[status],
         int(start),
         None if end is None else int(end),
+        end_activity,
     )
 
 

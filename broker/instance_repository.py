@@ -18,6 +18,7 @@ from typing import Any, cast
 import orjson
 
 from redtask.broker import validate
+from redtask.broker.activity_history import history_arg
 from redtask.broker.engine import Effects, InstanceState
 from redtask.broker.engine.errors import InvalidTopic
 from redtask.broker.errors import OK, InstanceNotFound, InvalidArgument, JobNotFound
@@ -43,6 +44,9 @@ class PartitionIds:
 
     def new_id(self) -> str:
         return partition_task_id(self.partition, self.keys.partitions)
+
+    def new_activity_id(self) -> str:
+        return str(uuid.uuid4())
 
 
 SIGNALLED = "\x00execution:"
@@ -202,10 +206,12 @@ class InstanceRepository:
         }
         waited, waiting = messages_waited(before), messages_waited(state)
         messages = {"open": sorted(waiting - waited), "close": sorted(waited - waiting)}
+        now = self.clock()
+        history = history_arg(effects, now, expected + 1, "task" in trigger, state, before)
         reply = await self.db.call(
             "advance",
             self.keys.prefix(self.keys.partition_of(state.instance_id)),
-            self.clock(),
+            now,
             state.instance_id,
             expected,
             orjson.dumps(state.to_json()),
@@ -219,6 +225,7 @@ class InstanceRepository:
             self.settings.history_ttl_s,
             self.settings.finished_log_length,
             orjson.dumps(messages),
+            orjson.dumps(history),
         )
         if self.observers and int(reply[0]) == OK:
             for observe in self.observers:

@@ -30,6 +30,13 @@ key                        type    content
 ``P pis``                  ZSET    running instance ids, score = start ms
 ``P pih``                  ZSET    ended instance ids kept for history, score = end ms; an id
                                    leaves (its hash deleted) once end + history TTL has passed
+``P ha:<id>``               HASH    the activity instances of process instance <id>:
+                                   <activity instance id> -> JSON (see broker.activity_history),
+                                   <activity instance id>|e -> its end; kept as long as pi:<id>
+``P hx:<id>``               HASH    the external-task log of process instance <id>: log id ->
+                                   entry JSON, <log id>|d -> a failure's error details
+``P hi:<id>``               HASH    the closed incidents of process instance <id>: incident id
+                                   -> JSON of the incident's fields, its end and how it ended
 ``P tms``                  ZSET    "<instance id>|<timer id>" scored by due time (ms)
 ``P msg:<name>``           SET     instances with an execution waiting for that message; for
                                    ``msg:<NUL>execution:<execution id>``, the instance whose
@@ -124,6 +131,15 @@ class Keys:
 
     def history(self, partition: int) -> str:
         return f"{self.prefix(partition)}pih"
+
+    def activities(self, instance_id: str) -> str:
+        return f"{self.prefix(self.partition_of(instance_id))}ha:{instance_id}"
+
+    def task_log(self, instance_id: str) -> str:
+        return f"{self.prefix(self.partition_of(instance_id))}hx:{instance_id}"
+
+    def incident_history(self, instance_id: str) -> str:
+        return f"{self.prefix(self.partition_of(instance_id))}hi:{instance_id}"
 
     def timers(self, partition: int) -> str:
         return f"{self.prefix(partition)}tms"

@@ -12,8 +12,11 @@ one concern and receive what they need in their constructor:
 - ``runtime``, ``messages`` and ``signals`` (``broker.instances``,
   ``broker.instance_messages``, ``broker.instance_signals``): start, steps on task outcomes,
   timers, variables, cancellation, message correlation, signalled executions;
-- ``instance_reads``, ``history`` and ``history_records`` (``broker.instance_reads``,
-  ``broker.history``, ``broker.history_records``);
+- ``instance_reads``, ``history``, ``history_records`` and ``activity_reads``
+  (``broker.instance_reads``, ``broker.history``, ``broker.history_records``,
+  ``broker.activity_reads``), ``variable_history``, ``activity_tree`` and
+  ``incident_history`` (``broker.variable_history``, ``broker.activity_tree``,
+  ``broker.incident_history``);
 - ``definitions`` (``broker.definitions``): deployments, definitions, models;
 - ``starter`` (``broker.process_start``): a start guarded against a racing deployment delete.
 
@@ -28,7 +31,9 @@ import operator
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from redtask.broker.activity import ActivityReads
+from redtask.broker.activity import WorkReads
+from redtask.broker.activity_reads import ActivityReads
+from redtask.broker.activity_tree import ActivityTree
 from redtask.broker.connection import connect
 from redtask.broker.definition_reads import DefinitionReads
 from redtask.broker.definitions import Definitions
@@ -37,6 +42,7 @@ from redtask.broker.executor import Executor, ModelSource
 from redtask.broker.failures import Failures
 from redtask.broker.history import History
 from redtask.broker.history_records import HistoricRecords
+from redtask.broker.incident_history import IncidentHistory
 from redtask.broker.instance_messages import Messages
 from redtask.broker.instance_reads import InstanceReads
 from redtask.broker.instance_repository import InstanceRepository
@@ -51,6 +57,7 @@ from redtask.broker.store_base import Clock, SharedClock, new_task_id, wall_cloc
 from redtask.broker.task_commands import SortOrder, TaskCommands
 from redtask.broker.task_outcomes import Completion, TaskOutcomes
 from redtask.broker.task_reads import TaskReads
+from redtask.broker.variable_history import VariableHistory
 
 __all__ = ["Clock", "Completion", "Store", "open_store", "wall_clock_ms"]
 
@@ -98,13 +105,17 @@ class Store:
         self.definitions = Definitions(db, keys, now, self.runtime, definition_reads)
         self.starter = ProcessStarter(definition_reads, self.runtime)
         self.task_reads = TaskReads(db, keys, now, repo, definition_reads.names)
-        self.activity = ActivityReads(db, keys, now)
+        self.activity = WorkReads(db, keys, now)
         self.tasks = TaskCommands(db, keys, settings, now, repo)
         self.outcomes = TaskOutcomes(db, keys, settings, now, self.task_reads, self.runtime)
         self.failures = Failures(db, keys, settings, now, self.task_reads, self.executor)
         self.instance_reads = InstanceReads(db, keys, repo)
         self.history = History(db, keys, settings, now, repo, self.instance_reads)
         self.history_records = HistoricRecords(self.history, definition_reads)
+        self.activity_reads = ActivityReads(db, keys, self.history, definition_reads)
+        self.variable_history = VariableHistory(db, keys, self.history, repo)
+        self.activity_tree = ActivityTree(repo, self.instance_reads, self.executor)
+        self.incident_history = IncidentHistory(db, keys, self.history, self.instance_reads)
 
     @property
     def clock(self) -> Clock:
@@ -174,8 +185,8 @@ class Store:
     incidents = delegate("task_reads", TaskReads.incidents)
     finished = delegate("task_reads", TaskReads.finished)
     select_task_ids = delegate("task_reads", TaskReads.select_ids)
-    completions = delegate("activity", ActivityReads.completions)
-    workers = delegate("activity", ActivityReads.workers)
+    completions = delegate("activity", WorkReads.completions)
+    workers = delegate("activity", WorkReads.workers)
     # process instances
     instance_state = delegate("repository", InstanceRepository.read)
     start_instance = delegate("runtime", ProcessRuntime.start_instance)
@@ -198,6 +209,16 @@ class Store:
     query_history = delegate("history", History.query_history)
     query_historic_records = delegate("history_records", HistoricRecords.query)
     get_historic_record = delegate("history_records", HistoricRecords.get)
+    query_historic_activities = delegate("activity_reads", ActivityReads.activities)
+    get_historic_activity = delegate("activity_reads", ActivityReads.activity)
+    query_task_log = delegate("activity_reads", ActivityReads.task_log)
+    get_task_log_entry = delegate("activity_reads", ActivityReads.task_log_entry)
+    task_log_error_details = delegate("activity_reads", ActivityReads.error_details)
+    query_historic_variables = delegate("variable_history", VariableHistory.query)
+    get_historic_variable = delegate("variable_history", VariableHistory.get)
+    activity_instance_tree = delegate("activity_tree", ActivityTree.tree)
+    activity_statistics = delegate("activity_tree", ActivityTree.statistics)
+    query_historic_incidents = delegate("incident_history", IncidentHistory.query)
 
     # connection
     def new_task_id(self) -> str:

@@ -29,6 +29,10 @@ from redtask.gateway.routes import (
     external_task,
     health,
     history,
+    history_activity,
+    history_incident,
+    history_task_log,
+    history_variable,
     incident,
     job,
     message,
@@ -93,6 +97,10 @@ def create_app(
         app.include_router(incident.router, prefix=prefix)
         app.include_router(job.router, prefix=prefix)
         app.include_router(history.router, prefix=prefix)
+        app.include_router(history_activity.router, prefix=prefix)
+        app.include_router(history_task_log.router, prefix=prefix)
+        app.include_router(history_variable.router, prefix=prefix)
+        app.include_router(history_incident.router, prefix=prefix)
         app.include_router(message.router, prefix=prefix)
         app.include_router(signal.router, prefix=prefix)
         app.include_router(execution.router, prefix=prefix)

@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 
 from redtask.broker import dates
+from redtask.broker.activity_reads import HistoricActivity, TaskLog
+from redtask.broker.activity_tree import ActivityNode, ActivityStatistics
 from redtask.broker.definition_model import Deployment, DeploymentResult, ProcessDefinition
 from redtask.broker.engine import InstanceState
 from redtask.broker.history import HistoricInstance
@@ -278,3 +280,100 @@ def message_correlation_result(
     if with_variables:
         body["variables"] = variables_out(item.state.variables, tz, deserialize=True)
     return body
+
+
+def _removal(instance: HistoricInstance, ttl_s: int, tz: tzinfo) -> str | None:
+    return dates.format_ms(None if instance.end is None else instance.end + ttl_s * 1000, tz)
+
+
+def historic_activity_instance(item: HistoricActivity, tz: tzinfo, ttl_s: int) -> dict[str, Any]:
+    """HistoricActivityInstanceDto: no user tasks (no assignee) nor call activities;
+    ``taskId`` is null as in Camunda, which sets it for user tasks only."""
+    r, i = item.record, item.instance
+    return {
+        "id": r.id,
+        "parentActivityInstanceId": r.parent_id,
+        "activityId": r.activity_id,
+        "activityName": item.activity_name,
+        "activityType": r.activity_type,
+        "processDefinitionKey": i.definition_key,
+        "processDefinitionId": i.definition_id,
+        "processInstanceId": i.id,
+        "executionId": r.execution_id,
+        "taskId": None,
+        "calledProcessInstanceId": None,
+        "calledCaseInstanceId": None,
+        "assignee": None,
+        "startTime": dates.format_ms(r.start, tz),
+        "endTime": dates.format_ms(r.end, tz),
+        "durationInMillis": r.duration,
+        "canceled": r.canceled,
+        "completeScope": r.complete_scope,
+        "tenantId": i.tenant_id,
+        "removalTime": _removal(i, ttl_s, tz),
+        "rootProcessInstanceId": i.id,
+    }
+
+
+def historic_task_log(item: TaskLog, tz: tzinfo, ttl_s: int) -> dict[str, Any]:
+    """HistoricExternalTaskLogDto."""
+    e, i = item.entry, item.instance
+    return {
+        "id": e.id,
+        "timestamp": dates.format_ms(e.timestamp, tz),
+        "removalTime": _removal(i, ttl_s, tz),
+        "externalTaskId": e.task_id,
+        "topicName": e.topic,
+        "workerId": e.worker_id,
+        "priority": e.priority,
+        "retries": e.retries,
+        "errorMessage": e.error_message,
+        "activityId": e.activity_id,
+        "activityInstanceId": e.activity_instance_id,
+        "executionId": e.execution_id,
+        "processInstanceId": i.id,
+        "processDefinitionId": i.definition_id,
+        "processDefinitionKey": i.definition_key,
+        "tenantId": i.tenant_id,
+        "rootProcessInstanceId": i.id,
+        "creationLog": e.kind == "c",
+        "failureLog": e.kind == "f",
+        "successLog": e.kind == "s",
+        "deletionLog": e.kind == "d",
+    }
+
+
+def activity_instance(node: ActivityNode) -> dict[str, Any]:
+    """ActivityInstanceDto (with the deprecated ``name``, which Camunda's getter still
+    writes); no transition instances (redtask has no asynchronous continuations)."""
+    return {
+        "id": node.id,
+        "parentActivityInstanceId": node.parent_id,
+        "activityId": node.activity_id,
+        "activityType": node.activity_type,
+        "processInstanceId": node.process_instance_id,
+        "processDefinitionId": node.process_definition_id,
+        "childActivityInstances": [activity_instance(c) for c in node.children],
+        "childTransitionInstances": [],
+        "executionIds": node.execution_ids,
+        "activityName": node.activity_name,
+        "incidentIds": node.incident_ids,
+        "incidents": [{"id": i, "parentActivityInstanceId": node.id} for i in node.incident_ids],
+        "name": node.activity_name,
+    }
+
+
+def activity_statistics(item: ActivityStatistics, with_incidents: str | bool) -> dict[str, Any]:
+    """ActivityStatisticsResultDto; ``with_incidents``: True for every type, a type name for
+    that one, False for none (an empty list)."""
+    incidents = [
+        {"incidentType": kind, "incidentCount": count}
+        for kind, count in sorted(item.incidents.items())
+        if with_incidents is True or kind == with_incidents
+    ]
+    return {
+        "id": item.activity_id,
+        "instances": item.instances,
+        "failedJobs": item.failed_jobs,
+        "incidents": incidents if with_incidents is not False else [],
+    }

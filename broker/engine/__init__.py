@@ -15,6 +15,7 @@ events; interrupting and non-interrupting timer boundary events; timer and messa
 catch events; receive tasks.
 """
 
+from redtask.broker.engine.activities import ActivityEvent
 from redtask.broker.engine.effects import Effects, NewTask, NewTimer, Subscription
 from redtask.broker.engine.errors import (
     EngineError,
@@ -51,6 +52,7 @@ def visible_variables(state: InstanceState, execution_id: str) -> dict[str, Type
 
 
 __all__ = [
+    "ActivityEvent",
     "CounterIds",
     "Effects",
     "EngineError",

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from redtask.broker.engine.activities import ActivityEvent
+
 Ending = Literal["completed", "terminated"]
 
 
@@ -55,7 +57,9 @@ class Subscription:
 class Effects:
     """``path`` lists the element ids entered, in order; ``ended`` says whether (and how) the
     instance ended in this step: a terminate end event at process level *completes* it, as in
-    Camunda; only :func:`cancel` terminates it."""
+    Camunda; only :func:`cancel` terminates it. ``activities``: the activity instances the step
+    started and ended, in order; ``end_activity_id``: the element that completed the instance
+    (its last end event), when it completed in this step."""
 
     tasks_created: tuple[NewTask, ...] = ()
     tasks_deleted: tuple[str, ...] = ()
@@ -65,6 +69,8 @@ class Effects:
     subscriptions_closed: tuple[Subscription, ...] = ()
     ended: Ending | None = None
     path: tuple[str, ...] = ()
+    activities: tuple[ActivityEvent, ...] = ()
+    end_activity_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -79,6 +85,8 @@ class EffectsBuilder:
     closed: list[Subscription] = field(default_factory=list)
     ended: Ending | None = None
     path: list[str] = field(default_factory=list)
+    activities: list[ActivityEvent] = field(default_factory=list)
+    end_activity_id: str | None = None
 
     def delete_task(self, task_id: str) -> None:
         if self.tasks.pop(task_id, None) is None:
@@ -104,4 +112,6 @@ class EffectsBuilder:
             subscriptions_closed=tuple(self.closed),
             ended=self.ended,
             path=tuple(self.path),
+            activities=tuple(self.activities),
+            end_activity_id=self.end_activity_id,
         )

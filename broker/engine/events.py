@@ -190,7 +190,7 @@ def fire_timer(
         run.update(timer.execution_id, wait=None)
         run.complete_activity(timer.execution_id)
     elif element.cancel_activity:
-        run.clear_scope(timer.execution_id)
+        run.clear_scope(timer.execution_id, canceled=True)
         run.push(timer.execution_id, element.id)
     else:
         activity = run.get(timer.execution_id)
@@ -393,4 +393,7 @@ def _finish(run: Run) -> Step:
 
 class _NoIds:
     def new_id(self) -> str:  # cancelling and setting variables never create anything
+        raise AssertionError("this step creates nothing")
+
+    def new_activity_id(self) -> str:
         raise AssertionError("this step creates nothing")

@@ -13,11 +13,18 @@ class Ids(Protocol):
         """A fresh id, never returned before."""
         ...
 
+    def new_activity_id(self) -> str:
+        """A fresh id for an activity instance (a sequence of its own)."""
+        ...
+
 
 class UuidIds:
     """Production ids: random UUID4 strings, as Camunda's StrongUuidGenerator."""
 
     def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+    def new_activity_id(self) -> str:
         return str(uuid.uuid4())
 
 
@@ -27,8 +34,14 @@ class CounterIds:
     def __init__(self, prefix: str = "", start: int = 1) -> None:
         self.prefix = prefix
         self.next = start
+        self.next_activity = start
 
     def new_id(self) -> str:
         value = f"{self.prefix}{self.next}"
         self.next += 1
+        return value
+
+    def new_activity_id(self) -> str:
+        value = f"{self.prefix}a{self.next_activity}"
+        self.next_activity += 1
         return value

@@ -32,6 +32,7 @@ from redtask.broker.bpmn import (
 )
 from redtask.broker.bpmn.timers import TimerOutOfRange as TimerRangeError
 from redtask.broker.engine import joins
+from redtask.broker.engine.activities import ActivityEvent, activity_type
 from redtask.broker.engine.effects import NewTask, NewTimer, Subscription
 from redtask.broker.engine.errors import (
     EngineError,
@@ -68,6 +69,7 @@ class Run(Tree):
         self.computed_bytes = 0
         self.stack: list[tuple[str, str, str | None]] = []
         self.reaching: dict[str, frozenset[str]] = {}  # join id -> elements that can reach it
+        self.last_ended: str | None = None  # the element of the last path that ended
 
     def push(self, execution_id: str, element_id: str, flow_id: str | None = None) -> None:
         self.stack.append((execution_id, element_id, flow_id))
@@ -91,11 +93,14 @@ class Run(Tree):
         if len(self.fx.path) >= MAX_ENTRIES:
             raise StepTooLarge(MAX_ENTRIES, element_id)
         self.fx.path.append(element_id)
+        self.end_activity(execution_id)  # the token leaves the catch event or join it was in
         self.update(execution_id, element_id=element_id)
         if isinstance(element, StartEvent | BoundaryEvent):
+            self.passed(execution_id, element)
             self.leave(execution_id)
         elif isinstance(element, EndEvent):
             self.apply_inputs(execution_id, element)
+            self.passed(execution_id, element, complete_scope=element.error_code is None)
             if element.error_code is not None:
                 self.throw(execution_id, element.id, element.error_code, self.message_of(element))
             elif element.terminate:
@@ -109,27 +114,70 @@ class Run(Tree):
         elif isinstance(element, ParallelGateway | InclusiveGateway):
             if len(element.incoming) > 1:
                 self.update(execution_id, wait=Wait("join", flow_id or ""))
+                self.started(execution_id, element, self.new_activity(element.id))
                 if isinstance(element, ParallelGateway):
                     self.try_parallel_join(execution_id, element)
             else:
+                self.passed(execution_id, element)
                 self.fork(execution_id, element)
         elif isinstance(element, IntermediateCatchEvent) and element.timer is not None:
             self.apply_inputs(execution_id, element)
             timer_id = self.schedule(execution_id, element.id, element.timer)
             self.update(execution_id, wait=Wait("timer", timer_id))
+            self.started(execution_id, element, self.new_activity(element.id))
         elif isinstance(element, ReceiveTask) and element.message_name is None:
             self.apply_inputs(execution_id, element)
             self.update(execution_id, wait=Wait("signal", element.id))
+            self.started(execution_id, element, self.new_activity(element.id))
         elif isinstance(element, IntermediateCatchEvent | ReceiveTask):
             assert element.message_name is not None
             self.apply_inputs(execution_id, element)
             self.update(execution_id, wait=Wait("message", element.message_name))
+            self.started(execution_id, element, self.new_activity(element.id))
             subscription = Subscription(
                 element.message_name, execution_id, element.id, self.business_key
             )
             self.fx.opened[subscription] = None
         else:  # exclusive gateway
+            self.passed(execution_id, element)
             self.take(execution_id, self.choose(element, self.values(execution_id)))
+
+    def new_activity(self, element_id: str) -> str:
+        return f"{element_id}:{self.ids.new_activity_id()}"
+
+    def passed(self, execution_id: str, element: FlowNode, *, complete_scope: bool = False) -> None:
+        """An activity entered and left within this step."""
+        execution = self.get(execution_id)
+        self.fx.activities.append(
+            ActivityEvent(
+                None,
+                element.id,
+                started=True,
+                ended=True,
+                activity_type=activity_type(element),
+                parent_id=self.parent_activity(execution),
+                execution_id=execution_id,
+                complete_scope=complete_scope,
+            )
+        )
+
+    def started(
+        self, execution_id: str, element: FlowNode, instance: str, task_id: str | None = None
+    ) -> None:
+        """An activity a token now waits in, until a later step ends it."""
+        execution = self.update(execution_id, activity_instance_id=instance)
+        self.fx.activities.append(
+            ActivityEvent(
+                instance,
+                element.id,
+                started=True,
+                ended=False,
+                activity_type=activity_type(element),
+                parent_id=self.parent_activity(execution),
+                execution_id=execution_id,
+                task_id=task_id,
+            )
+        )
 
     def mapped(
         self,
@@ -188,6 +236,7 @@ class Run(Tree):
             raise EvaluationError(task.id, "the priority", cause)
         task_id = self.ids.new_id()
         self.update(execution_id, wait=Wait("task", task_id))
+        self.started(execution_id, task, instance, task_id)
         self.fx.tasks[task_id] = NewTask(
             id=task_id,
             topic=topic if isinstance(topic, str) else str(topic),
@@ -204,7 +253,7 @@ class Run(Tree):
     def start_sub_process(self, execution_id: str, sub: SubProcess) -> None:
         self.apply_inputs(execution_id, sub)
         instance = f"{sub.id}:{self.ids.new_id()}"
-        self.update(execution_id, activity_instance_id=instance)
+        self.started(execution_id, sub, instance)
         self.start_boundary_timers(execution_id, sub.id)
         start = self.model.start_event(sub.id)
         child = Execution(self.ids.new_id(), execution_id, sub.id, start.id)
@@ -287,7 +336,9 @@ class Run(Tree):
 
     def end(self, execution_id: str) -> None:
         """End a path; its scope completes when no path is left in it."""
-        parent_id = self.get(execution_id).parent_id
+        execution = self.get(execution_id)
+        parent_id = execution.parent_id
+        self.last_ended = execution.element_id
         self.release(execution_id)
         self.remove(execution_id)
         if parent_id is not None and not self.has_children(parent_id):
@@ -296,13 +347,16 @@ class Run(Tree):
     def complete_scope(self, execution_id: str) -> None:
         if self.get(execution_id).parent_id is None:
             self.finish("completed")
+            self.fx.end_activity_id = self.last_ended
         else:
             self.complete_activity(execution_id)
 
     def terminate(self, execution_id: str) -> None:
         """A terminate end event ends its whole scope (the process: the whole instance)."""
-        parent_id = self.get(execution_id).parent_id
+        execution = self.get(execution_id)
+        parent_id = execution.parent_id
         assert parent_id is not None
+        self.last_ended = execution.element_id
         self.cancel_inside(parent_id)
         self.complete_scope(parent_id)
 
@@ -316,7 +370,7 @@ class Run(Tree):
         target = next((e for e in lineage if e.element_id == handler.attached_to), None)
         if target is None:
             raise EngineError(f"No execution is in '{handler.attached_to}' to catch '{code}'")
-        self.clear_scope(target.id)
+        self.clear_scope(target.id, canceled=True)
         if handler.error_code_variable:
             self.set_variable(target.id, handler.error_code_variable, typed(code))
         if handler.error_message_variable:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from redtask.broker.engine.activities import ActivityEvent
 from redtask.broker.engine.effects import EffectsBuilder, Subscription
 from redtask.broker.engine.errors import EngineError
 from redtask.broker.engine.state import Execution, InstanceState, Status, Timer, TypedValue
@@ -79,6 +80,8 @@ class Tree:
         return execution
 
     def remove(self, execution_id: str) -> None:
+        """Remove an execution; the activity instance it is in (if any) ends with it."""
+        self.end_activity(execution_id)
         execution = self.executions.pop(execution_id)
         self._unindex(execution)
         siblings = self.kids[execution.parent_id]
@@ -169,6 +172,32 @@ class Tree:
         else:
             self.put(replace(execution, variables={**execution.variables, name: value}))
 
+    # activity instances -------------------------------------------------------------------
+
+    def parent_activity(self, execution: Execution) -> str:
+        """The activity instance an execution's activities run in: the enclosing sub-process's,
+        else the process instance (Camunda's parentActivityInstanceId)."""
+        parent = self.executions.get(execution.parent_id or "")
+        if parent is None or parent.parent_id is None:
+            return self.instance_id
+        return parent.activity_instance_id or self.instance_id
+
+    def end_activity(self, execution_id: str, *, canceled: bool = False) -> None:
+        """End the activity instance the execution is in, if it is in one."""
+        execution = self.executions[execution_id]
+        if execution.activity_instance_id is None or execution.element_id is None:
+            return
+        self.fx.activities.append(
+            ActivityEvent(
+                execution.activity_instance_id,
+                execution.element_id,
+                started=False,
+                ended=True,
+                canceled=canceled,
+            )
+        )
+        self.executions[execution_id] = replace(execution, activity_instance_id=None)
+
     # cancellation -------------------------------------------------------------------------
 
     def release(self, execution_id: str) -> Execution:
@@ -190,15 +219,18 @@ class Tree:
     def cancel_inside(self, execution_id: str) -> None:
         """Remove every descendant of an execution with everything it waits for."""
         for execution in self.subtree(execution_id):
+            self.end_activity(execution.id, canceled=True)
             self.release(execution.id)
             self.remove(execution.id)
 
-    def clear_scope(self, execution_id: str) -> Execution:
-        """End the activity an execution is in: cancel its inside, wait and timers and drop its
-        local variables and activity instance (the token itself stays, ready to move on)."""
+    def clear_scope(self, execution_id: str, *, canceled: bool = False) -> Execution:
+        """End the activity an execution is in (``canceled``: interrupted): cancel its inside,
+        wait and timers and drop its local variables and activity instance (the token itself
+        stays, ready to move on)."""
         self.cancel_inside(execution_id)
         self.release(execution_id)
-        return self.update(execution_id, variables={}, activity_instance_id=None)
+        self.end_activity(execution_id, canceled=canceled)
+        return self.update(execution_id, variables={})
 
     def finish(self, ending: Status) -> None:
         """End the instance: every execution is removed with what it waits for."""

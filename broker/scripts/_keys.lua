@@ -20,3 +20,6 @@ local function k_timers(P) return P .. 'tms' end
 local function k_timer_jobs(P) return P .. 'tmj' end
 local function k_timer_incidents(P) return P .. 'tmi' end
 local function k_message(P, name) return P .. 'msg:' .. name end
+local function k_activities(P, id) return P .. 'ha:' .. id end
+local function k_task_log(P, id) return P .. 'hx:' .. id end
+local function k_incident_history(P, id) return P .. 'hi:' .. id end

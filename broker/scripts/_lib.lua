@@ -98,9 +98,24 @@ local function incident_open(P, id, task_key, iid, now)
   redis.call('HSET', task_key, 'iid', iid)
 end
 
--- Resolve (or, on cancellation, delete) the open incident of a task; both remove the runtime record.
-local function incident_close(P, task_key, iid)
+-- Keep a closing incident of a process instance in the instance's history (hi:<pi>) until the
+-- instance is forgotten: every field of the incident hash, whatever its type, with the end
+-- time and how it ended ("resolved" or "deleted"). Call before the incident hash goes.
+local function incident_archive(P, iid, now, how)
+  local f = redis.call('HGETALL', k_incident(P, iid))
+  local record = {}
+  for i = 1, #f, 2 do record[f[i]] = f[i + 1] end
+  if not record.pi then return end
+  record['end'] = tonumber(now)
+  record.how = how
+  redis.call('HSET', k_incident_history(P, record.pi), iid, cjson.encode(record))
+end
+
+-- Resolve (or, on cancellation, delete: `how`) the open incident of a task; both remove the
+-- runtime record and keep it in the instance's history.
+local function incident_close(P, task_key, iid, now, how)
   if iid then
+    incident_archive(P, iid, now, how)
     redis.call('DEL', k_incident(P, iid))
     redis.call('ZREM', k_incidents(P), iid)
     redis.call('HDEL', task_key, 'iid')
@@ -180,9 +195,10 @@ local function workers_note(P, now, worker)
 end
 
 -- Remove a finished task (complete or BPMN error) and log the outcome to the capped stream.
-local function finish(P, id, task_key, f_state, f_topic, f_prio, f_iid, outcome, extra, maxlen)
+local function finish(P, id, task_key, f_state, f_topic, f_prio, f_iid, outcome, extra, maxlen,
+                      now)
   unindex(P, id, f_state, f_topic, f_prio)
-  incident_close(P, task_key, f_iid)
+  incident_close(P, task_key, f_iid, now, 'resolved')
   redis.call('DEL', task_key)
   topic_forget(P, f_topic)
   if tonumber(maxlen) > 0 then
@@ -205,16 +221,32 @@ local function owned_task(P, id, worker, token)
   return f, nil
 end
 
+-- Log an event of a process task (kind: "f" failed, "d" deleted) to its instance's
+-- external-task log, from the task record as it is now; a failure keeps its error details.
+-- A standalone task (no instance) has no log.
+local function task_log(P, id, log_id, now, kind)
+  local f = redis.call('HMGET', k_task(P, id), 'pi', 't', 'p', 'w', 'r', 'em', 'act', 'ai', 'ex', 'ed')
+  if not f[1] then return end
+  local entry = cjson.encode({ts = tonumber(now), task = id,
+    t = f[2], p = f[3] or '0', w = f[4] or cjson.null, r = f[5] or cjson.null,
+    em = f[6] or cjson.null, act = f[7], ai = f[8], ex = f[9], k = kind})
+  local log = k_task_log(P, f[1])
+  redis.call('HSET', log, log_id, entry)
+  if kind == 'f' and f[10] then redis.call('HSET', log, log_id .. '|d', f[10]) end
+end
+
 -- Forget ended instances whose history retention has passed: the first `limit` ids of the
 -- ended-instance index that ended at or before `cutoff` (ms) leave the index, and their hashes
--- are deleted (their EXPIRE runs on the server's clock, which may lag the caller's). An id in
--- the index never runs again, but a hash that says "active" is kept all the same. Returns the
--- number forgotten.
+-- (with their activity instances, external-task log and closed incidents) are deleted (their
+-- EXPIRE runs on the server's clock, which may lag the caller's). An id in the index never runs
+-- again, but a hash that says "active" is kept all the same. Returns the number forgotten.
 local function history_trim(P, cutoff, limit)
   local ids = redis.call('ZRANGEBYSCORE', k_history(P), '-inf', cutoff, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
     local key = k_instance(P, id)
-    if redis.call('HGET', key, 'status') ~= 'active' then redis.call('DEL', key) end
+    if redis.call('HGET', key, 'status') ~= 'active' then
+      redis.call('DEL', key, k_activities(P, id), k_task_log(P, id), k_incident_history(P, id))
+    end
   end
   if #ids > 0 then bulk('ZREM', k_history(P), ids, 1) end
   return #ids

@@ -24,6 +24,11 @@ ARGV[12] seconds an ended instance is kept (history), 0 = delete it at once
 ARGV[13] MAXLEN of the finished-task log (0 = do not log)
 ARGV[14] message names JSON: {"open": [names the instance now waits for], "close": [names it
          no longer waits for]} (the per-name instance sets used by message correlation)
+ARGV[15] history JSON (absent = none): {"a": [field, value, ...] of the activity-instance hash
+         ha:<id>, "x": [log id, entry JSON, ...] for the external-task log hx:<id> (tasks
+         created), "s": log id of the trigger task's success entry, "d": {deleted task id: log id} (deletion
+         entries, written from the task record), "ea": the end event that completed the
+         instance}
 
 Returns  {0, version}        committed; the instance's new version
          {-9, version}       E_CONFLICT: the instance is at another version (nothing written)
@@ -34,8 +39,10 @@ Effects  instance hash pi:<id> (st, ver, status, meta); pis index; new tasks ind
          woken; cancelled tasks removed (a topic left without tasks leaves `topics`); the
          trigger task finished (and logged; a completion counted in cpm:<minute>); timers in
          tms (a removed timer's failure record and failedJob incident in tmj/tmi/inc go with it);
+         closed incidents kept in hi:<id>;
          msg:<name> sets of waiting instances. An ending instance moves to the ended index pih
-         (score = end ms) with an EXPIRE of ARGV[12], and up to 10 instances that ended at or
+         (score = end ms) with an EXPIRE of ARGV[12] (its ha:, hx: and hi: hashes too), and up to
+         10 instances that ended at or
          before now_ms - ARGV[12] s are forgotten (out of pih, hash deleted).
 ]]
 --!include _status.lua
@@ -57,6 +64,7 @@ elseif current ~= expected then
   return {E_CONFLICT, current or '0'}
 end
 local trigger = cjson.decode(ARGV[7])
+local hist = cjson.decode(ARGV[15] or '{}')
 local owned = nil
 if trigger.task then
   local f, err = owned_task(P, trigger.task, trigger.worker, trigger.token)
@@ -66,16 +74,19 @@ end
 
 if owned then
   local extra = trigger.log or {}
+  if hist.s then task_log(P, trigger.task, hist.s, now, 's') end
   finish(P, trigger.task, k_task(P, trigger.task), owned[1], owned[2], owned[3], owned[9],
-         trigger.outcome, extra, ARGV[13])
+         trigger.outcome, extra, ARGV[13], now)
   if trigger.outcome == 'complete' then completions_count(P, now, owned[2], 1) end
 end
+local deleted_logs = hist.d or {}
 for _, tid in ipairs(cjson.decode(ARGV[10])) do
   local key = k_task(P, tid)
   local f = redis.call('HMGET', key, 's', 't', 'p', 'iid')
   if f[1] then
+    if deleted_logs[tid] then task_log(P, tid, deleted_logs[tid], now, 'd') end
     unindex(P, tid, f[1], f[2], f[3] or '0')
-    incident_close(P, key, f[4])
+    incident_close(P, key, f[4], now, 'deleted')
     redis.call('DEL', key)
     topic_forget(P, f[2])
   end
@@ -120,18 +131,22 @@ for _, tid in ipairs(timers.remove or {}) do
   if redis.call('HDEL', k_timer_jobs(P), tid) == 1 then
     local iid = redis.call('HGET', k_timer_incidents(P), tid)
     if iid then
+      incident_archive(P, iid, now, 'deleted')
       redis.call('DEL', k_incident(P, iid))
       redis.call('ZREM', k_incidents(P), iid)
       redis.call('HDEL', k_timer_incidents(P), tid)
     end
   end
 end
+if hist.a and #hist.a > 0 then bulk('HSET', k_activities(P, id), hist.a, 2) end
+if hist.x and #hist.x > 0 then bulk('HSET', k_task_log(P, id), hist.x, 2) end
 local messages = cjson.decode(ARGV[14])
 for _, name in ipairs(messages.open or {}) do redis.call('SADD', k_message(P, name), id) end
 for _, name in ipairs(messages.close or {}) do redis.call('SREM', k_message(P, name), id) end
 
 if ARGV[5] ~= 'active' then
   redis.call('HSET', ikey, 'end', now)
+  if hist.ea then redis.call('HSET', ikey, 'ea', hist.ea) end
   redis.call('ZREM', k_instances(P), id)
   local ttl = tonumber(ARGV[12])
   -- each end forgets up to TRIM_ON_END instances past their retention, so the index stays
@@ -140,8 +155,11 @@ if ARGV[5] ~= 'active' then
   if ttl > 0 then
     redis.call('ZADD', k_history(P), now, id)
     redis.call('EXPIRE', ikey, ttl)
+    redis.call('EXPIRE', k_activities(P, id), ttl)
+    redis.call('EXPIRE', k_task_log(P, id), ttl)
+    redis.call('EXPIRE', k_incident_history(P, id), ttl)
   else
-    redis.call('DEL', ikey)
+    redis.call('DEL', ikey, k_activities(P, id), k_task_log(P, id), k_incident_history(P, id))
   end
 end
 return {OK, version}

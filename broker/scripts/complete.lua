@@ -53,7 +53,7 @@ for _, item in ipairs(cjson.decode(ARGV[3])) do
     else
       unindex(P, id, f[1], f[2], f[3])
     end
-    incident_close(P, key, f[9])
+    incident_close(P, key, f[9], ARGV[1], 'resolved')
     doomed[#doomed + 1] = key
     emptied[f[2]] = true
     completed_of[f[2]] = (completed_of[f[2]] or 0) + 1

@@ -29,5 +29,5 @@ if redis.call('HEXISTS', k_task(P, id), 'pi') == 1 then return {E_PROCESS} end
 local extra = {'code', ARGV[5]}
 if ARGV[6] ~= '' then extra[#extra + 1] = 'msg'; extra[#extra + 1] = ARGV[6] end
 if ARGV[7] ~= '' then extra[#extra + 1] = 'v'; extra[#extra + 1] = ARGV[7] end
-finish(P, id, k_task(P, id), f[1], f[2], f[3], f[9], 'bpmn_error', extra, ARGV[8])
+finish(P, id, k_task(P, id), f[1], f[2], f[3], f[9], 'bpmn_error', extra, ARGV[8], ARGV[1])
 return {OK}

@@ -11,7 +11,8 @@ ARGV[7]  error details
 ARGV[8]  retries (>= 0)
 ARGV[9]  retry timeout ms (>= 0)
 ARGV[10] wake channel ('' = none)
-ARGV[11] new incident id (used only if retries drop to 0)
+ARGV[11] new incident id (used only if retries drop to 0); also the id of the failure's entry
+         in the external-task log of a process task's instance
 ARGV[12] "1" to refuse a task whose activity has camunda:errorEventDefinition expressions
          (field "eed", see advance), or a process task (field "pi") when variable pairs are
          given: the engine evaluates the expressions / sets the variables first; "0" after
@@ -26,7 +27,8 @@ Returns  {0, state}       state: "a" fetchable now, "r" waiting out the timeout,
          {-8}             E_PROCESS: refused, see ARGV[12] (nothing written)
          {-9, version}    E_CONFLICT: the instance is at another version (nothing written)
 Effects  lock expiry = now + retryTimeout, the worker id stays (Camunda); retries left -> 0
-         opens an incident; 0 -> retries left resolves it. PUBLISH <topic> when fetchable now.
+         opens an incident; 0 -> retries left resolves it. A process task's failure is logged
+         (hx:<instance>, with its error details). PUBLISH <topic> when fetchable now.
          With ARGV[13]: the instance's st and ver, in the same script as the bookkeeping, so a
          failure's variables and its retry or incident are written together or not at all.
 ]]
@@ -73,9 +75,10 @@ if tonumber(retries) == 0 then
   new_state = 'i'
   if was_left then incident_open(P, id, key, ARGV[11], now) end
 else
-  if not was_left then incident_close(P, key, f[9]) end
+  if not was_left then incident_close(P, key, f[9], now, 'resolved') end
   if due > now then new_state = 'r' else new_state = 'a' end
 end
 move(P, id, state, new_state, topic, prio, ct, due)
+task_log(P, id, ARGV[11], now, 'f')
 if new_state == 'a' then wake(P, ARGV[10], topic) end
 return {OK, new_state}

@@ -38,7 +38,7 @@ for n = 4, #ARGV, 2 do
     if was_left then incident_open(P, id, key, ARGV[n + 1], now) end
     if f[1] ~= 'i' then move(P, id, f[1], 'i', f[2], f[3], f[4], nil) end
   elseif f[1] == 'i' then
-    incident_close(P, key, f[7])
+    incident_close(P, key, f[7], ARGV[1], 'resolved')
     local le = tonumber(f[5] or '0')
     if le > now then
       move(P, id, 'i', 'r', f[2], f[3], f[4], le)

@@ -10,10 +10,12 @@ ARGV[4]  incident id to use if retries are 0 and none is open
 
 Returns  {0}              updated
          {-1, id}         E_NOT_FOUND: no failed timer job with that id in this partition
-Effects  tmj, tms, tmi, inc:<iid>, incs
+Effects  tmj, tms, tmi, inc:<iid>, incs; a resolved incident is kept in the instance's
+         history (hi:<instance>)
 ]]
 --!include _status.lua
 --!include _keys.lua
+--!include _lib.lua
 
 local P = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -27,6 +29,7 @@ redis.call('HSET', k_timer_jobs(P), tid, retries .. '|' .. id)
 local iid = redis.call('HGET', k_timer_incidents(P), tid)
 if retries > 0 then
   if iid then
+    incident_archive(P, iid, now, 'resolved')
     redis.call('DEL', k_incident(P, iid))
     redis.call('ZREM', k_incidents(P), iid)
     redis.call('HDEL', k_timer_incidents(P), tid)

@@ -32,6 +32,7 @@ def _dtos(found: list[HistoricRecord], settings: Settings, tz: tzinfo) -> list[d
             record.instance, tz, settings.history_ttl_s, record.definition
         )
         body["startActivityId"] = record.start_activity_id
+        body["endActivityId"] = record.instance.end_activity_id
         out.append(body)
     return out
 

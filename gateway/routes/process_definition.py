@@ -136,3 +136,33 @@ async def start_by_id(
     except BrokerError as exc:
         raise errors.unknown_definition_to_start(id) from exc
     return await _start(definition, dto, request, store)
+
+
+@router.get("/{id}/statistics")
+async def get_activity_statistics(id: str, request: Request, store: StoreDep) -> Response:
+    """ActivityStatisticsResultDtos of the definition's running instances (none for an unknown
+    id, as Camunda's query). ``failedJobs``, ``incidents`` and ``incidentsForType`` add those
+    counts; the two incident parameters exclude each other."""
+    params = request.query_params
+    incidents, for_type = params.get("incidents"), params.get("incidentsForType")
+    if incidents is not None and for_type is not None:
+        raise CamundaError(
+            400,
+            "InvalidRequestException",
+            "Only one of the query parameter includeIncidents or includeIncidentsForType "
+            "can be set.",
+            None,
+        )
+    with_incidents: str | bool = for_type if for_type is not None else _jaxrs_true(incidents)
+    failed_jobs = _jaxrs_true(params.get("failedJobs"))
+    found = await store.activity_statistics(id)
+    bodies = [convert.activity_statistics(s, with_incidents) for s in found]
+    if not failed_jobs:
+        for body in bodies:
+            body["failedJobs"] = 0
+    return JSONBody(bodies)
+
+
+def _jaxrs_true(value: str | None) -> bool:
+    """A JAX-RS ``Boolean`` query parameter: ``Boolean.valueOf`` (true ignoring case)."""
+    return value is not None and value.lower() == "true"

@@ -3,7 +3,6 @@ running instances, one instance, its deletion, and its process-level variables."
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
@@ -18,7 +17,7 @@ from redtask.gateway.deps import DefinitionsDep, StoreDep, TimezoneDep
 from redtask.gateway.dto.process_instance import PatchVariablesDto, ProcessInstanceQueryDto
 from redtask.gateway.errors import invalid_request
 from redtask.gateway.query import body_sorting, read_paging, read_query, read_sorting
-from redtask.gateway.responses import JSONBody
+from redtask.gateway.responses import JSONBody, variable_data
 
 router = APIRouter(prefix="/process-instance", tags=["Process Instance"])
 NO_CONTENT = 204
@@ -164,19 +163,11 @@ async def get_variable_data(id: str, name: str, store: StoreDep) -> Response:
     values = await _variables(id, store, f"Cannot get {RESOURCE} variable {name}")
     if name not in values:
         raise invalid_request(f"{RESOURCE} variable with name {name} does not exist", 404)
-    typed = values[name]
-    if typed.get("type") not in ("Bytes", "File"):
+    data = variable_data(values[name])
+    if data is None:
         # Camunda names the process instance here, not the variable
         raise invalid_request(f"Value of variable with id {id} is not a binary value.")
-    content = base64.b64decode(typed.get("value") or "")  # stored as base64
-    if typed.get("type") == "Bytes":
-        return Response(content, headers={"Content-Type": "application/octet-stream"})
-    info = typed.get("valueInfo") or {}
-    media = info.get("mimeType") or "application/octet-stream"
-    if info.get("encoding"):
-        media += f"; charset={info['encoding']}"
-    disposition = f"attachment; filename={info.get('filename')}"
-    return Response(content, headers={"Content-Type": media, "Content-Disposition": disposition})
+    return data
 
 
 @router.put("/{id}/variables/{name}", status_code=NO_CONTENT)
@@ -191,3 +182,13 @@ async def put_variable(
 async def delete_variable(id: str, name: str, store: StoreDep) -> Response:
     prefix = f"Cannot delete {RESOURCE} variable {name}"
     return await _modify(id, store, None, [name], (prefix, prefix))
+
+
+@router.get("/{id}/activity-instances")
+async def get_activity_instance_tree(id: str, store: StoreDep) -> Response:
+    """ActivityInstanceDto: the running instance's activity tree."""
+    try:
+        tree = await store.activity_instance_tree(id)
+    except InstanceNotFound as exc:
+        raise invalid_request(f"Process instance with id {id} does not exist", 404) from exc
+    return JSONBody(convert.activity_instance(tree))

@@ -34,6 +34,9 @@ MIRRORS: dict[str, tuple[str, Callable[[], str]]] = {
     "k_timers": ("", lambda: KEYS.timers(P)),
     "k_timer_jobs": ("", lambda: KEYS.timer_jobs(P)),
     "k_timer_incidents": ("", lambda: KEYS.timer_incidents(P)),
+    "k_activities": (f"'{ID}'", lambda: KEYS.activities(ID)),
+    "k_task_log": (f"'{ID}'", lambda: KEYS.task_log(ID)),
+    "k_incident_history": (f"'{ID}'", lambda: KEYS.incident_history(ID)),
     "k_message": ("'PaymentReceived'", lambda: KEYS.message_waiters(P, "PaymentReceived")),
 }
 

@@ -110,12 +110,36 @@ async def test_a_timer_step_over_the_variables_limit_fails_three_times_then_rais
     assert count.json() == {"count": 1}
     listed = await client.get(f"{API}/process-instance", params={"withIncident": "true"})
     assert [i["id"] for i in listed.json()] == [bad]
+    statistics = await client.get(
+        f"{API}/process-definition/{incident['processDefinitionId']}/statistics",
+        params={"failedJobs": "true", "incidentsForType": "failedJob"},
+    )
+    assert statistics.json() == [
+        {"id": "send", "instances": 1, "failedJobs": 0, "incidents": []},
+        {
+            "id": "wait",
+            "instances": 1,
+            "failedJobs": 1,
+            "incidents": [{"incidentType": "failedJob", "incidentCount": 1}],
+        },
+    ]
 
     # the operator fixes the data, then retries the job: the step runs at the next pass
     await set_variable(client, bad, "y" * 10)
     retried = await client.put(f"{API}/job/{timer.id}/retries", json={"retries": 1})
     assert retried.status_code == 204, retried.text
     assert await incidents(client) == []
+    [historic] = (await client.get(f"{API}/history/incident", params={"resolved": "true"})).json()
+    assert (historic["id"], historic["incidentType"], historic["failedActivityId"]) == (
+        incident["id"],
+        "failedJob",
+        "wait",
+    )
+    assert (historic["configuration"], historic["open"], historic["resolved"]) == (
+        timer.id,
+        False,
+        True,
+    )
     await sweep(store, clock, 1)
     [task] = await fetch(client, ["send"])
     assert task["processInstanceId"] == bad

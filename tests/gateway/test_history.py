@@ -48,6 +48,7 @@ def dto(
     start_ms: int,
     end_ms: int | None = None,
     tenant_id: str | None = None,
+    end_activity_id: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": id,
@@ -62,6 +63,7 @@ def dto(
         "durationInMillis": None if end_ms is None else end_ms - start_ms,
         "startUserId": None,
         "startActivityId": None,
+        "endActivityId": end_activity_id,
         "deleteReason": None,
         "rootProcessInstanceId": id,
         "superProcessInstanceId": None,
@@ -100,7 +102,7 @@ async def three(
     assert (await client.delete(f"{API}/process-instance/{c}")).status_code == 204
     return {
         "a": dto(a, "B-1", "ACTIVE", 0),
-        "b": dto(b, "B-2", "COMPLETED", 1000, 3000, "t1"),
+        "b": dto(b, "B-2", "COMPLETED", 1000, 3000, "t1", "end"),
         "c": dto(c, None, "EXTERNALLY_TERMINATED", 3000, 4000),
     }
 

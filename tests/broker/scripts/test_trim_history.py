@@ -4,6 +4,7 @@ the ended-instance index ``pih`` stays bounded by the history retention."""
 from __future__ import annotations
 
 from redtask.broker.history import HistoryQuery
+from redtask.broker.model import TopicRequest
 from redtask.broker.store import Store
 from tests.broker.scripts.helpers import ids_in_partition
 from tests.broker.test_instances import model, serve_models
@@ -108,3 +109,42 @@ async def test_a_hash_that_runs_is_never_deleted(store: Store) -> None:
     assert await store.trim_history() == (1, False)
     assert await _ended_index(store) == []
     assert await store.redis.hget(store.keys.instance(stray), "status") == "active"
+
+
+async def _history_keys(store: Store, instance_id: str) -> list[str]:
+    keys = store.keys
+    return [
+        keys.instance(instance_id),
+        keys.activities(instance_id),
+        keys.task_log(instance_id),
+        keys.incident_history(instance_id),
+    ]
+
+
+async def test_the_activities_task_log_and_incidents_of_an_instance_go_with_it(
+    store: Store, clock: FakeClock
+) -> None:
+    """Every history record of an instance carries its EXPIRE and is deleted with it."""
+    instance_id = await _running(store)
+    [task] = await store.fetch_and_lock("w", 1, [TopicRequest("charge-card", 60_000)])
+    await store.handle_failure(task.id, "w", "broken", None, retries=0, retry_timeout=0)
+    await store.set_retries(task.id, 1)  # resolves the incident: kept in the history
+    clock.advance(1000)
+    await store.cancel_instance(instance_id)
+    keys = await _history_keys(store, instance_id)
+    assert await store.redis.exists(*keys) == 4
+    for key in keys:
+        assert 0 < await store.redis.ttl(key) <= TTL_MS // 1000
+
+    clock.advance(TTL_MS)
+    assert await store.trim_history() == (1, False)
+    assert await store.redis.exists(*keys) == 0
+
+
+async def test_without_retention_an_ended_instance_keeps_no_history(
+    store: Store, clock: FakeClock
+) -> None:
+    store.settings.history_ttl_s = 0
+    instance_id = await _running(store)
+    await store.cancel_instance(instance_id)
+    assert await store.redis.exists(*await _history_keys(store, instance_id)) == 0

@@ -1,0 +1,70 @@
+"""The activity instances a step starts and ends: Camunda's historic activity instances.
+
+Every element a token enters is an activity instance. One that a step enters and leaves at once
+(a start or end event, a gateway that forks, a boundary event) is reported once with
+``ended``; one a token waits in (an external task, a sub-process, a timer or message catch
+event, a receive task, a join) is reported when it starts and again when it ends, by the step
+that ends it. Sequence flows are no activities, as in Camunda.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redtask.broker.bpmn import (
+    BoundaryEvent,
+    EndEvent,
+    ExclusiveGateway,
+    ExternalTask,
+    FlowNode,
+    InclusiveGateway,
+    IntermediateCatchEvent,
+    ParallelGateway,
+    ReceiveTask,
+    StartEvent,
+    SubProcess,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEvent:
+    """``id`` None: an activity entered and left in this step (the committing layer names it).
+    ``started``: it began in this step (with ``activity_id``, ``activity_type``, ``parent_id``
+    (the enclosing sub-process's activity instance, else the process instance id),
+    ``execution_id`` and ``task_id``); ``ended``: it ended in this step, ``canceled`` when it was
+    interrupted (a boundary event, a terminate end event, a deleted instance), ``complete_scope``
+    for an end event, which completes its scope."""
+
+    id: str | None
+    activity_id: str
+    started: bool
+    ended: bool
+    activity_type: str = ""
+    parent_id: str = ""
+    execution_id: str = ""
+    task_id: str | None = None
+    canceled: bool = False
+    complete_scope: bool = False
+
+
+def activity_type(element: FlowNode) -> str:
+    """Camunda's ``ActivityTypes`` name of an element."""
+    if isinstance(element, ExternalTask):
+        return element.task_type
+    if isinstance(element, EndEvent):
+        if element.error_code is not None:
+            return "errorEndEvent"
+        return "terminateEndEvent" if element.terminate else "noneEndEvent"
+    if isinstance(element, BoundaryEvent):
+        return "boundaryError" if element.kind == "error" else "boundaryTimer"
+    if isinstance(element, IntermediateCatchEvent):
+        return "intermediateTimer" if element.kind == "timer" else "intermediateMessageCatch"
+    simple: list[tuple[type[FlowNode], str]] = [
+        (StartEvent, "startEvent"),
+        (SubProcess, "subProcess"),
+        (ReceiveTask, "receiveTask"),
+        (ExclusiveGateway, "exclusiveGateway"),
+        (InclusiveGateway, "inclusiveGateway"),
+        (ParallelGateway, "parallelGateway"),
+    ]
+    return next((name for kind, name in simple if isinstance(element, kind)), "unknown")
