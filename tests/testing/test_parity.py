@@ -659,6 +659,7 @@ async def test_delete_namespace_removes_the_brokers_keys_only(make_kit: MakeKit)
     client = kit.store.redis
     left = [k for p in kit.store.keys.namespace_patterns() async for k in client.scan_iter(p)]
     assert left == []
-    # the instance, two tasks, the deployment, the definition, their indexes
-    assert deleted == 16
+    # the instance with its activity and task-log history, two tasks, the deployment, the
+    # definition, their indexes
+    assert deleted == 18
     assert [t.topic_name for t in await other.tasks()] == ["kept"]
