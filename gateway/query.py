@@ -95,6 +95,12 @@ def read_query(params: QueryParams, model: type[D]) -> D:
     return model.model_validate(fields)
 
 
+def flag_defaulting_to_true(raw: str | None) -> bool:
+    """A JAX-RS boolean query parameter with ``@DefaultValue("true")`` (Boolean.valueOf of the
+    text: anything but "true", in any case, is false), e.g. ``deserializeValues``."""
+    return raw is None or raw.lower() == "true"
+
+
 def read_paging(params: QueryParams) -> tuple[int | None, int | None]:
     """``firstResult`` and ``maxResults`` (query-string parameters of POST queries too)."""
     paging = read_query(params, PagingParams)

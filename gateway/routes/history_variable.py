@@ -1,8 +1,9 @@
 """The Camunda 7 ``/history/variable-instance`` resource (HistoricVariableInstanceRestService):
 the variables of running and kept process instances, with the final values of ended ones
 (see ``broker.variable_history``). GET and POST queries (+ count), ``GET {id}``,
-``GET {id}/data``. ``deserializeValues`` changes nothing: Object variables are always
-returned serialized, as by the other variable endpoints."""
+``GET {id}/data``. ``deserializeValues`` (``deserializeValue`` on ``GET {id}``, true by default)
+renders an Object serialized as ``application/json`` parsed, as the runtime variable endpoints
+do."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ from redtask.gateway import convert
 from redtask.gateway.deps import SettingsDep, StoreDep, TimezoneDep
 from redtask.gateway.dto.history_variable import HistoricVariableInstanceQueryDto
 from redtask.gateway.errors import invalid_request
-from redtask.gateway.query import body_sorting, read_paging, read_query, read_sorting
+from redtask.gateway.query import (
+    body_sorting,
+    flag_defaulting_to_true,
+    read_paging,
+    read_query,
+    read_sorting,
+)
 from redtask.gateway.responses import JSONBody, variable_data
 
 router = APIRouter(prefix="/history/variable-instance", tags=["Historic Variable Instance"])
@@ -32,12 +39,12 @@ def _from_query_string(request: Request) -> HistoricVariableInstanceQueryDto:
     return dto
 
 
-def _dto(v: HistoricVariable, tz: tzinfo, ttl_s: int) -> dict[str, Any]:
+def _dto(v: HistoricVariable, tz: tzinfo, ttl_s: int, deserialize: bool) -> dict[str, Any]:
     """HistoricVariableInstanceDto: every variable is CREATED (a deleted one is gone)."""
     i = v.instance
     removal = None if i.end is None else i.end + ttl_s * 1000
     return {
-        **convert.variables_out({v.name: v.value}, tz)[v.name],
+        **convert.variables_out({v.name: v.value}, tz, deserialize)[v.name],
         "id": v.id,
         "name": v.name,
         "processDefinitionKey": i.definition_key,
@@ -68,7 +75,8 @@ async def get_variables(
     sorting = read_sorting(params, VARIABLE_SORT)
     first, maximum = read_paging(params)
     found = await store.query_historic_variables(query, sorting, first, maximum)
-    return JSONBody([_dto(v, tz, settings.history_ttl_s) for v in found])
+    deserialize = flag_defaulting_to_true(params.get("deserializeValues"))
+    return JSONBody([_dto(v, tz, settings.history_ttl_s, deserialize) for v in found])
 
 
 @router.post("")
@@ -83,7 +91,8 @@ async def query_variables(
     sorting = body_sorting(dto.sorting, VARIABLE_SORT)
     first, maximum = read_paging(request.query_params)
     found = await store.query_historic_variables(dto.to_query(), sorting, first, maximum)
-    return JSONBody([_dto(v, tz, settings.history_ttl_s) for v in found])
+    deserialize = flag_defaulting_to_true(request.query_params.get("deserializeValues"))
+    return JSONBody([_dto(v, tz, settings.history_ttl_s, deserialize) for v in found])
 
 
 @router.get("/count")
@@ -110,9 +119,14 @@ async def _one(id: str, store: StoreDep) -> HistoricVariable:
 
 @router.get("/{id}")
 async def get_variable(
-    id: str, store: StoreDep, settings: SettingsDep, tz: TimezoneDep
+    id: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    tz: TimezoneDep,
+    deserializeValue: str | None = None,
 ) -> Response:
-    return JSONBody(_dto(await _one(id, store), tz, settings.history_ttl_s))
+    deserialize = flag_defaulting_to_true(deserializeValue)
+    return JSONBody(_dto(await _one(id, store), tz, settings.history_ttl_s, deserialize))
 
 
 @router.get("/{id}/data")

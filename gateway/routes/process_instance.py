@@ -16,7 +16,13 @@ from redtask.gateway import convert, errors
 from redtask.gateway.deps import DefinitionsDep, StoreDep, TimezoneDep
 from redtask.gateway.dto.process_instance import PatchVariablesDto, ProcessInstanceQueryDto
 from redtask.gateway.errors import invalid_request
-from redtask.gateway.query import body_sorting, read_paging, read_query, read_sorting
+from redtask.gateway.query import (
+    body_sorting,
+    flag_defaulting_to_true,
+    read_paging,
+    read_query,
+    read_sorting,
+)
 from redtask.gateway.responses import JSONBody, variable_data
 
 router = APIRouter(prefix="/process-instance", tags=["Process Instance"])
@@ -123,17 +129,14 @@ async def _modify(
     return Response(status_code=NO_CONTENT)
 
 
-def _flag(raw: str | None) -> bool:
-    """A JAX-RS boolean query parameter defaulting to true (Boolean.valueOf of the text)."""
-    return raw is None or raw.lower() == "true"
-
-
 @router.get("/{id}/variables")
 async def get_variables(
     id: str, store: StoreDep, tz: TimezoneDep, deserializeValues: str | None = None
 ) -> Response:
     variables = await _variables(id, store)
-    return JSONBody(convert.variables_out(variables, tz, _flag(deserializeValues)))
+    return JSONBody(
+        convert.variables_out(variables, tz, flag_defaulting_to_true(deserializeValues))
+    )
 
 
 @router.post("/{id}/variables", status_code=NO_CONTENT)
@@ -152,7 +155,7 @@ async def get_variable(
     values = await _variables(id, store, f"Cannot get {RESOURCE} variable {name}")
     if name not in values:
         raise invalid_request(f"{RESOURCE} variable with name {name} does not exist", 404)
-    one = convert.variables_out({name: values[name]}, tz, _flag(deserializeValue))
+    one = convert.variables_out({name: values[name]}, tz, flag_defaulting_to_true(deserializeValue))
     return JSONBody(one[name])
 
 

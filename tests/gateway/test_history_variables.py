@@ -256,3 +256,33 @@ async def test_errors(client: httpx.AsyncClient, runs: dict[str, Any]) -> None:
     )
     response = await client.get(HVI, params={"sortBy": "value", "sortOrder": "asc"})
     assert response.status_code == 400
+
+
+async def test_a_json_object_variable_is_rendered_parsed_unless_asked_not_to(
+    client: httpx.AsyncClient,
+) -> None:
+    await deploy_shipping(client)
+    serialized = '{"sku": "A-1", "qty": 2}'
+    info = {"objectTypeName": "com.example.Order", "serializationDataFormat": "application/json"}
+    instance = await start(
+        client, {"order": {"type": "Object", "value": serialized, "valueInfo": info}}
+    )
+
+    async def values(url: str, **params: str) -> list[Any]:
+        response = await client.get(url, params={"processInstanceId": instance, **params})
+        assert response.status_code == 200, response.text
+        found = response.json()
+        return [v["value"] for v in (found if isinstance(found, list) else [found])]
+
+    parsed = {"sku": "A-1", "qty": 2}
+    assert await values(HVI) == [parsed]  # deserializeValues defaults to true
+    assert await values(HVI, deserializeValues="false") == [serialized]
+    posted = await client.post(
+        f"{HVI}?deserializeValues=false", json={"processInstanceId": instance}
+    )
+    assert [v["value"] for v in posted.json()] == [serialized]
+    [variable_id] = [
+        v["id"] for v in (await client.get(HVI, params={"processInstanceId": instance})).json()
+    ]
+    assert await values(f"{HVI}/{variable_id}") == [parsed]
+    assert await values(f"{HVI}/{variable_id}", deserializeValue="false") == [serialized]
