@@ -92,6 +92,23 @@ def _wait_ready(port: int, timeout: float = 10.0) -> None:
             time.sleep(0.02)
 
 
+def cluster_port() -> int:
+    """A free port P <= 55535 whose cluster bus port P + 10000 is free too."""
+    for _ in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port > 55535:
+            continue
+        try:
+            with socket.socket() as bus:
+                bus.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 @dataclass
 class LocalCluster:
     """``masters`` masters, each with ``replicas`` replicas, slots split evenly."""
@@ -109,7 +126,7 @@ class LocalCluster:
 
     def start(self) -> LocalCluster:
         count = self.masters * (1 + self.replicas)
-        self.nodes = [Node(free_port(), self.root / f"n{i}") for i in range(count)]
+        self.nodes = [Node(cluster_port(), self.root / f"n{i}") for i in range(count)]
         try:
             for node in self.nodes:
                 _start(
