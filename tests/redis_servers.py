@@ -296,3 +296,30 @@ class LocalSentinel:
             node.stop()
         if self.master is not None:
             self.master.stop()
+
+
+def cluster_masters(url: str) -> dict[tuple[str, int], list[tuple[int, int]]]:
+    """The masters of the cluster ``url`` names and the slot ranges each serves (from the
+    first seed node that answers CLUSTER SLOTS)."""
+    from redtask.broker.redis_url import parse_redis_url
+
+    target = parse_redis_url(url)
+    for host, port in target.hosts:
+        try:
+            with redis.Redis(
+                host=host,
+                port=port,
+                password=target.password,
+                username=target.username,
+                decode_responses=True,
+                socket_timeout=5,
+            ) as c:
+                found: dict[tuple[str, int], list[tuple[int, int]]] = {}
+                for start, end, master, *_ in c.execute_command("CLUSTER", "SLOTS"):
+                    found.setdefault((str(master[0]), int(master[1])), []).append(
+                        (int(start), int(end))
+                    )
+                return found
+        except redis.ConnectionError:
+            continue
+    raise RuntimeError(f"no seed node of {url} answered")
