@@ -20,6 +20,7 @@ raise ``ReplicationTimeout`` (a 503: the change is applied on the master but not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
@@ -188,16 +189,23 @@ class RedisLayer:
                         replies.append(await connection.read_response())
                     except ResponseError as exc:
                         replies.append(exc)
-            except BaseException:
+            except BaseException as exc:
                 await connection.disconnect()
-                raise
-            finally:
                 node.release(connection)
+                if isinstance(exc, (RedisError, OSError)):
+                    await self._refresh_slots(slot_key)
+                raise
+            node.release(connection)
             if attempt or not any(isinstance(r, AskError) for r in replies):
                 break
-            # a routed command follows the redirection and refreshes the slot map
-            await client.execute_command("EXISTS", slot_key)
+            await self._refresh_slots(slot_key)
         return replies
+
+    async def _refresh_slots(self, slot_key: str) -> None:
+        """Have the cluster client learn the current slot map (after a redirection or a lost
+        node): a routed command follows MOVED and refreshes the map on connection errors."""
+        with contextlib.suppress(RedisError, OSError):
+            await cast(RedisCluster, self.client).execute_command("EXISTS", slot_key)
 
     async def replicate_slot(self, slot_key: str, marker_key: str, value: Any) -> None:
         """Wait for the replicas to confirm every change made so far in ``slot_key``'s slot

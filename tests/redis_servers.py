@@ -55,7 +55,7 @@ class Node:
                 self.process.wait()
 
 
-def _start(node: Node, *extra: str) -> None:
+def start_node(node: Node, *extra: str) -> None:
     node.directory.mkdir(parents=True, exist_ok=True)
     args = [
         find_server_binary(),
@@ -129,7 +129,7 @@ class LocalCluster:
         self.nodes = [Node(cluster_port(), self.root / f"n{i}") for i in range(count)]
         try:
             for node in self.nodes:
-                _start(
+                start_node(
                     node,
                     "--cluster-enabled",
                     "yes",
@@ -236,11 +236,11 @@ class LocalSentinel:
     def start(self) -> LocalSentinel:
         try:
             self.master = Node(free_port(), self.root / "master")
-            _start(self.master)
+            start_node(self.master)
             _wait_ready(self.master.port)
             for i in range(self.replicas):
                 node = Node(free_port(), self.root / f"replica{i}")
-                _start(node, "--replicaof", "127.0.0.1", str(self.master.port))
+                start_node(node, "--replicaof", "127.0.0.1", str(self.master.port))
                 self.replica_nodes.append(node)
             for node in self.replica_nodes:
                 _wait_ready(node.port)
