@@ -142,25 +142,45 @@ class LocalCluster:
                 )
             for node in self.nodes:
                 _wait_ready(node.port)
-            subprocess.run(
-                [
-                    redis_cli(),
-                    "--cluster",
-                    "create",
-                    *(n.address for n in self.nodes),
-                    "--cluster-replicas",
-                    str(self.replicas),
-                    "--cluster-yes",
-                ],
-                check=True,
-                capture_output=True,
-                timeout=60,
-            )
+            if self.masters < 3:  # redis-cli --cluster create wants 3 masters or more
+                self._assign_slots_by_hand()
+            else:
+                self._create_with_redis_cli()
             self.wait_healthy()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _assign_slots_by_hand(self) -> None:
+        """CLUSTER ADDSLOTS per master (redis-cli's even split) and CLUSTER MEET."""
+        if self.replicas:
+            raise ValueError("replicas need 3 masters or more")
+        per = 16384 / self.masters
+        first, cursor = 0, 0.0
+        for i, node in enumerate(self.nodes):
+            last = 16383 if i == self.masters - 1 else round(cursor + per - 1)
+            with node.client() as c:
+                c.execute_command("CLUSTER", "ADDSLOTS", *range(first, last + 1))
+                if i:
+                    c.execute_command("CLUSTER", "MEET", "127.0.0.1", self.nodes[0].port)
+            first, cursor = last + 1, cursor + per
+
+    def _create_with_redis_cli(self) -> None:
+        subprocess.run(
+            [
+                redis_cli(),
+                "--cluster",
+                "create",
+                *(n.address for n in self.nodes),
+                "--cluster-replicas",
+                str(self.replicas),
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
         """Until every live node reports cluster_state:ok with all slots assigned and every
