@@ -20,10 +20,11 @@ import pytest
 import redis
 
 from redtask.broker.embedded import free_port
+from redtask.broker.errors import ConfigurationError
 from redtask.broker.keys import Keys, key_slot
-from redtask.broker.model import NewTask
+from redtask.broker.model import NewTask, TopicRequest
 from redtask.broker.settings import Settings
-from redtask.broker.store import Store, open_store
+from redtask.broker.store import Completion, Store, open_store
 from tests.processes import gateway_process, redtask_env
 from tests.redis_servers import cluster_masters
 
@@ -216,3 +217,40 @@ async def test_redtask_up_a_direct_redis_worker_and_an_rq_bridge_run_on_the_clus
     assert codes[-1] == 0  # redtask up stopped cleanly
     assert os.path.isdir(tmp_path)  # markers of the direct worker live here
     assert len(list(tmp_path.glob("*.done"))) == 20
+
+
+async def test_scripts_flushed_on_every_master_are_loaded_again_on_each(
+    cluster_url: str, cluster_store: Store
+) -> None:
+    """As after a failover to a replica that lacks them: NOSCRIPT, then SCRIPT LOAD on every
+    master, and the calls (single and batched, on all partitions) go through."""
+    store = cluster_store
+    masters = cluster_masters(cluster_url)
+    for host, port in masters:
+        with redis.Redis(host=host, port=port) as node:
+            node.script_flush()
+    ids = await store.publish_many([NewTask("again") for _ in range(40)])
+    assert {store.keys.partition_of(i) for i in ids} == set(range(PARTITIONS))
+    for host, port in masters:
+        with redis.Redis(host=host, port=port) as node:
+            node.script_flush()
+    tasks = await store.fetch_and_lock("w", 40, [TopicRequest("again", 60_000)])
+    assert sorted(t.id for t in tasks) == sorted(ids)
+    for host, port in masters:
+        with redis.Redis(host=host, port=port) as node:
+            node.script_flush()
+    results = await store.complete_many([Completion(t.id, "w") for t in tasks])
+    assert results == [None] * 40
+    assert await store.topic_stats() == []
+
+
+async def test_a_master_that_may_evict_keys_is_refused(cluster_url: str, namespace: str) -> None:
+    host, port = list(cluster_masters(cluster_url))[-1]
+    with redis.Redis(host=host, port=port) as node:
+        node.config_set("maxmemory-policy", "allkeys-lru")
+        try:
+            with pytest.raises(ConfigurationError) as info:
+                await open_store(Settings(redis_url=cluster_url, namespace=namespace))
+            assert "has maxmemory-policy 'allkeys-lru', which can evict" in str(info.value)
+        finally:
+            node.config_set("maxmemory-policy", "noeviction")
