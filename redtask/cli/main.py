@@ -52,11 +52,14 @@ def _need_reachable_redis(command: str, settings: Settings) -> None:
     """Exit with one clear line (status 1) when Redis does not answer; the orchestrator (or
     ``redtask up``, which starts Redis first) restarts the process."""
     from redtask.broker.connection import UNREACHABLE_ERRORS
+    from redtask.broker.errors import ConfigurationError
 
     try:
         asyncio.run(_check_reachable(settings))
     except UNREACHABLE_ERRORS as exc:
         sys.exit(unreachable(command, settings, exc))
+    except ConfigurationError as exc:  # a malformed URL, an evicting server, another P
+        sys.exit(f"redtask {command}: {exc}")
 
 
 def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from redtask.broker.connection import client_for
@@ -135,3 +139,21 @@ def test_the_address_in_messages_has_no_credentials(url: str, address: str) -> N
 def test_client_for_refuses_a_bad_url_before_connecting() -> None:
     with pytest.raises(ConfigurationError, match="has no databases"):
         client_for("redis+cluster://127.0.0.1:1/3")
+
+
+@pytest.mark.parametrize("command", ["gateway", "scheduler"])
+def test_a_process_given_a_bad_url_exits_1_with_one_line(command: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDTASK_")}
+    env["REDTASK_REDIS_URL"] = "redis+cluster://u:hunter2@127.0.0.1:7000/0"
+    result = subprocess.run(
+        [sys.executable, "-m", "redtask", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"redtask {command}: a Redis Cluster has no databases: "
+        "remove '/0' from the redis+cluster:// URL\n"
+    )
