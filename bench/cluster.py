@@ -263,6 +263,39 @@ def main() -> int:
         values = rows[label]
         each = ", ".join(f"{v:,.0f}" for v in values)
         print(f"| {label} | {statistics.median(values):,.0f} | {each} |")
+    ratios = [
+        (
+            "(a) cluster, 3 masters / one Redis",
+            "(a) direct Redis, cluster, 3 masters",
+            "(a) direct Redis, one Redis",
+        ),
+        (
+            "(b) cluster, 3 masters / one Redis",
+            "(b) REST, cluster, 3 masters",
+            "(b) REST, one Redis",
+        ),
+        (
+            "(c) 2 masters / 1 master",
+            "(c) direct Redis, cluster, 2 master(s)",
+            "(c) direct Redis, cluster, 1 master(s)",
+        ),
+        (
+            "(c) 3 masters / 1 master",
+            "(c) direct Redis, cluster, 3 master(s)",
+            "(c) direct Redis, cluster, 1 master(s)",
+        ),
+        (
+            "(d) WAIT_REPLICAS=1 / WAIT_REPLICAS=0",
+            "(d) direct Redis, Sentinel, WAIT_REPLICAS=1",
+            "(d) direct Redis, Sentinel, WAIT_REPLICAS=0",
+        ),
+    ]
+    print("\n| ratio, per round (same round, same load) | median | rounds |")
+    print("|---|---:|---|")
+    for label, top, bottom in ratios:
+        each_ratio = [a / b for a, b in zip(rows[top], rows[bottom], strict=True)]
+        listed = ", ".join(f"{v:.2f}" for v in each_ratio)
+        print(f"| {label} | {statistics.median(each_ratio):.2f} | {listed} |")
     print(f"\nmachine: {cpu_model()}, {nproc()} cores, Python {python_version()}")
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
     return 0

@@ -8,7 +8,7 @@ form                                                                   mode
 ``redis+cluster://[user:pass@]host:port[,host:port…]``                  Redis Cluster (seed nodes)
 ``rediss+cluster://…``                                                  Redis Cluster over TLS
 ``redis+sentinel://[user:pass@]host:port[,host:port…]/service[/db]``    Sentinel: the master of
-``rediss+sentinel://…``                                                 ``service`` (TLS to it)
+``rediss+sentinel://…``                                                 ``service`` (TLS to all)
 =====================================================================  ==========================
 
 A cluster has no databases, so a cluster URL with a path is refused. The credentials of a
