@@ -5,7 +5,8 @@ clock, and a store per test in its own namespace.
 Every test that uses ``store`` (the broker, scheduler, process-engine and gateway suites) runs
 on three topologies: standalone with 1 and with 4 partitions, and the cluster with 8
 partitions (marked ``cluster``: ``-m cluster`` selects those runs, ``-m "not cluster"`` skips
-them). Other tests that take ``partitions`` run on the standalone ones."""
+them), but for the input-validation modules in ``STANDALONE_ONLY``. Other tests that take
+``partitions`` run on the standalone ones."""
 
 from __future__ import annotations
 
@@ -80,9 +81,30 @@ STANDALONE = [
 CLUSTER = pytest.param(Topology(True, 8), id="cluster-p8", marks=pytest.mark.cluster)
 
 
+# input validation and the HTTP surface (answered before the topology can matter): their
+# store runs standalone only, which keeps the cluster runs to what reaches Redis
+STANDALONE_ONLY = frozenset(
+    {
+        "tests.broker.test_bad_input",
+        "tests.gateway.test_auth",
+        "tests.gateway.test_auth_docs",
+        "tests.gateway.test_bad_input_edges",
+        "tests.gateway.test_date_bounds",
+        "tests.gateway.test_docs",
+        "tests.gateway.test_lone_surrogates",
+        "tests.gateway.test_query_reader",
+        "tests.gateway.test_ready_token",
+        "tests.gateway.test_route_answers",
+        "tests.gateway.test_task_operation_arguments",
+    }
+)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "topology" in metafunc.fixturenames:
-        uses_store = "store" in metafunc.fixturenames
+        uses_store = (
+            "store" in metafunc.fixturenames and metafunc.module.__name__ not in STANDALONE_ONLY
+        )
         metafunc.parametrize(
             "topology", [*STANDALONE, CLUSTER] if uses_store else STANDALONE, indirect=True
         )
