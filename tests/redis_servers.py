@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from redtask.broker.embedded import find_server_binary, free_port
+from redtask.broker.embedded import die_with_parent, find_server_binary, free_port
 
 
 def redis_cli() -> str:
@@ -77,7 +77,12 @@ def start_node(node: Node, *extra: str) -> None:
         str(node.directory / "redis.log"),
         *extra,
     ]
-    node.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+    node.process = subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=die_with_parent,  # a killed test run takes its servers with it
+    )
 
 
 def _wait_ready(port: int, timeout: float = 10.0) -> None:
@@ -280,6 +285,7 @@ class LocalSentinel:
                     [find_server_binary(), str(conf), "--sentinel"],
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
+                    preexec_fn=die_with_parent,
                 )
                 self.sentinels.append(node)
             for node in self.sentinels:

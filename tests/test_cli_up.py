@@ -48,13 +48,17 @@ def _alive(pid: int) -> bool:
 
 @contextmanager
 def running_up(data_dir: Path, port: int, *extra: str) -> Iterator[Up]:
-    proc = subprocess.Popen(
-        [*REDTASK, "up", "--port", str(port), "--data-dir", str(data_dir), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=_env(),
-    )
+    """``redtask up`` until its banner; its stderr (and its children's) goes to a file beside
+    the data directory, shown when the banner never comes."""
+    errors = data_dir.with_name(data_dir.name + ".stderr")
+    with errors.open("a") as stderr:
+        proc = subprocess.Popen(
+            [*REDTASK, "up", "--port", str(port), "--data-dir", str(data_dir), *extra],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=_env(),
+        )
     assert proc.stdout is not None
     try:
         lines = []
@@ -64,6 +68,9 @@ def running_up(data_dir: Path, port: int, *extra: str) -> Iterator[Up]:
             lines.append(line)
             if line.startswith("Press Ctrl-C"):
                 break
+        if not any(line.startswith("Press Ctrl-C") for line in lines):
+            proc.wait(30)
+            lines.append(errors.read_text()[-4000:])
         yield Up(proc, "".join(lines))
     finally:
         if proc.poll() is None:
