@@ -78,6 +78,7 @@ class EmbeddedRedis:
         host: str = "127.0.0.1",
         fsync: str = "everysec",
         tied_to_parent: bool = False,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         if fsync not in FSYNC_POLICIES:
             raise EmbeddedRedisError(f"appendfsync must be one of {FSYNC_POLICIES}, not {fsync!r}")
@@ -86,6 +87,7 @@ class EmbeddedRedis:
         self.port = port
         self.fsync = fsync
         self.tied_to_parent = tied_to_parent
+        self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -117,6 +119,7 @@ class EmbeddedRedis:
             "no",
             "--logfile",
             str(log_file),
+            *self.extra_args,
         ]
         # own session: a Ctrl-C meant for `redtask up` must not stop Redis before its clients
         self.process = subprocess.Popen(
@@ -158,6 +161,141 @@ class EmbeddedRedis:
             self.process.wait()
 
     def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+SLOTS = 16384
+CLUSTER_MAX_PORT = 55535  # a node's cluster bus listens on its port + 10000
+
+
+def cluster_free_port(host: str = "127.0.0.1") -> int:
+    """A free port whose cluster bus port (+ 10000) is free too."""
+    for _ in range(1000):
+        port = free_port(host)
+        if port > CLUSTER_MAX_PORT:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind((host, port + 10000))
+            except OSError:
+                continue
+        return port
+    raise EmbeddedRedisError("no free port pair for a cluster node")
+
+
+class EmbeddedCluster:
+    """A Redis Cluster of ``masters`` private redis-servers (no replicas), each with AOF in
+    ``data_dir/node<i>``, slots split evenly as `redis-cli --cluster create` does. The ports
+    are recorded in ``data_dir/ports`` on the first start, since each node's ``nodes.conf``
+    names them: a restart on the same directory brings the same cluster back."""
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        masters: int,
+        base_port: int = 0,
+        fsync: str = "everysec",
+        tied_to_parent: bool = False,
+    ) -> None:
+        if masters < 1:
+            raise EmbeddedRedisError("a cluster needs at least one master")
+        self.data_dir = Path(data_dir).resolve()
+        self.masters = masters
+        self.base_port = base_port
+        self.fsync = fsync
+        self.tied_to_parent = tied_to_parent
+        self.nodes: list[EmbeddedRedis] = []
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"{n.host}:{n.port}" for n in self.nodes)
+
+    def _ports(self) -> list[int]:
+        recorded = self.data_dir / "ports"
+        if recorded.exists():
+            ports = [int(p) for p in recorded.read_text().split()]
+            if len(ports) != self.masters:
+                raise EmbeddedRedisError(
+                    f"{self.data_dir} holds a cluster of {len(ports)} masters, not {self.masters}"
+                )
+            return ports
+        if self.base_port:
+            ports = [self.base_port + i for i in range(self.masters)]
+        else:
+            ports = [cluster_free_port() for _ in range(self.masters)]
+        if any(p > CLUSTER_MAX_PORT for p in ports):
+            raise EmbeddedRedisError(f"cluster node ports must be {CLUSTER_MAX_PORT} or less")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        recorded.write_text(" ".join(map(str, ports)) + "\n")
+        return ports
+
+    def start(self, timeout: float = 30.0) -> EmbeddedCluster:
+        try:
+            for i, port in enumerate(self._ports()):
+                directory = self.data_dir / f"node{i}"
+                node = EmbeddedRedis(
+                    directory,
+                    port=port,
+                    fsync=self.fsync,
+                    tied_to_parent=self.tied_to_parent,
+                    extra_args=(
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        str(directory / "nodes.conf"),
+                        "--cluster-node-timeout",
+                        "5000",
+                    ),
+                )
+                self.nodes.append(node)
+                node.start(timeout)
+            if not any(self._info(n).get("cluster_slots_assigned", "0") != "0" for n in self.nodes):
+                self._assign_slots()
+            self._wait_ok(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _info(self, node: EmbeddedRedis) -> dict[str, str]:
+        with redis.Redis(host=node.host, port=node.port, decode_responses=True) as client:
+            text = str(client.execute_command("CLUSTER", "INFO"))
+        return dict(line.split(":", 1) for line in text.split() if ":" in line)
+
+    def _assign_slots(self) -> None:
+        """CLUSTER ADDSLOTS of an equal share per master, then CLUSTER MEET the first."""
+        per = SLOTS / self.masters
+        first, cursor = 0, 0.0
+        for i, node in enumerate(self.nodes):
+            last = SLOTS - 1 if i == self.masters - 1 else round(cursor + per - 1)
+            with redis.Redis(host=node.host, port=node.port) as client:
+                client.execute_command("CLUSTER", "ADDSLOTS", *range(first, last + 1))
+                if i:
+                    first_node = self.nodes[0]
+                    client.execute_command("CLUSTER", "MEET", first_node.host, first_node.port)
+            first, cursor = last + 1, cursor + per
+
+    def _wait_ok(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            infos = [self._info(n) for n in self.nodes]
+            if all(
+                i.get("cluster_state") == "ok" and i.get("cluster_known_nodes") == str(self.masters)
+                for i in infos
+            ):
+                return
+            if time.monotonic() > deadline:
+                raise EmbeddedRedisError(f"the cluster did not become ready within {timeout}s")
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for node in self.nodes:
+            node.stop(timeout)
+
+    def __enter__(self) -> EmbeddedCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -1,9 +1,20 @@
 """The Redis key schema: the one place that formats key names.
 
-Every key of partition ``p`` starts with the hash tag ``{ns:p}``, so every script touches a single
-slot and Redis Cluster works by construction. Scripts receive the partition prefix
-``{ns:p}:`` as ``KEYS[1]`` and build the same names with ``scripts/_keys.lua``; a test checks
+Every key of partition ``p`` starts with the partition's hash tag, so every script touches a
+single slot and Redis Cluster works by construction. Scripts receive the partition prefix
+``{tag}:`` as ``KEYS[1]`` and build the same names with ``scripts/_keys.lua``; a test checks
 that both agree (``tests/broker/test_keys.py``).
+
+Hash tags (``TagScheme``, recorded in ``ns:config`` field ``tags`` when a namespace is created):
+
+- ``spread`` (every namespace created since it exists): partition ``p`` of ``P`` uses the tag
+  ``ns:p`` or ``ns:p.n``, with the smallest ``n >= 0`` whose CRC16 slot lies in the middle half
+  of the p-th of P equal slot ranges. Cluster masters own equal contiguous slot ranges, so
+  P = k * M partitions land k on each of M masters (``{ns:p}`` alone can land 8 partitions
+  5/2/1 on 3 masters). Deterministic: every process computes the same tags.
+- ``legacy``: the tag ``ns:p``, for namespaces whose config has no ``tags`` field (created
+  before the spread scheme). Their keys keep their names, so their data stays readable; in a
+  cluster they work, only less evenly spread.
 
 Per partition (``P`` = ``{ns:p}:``):
 
@@ -43,8 +54,8 @@ key                        type    content
                                    execution waits in a receive task or message catch event
 =========================  ======  ==========================================================
 
-Global (no hash tag, read-mostly): ``ns:config`` HASH (``partitions``), the wake-up pub/sub
-channel ``ns:wake`` (message = topic name) and scheduler heartbeats ``ns:scheduler:<id>``.
+Global (no hash tag, read-mostly): ``ns:config`` HASH (``partitions``, ``tags``), the wake-up
+pub/sub channel ``ns:wake`` (message = topic name) and scheduler heartbeats ``ns:scheduler:<id>``.
 
 Deployments and process definitions (``broker.definitions``) share the one hash tag ``{ns}``
 (``G`` = ``{ns}:``), so a deployment is written by one MULTI/EXEC in one slot. User-chosen parts
@@ -60,25 +71,67 @@ key                            type    content
 ``G pd:<id>``                  STRING  a process definition record (JSON)
 ``G pds``                      SET     every process definition id
 ``G pdv:<tenant>:<key>``       ZSET    definition ids of one key and tenant, score = version
+``G sync``                     STRING  written after a deployment change when replicas must
+                                       confirm it (``REDTASK_WAIT_REPLICAS``): WAIT covers it
 =============================  ======  =====================================================
 """
 
 from __future__ import annotations
 
+import binascii
+import functools
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import quote
+
+TagScheme = Literal["spread", "legacy"]
+TAG_SCHEMES: tuple[TagScheme, ...] = ("spread", "legacy")
+SLOTS = 16384
+_MAX_TAG_TRIES = 1 << 20  # never reached: a window of w slots is hit every 16384/w tries
+
+
+def key_slot(tag: str) -> int:
+    """The Redis Cluster slot of a hash tag (CRC16/XMODEM modulo 16384)."""
+    return binascii.crc_hqx(tag.encode(), 0) % SLOTS
+
+
+@functools.lru_cache(maxsize=256)
+def spread_tags(namespace: str, partitions: int) -> tuple[str, ...]:
+    """The ``spread`` scheme's tag of each partition (see the module docstring)."""
+    tags = []
+    for p in range(partitions):
+        low, high = p * SLOTS // partitions, (p + 1) * SLOTS // partitions
+        quarter = (high - low) // 4
+        first, last = low + quarter, high - 1 - quarter
+        for n in range(_MAX_TAG_TRIES):
+            tag = f"{namespace}:{p}" if n == 0 else f"{namespace}:{p}.{n}"
+            if first <= key_slot(tag) <= last:
+                tags.append(tag)
+                break
+        else:  # pragma: no cover - CRC16 would have to avoid a slot window for 2^20 tries
+            raise RuntimeError(f"no hash tag found for partition {p} of {partitions}")
+    return tuple(tags)
 
 
 @dataclass(frozen=True, slots=True)
 class Keys:
-    """Key names for one namespace with ``partitions`` partitions."""
+    """Key names for one namespace with ``partitions`` partitions and hash tags of ``tags``."""
 
     namespace: str = "redtask"
     partitions: int = 1
+    tags: TagScheme = "spread"
+    _prefixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.tags == "legacy":
+            names = tuple(f"{self.namespace}:{p}" for p in range(self.partitions))
+        else:
+            names = spread_tags(self.namespace, self.partitions)
+        object.__setattr__(self, "_prefixes", tuple(f"{{{t}}}:" for t in names))
 
     def prefix(self, partition: int) -> str:
-        return f"{{{self.namespace}:{partition}}}:"
+        return self._prefixes[partition]
 
     def partition_of(self, entity_id: str) -> int:
         """The partition that owns a task or process instance id."""

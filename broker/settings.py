@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from redtask.broker.redis_url import redis_address
 
 
 class Settings(BaseSettings):
@@ -14,7 +15,9 @@ class Settings(BaseSettings):
 
     redis_url: str | None = Field(
         default=None,
-        description="redis://, rediss:// or unix:// URL; unset = `redtask up` embeds a server",
+        description="redis://, rediss://, unix://, redis+cluster://, rediss+cluster://, "
+        "redis+sentinel:// or rediss+sentinel:// URL (broker/redis_url.py); "
+        "unset = `redtask up` embeds a server",
     )
     redis_max_connections: int = Field(
         default=200, ge=1, description="Redis connections per process; more requests wait"
@@ -27,6 +30,15 @@ class Settings(BaseSettings):
     )
     redis_connect_timeout_s: float = Field(
         default=2.0, gt=0, description="longest wait to connect to Redis"
+    )
+    wait_replicas: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="replicas every state change must reach (WAIT) before it is acknowledged",
+    )
+    wait_replicas_timeout_ms: int = Field(
+        default=1_000, ge=1, description="how long a state change waits for its replicas (503)"
     )
     redis_startup_wait_s: float = Field(
         default=30.0,
@@ -82,17 +94,6 @@ class Settings(BaseSettings):
     )
 
     def redis_address(self) -> str:
-        """Where ``redis_url`` points, without credentials: ``host:port`` or a socket path."""
+        """Where ``redis_url`` points, without credentials: ``host:port``, a socket path, or
+        the seed nodes / sentinels (and service) of a cluster or Sentinel URL."""
         return redis_address(self.redis_url or "")
-
-
-def redis_address(url: str) -> str:
-    """Where a Redis URL points, without credentials: ``host:port`` or a socket path."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return parts.path
-    try:
-        port = parts.port or 6379
-    except ValueError:  # not a number: the client will say so
-        port = 6379
-    return f"{parts.hostname or 'localhost'}:{port}"

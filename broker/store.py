@@ -90,12 +90,20 @@ class Store:
     replaced; it is the gateway's hook (and tests serve models that were never deployed).
     """
 
-    def __init__(self, client: Client, settings: Settings, clock: Clock = wall_clock_ms) -> None:
+    def __init__(
+        self,
+        client: Client,
+        settings: Settings,
+        clock: Clock = wall_clock_ms,
+        keys: Keys | None = None,
+    ) -> None:
         self.redis = client
         self.settings = settings
-        self.keys = keys = Keys(settings.namespace, settings.partitions)
+        # open_store passes the keys with the namespace's recorded hash-tag scheme; without
+        # them the store assumes a namespace created by this version (spread tags)
+        self.keys = keys = keys or Keys(settings.namespace, settings.partitions)
         self._clock = now = SharedClock(clock)
-        self.db = db = RedisLayer(client)
+        self.db = db = RedisLayer(client, settings.wait_replicas, settings.wait_replicas_timeout_ms)
         self.repository = repo = InstanceRepository(db, keys, settings, now)
         definition_reads = DefinitionReads(db, keys)
         self.executor = Executor(repo, definition_reads.get_model)
@@ -260,4 +268,5 @@ async def open_store(
     if not settings.redis_url:
         raise InvalidArgument("no Redis URL configured (set REDTASK_REDIS_URL)")
     keys = Keys(settings.namespace, settings.partitions)
-    return Store(await connect(settings.redis_url, keys, settings, wait_s), settings, clock)
+    client, keys = await connect(settings.redis_url, keys, settings, wait_s)
+    return Store(client, settings, clock, keys)

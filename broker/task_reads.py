@@ -72,7 +72,7 @@ class TaskReads:
             pattern = self.keys.task_pattern(partition)
             cut = len(pattern) - 1
             batch: list[str] = []
-            async for key in self.db.scan(pattern, 1000):
+            async for key in self.db.scan(pattern, 1000, self.keys.prefix(partition)):
                 batch.append(key)
                 if len(batch) >= 500:
                     await self._load_into(seen, batch, cut)

@@ -27,7 +27,7 @@ class Up:
     def __init__(self, proc: subprocess.Popen[str], banner: str) -> None:
         self.proc = proc
         self.banner = banner
-        found = re.search(r"Redis\s+redis://127.0.0.1:(\d+)/0", banner)
+        found = re.search(r"Redis\s+redis(?:\+cluster)?://127.0.0.1:(\d+)", banner)
         assert found, banner
         self.redis_port = int(found.group(1))
         self.children = [int(pid) for pid in _children(proc.pid)]
@@ -48,13 +48,17 @@ def _alive(pid: int) -> bool:
 
 @contextmanager
 def running_up(data_dir: Path, port: int, *extra: str) -> Iterator[Up]:
-    proc = subprocess.Popen(
-        [*REDTASK, "up", "--port", str(port), "--data-dir", str(data_dir), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=_env(),
-    )
+    """``redtask up`` until its banner; its stderr (and its children's) goes to a file beside
+    the data directory, shown when the banner never comes."""
+    errors = data_dir.with_name(data_dir.name + ".stderr")
+    with errors.open("a") as stderr:
+        proc = subprocess.Popen(
+            [*REDTASK, "up", "--port", str(port), "--data-dir", str(data_dir), *extra],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=_env(),
+        )
     assert proc.stdout is not None
     try:
         lines = []
@@ -64,6 +68,9 @@ def running_up(data_dir: Path, port: int, *extra: str) -> Iterator[Up]:
             lines.append(line)
             if line.startswith("Press Ctrl-C"):
                 break
+        if not any(line.startswith("Press Ctrl-C") for line in lines):
+            proc.wait(30)
+            lines.append(errors.read_text()[-4000:])
         yield Up(proc, "".join(lines))
     finally:
         if proc.poll() is None:
@@ -122,6 +129,44 @@ def test_a_second_up_on_a_busy_port_refuses_before_starting_anything(tmp_path: P
         assert "redtask is up" not in result.stdout
         assert redis_servers_on(tmp_path / "second" / "redis") == []
         assert first.proc.poll() is None
+
+
+def test_up_with_an_embedded_cluster_keeps_its_tasks_across_a_restart(tmp_path: Path) -> None:
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/engine-rest"
+    with running_up(tmp_path, port, "--cluster", "3") as up:
+        assert "3 masters, 6 partitions" in up.banner, up.banner
+        ports = [int(p) for p in (tmp_path / "cluster" / "ports").read_text().split()]
+        assert len(ports) == 3 and up.redis_port == ports[0]
+        for node_port in ports:
+            with redis.Redis(port=node_port, decode_responses=True) as node:
+                info = node.execute_command("CLUSTER", "INFO")
+                assert "cluster_state:ok" in info and "cluster_known_nodes:3" in info
+                assert node.config_get("appendonly") == {"appendonly": "yes"}
+        published = httpx.post(f"http://127.0.0.1:{port}/redtask/topics/kept/tasks", json=[{}] * 12)
+        assert published.status_code == 201
+        ids = published.json()["ids"]
+    with running_up(tmp_path, port, "--cluster", "3") as again:
+        assert [int(p) for p in (tmp_path / "cluster" / "ports").read_text().split()] == ports
+        found = httpx.get(f"{api}/external-task", params={"topicName": "kept"}).json()
+        assert sorted(t["id"] for t in found) == sorted(ids)
+        assert again.proc.poll() is None
+
+
+def test_up_refuses_another_master_count_on_a_cluster_data_dir(tmp_path: Path) -> None:
+    with running_up(tmp_path, free_port(), "--cluster", "1"):
+        pass
+    result = subprocess.run(
+        [*REDTASK, "up", "--port", str(free_port()), "--data-dir", str(tmp_path), "--cluster", "2"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        f"redtask up: {tmp_path.resolve() / 'cluster'} holds a cluster of 1 masters, not 2"
+    )
 
 
 def test_the_data_dir_is_free_again_once_up_stops(tmp_path: Path) -> None:

@@ -102,13 +102,13 @@ USER_WORKER = """
 
 
 async def test_a_user_module_named_worker_beside_one_named_broker_runs_as_a_worker(
-    store: Store, redis_url: str, tmp_path: Path
+    store: Store, store_url: str, tmp_path: Path
 ) -> None:
     topic = f"user-{tmp_path.name}"
     (tmp_path / "worker.py").write_text(textwrap.dedent(USER_WORKER).replace("TOPIC", topic))
     (tmp_path / "broker.py").write_text("def double(n: int) -> int:\n    return 2 * n\n")
     task_id = await store.publish(NewTask(topic, variables={"n": {"value": 21, "type": "Integer"}}))
-    env = redtask_env(redis_url, store.settings.namespace, store.settings.partitions)
+    env = redtask_env(store_url, store.settings.namespace, store.settings.partitions)
     redtask = Path(sys.executable).with_name("redtask")
     command = [str(redtask), "worker", "worker:app", "--transport", "redis"]
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)

@@ -52,11 +52,14 @@ def _need_reachable_redis(command: str, settings: Settings) -> None:
     """Exit with one clear line (status 1) when Redis does not answer; the orchestrator (or
     ``redtask up``, which starts Redis first) restarts the process."""
     from redtask.broker.connection import UNREACHABLE_ERRORS
+    from redtask.broker.errors import ConfigurationError
 
     try:
         asyncio.run(_check_reachable(settings))
     except UNREACHABLE_ERRORS as exc:
         sys.exit(unreachable(command, settings, exc))
+    except ConfigurationError as exc:  # a malformed URL, an evicting server, another P
+        sys.exit(f"redtask {command}: {exc}")
 
 
 def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
@@ -152,6 +155,13 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from redtask.cli.stack import Stack
 
@@ -163,6 +173,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         redis_port=args.redis_port,
         log_level=args.log_level,
         fsync=args.fsync,
+        cluster=args.cluster,
     ).run()
 
 
@@ -286,6 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="everysec",
         help="the embedded Redis's appendfsync: everysec (default) may lose the last second of "
         "writes if the machine fails; always fsyncs each write before answering (slower)",
+    )
+    up.add_argument(
+        "--cluster",
+        type=_positive,
+        default=0,
+        metavar="M",
+        help="embed a Redis Cluster of M masters instead of one Redis (AOF in "
+        "DATA_DIR/cluster; nodes on --redis-port and the M-1 ports above it, else free ones, "
+        "kept across restarts); REDTASK_PARTITIONS defaults to 2 x M",
     )
     up.set_defaults(func=cmd_up)
 

@@ -27,7 +27,12 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from redtask.broker.embedded import EmbeddedRedis, EmbeddedRedisError, die_with_parent
+from redtask.broker.embedded import (
+    EmbeddedCluster,
+    EmbeddedRedis,
+    EmbeddedRedisError,
+    die_with_parent,
+)
 from redtask.broker.settings import Settings
 
 LOCK_FILE = "redtask.lock"
@@ -83,6 +88,7 @@ class Stack:
         redis_port: int = 0,
         log_level: str = "INFO",
         fsync: str = "everysec",
+        cluster: int = 0,
     ) -> None:
         self.host = host
         self.port = port
@@ -90,6 +96,7 @@ class Stack:
         self.redis_port = redis_port
         self.log_level = log_level
         self.fsync = fsync
+        self.cluster = cluster  # masters of an embedded Redis Cluster; 0 = one Redis
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.stopping = False
         self.run_token = secrets.token_hex(16)
@@ -127,11 +134,19 @@ class Stack:
         # Ctrl-C, kill and a closed terminal all stop the stack in order
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
+        if redis_url and self.cluster:
+            print(
+                "redtask up: --cluster starts an embedded cluster; unset REDTASK_REDIS_URL "
+                "to use it (or drop --cluster to use that Redis)",
+                file=sys.stderr,
+            )
+            return 1
         try:
             lock = None if redis_url else lock_data_dir(self.data_dir)
             check_port_free(self.host, self.port, "the gateway")
             if not redis_url and self.redis_port:
-                check_port_free("127.0.0.1", self.redis_port, "the Redis")
+                for offset in range(max(1, self.cluster)):
+                    check_port_free("127.0.0.1", self.redis_port + offset, "the Redis")
         except StackError as exc:
             print(f"redtask up: {exc}", file=sys.stderr)
             return 1
@@ -142,20 +157,32 @@ class Stack:
                 lock.close()
 
     def _run(self, settings: Settings, redis_url: str | None) -> int:
-        embedded: EmbeddedRedis | None = None
+        embedded: EmbeddedRedis | EmbeddedCluster | None = None
+        env = dict(os.environ)
         if not redis_url:
             try:
-                embedded = EmbeddedRedis(
-                    self.data_dir / "redis",
-                    port=self.redis_port,
-                    fsync=self.fsync,
-                    tied_to_parent=True,
-                ).start()
+                if self.cluster:
+                    embedded = EmbeddedCluster(
+                        self.data_dir / "cluster",
+                        self.cluster,
+                        base_port=self.redis_port,
+                        fsync=self.fsync,
+                        tied_to_parent=True,
+                    ).start()
+                    # two partitions a master unless configured (fixed once data exists)
+                    env.setdefault("REDTASK_PARTITIONS", str(2 * self.cluster))
+                else:
+                    embedded = EmbeddedRedis(
+                        self.data_dir / "redis",
+                        port=self.redis_port,
+                        fsync=self.fsync,
+                        tied_to_parent=True,
+                    ).start()
             except EmbeddedRedisError as exc:
                 print(f"redtask up: {exc}", file=sys.stderr)
                 return 1
             redis_url = embedded.url
-        env = dict(os.environ, REDTASK_REDIS_URL=redis_url, REDTASK_RUN_TOKEN=self.run_token)
+        env.update(REDTASK_REDIS_URL=redis_url, REDTASK_RUN_TOKEN=self.run_token)
         code = 0
         try:
             self._spawn("scheduler", "scheduler", env=env)
@@ -173,6 +200,8 @@ class Stack:
                 if embedded
                 else "external"
             )
+            if isinstance(embedded, EmbeddedCluster):
+                where += f"; {self.cluster} masters, {env['REDTASK_PARTITIONS']} partitions"
             print(
                 "redtask is up\n"
                 f"  REST API   http://{self._display_host()}:{self.port}"

@@ -22,13 +22,13 @@ async def _publish(store: Store) -> list[str]:
     return ids
 
 
-def _run_clients(store: Store, redis_url: str, lock_ms: int, abandon_every: int) -> list[Delivery]:
+def _run_clients(store: Store, store_url: str, lock_ms: int, abandon_every: int) -> list[Delivery]:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(CLIENTS, mp_context=ctx) as pool:
         futures = [
             pool.submit(
                 fetch_until_idle,
-                redis_url,
+                store_url,
                 store.settings.namespace,
                 store.keys.partitions,
                 f"worker-{n}",
@@ -41,11 +41,11 @@ def _run_clients(store: Store, redis_url: str, lock_ms: int, abandon_every: int)
 
 
 async def test_eight_clients_never_get_the_same_task_and_every_task_is_delivered(
-    redis_url: str, store: Store
+    store_url: str, store: Store
 ) -> None:
     store.clock = wall_clock_ms
     ids = await _publish(store)
-    deliveries = _run_clients(store, redis_url, lock_ms=120_000, abandon_every=0)
+    deliveries = _run_clients(store, store_url, lock_ms=120_000, abandon_every=0)
     delivered = [d[0] for d in deliveries]
     assert len(delivered) == TASKS
     assert set(delivered) == set(ids)
@@ -53,13 +53,13 @@ async def test_eight_clients_never_get_the_same_task_and_every_task_is_delivered
 
 
 async def test_a_task_comes_back_only_after_its_lease_and_never_twice_under_one(
-    redis_url: str, store: Store
+    store_url: str, store: Store
 ) -> None:
     """Every 50th task is abandoned with a 300 ms lease; only those are delivered again,
     each re-delivery starts after the previous lease ended and carries a higher token."""
     store.clock = wall_clock_ms
     ids = await _publish(store)
-    deliveries = _run_clients(store, redis_url, lock_ms=300, abandon_every=50)
+    deliveries = _run_clients(store, store_url, lock_ms=300, abandon_every=50)
     by_task: dict[str, list[Delivery]] = defaultdict(list)
     for d in deliveries:
         by_task[d[0]].append(d)

@@ -18,10 +18,10 @@ from redtask.broker.store import Store, wall_clock_ms
 
 
 @pytest.fixture
-def scheduler(redis_url: str, store: Store) -> Iterator[subprocess.Popen[bytes]]:
+def scheduler(store_url: str, store: Store) -> Iterator[subprocess.Popen[bytes]]:
     env = dict(
         os.environ,
-        REDTASK_REDIS_URL=redis_url,
+        REDTASK_REDIS_URL=store_url,
         REDTASK_NAMESPACE=store.settings.namespace,
         REDTASK_PARTITIONS=str(store.keys.partitions),
         REDTASK_SCHEDULER_INTERVAL_MS="20",
@@ -68,7 +68,7 @@ KILLED_WORKER = textwrap.dedent(
 
 
 async def test_the_task_of_a_killed_worker_is_redelivered_after_its_lease(
-    redis_url: str, real_time_store: Store, scheduler: subprocess.Popen[bytes]
+    store_url: str, real_time_store: Store, scheduler: subprocess.Popen[bytes]
 ) -> None:
     store = real_time_store
     [task_id] = await store.publish_many([NewTask("jobs")])
@@ -77,7 +77,7 @@ async def test_the_task_of_a_killed_worker_is_redelivered_after_its_lease(
             sys.executable,
             "-c",
             KILLED_WORKER,
-            redis_url,
+            store_url,
             store.settings.namespace,
             str(store.keys.partitions),
         ],

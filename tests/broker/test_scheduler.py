@@ -9,6 +9,7 @@ from redtask.broker.model import NewTask, TopicRequest, TopicStats
 from redtask.broker.scheduler import Scheduler
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store
+from tests.broker.scripts.helpers import wake_messages
 from tests.conftest import FakeClock
 
 
@@ -102,15 +103,14 @@ async def test_the_sweep_publishes_a_wake_up_for_each_topic_it_refills(
 ) -> None:
     await _lock_all(store, "a", 2, 1_000)
     await _lock_all(store, "b", 1, 5_000)
-    pubsub = store.redis.pubsub()
-    await pubsub.subscribe(store.keys.wake_channel)
-    await pubsub.get_message(timeout=1)  # the subscribe confirmation
     clock.advance(1_001)
-    assert await store.sweep() == (2, False)
-    woken = []
-    while message := await pubsub.get_message(timeout=0.3):
-        woken.append(message["data"])
+    swept = []
+
+    async def sweep() -> None:
+        swept.append(await store.sweep())
+
+    woken = await wake_messages(store, sweep)
+    assert swept == [(2, False)]
     # one wake-up per partition that refilled the topic; "b" is still locked
     assert set(woken) == {"a"}
     assert 1 <= len(woken) <= store.keys.partitions
-    await pubsub.aclose()

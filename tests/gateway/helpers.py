@@ -12,6 +12,7 @@ from xml.sax.saxutils import quoteattr
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio.cluster import RedisCluster
 
 from redtask.broker.definition_model import DeploymentRequest, ProcessDefinition, Resource
 from redtask.broker.definitions import Definitions
@@ -49,9 +50,17 @@ def same_partition_ids(store: Store, count: int, partition: int = 0) -> list[str
 
 
 async def wake_listener_subscribed(store: Store) -> None:
-    """Wait until a gateway's wake-up listener has subscribed to the store's channel."""
+    """Wait until a gateway's wake-up listener has subscribed to the store's channel (in a
+    cluster on any node: each node counts its own subscribers)."""
+    channel = store.keys.wake_channel
     for _ in range(1000):
-        [(_, subscribers)] = await store.redis.pubsub_numsub(store.keys.wake_channel)
+        if isinstance(store.redis, RedisCluster):
+            subscribers = 0
+            for node in store.redis.get_nodes():
+                [(_, count)] = await store.redis.pubsub_numsub(channel, target_nodes=node)
+                subscribers += count
+        else:
+            [(_, subscribers)] = await store.redis.pubsub_numsub(channel)
         if subscribers:
             return
         await asyncio.sleep(0.002)
