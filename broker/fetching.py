@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -38,10 +39,17 @@ def lua_filters(t: TopicRequest) -> dict[str, Any] | None:
     elif t.without_tenant_id:
         f["wt"] = True
     if t.process_variables:
-        f["pv"] = {
-            name: orjson.dumps(value).decode() for name, value in t.process_variables.items()
-        }
+        f["pv"] = {name: _json_text(value) for name, value in t.process_variables.items()}
     return f or None
+
+
+def _json_text(value: Any) -> str:
+    """A filter value as JSON text; an integer beyond 64 bits (which no stored variable holds,
+    so it matches nothing) is written by the standard library, which orjson refuses."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def fetched_view(

@@ -261,6 +261,17 @@ async def test_process_variables_that_match_nothing_fetch_nothing(client, publis
     assert await fetch(client, fetch_body(topic("t", processVariables={"a": "y"}))) == []
 
 
+@pytest.mark.parametrize("huge", [2**64, -(2**63) - 1, [2**70], {"n": 10**30}])
+async def test_process_variables_beyond_64_bit_integers_match_nothing(client, publish, huge):
+    """No variable holds an integer outside Long's range: such a filter fetches nothing."""
+    await publish("t", variables={"a": {"type": "Long", "value": 2**63 - 1}})
+    small = await publish("t", variables={"b": {"type": "Integer", "value": 2}})
+
+    assert await fetch(client, fetch_body(topic("t", processVariables={"a": huge}))) == []
+    ids = await fetched_ids(client, fetch_body(topic("t", processVariables={"a": huge, "b": 2})))
+    assert ids == [small]
+
+
 async def test_tenant_id_in_selects_those_tenants(client, publish):
     one = await publish("t", tenant_id="one")
     two = await publish("t", tenant_id="two")
