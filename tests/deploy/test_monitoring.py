@@ -128,7 +128,7 @@ def test_every_render_with_the_component_ships_exactly_these_rules_and_this_dash
     rendered: dict[str, list[Obj]],
 ) -> None:
     with_component = monitored(rendered)
-    assert len(with_component) == 6  # 4 combinations, dev and production
+    assert len(with_component) == 10  # 8 combinations, dev and production
     dashboard_json = (MONITORING / "grafana-dashboard.json").read_text()
     for name, objects in rendered.items():
         rules = of_kind(objects, "PrometheusRule")

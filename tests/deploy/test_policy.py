@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from redtask.broker.redis_url import parse_redis_url
 from redtask.broker.settings import Settings
 from redtask.cli.main import build_parser
 from redtask.cli.worker import load_worker
@@ -20,11 +21,14 @@ from tests.deploy.kube import (
     containers,
     named,
     of_kind,
+    pod_owners,
     pod_spec,
+    port_names,
     secret_values,
     selects,
     workloads,
 )
+from tests.deploy.local_pods import expand
 
 REDIS_URL = "$(REDIS_SCHEME)://$(REDIS_USERNAME):$(REDIS_PASSWORD)@$(REDIS_ADDRESS)/$(REDIS_DB)"
 GATEWAY_DRAIN_S = 10  # uvicorn's timeout_graceful_shutdown in redtask/gateway/server.py
@@ -41,7 +45,7 @@ def is_redtask(container: Obj) -> bool:
 def test_every_container_is_hardened_bounded_and_probed(rendered: dict[str, list[Obj]]) -> None:
     seen = 0
     for name, objects in rendered.items():
-        for workload in workloads(objects):
+        for workload in pod_owners(objects):
             where = f"{name} {workload['metadata']['name']}"
             pod = pod_spec(workload)
             assert pod["securityContext"]["runAsNonRoot"] is True, where
@@ -56,12 +60,19 @@ def test_every_container_is_hardened_bounded_and_probed(rendered: dict[str, list
                 assert security["capabilities"] == {"drop": ["ALL"]}, where
                 resources = container["resources"]
                 assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+                if workload["kind"] == "Job":
+                    # a task that runs to its end, not a server: nothing to probe
+                    assert not {"startupProbe", "readinessProbe", "livenessProbe"} & set(container)
+                    continue
                 for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                     assert probe in container, f"{where}: no {probe}"
                     if is_redtask(container):
                         # a Python start-up per probe is what HTTP probes avoid
                         assert "httpGet" in container[probe], f"{where}: {probe}"
-    assert seen == 3 * 12 + 8  # gateway, scheduler, worker in all 12 renders; redis in 8
+    # gateway, scheduler, worker in all 22 renders; in the 8 with redis-standalone its Redis, in
+    # the 5 with redis-sentinel its Redis and sentinel, in the 5 with redis-cluster its Redis and
+    # the Job's redis-cli
+    assert seen == 3 * 22 + 8 + 2 * 5 + 2 * 5
 
 
 def test_every_workload_has_a_disruption_budget_and_spreads_over_nodes_and_zones(
@@ -73,7 +84,7 @@ def test_every_workload_has_a_disruption_budget_and_spreads_over_nodes_and_zones
             labels = workload["spec"]["template"]["metadata"]["labels"]
             matching = [b for b in budgets if selects(b["spec"]["selector"], labels)]
             assert len(matching) == 1, f"{name} {workload['metadata']['name']}"
-            if workload["kind"] == "Deployment":
+            if workload["kind"] == "Deployment" or workload["spec"]["replicas"] > 1:
                 spread = pod_spec(workload)["topologySpreadConstraints"]
                 keys = {c["topologyKey"] for c in spread}
                 assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
@@ -134,12 +145,24 @@ def test_redis_admits_redtask_the_gateway_the_ingress_and_keda_the_metrics_ports
         assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
         keda = any(o["kind"] == "ScaledObject" for o in objects)
         prometheus = any(o["kind"] == "PodMonitor" for o in objects)
+        redtask = ("redtask-gateway", "redtask-scheduler", "redtask-order-worker")
         expected: dict[str, set[tuple[str, str]]] = {
-            "redis": {
-                ("redtask-gateway", "redis"),
-                ("redtask-scheduler", "redis"),
-                ("redtask-order-worker", "redis"),
+            "redis": {(source, "redis") for source in redtask},
+            # the sentinels too, and the pods among themselves: replication, the sentinels'
+            # checks of one another
+            "redis-sentinel": {
+                *((source, port) for source in redtask for port in ("redis", "sentinel")),
+                ("redis-sentinel", "redis"),
+                ("redis-sentinel", "sentinel"),
             },
+            # the Job that forms the cluster; the nodes among themselves, the bus too
+            "redis-cluster": {
+                *((source, "redis") for source in redtask),
+                ("redis-cluster-init", "redis"),
+                ("redis-cluster", "redis"),
+                ("redis-cluster", "bus"),
+            },
+            "redis-cluster-init": set(),
             "redtask-gateway": {("namespace ingress-nginx", "http")},
             "redtask-scheduler": set(),
             "redtask-order-worker": set(),
@@ -234,8 +257,8 @@ def test_the_overlay_rewrites_every_image_and_labels_every_object(
     rendered: dict[str, list[Obj]], overlay: str
 ) -> None:
     objects = rendered[f"overlays/{overlay}"]
-    images = {c["image"] for w in workloads(objects) for c in containers(w)}
-    overlay = overlay.removesuffix("+monitoring")
+    images = {c["image"] for w in pod_owners(objects) for c in containers(w)}
+    overlay = overlay.split("+")[0]
     if overlay == "production":
         assert images == {
             "registry.example.com/redtask:0.1.0",
@@ -249,7 +272,7 @@ def test_the_overlay_rewrites_every_image_and_labels_every_object(
         labels = o["metadata"]["labels"]
         assert labels["app.kubernetes.io/instance"] == instance, o["metadata"]["name"]
         assert labels["app.kubernetes.io/part-of"] == "redtask"
-    for workload in workloads(objects):
+    for workload in pod_owners(objects):
         labels = workload["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/instance"] == instance
 
@@ -270,7 +293,7 @@ def test_a_gateway_or_scheduler_waiting_for_redis_at_start_is_not_killed_by_its_
             budget = probe["periodSeconds"] * probe["failureThreshold"]
             assert budget >= wait_s + 15, f"{name} {deployment}: {budget} s"
             checked += 1
-    assert checked == 2 * 12
+    assert checked == 2 * 22
 
 
 def test_the_production_ingress_routes_the_api_and_the_dashboard_to_the_gateways(
@@ -287,3 +310,84 @@ def test_the_production_ingress_routes_the_api_and_the_dashboard_to_the_gateways
             ("/engine-rest", "Prefix", gateway),
             ("/redtask/ui", "Prefix", gateway),
         ], name
+
+
+def redis_settings(text: str) -> dict[str, str]:
+    """A redis.conf's directives: name -> the rest of its line."""
+    lines = [line.split(None, 1) for line in text.splitlines() if line and line[0] != "#"]
+    return {words[0]: words[1] if len(words) > 1 else "" for words in lines}
+
+
+def test_sentinel_and_cluster_point_redtask_at_their_own_pods(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    """The URL the redtask containers compose names the StatefulSet's pods by their names under
+    its headless Service, on the ports the pods declare, with the Secret's password; the
+    sentinels watch the master the URL names; the cluster has as many pods as the Job's
+    --cluster-replicas asks for and a partition count that is a multiple of its masters."""
+    checked = {"redis-sentinel": 0, "redis-cluster": 0}
+    for name, objects in rendered.items():
+        for kind in checked:
+            if not any(s["metadata"]["name"] == kind for s in of_kind(objects, "StatefulSet")):
+                continue
+            checked[kind] += 1
+            stateful = named(objects, "StatefulSet", kind)
+            [secret] = of_kind(objects, "Secret")
+            [config] = [c for c in of_kind(objects, "ConfigMap") if "REDIS_ADDRESS" in c["data"]]
+            env = {**config["data"], "REDIS_PASSWORD": secret_values(secret)["REDIS_PASSWORD"]}
+            target = parse_redis_url(expand(REDIS_URL, env))
+            service = named(objects, "Service", stateful["spec"]["serviceName"])
+            assert service["spec"]["clusterIP"] == "None"
+            assert service["spec"]["publishNotReadyAddresses"] is True
+            assert service["spec"]["selector"] == stateful["spec"]["selector"]["matchLabels"]
+            replicas = stateful["spec"]["replicas"]
+            pods = [f"{kind}-{i}.{service['metadata']['name']}" for i in range(replicas)]
+            ports = port_names(stateful)
+            assert target.password == env["REDIS_PASSWORD"]
+            assert target.username == "default"
+            [files] = [
+                c["data"] for c in of_kind(objects, "ConfigMap") if "redis.conf" in c["data"]
+            ]
+            conf = redis_settings(files["redis.conf"])
+            assert (conf["appendonly"], conf["appendfsync"]) == ("yes", "everysec"), name
+            assert conf["maxmemory-policy"] == "noeviction"
+            [redis] = [c for c in pod_spec(stateful)["containers"] if c["name"] == "redis"]
+            if kind == "redis-sentinel":
+                assert (target.mode, replicas) == ("sentinel", 3)
+                assert list(target.hosts) == [(pod, ports["sentinel"]) for pod in pods]
+                [monitor] = [
+                    line.split()[2:]
+                    for line in files["sentinel.conf"].splitlines()
+                    if line.startswith("sentinel monitor ")
+                ]
+                service_name, host, port, quorum = monitor
+                assert service_name == target.service == "mymaster"
+                assert (host, port) == ("MASTER_HOST", "MASTER_PORT")  # filled in at start
+                assert int(quorum) == replicas // 2 + 1
+                values = {e["name"]: e.get("value") for e in redis["env"]}
+                assert values["INITIAL_MASTER"] == f"{pods[0]}:{ports['redis']}"
+                assert values["SENTINELS"].split() == [f"{h}:{p}" for h, p in target.hosts]
+                script = redis["args"][0]
+                assert '--requirepass "$REDIS_PASSWORD"' in script
+                assert '--masterauth "$REDIS_PASSWORD"' in script
+            else:
+                assert target.mode == "cluster"
+                assert list(target.hosts) == [(pod, ports["redis"]) for pod in pods]
+                assert ports["bus"] == ports["redis"] + 10000
+                assert conf["cluster-enabled"] == "yes"
+                data = next(m for m in redis["volumeMounts"] if m["name"] == "data")
+                assert conf["cluster-config-file"].startswith(data["mountPath"] + "/")
+                job = named(objects, "Job", "redis-cluster-init")
+                [create] = pod_spec(job)["containers"]
+                values = {e["name"]: e.get("value") for e in create["env"]}
+                assert values["NODES"].split() == [f"{h}:{p}" for h, p in target.hosts]
+                [per_master] = re.findall(r"--cluster-replicas (\d+)", create["args"][0])
+                masters = replicas // (1 + int(per_master))
+                assert masters == 3 and replicas == masters * (1 + int(per_master))
+                partitions = int(config["data"]["REDTASK_PARTITIONS"])
+                assert partitions % masters == 0 and partitions // masters >= 2
+                assert redis["args"][1:5] == [
+                    *("--requirepass", "$(REDIS_PASSWORD)"),
+                    *("--masterauth", "$(REDIS_PASSWORD)"),
+                ]
+    assert checked == {"redis-sentinel": 5, "redis-cluster": 5}

@@ -43,28 +43,40 @@ def test_every_overlay_and_combination_renders_the_objects_it_composes(
             *("ConfigMap", "NetworkPolicy", "PodDisruptionBudget"),
             *("Service", "Service", "StatefulSet"),
         ],
+        "redis-sentinel": [
+            *("ConfigMap", "NetworkPolicy", "PodDisruptionBudget"),
+            *("Service", "StatefulSet"),
+        ],
+        "redis-cluster": [
+            *("ConfigMap", "Job", "NetworkPolicy", "PodDisruptionBudget"),
+            *("Service", "StatefulSet"),
+        ],
         "keda-workers": ["NetworkPolicy", "ScaledObject", "TriggerAuthentication"],
         "monitoring": [
             *("ConfigMap", "NetworkPolicy", "PodMonitor", "PodMonitor"),
             *("PrometheusRule", "ServiceMonitor"),
         ],
     }
-    assert len(COMBINATIONS) == 8  # every subset of the three components
+    # no Redis component or one of the three, with every subset of the other two
+    assert len(COMBINATIONS) == 4 * 4
     for name, components in COMBINATIONS.items():
         composed = broker + worker + [kind for c in components for kind in added[c]]
         assert kinds(rendered[f"combinations/{name}"]) == sorted(composed), name
     dev = [*broker, *worker, *added["redis-standalone"], "Namespace"]
     assert kinds(rendered["overlays/dev"]) == sorted(dev)
     assert kinds(rendered["overlays/dev+monitoring"]) == sorted(dev + added["monitoring"])
-    production = [*broker, *worker, *added["redis-standalone"], *added["keda-workers"]]
-    production += ["Namespace", "Ingress"]
-    assert kinds(rendered["overlays/production"]) == sorted(production)
-    monitored = production + added["monitoring"]
+    production = [*broker, *worker, *added["keda-workers"], "Namespace", "Ingress"]
+    standalone = production + added["redis-standalone"]
+    assert kinds(rendered["overlays/production"]) == sorted(standalone)
+    monitored = standalone + added["monitoring"]
     assert kinds(rendered["overlays/production+monitoring"]) == sorted(monitored)
-    assert len(rendered) == 12
+    for redis in ("redis-sentinel", "redis-cluster"):
+        composed = production + added[redis]
+        assert kinds(rendered[f"overlays/production+{redis}"]) == sorted(composed), redis
+    assert len(rendered) == 16 + 6
     for name, objects in rendered.items():
         namespaces = {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"}
-        overlay = name.removeprefix("overlays/").removesuffix("+monitoring")
+        overlay = name.removeprefix("overlays/").split("+")[0]
         expected = {"dev": "redtask-dev", "production": "redtask"}
         assert namespaces == {expected.get(overlay, "combination")}, name
 
