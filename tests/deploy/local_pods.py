@@ -3,10 +3,13 @@
 Each container's command and args (or its image's ENTRYPOINT and CMD, read from deploy/'s
 Dockerfiles), its environment (the image's ENV, envFrom, then env in order with ``$(VAR)``
 expansion, Secret values decoded) and its volumes (ConfigMap files, emptyDirs and claims as
-folders) become a process on this machine. What cannot be the same here is mapped: each
-container port to a free local port, each Service host (``redis:6379``,
-``redtask-gateway.NS.svc:8080``) to ``127.0.0.1`` and that port, each mount path to a folder, and
-``0.0.0.0`` to ``127.0.0.1``. Probes run as the kubelet runs them.
+folders) become a process on this machine, one per pod of a StatefulSet and container of a pod.
+What cannot be the same here is mapped: each container port of each pod to a free local port,
+each Service host (``redis:6379``, ``redtask-gateway.NS.svc:8080``) and each StatefulSet pod's
+host under its Service (``redis-cluster-1.redis-cluster:6379``, alone: ``127.0.0.1``) to
+``127.0.0.1`` and that port, each mount path to a folder, ``0.0.0.0`` to ``127.0.0.1``, the pod's
+IP (``status.podIP``) to ``127.0.0.1``. Probes run as the kubelet runs them; a Job's container
+runs to its end.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from typing import IO
 
 import httpx
 
-from redtask.broker.embedded import find_server_binary, free_port
+from redtask.broker.embedded import find_server_binary
 from tests.deploy.kube import BIN, DEPLOY, ROOT, Obj, of_kind, pod_spec, secret_values, selects
+from tests.redis_servers import cluster_port
 
 # where the images keep what this machine has at ROOT (the worker image's /app/examples)
 IMAGE_PATHS = {"/app": ROOT}
@@ -84,12 +88,13 @@ class Container:
     ports: dict[str, int]  # port name or number (as text) -> local port
     grace: float
     localize: Callable[[str], str]  # a string of the container's as meant on this machine
+    key: str  # the pod's name, and "/CONTAINER" after it in a pod of several
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
 
     @property
     def name(self) -> str:
-        return str(self.workload["metadata"]["name"])
+        return self.key
 
 
 class LocalPods:
@@ -98,14 +103,48 @@ class LocalPods:
         self.workdir = workdir
         self.config_maps = {c["metadata"]["name"]: c["data"] for c in of_kind(objects, "ConfigMap")}
         self.secrets = {s["metadata"]["name"]: secret_values(s) for s in of_kind(objects, "Secret")}
+        # (pod, container port) -> local port; a port P whose P + 10000 is free too, as a Redis
+        # Cluster node's bus needs
         self.local_ports: dict[tuple[str, int], int] = {}
         for workload in of_kind(objects, "Deployment", "StatefulSet"):
-            for container in pod_spec(workload)["containers"]:
-                for port in container.get("ports", []):
-                    key = (workload["metadata"]["name"], port["containerPort"])
-                    self.local_ports[key] = free_port()
-        self.hosts = self._service_hosts()
+            for pod in self.pod_names(workload):
+                for container in pod_spec(workload)["containers"]:
+                    for port in container.get("ports", []):
+                        self.local_ports[(pod, port["containerPort"])] = cluster_port()
+        self.hosts = self._pod_hosts() + self._service_hosts()
         self.containers: dict[str, Container] = {}
+
+    @staticmethod
+    def pod_names(workload: Obj) -> list[str]:
+        """Each pod by its name: a StatefulSet's of several replicas NAME-0, NAME-1...; any
+        other workload's by its own name (one pod is run)."""
+        name = str(workload["metadata"]["name"])
+        replicas = workload["spec"].get("replicas", 1)
+        if workload["kind"] == "StatefulSet" and replicas > 1:
+            return [f"{name}-{i}" for i in range(replicas)]
+        return [name]
+
+    def _pod_hosts(self) -> list[tuple[re.Pattern[str], str]]:
+        """NAME-i.SERVICE[.NS.svc[.cluster.local]] of every pod of a StatefulSet of several:
+        with a port, 127.0.0.1 and that pod's local port; alone, 127.0.0.1."""
+        mapped = []
+        for workload in of_kind(self.objects, "StatefulSet"):
+            pods = self.pod_names(workload)
+            if len(pods) == 1:
+                continue
+            service, namespace = (
+                workload["spec"]["serviceName"],
+                workload["metadata"].get("namespace"),
+            )
+            suffix = rf"(\.{namespace}(\.svc(\.cluster\.local)?)?)?" if namespace else ""
+            for pod in pods:
+                host = rf"\b{re.escape(pod)}\.{re.escape(service)}{suffix}"
+                for (owner, number), local in self.local_ports.items():
+                    if owner == pod:
+                        pattern = re.compile(rf"{host}:{number}\b")
+                        mapped.append((pattern, f"127.0.0.1:{local}"))
+                mapped.append((re.compile(rf"{host}(?![\w.:-])"), "127.0.0.1"))
+        return mapped
 
     def _service_hosts(self) -> list[tuple[re.Pattern[str], str]]:
         mapped = []
@@ -119,15 +158,16 @@ class LocalPods:
                     w["spec"]["template"]["metadata"]["labels"],
                 )
             ]
-            [container] = pod_spec(workload)["containers"]
+            declared = [p for c in pod_spec(workload)["containers"] for p in c.get("ports", [])]
+            first = self.pod_names(workload)[0]
             for port in service["spec"]["ports"]:
                 target = port.get("targetPort", port["port"])
                 [number] = [
                     p["containerPort"]
-                    for p in container["ports"]
+                    for p in declared
                     if target in (p["name"], p["containerPort"])
                 ]
-                local = self.local_ports[(workload["metadata"]["name"], number)]
+                local = self.local_ports[(first, number)]
                 suffix = rf"(\.{namespace}(\.svc(\.cluster\.local)?)?)?" if namespace else ""
                 host = re.compile(rf"\b{re.escape(name)}{suffix}:{port['port']}\b")
                 mapped.append((host, f"127.0.0.1:{local}"))
@@ -139,9 +179,9 @@ class LocalPods:
             url = pattern.sub(local, url)
         return url
 
-    def _mount_paths(self, workload: Obj, spec: Obj) -> dict[str, Path]:
-        """mountPath -> a folder of this machine holding what the volume holds."""
-        name = workload["metadata"]["name"]
+    def _mount_paths(self, workload: Obj, spec: Obj, name: str) -> dict[str, Path]:
+        """mountPath -> a folder of this machine holding what the volume holds (the pod
+        ``name``'s)."""
         volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
         claims = {c["metadata"]["name"] for c in workload["spec"].get("volumeClaimTemplates", [])}
         paths = dict(IMAGE_PATHS)
@@ -158,9 +198,14 @@ class LocalPods:
             paths[mount["mountPath"]] = folder
         return paths
 
-    def prepare(self, workload: Obj) -> Container:
-        [spec] = pod_spec(workload)["containers"]
+    def prepare(self, workload: Obj, ordinal: int = 0, container: str | None = None) -> Container:
+        """Pod ``ordinal``'s container ``container`` (the only one when None)."""
+        specs = pod_spec(workload)["containers"]
+        [spec] = [c for c in specs if container in (None, c["name"])]
         workload_name = workload["metadata"]["name"]
+        pod = self.pod_names(workload)[ordinal]
+        key = pod if len(specs) == 1 else f"{pod}/{spec['name']}"
+        fields = {"metadata.name": pod, "status.podIP": "127.0.0.1"}
         image_name = spec["image"].split("/")[-1].split(":")[0]
         image = image_config(DOCKERFILES[image_name]) if image_name in DOCKERFILES else Image()
         # $(VAR) sees what the container spec declares (envFrom, then env in order), not the
@@ -177,22 +222,24 @@ class LocalPods:
             else:
                 ref = variable["valueFrom"]
                 if "secretKeyRef" in ref:
-                    key = ref["secretKeyRef"]
-                    env[variable["name"]] = self.secrets[key["name"]][key["key"]]
+                    source = ref["secretKeyRef"]
+                    env[variable["name"]] = self.secrets[source["name"]][source["key"]]
+                elif "fieldRef" in ref:
+                    env[variable["name"]] = fields[ref["fieldRef"]["fieldPath"]]
                 else:
-                    key = ref["configMapKeyRef"]
-                    env[variable["name"]] = self.config_maps[key["name"]][key["key"]]
+                    source = ref["configMapKeyRef"]
+                    env[variable["name"]] = self.config_maps[source["name"]][source["key"]]
         argv = [expand(a, env) for a in spec.get("command", image.entrypoint)]
         cmd = image.cmd if "command" not in spec else []  # a command replaces the image's CMD
         argv += [expand(a, env) for a in spec.get("args", cmd)]
         env = {**image.env, **env}
         assert argv, f"{workload_name}: no command"
 
-        paths = self._mount_paths(workload, spec)
+        paths = self._mount_paths(workload, spec, pod)
         ports = {}
         own = {}
         for port in spec.get("ports", []):
-            local = self.local_ports[(workload_name, port["containerPort"])]
+            local = self.local_ports[(pod, port["containerPort"])]
             ports[port["name"]] = ports[str(port["containerPort"])] = local
             own[port["containerPort"]] = local
 
@@ -217,20 +264,28 @@ class LocalPods:
         env["PATH"] = f"{BIN}:{Path(find_server_binary()).parent}:{system}"
         env["HOME"] = str(self.workdir)
         grace = float(pod_spec(workload).get("terminationGracePeriodSeconds", 30))
-        container = Container(
-            workload, spec, env, [localize(a) for a in argv], ports, grace, localize
+        prepared = Container(
+            workload, spec, env, [localize(a) for a in argv], ports, grace, localize, key
         )
-        self.containers[workload_name] = container
-        return container
+        self.containers[key] = prepared
+        return prepared
 
-    def start(self, name: str) -> Container:
+    def start(self, name: str, ordinal: int = 0, container: str | None = None) -> Container:
+        """Pod ``ordinal`` of workload ``name``, its container ``container`` (the only one when
+        None), started, once its startup probe passes."""
         [workload] = [
             w
             for w in of_kind(self.objects, "Deployment", "StatefulSet")
             if w["metadata"]["name"] == name
         ]
-        container = self.prepare(workload)
-        container.log = (self.workdir / f"{name}.log").open("wb")
+        prepared = self.prepare(workload, ordinal, container)
+        self._spawn(prepared)
+        self.wait_for_probe(prepared, "startupProbe", within=60)
+        return prepared
+
+    def _spawn(self, container: Container) -> None:
+        log = self.workdir / f"{container.key.replace('/', '.')}.log"
+        container.log = log.open("wb")
         container.process = subprocess.Popen(
             container.argv,
             env=container.env,
@@ -238,8 +293,25 @@ class LocalPods:
             stdout=container.log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_for_probe(container, "startupProbe", within=60)
-        return container
+
+    def run_job(self, name: str, within: float) -> tuple[int, str]:
+        """The Job ``name``'s container run to its end: exit code and output."""
+        [job] = [j for j in of_kind(self.objects, "Job") if j["metadata"]["name"] == name]
+        container = self.prepare(job)
+        self._spawn(container)
+        assert container.process is not None and container.log is not None
+        try:
+            code = container.process.wait(within)
+        finally:
+            if container.process.poll() is None:
+                container.process.kill()
+                container.process.wait()
+            container.log.close()
+            del self.containers[container.key]  # ended: nothing for stop_all
+        return code, self.log_of(container)
+
+    def log_of(self, container: Container) -> str:
+        return (self.workdir / f"{container.key.replace('/', '.')}.log").read_text()
 
     def probe(self, container: Container, kind: str) -> bool:
         """One run of the container's ``kind`` probe, as the kubelet runs it."""
@@ -275,7 +347,7 @@ class LocalPods:
         deadline = time.monotonic() + within
         while not self.probe(container, kind):
             assert container.process is not None
-            log = (self.workdir / f"{container.name}.log").read_text()
+            log = self.log_of(container)
             assert container.process.poll() is None, f"{container.name} exited: {log}"
             assert time.monotonic() < deadline, f"{container.name}: {kind} never passed: {log}"
             time.sleep(0.1)
