@@ -177,3 +177,70 @@ def test_the_monitoring_section_s_line_adds_the_component_and_its_patch_moves_pr
         ("namespace keda", "http"),
         ("namespace observability", "http"),
     }
+
+
+def test_what_it_says_of_sentinel_and_cluster_is_what_they_render(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    """The URLs, numbers and settings README quotes for components/redis-sentinel and
+    redis-cluster are the rendered ones; the figures it quotes for the choice are
+    docs/benchmarks.md's."""
+    from tests.deploy.local_pods import expand
+    from tests.deploy.test_policy import REDIS_URL, redis_settings
+
+    text = " ".join(SECTION.split())
+    for component, port in (("redis-sentinel", 26379), ("redis-cluster", 6379)):
+        objects = rendered[f"overlays/production+{component}"]
+        [config] = [c for c in of_kind(objects, "ConfigMap") if "REDIS_ADDRESS" in c["data"]]
+        url = expand(REDIS_URL, {**config["data"], "REDIS_PASSWORD": "PASSWORD"})
+        if component == "redis-cluster":
+            # quoted with the middle nodes elided
+            first, *_, last = config["data"]["REDIS_ADDRESS"].split(",")
+            assert url == f"redis+cluster://default:PASSWORD@{config['data']['REDIS_ADDRESS']}/"
+            url = f"redis+cluster://default:PASSWORD@{first},…,{last}/"
+            assert config["data"]["REDTASK_PARTITIONS"] == "12"
+            assert "`REDTASK_PARTITIONS` is 12" in text
+        assert f"`{url}`" in text, url
+        assert f":{port}" in url
+        [files] = [c["data"] for c in of_kind(objects, "ConfigMap") if "redis.conf" in c["data"]]
+        conf = redis_settings(files["redis.conf"])
+        assert conf["maxmemory"] == "640mb" and "`maxmemory 640mb`" in text
+        stateful = named(objects, "StatefulSet", component)
+        [redis] = [c for c in pod_spec(stateful)["containers"] if c["name"] == "redis"]
+        assert redis["resources"]["limits"]["memory"] == "1Gi" and "1 GiB limit" in text
+        claim = stateful["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]
+        assert claim == {"storage": "10Gi"} and "a 10 GiB claim per pod" in text
+        budget = named(objects, "PodDisruptionBudget", component)["spec"]
+        assert budget["maxUnavailable"] == 1 and "allow one pod down at a time" in text
+        if component == "redis-sentinel":
+            assert "(`down-after-milliseconds` 5000)" in text
+            assert "sentinel down-after-milliseconds mymaster 5000" in files["sentinel.conf"]
+            assert stateful["spec"]["replicas"] == 3
+        else:
+            assert conf["cluster-node-timeout"] == "5000"
+            assert "`cluster-node-timeout` 5000" in text
+            assert stateful["spec"]["replicas"] == 6
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    benchmarks = (ROOT / "docs" / "benchmarks.md").read_text()
+    failover = re.findall(
+        r"^\| (Sentinel|Cluster) \(.*?\) \| (\S+) s \| (\S+) s \| (\d+) \|$", benchmarks, re.M
+    )
+    assert failover == [("Sentinel", "2.5", "13.5", "111"), ("Cluster", "4.4", "4.5", "4")]
+    assert (
+        "Sentinel promoted the replica in 2.5 s but went 13.5 s without an acknowledged request "
+        "(111 requests refused with 503)" in readme
+    )
+    assert "the cluster promoted in 4.4 s and went 4.5 s without one (4 refused)" in readme
+    assert "down-after 1 s" in benchmarks and "node timeout 2 s" in benchmarks
+    ratios = dict(re.findall(r"^\| (\(\w\) [^|]*?) \| ([\d.]+) \|", benchmarks, re.M))
+    assert ratios["(a) cluster, 3 masters / one Redis"] == "1.13"
+    assert ratios["(b) cluster, 3 masters / one Redis"] == "0.91"
+    assert ratios["(c) 2 masters / 1 master"] == "0.96"
+    assert ratios["(c) 3 masters / 1 master"] == "1.08"
+    assert ratios["(d) WAIT_REPLICAS=1 / WAIT_REPLICAS=0"] == "0.74"
+    assert (
+        "a cluster of 3 masters ran at 1.13 times one Redis going straight to Redis and 0.91 "
+        "times over REST (medians of 5 rounds), and 1, 2 and 3 masters within 0.96 and 1.08"
+    ) in readme
+    assert "`REDTASK_WAIT_REPLICAS=1` cost about a quarter (0.74)" in readme
