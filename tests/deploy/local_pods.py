@@ -254,11 +254,11 @@ class LocalPods:
                 text = re.sub(rf"(?<![\d.:]){number}(?![\d.])", str(local), text)
             return text.replace("0.0.0.0", "127.0.0.1")
 
-        for mount_path, folder in paths.items():
-            if mount_path not in IMAGE_PATHS:
-                for file in folder.iterdir():
-                    if file.is_file():
-                        file.write_text(localize(file.read_text()))
+        volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
+        for mount in spec.get("volumeMounts", []):
+            if "configMap" in volumes.get(mount["name"], {}):  # not what a process wrote
+                for file in paths[mount["mountPath"]].iterdir():
+                    file.write_text(localize(file.read_text()))
         env = {k: localize_paths(self.url_for(v)) for k, v in env.items()}
         system = os.environ.get("PATH", "/usr/bin:/bin")
         env["PATH"] = f"{BIN}:{Path(find_server_binary()).parent}:{system}"

@@ -3,7 +3,9 @@ place of redis-standalone, run as local processes (tests/deploy/local_pods.py): 
 of every pod of the Redis StatefulSet from its own command, args, env and configuration (for the
 cluster, then the Job's own script, which forms it), then the gateway, the scheduler and the
 order worker with the URL the manifests compose; orders go through the example process and the
-data lands where the topology puts it."""
+data lands where the topology puts it. Then a master's Redis is killed: a replica takes over, an
+order still goes through, and the killed pod, restarted from its own script or configuration,
+rejoins as a replica."""
 
 from __future__ import annotations
 
@@ -70,6 +72,28 @@ def orders_go_through(pods: LocalPods, objects: list[Obj]) -> str:
     return url
 
 
+def an_order_completes(pods: LocalPods, objects: list[Obj], key: str, within: float) -> None:
+    """One more order, started (again while the gateway answers 503) and completed."""
+    [secret] = of_kind(objects, "Secret")
+    user, _, password = secret_values(secret)["AUTH_USERS"].split(",")[1].partition(":")
+    auth = (user, password)
+    gateway = pods.url_for("http://redtask-gateway:8080") + "/engine-rest"
+    deadline = time.monotonic() + within
+    body = {"businessKey": key, "variables": {"item": {"value": "book", "type": "String"}}}
+    body["variables"]["quantity"] = {"value": 1, "type": "Integer"}
+    start = f"{gateway}/process-definition/key/order/start"
+    while (started := httpx.post(start, json=body, auth=auth, timeout=10)).status_code != 200:
+        assert started.status_code == 503, started.text
+        assert time.monotonic() < deadline, "the order was never started"
+        time.sleep(0.2)
+    instance = f"{gateway}/history/process-instance/{started.json()['id']}"
+    wait_for(
+        lambda: httpx.get(instance, auth=auth).json().get("state") == "COMPLETED",
+        max(deadline - time.monotonic(), 1),
+        "the order did not finish",
+    )
+
+
 @pytest.mark.slow
 def test_production_with_redis_sentinel_runs_as_written(
     rendered: dict[str, list[Obj]], tmp_path: Path
@@ -130,6 +154,30 @@ def test_production_with_redis_sentinel_runs_as_written(
         assert keys > 0
         for node in nodes[1:]:
             wait_for(lambda node=node: node.dbsize() == keys, 10, "a replica lags")
+
+        # the master's Redis is killed: the sentinels promote a replica, redtask follows them to
+        # it, and pod 0's Redis, restarted, asks the sentinels and rejoins as its replica
+        killed = pods.containers["redis-sentinel-0/redis"]
+        assert killed.process is not None
+        killed.process.kill()
+        killed.process.wait()
+        watcher = redis.Redis(port=sentinel_port[0], decode_responses=True)
+
+        def promoted() -> int:
+            _, master_port = watcher.sentinel_get_master_addr_by_name("mymaster")
+            return int(master_port) if master_port != port[0] else 0
+
+        new_master = wait_for(promoted, 30, "the sentinels did not fail over")
+        assert new_master in port[1:]
+        an_order_completes(pods, objects, "B-1", within=30)
+        pods.start("redis-sentinel", 0, "redis")
+        wait_for(
+            lambda: nodes[0].info("replication").get("master_link_status") == "up",
+            15,
+            "pod 0 did not rejoin",
+        )
+        assert nodes[0].info("replication")["master_port"] == new_master
+        watcher.close()
         for node in nodes:
             node.close()
     finally:
@@ -192,6 +240,34 @@ def test_production_with_redis_cluster_runs_as_written(
         for host, master_port in masters:
             with redis.Redis(host=host, port=master_port, password=password) as client:
                 assert client.dbsize() > 0, master_port
+
+        # a master's Redis is killed: its replica takes over, redtask follows, and the pod,
+        # restarted, rejoins from the nodes.conf on its claim as the same node, now a replica
+        [(_, victim_port), *_] = sorted(masters)
+        victim = port.index(victim_port)
+        node = redis.Redis(port=victim_port, password=password, decode_responses=True)
+        node_id = node.execute_command("CLUSTER", "MYID")
+        killed = pods.containers[f"redis-cluster-{victim}"]
+        assert killed.process is not None
+        killed.process.kill()
+        killed.process.wait()
+
+        def failed_over() -> bool:
+            now = cluster_masters(local)
+            covered = sum(end - start + 1 for ranges in now.values() for start, end in ranges)
+            return len(now) == 3 and victim_port not in {p for _, p in now} and covered == 16384
+
+        wait_for(failed_over, 30, "the replica did not take over")
+        an_order_completes(pods, objects, "B-1", within=30)
+        pods.start("redis-cluster", victim)
+        wait_for(
+            lambda: node.info("replication").get("master_link_status") == "up",
+            20,
+            "the restarted node did not rejoin",
+        )
+        assert node.execute_command("CLUSTER", "MYID") == node_id
+        assert node.info("replication")["role"] == "slave"
+        node.close()
         first.close()
     finally:
         codes = pods.stop_all()
