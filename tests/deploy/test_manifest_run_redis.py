@@ -52,7 +52,8 @@ def orders_go_through(pods: LocalPods, objects: list[Obj]) -> str:
         container = pods.start(name)
         for probe in PROBES:
             assert pods.probe(container, probe), f"{name} {probe}"
-    urls = {c.env["REDTASK_REDIS_URL"] for c in pods.containers.values() if c.name[:7] == "redtask"}
+    redtask = [c for c in pods.containers.values() if c.name.startswith("redtask-")]
+    urls = {c.env["REDTASK_REDIS_URL"] for c in redtask}
     [url] = urls  # one URL for every redtask process
     gateway = pods.url_for("http://redtask-gateway:8080") + "/engine-rest"
     with (ROOT / "examples" / "order.bpmn").open("rb") as bpmn:
