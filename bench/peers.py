@@ -96,7 +96,7 @@ async def one_round(
     client = client_for(url)
     ns = f"pb{uuid.uuid4().hex[:6]}"
     go = f"go:{ns}"
-    if system in ("redtask", "baseline"):
+    if system in ("redtask", "baseline", "plain"):
         await fill_redtask(url, ns, args.jobs)
         prefix = f"{{{ns}:0}}:"
         remaining_keys = [("ZCARD", f"{prefix}a:{TOPIC}:0"), ("ZCARD", f"{prefix}l:{TOPIC}")]
@@ -104,6 +104,8 @@ async def one_round(
         for i in range(procs_n):
             cmd = [sys.executable, "bench/peers_worker.py", url, ns, TOPIC]
             cmd += [str(args.concurrency), go]
+            if system == "plain":
+                cmd.append("--no-fetch-ahead")
             if args.profile:
                 name = f"{system}-{procs_n}p-r{rnd}-{i}.prof"
                 cmd += ["--profile", str(Path(args.profile) / name)]
@@ -156,6 +158,7 @@ async def one_round(
 
 async def run(args: argparse.Namespace) -> dict[tuple[str, int], list[dict[str, float]]]:
     systems = ("redtask", "bullmq") + (("baseline",) if args.baseline else ())
+    systems += ("plain",) if args.no_fetch_ahead_too else ()
     configs = [(s, p) for p in (1, 2) for s in systems]
     results: dict[tuple[str, int], list[dict[str, float]]] = {c: [] for c in configs}
     with tempfile.TemporaryDirectory(prefix="redtask-peers-") as tmp:
@@ -188,6 +191,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--profile", help="write a cProfile of each redtask worker here")
     parser.add_argument(
+        "--no-fetch-ahead-too",
+        action="store_true",
+        help="also run the redtask worker with complete-and-fetch-next off",
+    )
+    parser.add_argument(
         "--baseline",
         help="also run the redtask worker of another revision: a directory holding its "
         "package as DIR/redtask (e.g. git archive REV | tar -x -C DIR/redtask)",
@@ -210,10 +218,11 @@ def main() -> int:
         f"{args.rounds} interleaved rounds, medians\n"
     )
     names = {"redtask": "redtask SDK, direct Redis", "bullmq": "BullMQ"}
+    names["plain"] = "redtask SDK, direct Redis, complete-and-fetch-next off"
     names["baseline"] = f"redtask SDK, direct Redis, baseline ({args.baseline})"
     print("| system | worker processes | jobs/s | ratio to BullMQ | CPU µs/job (worker + redis) |")
     print("|---|---:|---:|---:|---:|")
-    systems = [s for s in ("redtask", "baseline", "bullmq") if results.get((s, 1))]
+    systems = [s for s in ("redtask", "plain", "baseline", "bullmq") if results.get((s, 1))]
     for procs_n in (1, 2):
         bq = med("bullmq", procs_n, "jobs_s")
         for system in systems:

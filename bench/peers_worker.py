@@ -3,6 +3,9 @@ no-op ``async`` handler. Connects, prints "ready", waits for the go (BLPOP on th
 runs until SIGTERM (a graceful stop). With ``--profile PATH`` it writes a cProfile of the run.
 
     python bench/peers_worker.py URL NAMESPACE TOPIC CONCURRENCY GO_KEY [--profile PATH]
+                                 [--no-fetch-ahead]
+
+``--no-fetch-ahead`` turns the transport's complete-and-fetch-next off.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from redtask.worker import Worker  # noqa: E402
 from redtask.worker.transport.redis import RedisTransport  # noqa: E402
 
 
-async def main(url: str, ns: str, topic: str, concurrency: int, go_key: str) -> None:
+async def main(
+    url: str, ns: str, topic: str, concurrency: int, go_key: str, fetch_ahead: bool
+) -> None:
     settings = Settings(redis_url=url, namespace=ns, partitions=1)
-    transport = RedisTransport(settings)
+    transport = RedisTransport(settings, fetch_ahead=fetch_ahead)
     await transport.store()
     worker = Worker(transport, concurrency=concurrency, poll_timeout=1_000, worker_id=f"w{ns}")
 
@@ -48,7 +53,9 @@ if __name__ == "__main__":
         i = args.index("--profile")
         profile = args[i + 1]
         del args[i : i + 2]
-    run = main(args[0], args[1], args[2], int(args[3]), args[4])
+    fetch_ahead = "--no-fetch-ahead" not in args
+    args = [a for a in args if a != "--no-fetch-ahead"]
+    run = main(args[0], args[1], args[2], int(args[3]), args[4], fetch_ahead)
     if profile is None:
         asyncio.run(run)
     else:
