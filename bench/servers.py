@@ -106,6 +106,11 @@ def serve_bare(port: int) -> None:
     async def noop() -> Response:
         return Response(status_code=204)
 
+    @app.post("/noop-json", status_code=204)
+    async def noop_json(body: dict[str, Any]) -> Response:
+        """The same no-op, parsing its JSON body as FastAPI parses a request body."""
+        return Response(status_code=204)
+
     @app.get("/health/ready")
     async def ready() -> dict[str, str]:
         return {"status": "UP"}

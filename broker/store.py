@@ -64,6 +64,7 @@ __all__ = ["Clock", "Completion", "Store", "open_store", "wall_clock_ms"]
 P = ParamSpec("P")
 R = TypeVar("R")
 C = TypeVar("C")
+T = TypeVar("T")
 
 
 def delegate(
@@ -160,6 +161,20 @@ class Store:
             topics,
             use_priority=use_priority,
             sort_create_time=sort_create_time,
+        )
+
+    def fetch_and_lock_as(
+        self,
+        worker_id: str,
+        max_tasks: int,
+        topics: Sequence[TopicRequest],
+        build: Callable[[str, dict[str, str], TopicRequest], T],
+        convert: Callable[[ExternalTask], T],
+        *,
+        use_priority: bool = False,
+    ) -> Coroutine[Any, Any, list[T]]:
+        return self.tasks.fetch_and_lock_as(
+            worker_id, max_tasks, topics, build, convert, use_priority=use_priority
         )
 
     def complete_many(

@@ -10,8 +10,8 @@ Every command validates its input before the first write, passes the clock to th
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, TypeVar
 
 import orjson
 
@@ -27,6 +27,7 @@ from redtask.broker.store_base import Clock, new_task_id
 from redtask.broker.task_outcomes import lock_token_arg
 
 SortOrder = Literal["asc", "desc"]
+T = TypeVar("T")
 
 
 class TaskCommands:
@@ -105,6 +106,62 @@ class TaskCommands:
         sort_create_time: SortOrder | None = None,
     ) -> list[ExternalTask]:
         """Lock up to ``max_tasks`` fetchable tasks; visits partitions from a rotating start."""
+        hashes, unique = await self._lock(
+            worker_id, max_tasks, topics, use_priority, sort_create_time
+        )
+        locked = [task_from_hash(task_id, h) for task_id, h in hashes]
+        # tasks of process instances see the variables of their execution and its scopes
+        states = await self.instances.states(
+            sorted({t.process_instance_id for t in locked if t.process_instance_id})
+        )
+        return [
+            fetched_view(t, states.get(t.process_instance_id or ""), unique[t.topic_name])
+            for t in locked
+        ]
+
+    async def fetch_and_lock_as(
+        self,
+        worker_id: str,
+        max_tasks: int,
+        topics: Sequence[TopicRequest],
+        build: Callable[[str, dict[str, str], TopicRequest], T],
+        convert: Callable[[ExternalTask], T],
+        *,
+        use_priority: bool = False,
+    ) -> list[T]:
+        """``fetch_and_lock`` for a caller with task objects of its own (the worker SDK): a
+        standalone task is made by ``build(task_id, task hash, its topic's request)`` straight
+        from its hash, and must apply the topic's ``variables`` selection as ``fetched_view``
+        does; a task of a process instance (its variables live in the instance) is made by
+        ``convert`` from its fetched view. One object per task, in the order locked."""
+        hashes, unique = await self._lock(worker_id, max_tasks, topics, use_priority, None)
+        out: list[T | None] = []
+        process: list[tuple[int, ExternalTask]] = []
+        for task_id, h in hashes:
+            if "pi" in h or "xp" in h:
+                process.append((len(out), task_from_hash(task_id, h)))
+                out.append(None)
+            else:
+                out.append(build(task_id, h, unique[h["t"]]))
+        if process:
+            states = await self.instances.states(
+                sorted({t.process_instance_id for _, t in process if t.process_instance_id})
+            )
+            for i, t in process:
+                state = states.get(t.process_instance_id or "")
+                out[i] = convert(fetched_view(t, state, unique[t.topic_name]))
+        return out  # type: ignore[return-value]  # every slot is filled
+
+    async def _lock(
+        self,
+        worker_id: str,
+        max_tasks: int,
+        topics: Sequence[TopicRequest],
+        use_priority: bool,
+        sort_create_time: SortOrder | None,
+    ) -> tuple[list[tuple[str, dict[str, str]]], dict[str, TopicRequest]]:
+        """Lock tasks as ``fetch_and_lock`` does: (their ids and hashes, the requests by
+        topic). Raises InvalidArgument before locking anything."""
         worker_id = validate.worker_id(worker_id)
         validate.integer("maxTasks", max_tasks, 0)
         # topics are keyed by name: a later duplicate replaces the earlier one (as Camunda)
@@ -116,7 +173,7 @@ class TaskCommands:
                 raise InvalidArgument("lockTime is not greater than 0")
             validate.within_dates("lockDuration", t.lock_duration, now)
         if max_tasks == 0 or not unique:
-            return []
+            return [], unique
         if use_priority:
             order = "prio_desc" if sort_create_time == "desc" else "prio"
         else:
@@ -128,7 +185,7 @@ class TaskCommands:
             ]
         ).decode()
         start = next(self._rotation)
-        locked: list[ExternalTask] = []
+        locked: list[tuple[str, dict[str, str]]] = []
         for i in range(self.keys.partitions):
             prefix = self.keys.prefix((start + i) % self.keys.partitions)
             reply = await self.db.call(
@@ -144,17 +201,10 @@ class TaskCommands:
             )
             raise_for(reply)
             for task_id, flat in zip(reply[2::2], reply[3::2], strict=True):
-                locked.append(task_from_hash(task_id, pairs_to_dict(flat)))
+                locked.append((task_id, pairs_to_dict(flat)))
             if len(locked) >= max_tasks:
                 break
-        # tasks of process instances see the variables of their execution and its scopes
-        states = await self.instances.states(
-            sorted({t.process_instance_id for t in locked if t.process_instance_id})
-        )
-        return [
-            fetched_view(t, states.get(t.process_instance_id or ""), unique[t.topic_name])
-            for t in locked
-        ]
+        return locked, unique
 
     async def lock(self, task_id: str, worker_id: str, lock_duration: int) -> int:
         """Lock one task by id; returns the new lock token. Raises TaskNotFound, WorkerMismatch."""

@@ -68,7 +68,7 @@ class Executor:
             try:
                 outcome = await self._invoke(spec, task)
             finally:
-                self.metrics.handler_duration.labels(spec.topic).observe(
+                self.metrics.of(self.metrics.handler_duration, spec.topic).observe(
                     time.perf_counter() - started
                 )
                 running.handling = False

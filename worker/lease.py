@@ -53,7 +53,7 @@ class LeaseKeeper:
                 continue  # not the half-duration wait below: the lock may end before it
             else:
                 running.deadline = time.monotonic() + duration / 1000
-                self.metrics.lock_extensions.labels(running.spec.topic).inc()
+                self.metrics.of(self.metrics.lock_extensions, running.spec.topic).inc()
             await asyncio.sleep(
                 max(duration / 2000, running.deadline - time.monotonic() - duration / 2000)
             )

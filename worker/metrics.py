@@ -4,6 +4,7 @@ tests) each count exactly their own tasks. ``redtask worker --metrics-port`` ser
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -50,6 +51,15 @@ class WorkerMetrics:
         )
         if in_flight is not None:
             self.in_flight.set_function(in_flight)
+        self._children: dict[tuple[int, str], Any] = {}
+
+    def of(self, metric: Any, topic: str) -> Any:
+        """``metric.labels(topic)``, looked up once per metric and topic (a per-task cost)."""
+        key = (id(metric), topic)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(topic)
+        return child
 
     def exposition(self) -> bytes:
         """The text format of ``GET /metrics``."""

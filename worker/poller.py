@@ -80,8 +80,7 @@ class Poller:
                     use_priority=settings.use_priority,
                     wait_ms=settings.poll_timeout,
                 )
-                for task in tasks:
-                    self.metrics.fetched.labels(task.topic_name).inc()
+                self._count_fetched(tasks)
                 undispatched = self._dispatch(tasks)
                 for task in undispatched:
                     await self.reporter.give_back(task)
@@ -106,6 +105,16 @@ class Poller:
                 delay = settings.reconnect.delay_ms(failures) / 1000
             failures += 1
             await asyncio.sleep(delay)
+
+    def _count_fetched(self, tasks: list[ExternalTask]) -> None:
+        if not tasks:
+            return
+        topic = tasks[0].topic_name
+        if all(t.topic_name == topic for t in tasks):
+            self.metrics.of(self.metrics.fetched, topic).inc(len(tasks))
+            return
+        for task in tasks:
+            self.metrics.of(self.metrics.fetched, task.topic_name).inc()
 
     def _dispatch(self, tasks: list[ExternalTask]) -> list[ExternalTask]:
         """Start a job for each task; returns the tasks that could not be started (their

@@ -74,15 +74,16 @@ class Reporter:
             except TypeError as exc:
                 raise Rejected(str(exc)) from exc
             await self.transport.complete(task, variables, local)
-            self.metrics.completed.labels(spec.topic).inc()
-            log.info("task %s (%s) completed", task.id, spec.topic, extra=ids(task))
+            self.metrics.of(self.metrics.completed, spec.topic).inc()
+            if log.isEnabledFor(logging.INFO):  # ids() costs, logged or not
+                log.info("task %s (%s) completed", task.id, spec.topic, extra=ids(task))
         elif isinstance(outcome, BpmnError):
             try:
                 variables = to_typed_map(outcome.variables)
             except TypeError as exc:
                 raise Rejected(str(exc)) from exc
             await self.transport.bpmn_error(task, outcome.code, outcome.message, variables)
-            self.metrics.bpmn_errors.labels(spec.topic).inc()
+            self.metrics.of(self.metrics.bpmn_errors, spec.topic).inc()
             log.info(
                 "task %s (%s): BPMN error %s", task.id, spec.topic, outcome.code, extra=ids(task)
             )
@@ -98,7 +99,7 @@ class Reporter:
                 else outcome.retry_timeout_ms
             )
             await self.transport.failure(task, outcome.message, outcome.details, retries, timeout)
-            self.metrics.failed.labels(spec.topic).inc()
+            self.metrics.of(self.metrics.failed, spec.topic).inc()
             if retries > 0:
                 log.warning(
                     "task %s (%s) failed: %s; retries left %d, next try in %d ms",

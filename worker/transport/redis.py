@@ -4,7 +4,18 @@ the lock token, so a worker whose lock was taken over cannot win even under a sh
 Completions are group-committed: those reported in the same turn of the event loop, or while an
 earlier batch is on its way, go to Redis together as one ``complete_many`` call (one script call
 per partition), and each caller gets its own task's result. A lone completion is sent on the next
-turn of the loop, so batching adds no waiting, only fewer round trips under load."""
+turn of the loop, so batching adds no waiting, only fewer round trips under load.
+
+Complete-and-fetch-next: while the worker waits for capacity (no fetch of its own under way), a
+batch of k completions is sent together with a fetch of up to k tasks for the worker's last
+request, on a second connection, so the two round trips overlap. The capacity the completions
+free is then refilled from what that fetch locked, without another round trip: the next
+``fetch_and_lock`` returns those tasks at once (at most its ``max_tasks``; any left wait for the
+next call, and ``aclose`` unlocks them). A fetch of the worker's own waits for one under way, so
+the worker never holds more than its capacity once its completions are acknowledged.
+
+Tasks are built straight from their Redis hashes into the SDK's ``ExternalTask`` (a task of a
+process instance, whose variables live in its instance, through the broker's fetched view)."""
 
 from __future__ import annotations
 
@@ -12,8 +23,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from redtask.broker import model
 from redtask.broker.connection import BACKEND_ERRORS
@@ -56,6 +70,34 @@ def topic_request(s: Subscription) -> model.TopicRequest:
     )
 
 
+def task_from_hash(task_id: str, h: Mapping[str, str], request: model.TopicRequest) -> ExternalTask:
+    """A standalone task from its hash (fields in ``broker.model``), showing the variables
+    ``request`` selects, as the broker's ``fetched_view`` does."""
+    wanted = request.variables
+    variables = {
+        k[2:]: orjson.loads(v)
+        for k, v in h.items()
+        if k[:2] == "v." and (wanted is None or k[2:] in wanted)
+    }
+    retries, expires = h.get("r"), h.get("le")
+    return ExternalTask(
+        id=task_id,
+        topic_name=h["t"],
+        worker_id=h.get("w") or "",
+        typed_variables=variables,
+        retries=None if retries is None else int(retries),
+        priority=int(h.get("p", "0")),
+        business_key=h.get("bk"),
+        tenant_id=h.get("tn"),
+        error_message=h.get("em"),
+        error_details=h.get("ed"),
+        lock_expiration_time=None
+        if expires is None
+        else datetime.fromtimestamp(int(expires) / 1000, UTC),
+        lock_token=int(h.get("tok", "0")),
+    )
+
+
 def task_from_model(t: model.ExternalTask) -> ExternalTask:
     expires = t.lock_expiration_time
     return ExternalTask(
@@ -81,6 +123,16 @@ def task_from_model(t: model.ExternalTask) -> ExternalTask:
         extension_properties=t.extension_properties,
         lock_token=t.lock_token,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What the worker last fetched for: the request a fetch-ahead repeats."""
+
+    worker_id: str
+    subscriptions: tuple[Subscription, ...]
+    topics: list[model.TopicRequest]
+    use_priority: bool
 
 
 class _Translated:
@@ -109,10 +161,18 @@ class _Translated:
 
 class RedisTransport:
     """Uses ``store`` if given, else connects with ``settings`` (REDTASK_* environment) on first
-    use, so a worker started before Redis waits for it instead of failing."""
+    use, so a worker started before Redis waits for it instead of failing. ``fetch_ahead=False``
+    turns complete-and-fetch-next off (every fetch is then the worker's own)."""
 
-    def __init__(self, settings: Settings | None = None, *, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: Store | None = None,
+        fetch_ahead: bool = True,
+    ) -> None:
         self.settings = settings or Settings()
+        self.fetch_ahead = fetch_ahead
         self._store = store
         self._ready: Store | None = None  # the store once connected and listening
         self._owns_store = store is None
@@ -122,6 +182,10 @@ class RedisTransport:
         self._generation = 0
         self._completions: list[tuple[Completion, asyncio.Future[Exception | None]]] = []
         self._committer: asyncio.Task[None] | None = None
+        self._request: _Request | None = None
+        self._fetching = False  # a fetch_and_lock of the worker's own is under way
+        self._ahead: list[ExternalTask] = []  # locked by a fetch-ahead, not yet handed out
+        self._ahead_fetch: asyncio.Task[None] | None = None
         self._translated = _Translated(f"redis at {self.settings.redis_address()}")
 
     async def store(self) -> Store:
@@ -165,23 +229,80 @@ class RedisTransport:
         wait_ms: int,
     ) -> list[ExternalTask]:
         store = await self.store()
-        topics = [topic_request(s) for s in subscriptions]
-        self._topics = frozenset(s.topic for s in subscriptions)
+        self._fetching = True
+        try:
+            request = self._request
+            subs = tuple(subscriptions)
+            if request is None or (
+                request.worker_id,
+                request.subscriptions,
+                request.use_priority,
+            ) != (
+                worker_id,
+                subs,
+                use_priority,
+            ):
+                request = _Request(worker_id, subs, [topic_request(s) for s in subs], use_priority)
+                self._request = request
+                self._topics = frozenset(s.topic for s in subs)
+            if self._ahead_fetch is not None:
+                await asyncio.shield(self._ahead_fetch)
+            if self._ahead:
+                if (
+                    self._ahead[0].worker_id == worker_id
+                    and self._ahead[0].topic_name in self._topics
+                ):
+                    taken, self._ahead = self._ahead[:max_tasks], self._ahead[max_tasks:]
+                    return taken
+                await self._unlock_ahead(store)
+            return await self._fetch(store, request, max_tasks, wait_ms)
+        finally:
+            self._fetching = False
+
+    async def _fetch(
+        self, store: Store, request: _Request, max_tasks: int, wait_ms: int
+    ) -> list[ExternalTask]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_ms / 1000
         while True:
             generation, woken = self._generation, self._woken
             with self._translated:
-                locked = await _uncancelled_fetch(
-                    store,
-                    store.fetch_and_lock(worker_id, max_tasks, topics, use_priority=use_priority),
-                )
+                locked = await _uncancelled_fetch(store, self._lock(store, request, max_tasks))
             remaining = deadline - loop.time()
             if locked or remaining <= 0:
-                return [task_from_model(t) for t in locked]
+                return locked
             if generation == self._generation:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), min(remaining, _RECHECK_S))
+
+    @staticmethod
+    def _lock(
+        store: Store, request: _Request, max_tasks: int
+    ) -> Coroutine[Any, Any, list[ExternalTask]]:
+        return store.fetch_and_lock_as(
+            request.worker_id,
+            max_tasks,
+            request.topics,
+            task_from_hash,
+            task_from_model,
+            use_priority=request.use_priority,
+        )
+
+    async def _fetch_ahead(self, store: Store, request: _Request, max_tasks: int) -> None:
+        """Lock up to ``max_tasks`` for the worker's next ``fetch_and_lock`` (errors are left
+        to that fetch, which will meet them itself)."""
+        try:
+            self._ahead += await _uncancelled_fetch(store, self._lock(store, request, max_tasks))
+        except Exception as exc:
+            log.debug("fetch-ahead failed: %r", exc)
+        finally:
+            self._ahead_fetch = None
+
+    async def _unlock_ahead(self, store: Store) -> None:
+        ahead, self._ahead = self._ahead, []
+        for task in ahead:
+            with contextlib.suppress(Exception):
+                await store.unlock(task.id, lock_token=task.lock_token)
 
     async def complete(
         self,
@@ -208,6 +329,17 @@ class RedisTransport:
             del self._completions[:_COMPLETE_BATCH]  # a cancelled waiter's item is dropped
             if not batch:
                 continue
+            request = self._request
+            if (
+                request is not None
+                and self.fetch_ahead
+                and not self._fetching
+                and self._ahead_fetch is None
+                and len(batch) > len(self._ahead)
+            ):
+                self._ahead_fetch = asyncio.create_task(
+                    self._fetch_ahead(store, request, len(batch) - len(self._ahead))
+                )
             try:
                 results = await store.complete_many([item for item, _ in batch])
             except asyncio.CancelledError:
@@ -277,6 +409,13 @@ class RedisTransport:
 
     async def aclose(self) -> None:
         self._ready = None
+        if self._ahead_fetch is not None:
+            self._ahead_fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ahead_fetch
+            self._ahead_fetch = None
+        if self._ahead and self._store is not None:
+            await self._unlock_ahead(self._store)
         if self._committer is not None:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -293,8 +432,8 @@ class RedisTransport:
 
 
 async def _uncancelled_fetch(
-    store: Store, fetch: Coroutine[Any, Any, list[model.ExternalTask]]
-) -> list[model.ExternalTask]:
+    store: Store, fetch: Coroutine[Any, Any, list[ExternalTask]]
+) -> list[ExternalTask]:
     """Run a fetch so that tasks it locked are never stranded: if we are cancelled while the
     script runs, wait for its reply and unlock what it locked before passing the cancel on."""
     running = asyncio.ensure_future(fetch)
