@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 
 LATEST_MS = 10**14 - 1
 """The latest instant (epoch ms, 5138-11-16T09:46:39.999Z) a stored time may hold: the scripts'
@@ -18,12 +19,22 @@ def format_datetime(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}" + value.strftime("%z")
 
 
+@lru_cache(maxsize=4096)
+def _second(epoch_s: int, tz: tzinfo) -> tuple[str, str]:
+    """The text of one second in ``tz`` before and after its milliseconds (an offset changes
+    only on a whole second)."""
+    value = (_EPOCH + timedelta(seconds=epoch_s)).astimezone(tz)
+    return value.strftime("%Y-%m-%dT%H:%M:%S."), value.strftime("%z")
+
+
 def format_ms(epoch_ms: int | None, tz: tzinfo = UTC) -> str | None:
-    """Render epoch milliseconds in ``tz``; None stays None."""
+    """Render epoch milliseconds in ``tz``; None stays None. (Exact: the milliseconds are
+    never a float. The text of a second is cached: a response renders the same few seconds
+    many times.)"""
     if epoch_ms is None:
         return None
-    # exact: a float of seconds would round the milliseconds of far dates
-    return format_datetime((_EPOCH + timedelta(milliseconds=epoch_ms)).astimezone(tz))
+    head, offset = _second(epoch_ms // 1000, tz)
+    return f"{head}{epoch_ms % 1000:03d}{offset}"
 
 
 def parse_datetime(text: str, default_tz: tzinfo = UTC) -> datetime:

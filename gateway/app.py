@@ -18,6 +18,7 @@ from redtask.broker.store import Store, open_store
 from redtask.gateway import docs, errors, ui
 from redtask.gateway.access_log import AccessLog
 from redtask.gateway.auth import DOCS, BasicAuth, load_users
+from redtask.gateway.hot import Gateway, HotRoutes
 from redtask.gateway.limits import BodyGuard, EngineGuard
 from redtask.gateway.longpoll import WakeHub
 from redtask.gateway.metrics import GatewayMetrics, MetricsMiddleware
@@ -67,7 +68,7 @@ def create_app(
             if owned:
                 await app.state.store.close()
 
-    app = FastAPI(
+    app = Gateway(
         title="redtask",
         summary="Camunda-7-compatible external-task REST API on Redis",
         version="0.1.0",
@@ -107,11 +108,16 @@ def create_app(
     app.include_router(engine.engines_router, prefix=root)
     ui.install(app)
     app.add_middleware(BodyGuard, max_bytes=settings.gateway_max_body_bytes)
+    authenticated = None
     if settings.auth_enabled:
         protected = (root, "/redtask") + (() if settings.auth_open_docs else DOCS)
-        app.add_middleware(BasicAuth, users=load_users(settings), protected=protected, root=root)
+        users = load_users(settings)
+        app.add_middleware(BasicAuth, users=users, protected=protected, root=root)
+        authenticated = BasicAuth(app, users, protected, root).authenticated
     app.add_middleware(EngineGuard, root=root, auth_enabled=settings.auth_enabled)
     app.add_middleware(MetricsMiddleware, metrics=gauges)
     if access_log:
         app.add_middleware(AccessLog)
+    else:  # the access log sees every request: no hot path beside it
+        app.hot = HotRoutes(app, root, settings.gateway_max_body_bytes, authenticated)
     return app

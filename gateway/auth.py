@@ -51,7 +51,7 @@ class BasicAuth:
         self.protected = protected
         self.anonymous = {root + "/engine", root + "/engine/"}
 
-    def _authenticated(self, scope: Scope) -> str | None:
+    def authenticated(self, scope: Scope) -> str | None:
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         if not header.startswith("Basic "):
             return None
@@ -86,7 +86,7 @@ class BasicAuth:
         if path in self.anonymous or not path.startswith(self.protected):
             await self.app(scope, receive, send)
             return
-        user = self._authenticated(scope)
+        user = self.authenticated(scope)
         if user is None:
             await send(
                 {

@@ -91,6 +91,7 @@ STANDALONE_ONLY = frozenset(
         "tests.gateway.test_bad_input_edges",
         "tests.gateway.test_date_bounds",
         "tests.gateway.test_docs",
+        "tests.gateway.test_hot_path",
         "tests.gateway.test_lone_surrogates",
         "tests.gateway.test_query_reader",
         "tests.gateway.test_ready_token",

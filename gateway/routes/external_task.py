@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -14,6 +15,8 @@ from redtask.broker import dates
 from redtask.broker.errors import TaskNotFound
 from redtask.broker.model import ExternalTask
 from redtask.broker.query import SORT_FIELDS
+from redtask.broker.settings import Settings
+from redtask.broker.store import Store
 from redtask.gateway import convert, errors
 from redtask.gateway.deps import HubDep, SettingsDep, StoreDep, TimezoneDep
 from redtask.gateway.dto.external_task import (
@@ -30,6 +33,7 @@ from redtask.gateway.dto.external_task import (
     TopicNamesParams,
 )
 from redtask.gateway.errors import CamundaError, invalid_request
+from redtask.gateway.longpoll import WakeHub
 from redtask.gateway.query import body_sorting, read_paging, read_query, read_sorting
 from redtask.gateway.responses import JSONBody
 
@@ -57,15 +61,16 @@ def _fetch_sorting(dto: FetchExternalTasksDto) -> str | None:
     return first.sort_order
 
 
-@router.post("/fetchAndLock")
-async def fetch_and_lock(
+async def locked_tasks(
     dto: FetchExternalTasksDto,
     request: Request,
-    store: StoreDep,
-    hub: HubDep,
-    settings: SettingsDep,
-    tz: TimezoneDep,
-) -> Response:
+    store: Store,
+    hub: WakeHub,
+    settings: Settings,
+    tz: tzinfo,
+) -> list[dict[str, Any]]:
+    """The answer of fetchAndLock: LockedExternalTaskDtos (served by the route below and by
+    the gateway's hot path, gateway/hot.py)."""
     timeout = dto.async_response_timeout
     if timeout is not None and timeout > MAX_ASYNC_TIMEOUT:
         raise invalid_request(
@@ -106,14 +111,29 @@ async def fetch_and_lock(
     else:
         tasks = await hub.park(request, topics, timeout, fetch)
     deserialize = {t.topic_name for t in topics if t.deserialize_values}
-    return JSONBody(
-        [convert.locked_external_task(t, tz, t.topic_name in deserialize) for t in tasks]
-    )
+    return [convert.locked_external_task(t, tz, t.topic_name in deserialize) for t in tasks]
+
+
+@router.post("/fetchAndLock")
+async def fetch_and_lock(
+    dto: FetchExternalTasksDto,
+    request: Request,
+    store: StoreDep,
+    hub: HubDep,
+    settings: SettingsDep,
+    tz: TimezoneDep,
+) -> Response:
+    return JSONBody(await locked_tasks(dto, request, store, hub, settings, tz))
+
+
+async def complete_task(id: str, dto: CompleteExternalTaskDto, store: Store) -> None:
+    """The work of ``complete`` (served by the route below and by gateway/hot.py)."""
+    await store.complete(id, dto.worker_id, dto.variables, dto.local_variables)  # type: ignore[arg-type]
 
 
 @router.post("/{id}/complete", status_code=NO_CONTENT)
 async def complete(id: str, dto: CompleteExternalTaskDto, store: StoreDep) -> Response:
-    await store.complete(id, dto.worker_id, dto.variables, dto.local_variables)  # type: ignore[arg-type]
+    await complete_task(id, dto, store)
     return Response(status_code=NO_CONTENT)
 
 
