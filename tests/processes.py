@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import redis
 
 from redtask.broker.embedded import free_port
 
@@ -75,9 +77,21 @@ def gateway_process(env: dict[str, str], port: int = 0) -> Iterator[GatewayURL]:
 
 @contextmanager
 def scheduler_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A `redtask scheduler`, yielded once it runs (its first heartbeat is in Redis: its signal
+    handlers are installed, so a SIGTERM stops it gracefully)."""
+    scheduler_id = f"test-{uuid.uuid4().hex[:8]}"
+    env = {**env, "REDTASK_SCHEDULER_ID": scheduler_id}
     proc = subprocess.Popen([sys.executable, "-m", "redtask", "scheduler"], env=env)
+    client = redis.Redis.from_url(env["REDTASK_REDIS_URL"])
+    heartbeat = f"{env['REDTASK_NAMESPACE']}:scheduler:{scheduler_id}"
     try:
+        deadline = time.monotonic() + 30
+        while not client.exists(heartbeat):
+            assert proc.poll() is None, "scheduler exited during startup"
+            assert time.monotonic() < deadline, "scheduler did not start"
+            time.sleep(0.02)
         yield proc
     finally:
+        client.close()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0

@@ -144,7 +144,7 @@ def test_the_core_holds_no_http_client() -> None:
     offenders = [
         str(p.relative_to(ROOT))
         for p in _sources("broker")
-        if any(n in ("httpx", "urllib.request", "http.client") for n in _imports(p))
+        if any(n in ("httpx", "aiohttp", "urllib.request", "http.client") for n in _imports(p))
     ]
     assert offenders == []
 

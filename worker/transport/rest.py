@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
+import aiohttp
+import orjson
 
 from redtask.worker.errors import Rejected, TaskLost, Unavailable
 from redtask.worker.task import ExternalTask
@@ -16,6 +17,7 @@ from redtask.worker.values import TypedValue
 
 # a 400 on these operations means another worker holds the task or our lock expired
 _LOST_MARKERS = ("It is locked by worker", "lock that expired", "is not locked")
+_JSON = {"Content-Type": "application/json"}
 
 
 def topic_body(s: Subscription) -> dict[str, Any]:
@@ -67,7 +69,9 @@ def task_from_dto(dto: Mapping[str, Any]) -> ExternalTask:
 
 
 class RestTransport:
-    """Talks to ``base_url`` (e.g. ``http://gateway:8080/engine-rest``) with httpx."""
+    """Talks to ``base_url`` (e.g. ``http://gateway:8080/engine-rest``) over keep-alive HTTP/1.1
+    connections (aiohttp, whose C parser costs a tenth of the CPU per request of a pure-Python
+    client); ``session`` replaces the one it would open (and is then not closed by it)."""
 
     def __init__(
         self,
@@ -75,31 +79,42 @@ class RestTransport:
         *,
         auth: tuple[str, str] | None = None,
         timeout_s: float = 30.0,
-        client: httpx.AsyncClient | None = None,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
-        self._http = client or httpx.AsyncClient(
-            base_url=self.base_url, auth=auth, timeout=timeout_s
-        )
+        self._auth = aiohttp.BasicAuth(*auth) if auth is not None else None
+        self._session = session
+        self._owned = session is None
+
+    def _http(self) -> aiohttp.ClientSession:
+        # opened on first use: a session belongs to the event loop it was opened on
+        if self._session is None:
+            self._session = aiohttp.ClientSession(auth=self._auth)
+        return self._session
 
     async def _post(
         self, path: str, body: Mapping[str, Any], *, timeout_s: float | None = None
-    ) -> httpx.Response:
+    ) -> bytes:
+        timeout = aiohttp.ClientTimeout(
+            total=timeout_s if timeout_s is not None else self.timeout_s
+        )
+        url = self.base_url + path
         try:
-            response = await self._http.post(
-                path, json=body, timeout=timeout_s if timeout_s is not None else self.timeout_s
-            )
-        except httpx.HTTPError as exc:  # connect, read and protocol errors
-            raise Unavailable(f"{self.base_url}{path}: {exc!r}") from exc
-        if response.status_code < 300:
-            return response
-        message = _error_message(response)
-        if response.status_code >= 500:
-            raise Unavailable(f"{path}: {response.status_code} {message}")
-        if response.status_code == 404 or any(m in message for m in _LOST_MARKERS):
+            async with self._http().post(
+                url, data=orjson.dumps(body), headers=_JSON, timeout=timeout
+            ) as response:
+                status, content = response.status, await response.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:  # connect, read, protocol
+            raise Unavailable(f"{url}: {exc!r}") from exc
+        if status < 300:
+            return content
+        message = _error_message(content)
+        if status >= 500:
+            raise Unavailable(f"{path}: {status} {message}")
+        if status == 404 or any(m in message for m in _LOST_MARKERS):
             raise TaskLost(message)
-        raise Rejected(f"{path}: {response.status_code} {message}")
+        raise Rejected(f"{path}: {status} {message}")
 
     async def fetch_and_lock(
         self,
@@ -118,10 +133,10 @@ class RestTransport:
             "topics": [topic_body(s) for s in subscriptions],
         }
         # the read timeout must outlast the server's long poll
-        response = await self._post(
+        content = await self._post(
             "/external-task/fetchAndLock", body, timeout_s=wait_ms / 1000 + self.timeout_s
         )
-        return [task_from_dto(dto) for dto in response.json()]
+        return [task_from_dto(dto) for dto in orjson.loads(content)]
 
     async def complete(
         self,
@@ -176,14 +191,16 @@ class RestTransport:
         await self._post(f"/external-task/{task.id}/unlock", {})
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._owned and self._session is not None:
+            await self._session.close()
+        self._session = None if self._owned else self._session
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(content: bytes) -> str:
     try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500]
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        body = None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return str(body["message"])
-    return response.text[:500]
+    return content[:500].decode("utf-8", "replace")
