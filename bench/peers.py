@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import cpu_model, log, nproc, process_cpu  # noqa: E402
 from redtask.broker.connection import client_for  # noqa: E402
 from redtask.broker.embedded import find_server_binary, free_port  # noqa: E402
+from redtask.broker.keys import Keys  # noqa: E402
 from redtask.broker.model import NewTask  # noqa: E402
 from redtask.broker.settings import Settings  # noqa: E402
 from redtask.broker.store import open_store  # noqa: E402
@@ -79,14 +80,25 @@ async def fill_redtask(url: str, ns: str, n: int) -> None:
         await store.close()
 
 
+def remaining_commands(ns: str) -> list[tuple[str, str]]:
+    """The commands whose replies add up to the tasks of TOPIC left to run (fetchable at
+    priority 0, or locked) in the one partition of ``ns``."""
+    keys = Keys(namespace=ns, partitions=1)
+    return [("ZCARD", keys.avail(0, TOPIC, 0)), ("ZCARD", keys.locked(0, TOPIC))]
+
+
 def start_workers(
     cmds: list[list[str]], env: dict[str, str] | None
 ) -> list[subprocess.Popen[bytes]]:
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, cwd=ROOT, env=env) for c in cmds]
     for p in procs:
         line = p.stdout.readline() if p.stdout else b""
-        if line.strip() != b"ready":
+        if line.split()[:1] != [b"ready"]:
             raise RuntimeError(f"worker {p.args} did not start: {line!r}")
+        baseline = (env or {}).get("PYTHONPATH")
+        package = line.split()[1].decode() if len(line.split()) > 1 else ""
+        if baseline and not package.startswith(baseline):
+            raise RuntimeError(f"the baseline worker runs {package}, not {baseline}")
     return procs
 
 
@@ -98,8 +110,7 @@ async def one_round(
     go = f"go:{ns}"
     if system in ("redtask", "baseline", "plain"):
         await fill_redtask(url, ns, args.jobs)
-        prefix = f"{{{ns}:0}}:"
-        remaining_keys = [("ZCARD", f"{prefix}a:{TOPIC}:0"), ("ZCARD", f"{prefix}l:{TOPIC}")]
+        remaining_keys = remaining_commands(ns)
         cmds = []
         for i in range(procs_n):
             cmd = [sys.executable, "bench/peers_worker.py", url, ns, TOPIC]

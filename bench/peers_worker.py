@@ -3,9 +3,11 @@ no-op ``async`` handler. Connects, prints "ready", waits for the go (BLPOP on th
 runs until SIGTERM (a graceful stop). With ``--profile PATH`` it writes a cProfile of the run.
 
     python bench/peers_worker.py URL NAMESPACE TOPIC CONCURRENCY GO_KEY [--profile PATH]
-                                 [--no-fetch-ahead]
+                                 [--no-fetch-ahead] [--rest API]
 
-``--no-fetch-ahead`` turns the transport's complete-and-fetch-next off.
+``--no-fetch-ahead`` turns the transport's complete-and-fetch-next off; ``--rest API`` (e.g.
+``http://127.0.0.1:8080/engine-rest``) runs the worker on a ``RestTransport`` against a gateway
+instead (URL then only carries the go signal).
 """
 
 from __future__ import annotations
@@ -18,20 +20,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT))  # after PYTHONPATH: a baseline (bench/baseline.py) comes first
 
+import redtask  # noqa: E402
 from redtask.broker.connection import client_for  # noqa: E402
 from redtask.broker.settings import Settings  # noqa: E402
 from redtask.worker import Worker  # noqa: E402
 from redtask.worker.transport.redis import RedisTransport  # noqa: E402
+from redtask.worker.transport.rest import RestTransport  # noqa: E402
 
 
 async def main(
-    url: str, ns: str, topic: str, concurrency: int, go_key: str, fetch_ahead: bool
+    url: str, ns: str, topic: str, concurrency: int, go_key: str, fetch_ahead: bool, rest: str
 ) -> None:
-    settings = Settings(redis_url=url, namespace=ns, partitions=1)
-    transport = RedisTransport(settings, fetch_ahead=fetch_ahead)
-    await transport.store()
+    transport: RedisTransport | RestTransport
+    if rest:
+        transport = RestTransport(rest)
+    else:
+        transport = RedisTransport(
+            Settings(redis_url=url, namespace=ns, partitions=1), fetch_ahead=fetch_ahead
+        )
+        await transport.store()
     worker = Worker(transport, concurrency=concurrency, poll_timeout=1_000, worker_id=f"w{ns}")
 
     @worker.task(topic, lock_duration=60_000)
@@ -39,7 +48,7 @@ async def main(
         return None
 
     blocker = client_for(url)
-    print("ready", flush=True)
+    print("ready", redtask.__file__, flush=True)  # which package runs
     await blocker.blpop([go_key], 0)
     await blocker.aclose()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.stop)
@@ -53,9 +62,14 @@ if __name__ == "__main__":
         i = args.index("--profile")
         profile = args[i + 1]
         del args[i : i + 2]
+    rest = ""
+    if "--rest" in args:
+        i = args.index("--rest")
+        rest = args[i + 1]
+        del args[i : i + 2]
     fetch_ahead = "--no-fetch-ahead" not in args
     args = [a for a in args if a != "--no-fetch-ahead"]
-    run = main(args[0], args[1], args[2], int(args[3]), args[4], fetch_ahead)
+    run = main(args[0], args[1], args[2], int(args[3]), args[4], fetch_ahead, rest)
     if profile is None:
         asyncio.run(run)
     else:

@@ -48,10 +48,16 @@ class Server:
 
 @contextmanager
 def server_process(
-    name: str, args: list[str], env: dict[str, str], profile_dir: Path | None = None
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    profile_dir: Path | None = None,
+    cwd: str | Path = ROOT,
 ) -> Iterator[Server]:
-    """Start ``python [-m cProfile -o F] ARGS`` and wait for GET /health/ready; stop with
-    SIGINT (the servers treat it as a graceful shutdown and exit 0)."""
+    """Start ``python [-m cProfile -o F] ARGS`` in ``cwd`` and wait for GET /health/ready; stop
+    with SIGINT (the servers treat it as a graceful shutdown and exit 0). ``python -m redtask``
+    runs the package found in ``cwd`` first: a baseline's directory (bench/baseline.py) runs
+    the baseline."""
     port = free_port()
     profile_path = None
     cmd = [sys.executable]
@@ -59,7 +65,7 @@ def server_process(
         profile_path = profile_dir / f"{name}.prof"
         cmd += ["-m", "cProfile", "-o", str(profile_path)]
     cmd += [a.replace("{port}", str(port)) for a in args]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd)
     server = Server(name, proc, f"http://127.0.0.1:{port}", profile_path)
     try:
         deadline = time.monotonic() + 30
