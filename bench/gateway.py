@@ -36,7 +36,10 @@ amortizes its per-wake-up costs over more requests, so a half-idle server looks 
                     twice as slow), the wake latency with the poll parked on A itself (same
                     replica), the cross-replica wake latency over httpx (what a Python worker
                     on httpx sees), and each client's latency for a no-op POST to (a)'s bare
-                    server after the same idle gap (the client's own share).
+                    server after the same idle gap (the client's own share). Crowded: the
+                    same across replicas with 1,000 polls parked on B for the sample's topic
+                    (raw connections; each sample waits until B's parked-polls gauge shows all
+                    of them, and ends when one of them has answered with the task).
 
 Progress goes to stderr; the result table, machine description and command go to stdout.
 ``--cprofile DIR`` runs every server under cProfile (stopped with SIGINT, the .prof files are

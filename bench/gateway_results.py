@@ -120,6 +120,11 @@ def build_rows(res: Results) -> list[dict[str, str]]:
             f"{w['max_ms']:.2f} / {w['mean_ms']:.2f}")  # fmt: skip
         row("  (c) whole machine busy during the samples (all processes), cores",
             f"{w['machine_busy_cores']:.2f}")  # fmt: skip
+    c = res.wake.get("crowd")
+    if c:
+        row(f"(c) the same with {c['parked']:,} polls parked on B for the topic (until one "
+            f"answers with the task), p99, ms (n={c['n']}; p50 {c['p50_ms']:.2f})",
+            f"{c['p99_ms']:.2f}", "≤ 5", c["p99_ms"] <= 5.0)  # fmt: skip
     for name, label in (("same", "same replica (publish and poll both on A)"),
                         ("cross-httpx", "across replicas, httpx client")):  # fmt: skip
         v = res.wake.get(name)

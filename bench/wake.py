@@ -1,7 +1,8 @@
 """(c) of the gateway benchmark: long-poll wake latency. A fetchAndLock parks on one gateway,
 one task is published through another (or the same); the time from just before the publish
-until the poll's answer has arrived, over bench/rawhttp.py or httpx; and, for context, the
-client's own latency for a no-op POST after the same idle gap."""
+until the poll's answer has arrived, over bench/rawhttp.py or httpx; the same with CROWD polls
+parked on the polling gateway for the same topic (until one of them has answered with the
+task); and, for context, the client's own latency for a no-op POST after the same idle gap."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import orjson
 
 from bench.common import log, percentile, wait_persistence_idle
@@ -22,6 +24,7 @@ from redtask.broker.connection import client_for
 WAKE_LOCK_MS = 3_600_000
 LONG_POLL_MS = 30_000
 PARK_WAIT_S = 0.2
+CROWD = 1_000  # polls parked at once in the crowded variant
 
 
 def wake_conn(base: str, client: str) -> RawConn | Conn:
@@ -83,6 +86,75 @@ async def wake_samples(
     return wake, pub, warm
 
 
+async def parked_polls(base: str) -> float:
+    """The gateway's ``redtask_long_polls_parked`` gauge."""
+    async with httpx.AsyncClient(base_url=base) as client:
+        text = (await client.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("redtask_long_polls_parked "):
+            return float(line.split()[1])
+    raise RuntimeError("the gateway exports no redtask_long_polls_parked")
+
+
+async def wait_parked(base: str, count: int) -> None:
+    for _ in range(500):
+        if await parked_polls(base) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise RuntimeError(f"fewer than {count} polls parked on {base} after 10 s")
+
+
+async def crowded_wake_samples(
+    publisher_base: str, poller_base: str, topic: str, count: int, warmup: int, crowd: int
+) -> list[float]:
+    """Wake latencies, ms: ``crowd`` polls (raw connections) park on ``poller_base`` for
+    ``topic``; a task is published via ``publisher_base``; the sample runs from just before
+    the publish until one poll has answered with that task (which then parks again)."""
+    fetch_body = orjson.dumps(
+        {
+            "workerId": "bench-crowd",
+            "maxTasks": 1,
+            "asyncResponseTimeout": LONG_POLL_MS,
+            "topics": [{"topicName": topic, "lockDuration": WAKE_LOCK_MS}],
+        }
+    )
+    publish_body = orjson.dumps({"variables": {"orderId": {"value": "o-1", "type": "String"}}})
+    answers: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
+
+    async def poll_forever(conn: RawConn) -> None:
+        while True:
+            status, content = await conn.post("/engine-rest/external-task/fetchAndLock", fetch_body)
+            if status != 200:
+                raise RuntimeError(f"parked poll answered {status} {content[:300]!r}")
+            for task in orjson.loads(content):
+                answers.put_nowait((time.perf_counter(), task["id"]))
+
+    conns = [RawConn(poller_base, LONG_POLL_MS / 1000 + 30) for _ in range(crowd)]
+    polls = [asyncio.create_task(poll_forever(c)) for c in conns]
+    wake: list[float] = []
+    try:
+        async with RawConn(publisher_base, 60.0) as a:
+            for i in range(warmup + count):
+                await wait_parked(poller_base, crowd)
+                await asyncio.sleep(PARK_WAIT_S)
+                t0 = time.perf_counter()
+                status, content = await a.post(f"/redtask/topics/{topic}/tasks", publish_body)
+                if status != 201:
+                    raise RuntimeError(f"publish failed: {status} {content[:300]!r}")
+                t2, task_id = await asyncio.wait_for(answers.get(), 30)
+                if task_id != orjson.loads(content)["ids"][0]:
+                    raise RuntimeError(f"a poll got {task_id}, not the task just published")
+                if i >= warmup:
+                    wake.append((t2 - t0) * 1000)
+    finally:
+        for task in polls:
+            task.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
+        for conn in conns:
+            await conn.__aexit__()
+    return wake
+
+
 async def idle_requests(base: str, count: int, client: str) -> list[float]:
     """Latency, ms, of a no-op POST sent after the same idle gap as each wake sample's publish:
     what the client and one HTTP hop cost before any broker work."""
@@ -123,15 +195,33 @@ async def run_wake(
     warmup: int,
     httpx_mode: str,
     out: dict[str, Any],
+    crowd: int = CROWD,
 ) -> None:
-    """Every variant of WAKE_VARIANTS, ``count`` samples after ``warmup`` untimed ones, into
-    ``out`` by variant name."""
+    """The crowded variant (``crowd`` polls parked, 0: none) and every variant of
+    WAKE_VARIANTS, ``count`` samples after ``warmup`` untimed ones, into ``out`` by name."""
     rc = client_for(redis_url)
     try:
         await wait_persistence_idle(rc, PERSISTENCE_LIMIT_S)
     finally:
         await rc.aclose()
     servers = {"a": a, "b": b}
+    if crowd:
+        topic = f"wake-crowd-{uuid.uuid4().hex[:6]}"
+        wake = await crowded_wake_samples(a.base, b.base, topic, count, warmup, crowd)
+        out["crowd"] = {
+            "client": "raw",
+            "parked": crowd,
+            "n": len(wake),
+            "p50_ms": percentile(wake, 50),
+            "p99_ms": percentile(wake, 99),
+            "max_ms": max(wake),
+            "samples_ms": [round(x, 3) for x in wake],
+        }
+        w = out["crowd"]
+        log(
+            f"wake latency with {crowd} polls parked: p50 {w['p50_ms']:.2f} ms, "
+            f"p99 {w['p99_ms']:.2f} ms"
+        )
     for name, client, pub_on, poll_on in WAKE_VARIANTS:
         topic = f"wake-{name}-{uuid.uuid4().hex[:6]}"
         m0, t0 = machine_cpu(), time.perf_counter()
