@@ -43,11 +43,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+    sys.path.append(str(ROOT))  # after PYTHONPATH: a baseline (bench/baseline.py) comes first
 
 import redis  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
+import redtask  # noqa: E402
 from bench.common import (  # noqa: E402
     chunks,
     cpu_model,
@@ -211,6 +212,7 @@ async def run(args: argparse.Namespace, url: str, embedded: bool, res: Results) 
         server_info["_embedded"] = embedded
         res.machine = machine_description(server_info)
         log(f"redis {server_info.get('redis_version')} at {url}, namespace {ns}, profile {prof}")
+        log(f"redtask from {Path(redtask.__file__).parent}")
         await run_ab(store, raw_client, ns, prof, res)
         if args.profile:
             await profile_store_round(store, prof)
