@@ -13,6 +13,8 @@ from redtask.broker.bpmn.expressions import Expression, ExpressionError, parse_v
 from redtask.broker.bpmn.model import (
     BoundaryEvent,
     BpmnParseError,
+    CallActivity,
+    CallParameter,
     Element,
     EndEvent,
     ErrorDefinition,
@@ -47,6 +49,8 @@ __all__ = [
     "DEFAULT_MAX_DEPTH",
     "BoundaryEvent",
     "BpmnParseError",
+    "CallActivity",
+    "CallParameter",
     "Element",
     "EndEvent",
     "ErrorDefinition",

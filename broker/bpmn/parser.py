@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import replace
 from types import MappingProxyType
 
+from redtask.broker.bpmn._calls import call_activity
 from redtask.broker.bpmn._context import PASSIVE, ParseContext
 from redtask.broker.bpmn._elements import HANDLERS, io_mappings
 from redtask.broker.bpmn._xml import (
@@ -33,6 +34,7 @@ from redtask.broker.bpmn.expressions import Expression, ExpressionError
 from redtask.broker.bpmn.model import (
     BoundaryEvent,
     BpmnParseError,
+    CallActivity,
     Element,
     EndEvent,
     ErrorDefinition,
@@ -210,6 +212,10 @@ class _ProcessParser:
     ) -> Element | None:
         if kind == "subProcess":
             return self.sub_process(child, eid, scope_id)
+        if kind == "callActivity":
+            self.ctx.check_activity(child, eid, io_allowed=True)
+            io = io_mappings(self.ctx, child, eid)
+            return call_activity(self.ctx, child, eid, scope_id, io)
         handler = HANDLERS.get(kind)
         if handler is None:
             self.ctx.problem(f"Element '{eid}' is a <{kind}>, which is not supported", child, eid)
@@ -322,10 +328,13 @@ class _ProcessParser:
             )
             if target is None:
                 problem(where)
-            elif not isinstance(self.nodes.get(node.attached_to), ExternalTask | SubProcess):
+            elif not isinstance(
+                self.nodes.get(node.attached_to), ExternalTask | SubProcess | CallActivity
+            ):
                 message = f"Boundary event '{node.id}' is attached to '{node.attached_to}' "
                 problem(
-                    message + f"(a <{target[1]}>): only external tasks and sub-processes can be"
+                    message + f"(a <{target[1]}>): only external tasks, sub-processes and call "
+                    "activities can be"
                 )
             elif target[0] != node.scope_id:
                 problem(where)

@@ -16,8 +16,19 @@ catch events; receive tasks.
 """
 
 from redtask.broker.engine.activities import ActivityEvent
-from redtask.broker.engine.effects import Effects, NewTask, NewTimer, Subscription
+from redtask.broker.engine.call_start import MAX_CALL_DEPTH
+from redtask.broker.engine.calls import call_error, cancel_call, complete_call
+from redtask.broker.engine.effects import (
+    Effects,
+    NewCall,
+    NewTask,
+    NewTimer,
+    Subscription,
+    merge,
+)
 from redtask.broker.engine.errors import (
+    CalledElementNotFound,
+    CallTooDeep,
     EngineError,
     EvaluationError,
     InstanceEnded,
@@ -25,6 +36,7 @@ from redtask.broker.engine.errors import (
     NoMatch,
     NoOutgoingFlow,
     NotSignallable,
+    UnknownCall,
     UnknownTask,
     UnknownTimer,
 )
@@ -42,7 +54,14 @@ from redtask.broker.engine.events import (
     start,
 )
 from redtask.broker.engine.ids import CounterIds, Ids, UuidIds
-from redtask.broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
+from redtask.broker.engine.state import (
+    CallLink,
+    Execution,
+    InstanceState,
+    Timer,
+    TypedValue,
+    Wait,
+)
 from redtask.broker.engine.tree import Tree
 
 
@@ -52,7 +71,11 @@ def visible_variables(state: InstanceState, execution_id: str) -> dict[str, Type
 
 
 __all__ = [
+    "MAX_CALL_DEPTH",
     "ActivityEvent",
+    "CallLink",
+    "CallTooDeep",
+    "CalledElementNotFound",
     "CounterIds",
     "Effects",
     "EngineError",
@@ -62,6 +85,7 @@ __all__ = [
     "InstanceEnded",
     "InstanceState",
     "InvalidState",
+    "NewCall",
     "NewTask",
     "NewTimer",
     "NoMatch",
@@ -70,16 +94,21 @@ __all__ = [
     "Subscription",
     "Timer",
     "TypedValue",
+    "UnknownCall",
     "UnknownTask",
     "UnknownTimer",
     "UuidIds",
     "Wait",
     "bpmn_error",
+    "call_error",
     "cancel",
+    "cancel_call",
+    "complete_call",
     "complete_task",
     "correlate_message",
     "fail_task",
     "fire_timer",
+    "merge",
     "message_waiters",
     "set_task_variables",
     "signal",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from redtask.broker.bpmn import (
     BoundaryEvent,
+    CallActivity,
     EndEvent,
     ExclusiveGateway,
     ExternalTask,
@@ -62,6 +63,7 @@ def activity_type(element: FlowNode) -> str:
     simple: list[tuple[type[FlowNode], str]] = [
         (StartEvent, "startEvent"),
         (SubProcess, "subProcess"),
+        (CallActivity, "callActivity"),
         (ReceiveTask, "receiveTask"),
         (ExclusiveGateway, "exclusiveGateway"),
         (InclusiveGateway, "inclusiveGateway"),
