@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from redtask.broker import engine
@@ -119,10 +120,18 @@ class _Run:
         self.pending: dict[str, Block] = {first.state.instance_id: first}
         self.queue: deque[tuple[InstanceState, Effects]] = deque([(first.state, first.effects)])
         self.cancelled: set[str] = set()  # called instances cancelled by their caller
+        self.internal: set[str] = set()  # instances terminated internally (not by a delete)
         self.steps = 0
 
     def blocks(self) -> list[Block]:
-        return list(self.pending.values())
+        """The blocks to commit; one an event ended from inside its call tree (a boundary
+        event of its caller, an escalated error) is internally terminated, as in Camunda."""
+        return [
+            replace(b, status="internally_terminated")
+            if i in self.internal and b.state.status == "terminated"
+            else b
+            for i, b in self.pending.items()
+        ]
 
     async def resolve(self) -> None:
         while self.queue:
@@ -132,8 +141,12 @@ class _Run:
             state, effects = self.queue.popleft()
             for call in effects.calls:
                 await self.start(state, call)
+            if effects.escalated is not None:
+                self.internal.add(state.instance_id)
             for child_id in effects.calls_cancelled:
                 self.cancelled.add(child_id)
+                if state.status != "terminated" or state.instance_id in self.internal:
+                    self.internal.add(child_id)
                 await self.step(child_id, engine.cancel)
             link = state.call
             if link is None or effects.ended is None or state.instance_id in self.cancelled:
@@ -177,6 +190,8 @@ class _Run:
             "pvt": definition.version_tag,
             "bk": call.business_key,
             "tn": definition.tenant_id,
+            "sup": call.link.super_instance_id,
+            "rpi": call.link.root_instance_id,
         }
         self.pending[call.instance_id] = Block(state, effects, 0, None, meta)
         self.queue.append((state, effects))

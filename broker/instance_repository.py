@@ -39,7 +39,8 @@ TIMER_RETRIES = 3
 @dataclass(frozen=True, slots=True)
 class Block:
     """One instance's part of a commit: its new state and effects, the version it was read at
-    (0: a new instance, created with ``meta``), its state then, and the timer that fired."""
+    (0: a new instance, created with ``meta``), its state then, the timer that fired, and
+    ``status`` "internally_terminated" for a terminated instance that its caller ended."""
 
     state: InstanceState
     effects: Effects
@@ -47,6 +48,7 @@ class Block:
     before: InstanceState | None = None
     meta: Mapping[str, Any] | None = None
     fired_timer: str | None = None
+    status: str | None = None  # what the instance hash records, when not the state's status
 
 
 class PartitionIds:
@@ -259,7 +261,7 @@ class InstanceRepository:
             state.instance_id,
             block.expected,
             orjson.dumps(state.to_json()),
-            state.status,
+            block.status or state.status,
             orjson.dumps(block.meta or {}),
             orjson.dumps(tasks),
             orjson.dumps(list(effects.tasks_deleted)),

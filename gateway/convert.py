@@ -212,8 +212,8 @@ def incident(item: Incident, tz: tzinfo) -> dict[str, Any]:
 def historic_process_instance(
     item: HistoricInstance, tz: tzinfo, ttl_s: int, definition: ProcessDefinition | None
 ) -> dict[str, Any]:
-    """HistoricProcessInstanceDto: no call activities (its own root, no super instance); an
-    ended instance is removed ``ttl_s`` after its end. The definition gives name and version."""
+    """HistoricProcessInstanceDto: an ended instance is removed ``ttl_s`` after its end. The
+    definition gives name and version."""
     removal = None if item.end is None else item.end + ttl_s * 1000
     return {
         "id": item.id,
@@ -229,8 +229,8 @@ def historic_process_instance(
         "startUserId": None,
         "startActivityId": None,
         "deleteReason": None,
-        "rootProcessInstanceId": item.id,
-        "superProcessInstanceId": None,
+        "rootProcessInstanceId": item.root_instance_id or item.id,
+        "superProcessInstanceId": item.super_instance_id,
         "superCaseInstanceId": None,
         "caseInstanceId": None,
         "tenantId": item.tenant_id,

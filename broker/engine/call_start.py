@@ -52,7 +52,9 @@ def start_call(run: Run, execution_id: str, call: CallActivity) -> None:
     if run.call is not None:
         caught |= set(run.call.caught)
         catch_all = catch_all or run.call.catch_all
-    link = CallLink(run.instance_id, execution_id, depth, tuple(sorted(caught)), catch_all)
+    root = run.instance_id if run.call is None else run.call.root_instance_id
+    caught_codes = tuple(sorted(caught))
+    link = CallLink(run.instance_id, execution_id, root, depth, caught_codes, catch_all)
     child_id = run.ids.new_id()
     run.update(execution_id, wait=Wait("call", child_id))
     run.fx.calls[child_id] = NewCall(

@@ -34,14 +34,7 @@ def _call_run(
 ) -> tuple[Run, Execution, CallActivity]:
     if state.status != "active":
         raise InstanceEnded(state.instance_id, state.status)
-    token = next(
-        (
-            e
-            for e in state.executions
-            if e.wait is not None and e.wait.kind == "call" and e.wait.ref == child_id
-        ),
-        None,
-    )
+    token = state.waiting("call", child_id)
     if token is None or token.element_id is None:
         raise UnknownCall(child_id)
     call = model.elements[token.element_id]

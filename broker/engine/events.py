@@ -324,14 +324,7 @@ def _task_run(
     max_bytes: int | None = None,
 ) -> tuple[Run, Execution, ExternalTask]:
     _require_active(state)
-    token = next(
-        (
-            e
-            for e in state.executions
-            if e.wait is not None and e.wait.kind == "task" and e.wait.ref == task_id
-        ),
-        None,
-    )
+    token = state.waiting("task", task_id)
     if token is None or token.element_id is None:
         raise UnknownTask(task_id)
     task = model.elements[token.element_id]

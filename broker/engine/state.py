@@ -70,13 +70,14 @@ class Timer:
 @dataclass(frozen=True, slots=True)
 class CallLink:
     """What makes an instance a sub-process instance: the instance and the execution (the
-    token in the call activity) that called it, how deep it is (1: called by a root instance),
+    token in the call activity) that called it, the root of the call tree, how deep it is (1: called by a root instance),
     and the BPMN error codes some calling instance catches (``catch_all``: one catches every
     code): an error the instance does not catch itself goes up to them (Camunda's
     BpmnExceptionHandler walks into super executions)."""
 
     super_instance_id: str
     super_execution_id: str
+    root_instance_id: str
     depth: int = 1
     caught: tuple[str, ...] = ()
     catch_all: bool = False
@@ -88,6 +89,7 @@ class CallLink:
         return {
             "superInstanceId": self.super_instance_id,
             "superExecutionId": self.super_execution_id,
+            "rootInstanceId": self.root_instance_id,
             "depth": self.depth,
             "caught": list(self.caught),
             "catchAll": self.catch_all,
@@ -100,6 +102,7 @@ class CallLink:
         return cls(
             str(data["superInstanceId"]),
             str(data["superExecutionId"]),
+            str(data["rootInstanceId"]),
             int(data["depth"]),
             tuple(str(c) for c in data["caught"]),
             bool(data["catchAll"]),
@@ -127,6 +130,12 @@ class InstanceState:
             if execution.id == execution_id:
                 return execution
         raise KeyError(execution_id)
+
+    def waiting(self, kind: WaitKind, ref: str) -> Execution | None:
+        """The token waiting for ``ref`` (a task id, a called instance id, ...), if any."""
+        return next(
+            (e for e in self.executions if e.wait == Wait(kind, ref) and e.element_id), None
+        )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`from_json` reads it back to an equal state."""

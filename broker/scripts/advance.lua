@@ -19,8 +19,9 @@ ARGV[6]  number of instance blocks n (1..MAX_BLOCKS); block i (from 0) is ARGV[7
  +0  instance id
  +1  expected version ("0" = create: the instance must not exist yet)
  +2  new state JSON (stored verbatim)
- +3  status: "active" | "completed" | "terminated"
- +4  instance meta JSON, used on create: {"pd", "pk", "pvt", "bk", "tn"} (null = absent)
+ +3  status: "active" | "completed" | "terminated" | "internally_terminated"
+ +4  instance meta JSON, used on create: {"pd", "pk", "pvt", "bk", "tn", "sup" (the calling
+     instance), "rpi" (the root of its call tree)} (null = absent)
  +5  tasks to create JSON: [{"id", "topic", "priority" (decimal string), "act", "ai",
      "ex", "xp" (JSON text or ""), "eed" ("1": the activity has camunda:errorEventDefinition
      expressions, so handle_failure leaves the task to the engine; "" = none)}]
@@ -118,7 +119,7 @@ local function commit(b, current, first)
   if expected == '0' then
     local m = cjson.decode(ARGV[b + 5])
     redis.call('HSET', ikey, 'start', now)
-    for _, field in ipairs({'pd', 'pk', 'pvt', 'bk', 'tn'}) do
+    for _, field in ipairs({'pd', 'pk', 'pvt', 'bk', 'tn', 'sup', 'rpi'}) do
       if m[field] ~= nil and m[field] ~= cjson.null then redis.call('HSET', ikey, field, m[field]) end
     end
     redis.call('ZADD', k_instances(P), now, id)
