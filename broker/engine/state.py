@@ -70,10 +70,10 @@ class Timer:
 @dataclass(frozen=True, slots=True)
 class CallLink:
     """What makes an instance a sub-process instance: the instance and the execution (the
-    token in the call activity) that called it, the root of the call tree, how deep it is (1: called by a root instance),
-    and the BPMN error codes some calling instance catches (``catch_all``: one catches every
-    code): an error the instance does not catch itself goes up to them (Camunda's
-    BpmnExceptionHandler walks into super executions)."""
+    token in the call activity) that called it, the root of the call tree, how deep it is
+    (1: called by a root instance), and the BPMN error codes some calling instance catches
+    (``catch_all``: one catches every code): an error the instance does not catch itself goes
+    up to them (Camunda's BpmnExceptionHandler walks into super executions)."""
 
     super_instance_id: str
     super_execution_id: str
