@@ -59,6 +59,11 @@ class CalledDefinitions:
         else:
             matching = [d for d in versions if d.version_tag == call.version_tag]
             what = f"no processes deployed with key = '{key}', versionTag = '{call.version_tag}'"
+            if len(matching) > 1:  # ProcessDefinitionManager: the tag must be unique
+                raise engine.SeveralDefinitions(
+                    f"ENGINE-03045 There are '{len(matching)}' results for a process definition "
+                    f"with key '{key}', versionTag '{call.version_tag}' and tenant-id '{{}}'."
+                )
         return _found(
             matching[-1] if matching else None, what + f" and tenant-id = '{shown_tenant}'"
         )

@@ -12,7 +12,9 @@ Supported: none start; none, terminate and error end events; external tasks with
 mappings and ``camunda:errorEventDefinition``; exclusive, parallel and inclusive gateways (fork
 and join); embedded sub-processes; conditional flows on activities; interrupting error boundary
 events; interrupting and non-interrupting timer boundary events; timer and message intermediate
-catch events; receive tasks.
+catch events; receive tasks; call activities (the called instance is started and ended by the
+committing layer, ``broker.call_cascade``, from ``Effects.calls`` and the events of
+``broker.engine.calls``).
 """
 
 from redtask.broker.engine.activities import ActivityEvent
@@ -36,6 +38,7 @@ from redtask.broker.engine.errors import (
     NoMatch,
     NoOutgoingFlow,
     NotSignallable,
+    SeveralDefinitions,
     UnknownCall,
     UnknownTask,
     UnknownTimer,
@@ -91,6 +94,7 @@ __all__ = [
     "NoMatch",
     "NoOutgoingFlow",
     "NotSignallable",
+    "SeveralDefinitions",
     "Subscription",
     "Timer",
     "TypedValue",

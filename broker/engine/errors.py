@@ -134,6 +134,10 @@ class CallTooDeep(EngineError, InvalidArgument):
         self.element_id = element_id
 
 
+class SeveralDefinitions(EngineError, InvalidArgument):
+    """A call activity's version tag names several versions of the called process."""
+
+
 class CalledElementNotFound(EngineError, InvalidArgument):
     """No definition matches what a call activity calls (Camunda's ProcessDefinitionCache
     message, from its ensureNotNull)."""

@@ -43,11 +43,11 @@ def one_task(key: str, topic: str, tag: str | None = None) -> bytes:
 
 
 async def deploy_xml(
-    client: httpx.AsyncClient, *resources: bytes, name: str = "calls", source: str | None = None
+    client: httpx.AsyncClient, *resources: bytes, name: str = "calls", tenant: str | None = None
 ) -> dict[str, Any]:
     """Deploy resources in one deployment; returns the deployment."""
     files = [("data", (f"r{i}.bpmn", r, "application/xml")) for i, r in enumerate(resources)]
-    form = {"deployment-name": name, **({"deployment-source": source} if source else {})}
+    form = {"deployment-name": name, **({"tenant-id": tenant} if tenant else {})}
     response = await client.post(f"{API}/deployment/create", data=form, files=files)
     assert response.status_code == 200, response.text
     return dict(response.json())

@@ -36,6 +36,8 @@ async def test_call_activity_maps_in_and_out_and_continues_the_caller(
     pi = await start(client, "caller", {"callee": "callee", "order": "o-7", "amount": 21})
     child = await child_of(client, pi)
     assert await instances(client, subProcessInstance=child) == [pi]
+    assert await instances(client, rootProcessInstances="true") == [pi]
+    assert await instances(client, leafProcessInstances="true") == [child]
     got = await client.get(f"{API}/process-instance/{child}")
     assert got.json()["businessKey"] == "bk-o-7"
     assert await variables(client, child) == {"orderId": "o-7", "doubled": 42, "nothing": None}
@@ -156,6 +158,30 @@ async def test_bindings_choose_the_called_definition(client: httpx.AsyncClient) 
         child = await child_of(client, pi)
         [work] = await fetch(client, ["v1", "v2", "v3"])
         assert (work["processInstanceId"], work["topicName"]) == (child, topic), key
+    # a version tag must name one version (Camunda's ProcessDefinitionManager)
+    await deploy_xml(client, one_task("versioned", "v4", tag="t2"), name="fourth")
+    response = await client.post(f"{API}/process-definition/key/by_tag/start", json={})
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].endswith(
+        ": ENGINE-03045 There are '2' results for a process definition with key 'versioned', "
+        "versionTag 't2' and tenant-id '{}'."
+    )
+
+
+async def test_the_tenant_of_the_called_definition(client: httpx.AsyncClient) -> None:
+    await deploy_xml(client, one_task("tenanted", "of-t1"), tenant="t1")
+    await deploy_xml(client, one_task("tenanted", "of-none"))
+    attributes = 'calledElement="tenanted" camunda:calledElementTenantId="${tenant}"'
+    await deploy_xml(
+        client, _caller("by_tenant", attributes), _caller("same_tenant", 'calledElement="tenanted"')
+    )
+    pi = await start(client, "by_tenant", {"tenant": "t1"})
+    [work] = await fetch(client, ["of-t1", "of-none"])
+    assert (work["topicName"], work["tenantId"]) == ("of-t1", "t1")
+    assert work["processInstanceId"] == await child_of(client, pi)
+    pi = await start(client, "same_tenant")  # the caller's own tenant: none
+    [work] = await fetch(client, ["of-t1", "of-none"])
+    assert (work["topicName"], work["tenantId"]) == ("of-none", None)
 
 
 async def _start_refused(client: httpx.AsyncClient, key: str, message: str) -> None:
