@@ -26,7 +26,8 @@ def start_call(run: Run, execution_id: str, call: CallActivity) -> None:
     """Enter a call activity: the token waits for a new instance described in the effects."""
     run.apply_inputs(execution_id, call)
     instance = f"{call.id}:{run.ids.new_id()}"
-    run.started(execution_id, call, instance)
+    child_id = run.ids.new_id()
+    run.started(execution_id, call, instance, child_id)  # recorded as the called instance
     run.start_boundary_timers(execution_id, call.id)
     depth = 1 if run.call is None else run.call.depth + 1
     if depth > MAX_CALL_DEPTH:
@@ -55,7 +56,6 @@ def start_call(run: Run, execution_id: str, call: CallActivity) -> None:
     root = run.instance_id if run.call is None else run.call.root_instance_id
     caught_codes = tuple(sorted(caught))
     link = CallLink(run.instance_id, execution_id, root, depth, caught_codes, catch_all)
-    child_id = run.ids.new_id()
     run.update(execution_id, wait=Wait("call", child_id))
     run.fx.calls[child_id] = NewCall(
         instance_id=child_id,

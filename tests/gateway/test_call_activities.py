@@ -57,6 +57,11 @@ async def test_call_activity_maps_in_and_out_and_continues_the_caller(
     await assert_ended(client, pi, "COMPLETED")
     assert await activities(client, pi) == ["start", "call", "after", "end"]
     assert await activities(client, child) == ["child_start", "work", "child_end"]
+    response = await client.get(f"{API}/history/activity-instance", params={"activityId": "call"})
+    [call] = response.json()
+    assert (call["calledProcessInstanceId"], call["activityType"]) == (child, "callActivity")
+    response = await client.get(f"{API}/history/activity-instance", params={"activityId": "work"})
+    assert [a["rootProcessInstanceId"] for a in response.json()] == [pi]
     assert await instances(client, superProcessInstance=pi) == []
 
 
