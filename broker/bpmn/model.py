@@ -228,6 +228,14 @@ class CallParameter:
     local: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkCatchEvent(FlowNode):
+    """A catching link event: flows into the throwing link events named ``link`` of its scope
+    lead here; it moves on at once and, as in Camunda, is no historic activity."""
+
+    link: str
+
+
 Binding = Literal["latest", "deployment", "version", "versionTag"]
 
 
@@ -262,6 +270,7 @@ Element = (
     | IntermediateCatchEvent
     | ReceiveTask
     | CallActivity
+    | LinkCatchEvent
 )
 
 

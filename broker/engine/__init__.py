@@ -12,7 +12,8 @@ Supported: none start; none, terminate and error end events; external tasks with
 mappings and ``camunda:errorEventDefinition``; exclusive, parallel and inclusive gateways (fork
 and join); embedded sub-processes; conditional flows on activities; interrupting error boundary
 events; interrupting and non-interrupting timer boundary events; timer and message intermediate
-catch events; receive tasks; call activities (the called instance is started and ended by the
+catch events; receive tasks; link events (resolved by the parser: a catching link event moves on
+at once); call activities (the called instance is started and ended by the
 committing layer, ``broker.call_cascade``, from ``Effects.calls`` and the events of
 ``broker.engine.calls``).
 """

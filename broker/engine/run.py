@@ -21,6 +21,7 @@ from redtask.broker.bpmn import (
     FlowNode,
     InclusiveGateway,
     IntermediateCatchEvent,
+    LinkCatchEvent,
     ParallelGateway,
     ProcessModel,
     ReceiveTask,
@@ -115,6 +116,8 @@ class Run(Tree):
             self.start_sub_process(execution_id, element)
         elif isinstance(element, CallActivity):
             start_call(self, execution_id, element)
+        elif isinstance(element, LinkCatchEvent):
+            self.leave(execution_id)  # no activity instance (Camunda's HistoryParseListener)
         elif isinstance(element, ParallelGateway | InclusiveGateway):
             if len(element.incoming) > 1:
                 self.update(execution_id, wait=Wait("join", flow_id or ""))
