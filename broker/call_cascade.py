@@ -23,12 +23,14 @@ from redtask.broker.bpmn import ProcessModel
 from redtask.broker.definition_model import ProcessDefinition
 from redtask.broker.definition_reads import DefinitionReads
 from redtask.broker.engine import CalledElementNotFound, Effects, InstanceState
-from redtask.broker.errors import BrokerError, InstanceNotFound
+from redtask.broker.errors import BrokerError, InstanceNotFound, InvalidArgument
 from redtask.broker.instance_repository import NO_TRIGGER, Block, InstanceRepository
 
 ModelSource = Callable[[str], Awaitable[ProcessModel]]
 MAX_STEPS = 1_000
 """Steps one commit may take across instances (bounded work per request)."""
+MAX_INSTANCES = 1_000
+"""Instances one commit may change (advance.lua's MAX_BLOCKS)."""
 
 
 class CalledDefinitions:
@@ -76,6 +78,18 @@ class CalledDefinitions:
         return sorted(found, key=lambda d: d.version)
 
 
+class TooManyInstances(engine.EngineError, InvalidArgument):
+    """A step would change more instances (or take more steps in them) than one commit may:
+    refused, nothing stored."""
+
+    def __init__(self, instance_id: str, count: int, *, steps: bool = False) -> None:
+        limit, what = (MAX_STEPS, "steps") if steps else (MAX_INSTANCES, "process instances")
+        super().__init__(
+            f"A step of process instance {instance_id} would take {count} {what} through call "
+            f"activities, more than the limit of {limit}"
+        )
+
+
 def _found(definition: ProcessDefinition | None, what: str) -> ProcessDefinition:
     if definition is None:
         raise CalledElementNotFound(what)
@@ -101,7 +115,10 @@ class Cascade:
             return await self.repo.commit_blocks([first], trigger)
         run = _Run(self, first)
         await run.resolve()
-        return await self.repo.commit_blocks(run.blocks(), trigger)
+        blocks = run.blocks()
+        if len(blocks) > MAX_INSTANCES:
+            raise TooManyInstances(first.state.instance_id, len(blocks))
+        return await self.repo.commit_blocks(blocks, trigger)
 
     async def model(self, definition_id: str) -> ProcessModel:
         models = self.models()
@@ -142,7 +159,7 @@ class _Run:
         while self.queue:
             self.steps += 1
             if self.steps > MAX_STEPS:
-                raise engine.EngineError(f"More than {MAX_STEPS} call activity steps in one step")
+                raise TooManyInstances(next(iter(self.pending)), self.steps, steps=True)
             state, effects = self.queue.popleft()
             for call in effects.calls:
                 await self.start(state, call)

@@ -61,7 +61,7 @@ local channel = ARGV[2]
 local ttl = tonumber(ARGV[3])
 local log_length = ARGV[4]
 local TRIM_ON_END = 10
-local MAX_BLOCKS = 64
+local MAX_BLOCKS = 1000
 local BLOCK = 10
 
 local n = tonumber(ARGV[6])

@@ -4,8 +4,12 @@ recursive calls."""
 
 from __future__ import annotations
 
-import httpx
+import re
 
+import httpx
+import pytest
+
+from redtask.broker import call_cascade
 from redtask.broker.engine import MAX_CALL_DEPTH
 from tests.gateway.call_helpers import (
     activities,
@@ -193,10 +197,9 @@ async def _start_refused(client: httpx.AsyncClient, key: str, message: str) -> N
     response = await client.post(f"{API}/process-definition/key/{key}/start", json={})
     assert response.status_code == 400, response.text
     definition = (await client.get(f"{API}/process-definition/key/{key}")).json()["id"]
-    assert (
-        response.json()["message"]
-        == f"Cannot instantiate process definition {definition}: {message}"
-    )
+    expected = f"Cannot instantiate process definition {definition}: {message}"
+    pattern = re.escape(expected).replace(re.escape("{}"), "[0-9a-f-]{36}")  # an instance id
+    assert re.fullmatch(pattern, response.json()["message"]), response.json()["message"]
     assert await instances(client) == []  # nothing was stored
 
 
@@ -250,4 +253,20 @@ async def test_recursion_is_bounded(client: httpx.AsyncClient) -> None:
         "itself",
         f"Call activity 'again' cannot start a process instance: call activities may nest "
         f"process instances at most {MAX_CALL_DEPTH} levels deep",
+    )
+
+
+async def test_one_step_changes_a_bounded_number_of_instances(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(call_cascade, "MAX_INSTANCES", 2)
+    calls = "".join(f'<bpmn:callActivity id="c{i}" calledElement="leaf" />' for i in range(2))
+    body = '<bpmn:startEvent id="s" /><bpmn:parallelGateway id="fork" />' + calls
+    flows = chain("s", "fork") + chain("fork", "c0") + chain("fork", "c1")
+    await deploy_xml(client, one_task("leaf", "leaf"), process("two_calls", body + flows))
+    await _start_refused(
+        client,
+        "two_calls",
+        "A step of process instance {} would take 3 process instances through call activities, "
+        "more than the limit of 2",
     )
