@@ -208,6 +208,9 @@ async def test_a_missing_called_process_fails_the_step(client: httpx.AsyncClient
         client,
         _caller("calls_nothing", 'calledElement="nowhere"'),
         _caller(
+            "calls_elsewhere", 'calledElement="lonely" camunda:calledElementBinding="deployment"'
+        ),
+        _caller(
             "calls_no_version",
             'calledElement="calls_nothing" camunda:calledElementBinding="version" '
             'camunda:calledElementVersion="7"',
@@ -223,6 +226,14 @@ async def test_a_missing_called_process_fails_the_step(client: httpx.AsyncClient
         "calls_no_version",
         "no processes deployed with key = 'calls_nothing', version = '7' and tenant-id = 'null': "
         "processDefinition is null",
+    )
+    await deploy_xml(client, one_task("lonely", "lonely"), name="elsewhere")
+    first = (await client.get(f"{API}/process-definition/key/calls_elsewhere")).json()
+    await _start_refused(
+        client,
+        "calls_elsewhere",
+        f"no processes deployed with key = 'lonely' in deployment = "
+        f"'{first['deploymentId']}': processDefinition is null",
     )
 
 

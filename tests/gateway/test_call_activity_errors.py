@@ -73,6 +73,10 @@ async def test_an_error_in_the_called_instance_reaches_the_call_activity_boundar
     await act(client, risky, ("error", "E1", "boom", {"note": "from child"}))
     assert await history_state(client, child) == "INTERNALLY_TERMINATED"
     assert await activities(client, child) == ["s", "t!"]
+    response = await client.get(
+        f"{API}/history/process-instance", params={"internallyTerminated": "true"}
+    )
+    assert [i["id"] for i in response.json()] == [child]
     # camunda:out mappings are applied as the error leaves the called instance
     assert await variables(client, pi) == {"note": "from child", "code": "E1"}
     assert await activities(client, pi) == ["s", "call_guarded!", "caught_guarded", "handle…"]
