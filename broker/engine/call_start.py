@@ -32,7 +32,15 @@ def start_call(run: Run, execution_id: str, call: CallActivity) -> None:
     depth = 1 if run.call is None else run.call.depth + 1
     if depth > MAX_CALL_DEPTH:
         raise CallTooDeep(call.id, MAX_CALL_DEPTH)
-    values = run.values(execution_id)
+    # what Camunda's expressions see as ``execution`` (ahead of a variable of that name), for
+    # the idiom businessKey="#{execution.processBusinessKey}"
+    execution = {
+        "id": execution_id,
+        "processInstanceId": run.instance_id,
+        "processBusinessKey": run.business_key,
+        "businessKey": run.business_key,
+    }
+    values = {**run.values(execution_id), "execution": execution}
 
     def text(what: str, value: object) -> str | None:
         result = evaluate(call.id, what, value, values)

@@ -177,6 +177,19 @@ async def test_bindings_choose_the_called_definition(client: httpx.AsyncClient) 
     )
 
 
+async def test_the_business_key_passed_on_with_camundas_idiom(client: httpx.AsyncClient) -> None:
+    mappings = '<camunda:in businessKey="#{execution.processBusinessKey}" />'
+    await deploy_xml(
+        client,
+        one_task("keyed", "keyed"),
+        _caller("passes_key", 'calledElement="keyed"', mappings),
+    )
+    pi = await start(client, "passes_key", businessKey="B-1")
+    child = await child_of(client, pi)
+    got = await client.get(f"{API}/process-instance/{child}")
+    assert got.json()["businessKey"] == "B-1"
+
+
 async def test_the_tenant_of_the_called_definition(client: httpx.AsyncClient) -> None:
     await deploy_xml(client, one_task("tenanted", "of-t1"), tenant="t1")
     await deploy_xml(client, one_task("tenanted", "of-none"))
