@@ -232,3 +232,33 @@ async def test_a_timer_on_the_call_activity_interrupts_the_called_instance(
     assert await history_state(client, child) == "INTERNALLY_TERMINATED"
     await assert_gone(client, work)
     assert await activities(client, pi) == ["s", "call_impatient!", "caught_impatient", "handle…"]
+
+
+async def test_a_failure_thrown_as_error_reaches_the_call_activity(
+    client: httpx.AsyncClient,
+) -> None:
+    failing = (
+        '<bpmn:startEvent id="s" /><bpmn:serviceTask id="t" camunda:type="external" '
+        'camunda:topic="flaky"><bpmn:extensionElements><camunda:errorEventDefinition '
+        'errorRef="e1" expression="${true}" /></bpmn:extensionElements></bpmn:serviceTask>'
+        '<bpmn:endEvent id="e" />' + chain("s", "t", "e")
+    )
+    await deploy_xml(
+        client, process("flaky", failing, extra=E1), _caller("guards_flaky", "flaky", CATCH_E1)
+    )
+    pi = await start(client, "guards_flaky")
+    child = await child_of(client, pi)
+    [flaky] = await fetch(client, ["flaky"])
+    response = await client.post(
+        f"{API}/external-task/{flaky['id']}/failure",
+        json={"workerId": "w", "errorMessage": "down", "retries": 1, "retryTimeout": 0},
+    )
+    assert response.status_code == 204, response.text
+    assert await history_state(client, child) == "INTERNALLY_TERMINATED"
+    assert await activities(client, pi) == [
+        "s",
+        "call_guards_flaky!",
+        "caught_guards_flaky",
+        "handle…",
+    ]
+    assert await variables(client, pi) == {"note": None, "code": "E1"}  # out: a null source
