@@ -12,16 +12,20 @@ In ONE run against one Redis (a private EmbeddedRedis unless ``--redis-url``) an
     ``POST /process-definition/key/{key}/start``, the same workers completing their tasks,
     until every instance has ended; instances/s (start and completion both timed).
 
-Also the Redis server's CPU time per task of (a) and per instance of (b) (INFO cpu deltas:
+Also the Redis server's CPU time per task of (a) and per instance of (b) and (d) (INFO cpu deltas:
 less sensitive than rates to other load on the machine).
+
+(d) call activity path: as (b), but each instance is a caller whose call activity starts an
+    instance of that one-task process (start -> call activity -> end); caller instances/s,
+    and (d)/(b): the cost of calling against the same work flattened into one process.
 
 (c) history cost: after the last round, the Redis memory each ended instance of (b) keeps for
     ``REDTASK_HISTORY_TTL_S`` (MEMORY USAGE, averaged over up to 200 instances): its hash
     ``pi:<id>`` (state, meta), its activity instances ``ha:<id>``, its external-task log
     ``hx:<id>``, and its share of the ended-instance index ``pih``.
 
-Prints a table with medians and the ratio (b)/(a); Camunda 7 on a relational database is
-usually quoted at about 100-500 instances/s for such a process.
+Prints a table with medians and the ratios (b)/(a) and (d)/(b); Camunda 7 on a relational
+database is usually quoted at about 100-500 instances/s for such a process.
 """
 
 from __future__ import annotations
@@ -56,6 +60,18 @@ BPMN = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="work" />
     <bpmn:serviceTask id="work" camunda:type="external" camunda:topic="{topic}" />
     <bpmn:sequenceFlow id="f1" sourceRef="work" targetRef="end" />
+    <bpmn:endEvent id="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+CALLER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="c"
+    targetNamespace="bench">
+  <bpmn:process id="{key}" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="call" />
+    <bpmn:callActivity id="call" calledElement="{called}" />
+    <bpmn:sequenceFlow id="f1" sourceRef="call" targetRef="end" />
     <bpmn:endEvent id="end" />
   </bpmn:process>
 </bpmn:definitions>
@@ -127,13 +143,16 @@ async def external_round(base: str, n: int) -> float:
     return n / elapsed
 
 
-async def process_round(base: str, n: int) -> float:
+async def process_round(base: str, n: int, call: bool = False) -> float:
+    """Instances/s of (b), or with ``call`` of (d): the started process calls the one-task one."""
     key = f"bench{uuid.uuid4().hex[:8]}"
     topic = f"proc-{key}"
     rest = f"{base}/engine-rest"
     async with httpx.AsyncClient(timeout=60) as client:
-        xml = BPMN.format(key=key, topic=topic).encode()
-        files = {"data": (f"{key}.bpmn", xml, "application/xml")}
+        files = [("data", (f"{key}.bpmn", BPMN.format(key=key, topic=topic).encode(), "text/xml"))]
+        if call:
+            caller, key = CALLER.format(key=f"{key}c", called=key).encode(), f"{key}c"
+            files.append(("data", (f"{key}.bpmn", caller, "application/xml")))
         deployed = await client.post(f"{rest}/deployment/create", files=files)
         assert deployed.status_code == 200, deployed.text
 
@@ -196,6 +215,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "instances_per_s": [],
         "redis_cpu_us_per_task": [],
         "redis_cpu_us_per_instance": [],
+        "call_instances_per_s": [],
+        "redis_cpu_us_per_call": [],
     }
     with server_process("gateway", gateway_args(), env) as gateway:
         base = gateway.base
@@ -208,6 +229,11 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             results["instances_per_s"].append(await process_round(base, args.instances))
             cpu, before = await redis_cpu_s(url), cpu
             results["redis_cpu_us_per_instance"].append((cpu - before) * 1e6 / args.instances)
+            results["call_instances_per_s"].append(
+                await process_round(base, args.instances, call=True)
+            )
+            cpu, before = await redis_cpu_s(url), cpu
+            results["redis_cpu_us_per_call"].append((cpu - before) * 1e6 / args.instances)
         results["history_bytes"] = await history_cost(url, namespace)
     return results
 
@@ -228,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     redis_mode = "embedded (AOF everysec)" if embedded else "external"
     ext = statistics.median(results["external_tasks_per_s"])
     inst = statistics.median(results["instances_per_s"])
+    calls = statistics.median(results["call_instances_per_s"])
     rows = [
         (
             "(a) external-task REST, tasks/s (fetchAndLock 10 + complete, 8 workers)",
@@ -240,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
             results["instances_per_s"],
             inst,
         ),
+        (
+            "(d) start -> call activity (calling (b)'s process) -> end over REST, caller "
+            "instances/s",
+            results["call_instances_per_s"],
+            calls,
+        ),
     ]
     print("\n## redtask process benchmark\n")
     print("| metric | value | reference |")
@@ -248,9 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         shown = ", ".join(f"{v:,.0f}" for v in values)
         print(f"| {name} (median of {len(values)}: {shown}) | {median:,.0f} | — |")
     print(f"| (b)/(a) | {inst / ext:.2f} | — |")
+    print(f"| (d)/(b): a call activity against the same work flattened | {calls / inst:.2f} | — |")
     for name, key in (
         ("(a) Redis CPU per task, µs", "redis_cpu_us_per_task"),
         ("(b) Redis CPU per instance, µs", "redis_cpu_us_per_instance"),
+        ("(d) Redis CPU per caller instance (with its called one), µs", "redis_cpu_us_per_call"),
     ):
         values = results[key]
         shown = ", ".join(f"{v:,.0f}" for v in values)

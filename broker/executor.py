@@ -18,8 +18,14 @@ from typing import Any, Generic, TypeVar
 
 from redtask.broker import engine
 from redtask.broker.bpmn import ProcessModel
+from redtask.broker.call_cascade import CalledDefinitions, Cascade
 from redtask.broker.errors import E_CONFLICT, BrokerError, raise_for
-from redtask.broker.instance_repository import NO_TRIGGER, InstanceRepository, PartitionIds
+from redtask.broker.instance_repository import (
+    NO_TRIGGER,
+    Block,
+    InstanceRepository,
+    PartitionIds,
+)
 
 R = TypeVar("R")
 ModelSource = Callable[[str], Awaitable[ProcessModel]]
@@ -48,20 +54,20 @@ class Write(Generic[R]):
 class Found:
     """One attempt's view of an instance."""
 
-    __slots__ = ("_models", "_repo", "ids", "state", "version")
+    __slots__ = ("_cascade", "_models", "ids", "state", "version")
 
     def __init__(
         self,
         state: engine.InstanceState,
         version: int,
         ids: PartitionIds,
-        repo: InstanceRepository,
+        cascade: Cascade,
         models: ModelSource | None,
     ) -> None:
         self.state = state
         self.version = version
         self.ids = ids
-        self._repo = repo
+        self._cascade = cascade
         self._models = models
 
     async def model(self) -> ProcessModel:
@@ -79,17 +85,12 @@ class Found:
         errors: Mapping[str, Any] | None = None,
         fired_timer: str | None = None,
     ) -> Write[Step]:
-        """The write of an engine step through ``advance``, guarded by the version read."""
+        """The write of an engine step through ``advance``, guarded by the version read, with
+        the steps it causes in called and calling instances (``broker.call_cascade``)."""
 
         async def send() -> list[Any]:
-            return await self._repo.commit(
-                new_state,
-                effects,
-                self.version,
-                trigger,
-                fired_timer=fired_timer,
-                before=self.state,
-            )
+            block = Block(new_state, effects, self.version, self.state, None, fired_timer)
+            return await self._cascade.commit(block, trigger)
 
         return Write(send, lambda _: (new_state, effects), errors or {})
 
@@ -106,9 +107,15 @@ class Executor:
     """Runs commands on instances. ``models`` loads a definition's model (the store's
     definitions by default; ``Store.models`` replaces it)."""
 
-    def __init__(self, repo: InstanceRepository, models: ModelSource | None) -> None:
+    def __init__(
+        self,
+        repo: InstanceRepository,
+        models: ModelSource | None,
+        definitions: CalledDefinitions | None = None,
+    ) -> None:
         self.repo = repo
         self.models = models
+        self.cascade = Cascade(repo, lambda: self.models, definitions)
 
     async def execute(self, instance_id: str, command: Command[R], what: str) -> R:
         """Run ``command`` on the instance until its write is not refused for a conflict.
@@ -118,7 +125,7 @@ class Executor:
         """
         for _ in range(MAX_ATTEMPTS):
             state, version = await self.repo.read(instance_id)
-            found = Found(state, version, self.repo.ids(instance_id), self.repo, self.models)
+            found = Found(state, version, self.repo.ids(instance_id), self.cascade, self.models)
             decision = await command(found)
             if isinstance(decision, Ready):
                 return decision.value

@@ -27,15 +27,22 @@ from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.settings import Settings
 from redtask.broker.store_base import Clock
 
-_FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end", "ea")
-STATES = {"active": "ACTIVE", "completed": "COMPLETED", "terminated": "EXTERNALLY_TERMINATED"}
+_FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end", "ea", "sup", "rpi")
+STATES = {
+    "active": "ACTIVE",
+    "completed": "COMPLETED",
+    "terminated": "EXTERNALLY_TERMINATED",
+    "internally_terminated": "INTERNALLY_TERMINATED",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class HistoricInstance:
     """A process instance, running or ended; times are epoch ms (``end`` None while running).
-    ``state`` is Camunda's: ACTIVE, COMPLETED or EXTERNALLY_TERMINATED; ``end_activity_id``
-    the end event that completed it (None while it runs, and when it was deleted)."""
+    ``state`` is Camunda's: ACTIVE, COMPLETED, EXTERNALLY_TERMINATED or INTERNALLY_TERMINATED
+    (a called instance its caller ended); ``end_activity_id`` the end event that completed it
+    (None while it runs, and when it was deleted); ``super_instance_id``: the instance that
+    called it, ``root_instance_id`` the root of its call tree (None: itself)."""
 
     id: str
     definition_id: str
@@ -46,6 +53,8 @@ class HistoricInstance:
     start: int
     end: int | None
     end_activity_id: str | None = None
+    super_instance_id: str | None = None
+    root_instance_id: str | None = None
 
     @property
     def duration(self) -> int | None:
@@ -100,9 +109,13 @@ class HistoryQuery:
     finished_before: int | None = None
     finished_after: int | None = None
     never: bool = False
+    super_process_instance_id: str | None = None
+    sub_process_instance_id: str | None = None  # resolved by History.query_history
+    root: bool = False
 
     def matches(self, i: HistoricInstance) -> bool:
         equal = (
+            (self.super_process_instance_id, i.super_instance_id),
             (self.process_instance_id, i.id),
             (self.process_definition_id, i.definition_id),
             (self.process_definition_key, i.definition_key),
@@ -113,6 +126,8 @@ class HistoryQuery:
         if (self.finished and i.end is None) or (self.unfinished and i.end is not None):
             return False
         if any(state != i.state for state in self.states):
+            return False
+        if self.root and i.super_instance_id is not None:
             return False
         if self.process_instance_ids is not None and i.id not in self.process_instance_ids:
             return False
@@ -163,7 +178,7 @@ def _between(value: int, after: int | None, before: int | None) -> bool:
 
 
 def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance | None:
-    status, pd, pk, bk, tn, start, end, end_activity = row
+    status, pd, pk, bk, tn, start, end, end_activity, sup, root = row
     if status not in STATES or start is None:  # the hash expired (or was never written)
         return None
     return HistoricInstance(
@@ -176,6 +191,8 @@ def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance |
         int(start),
         None if end is None else int(end),
         end_activity,
+        sup,
+        root,
     )
 
 
@@ -224,6 +241,9 @@ class History:
         max_results: int | None = None,
     ) -> list[HistoricInstance]:
         hits = [i for i in await self._historic_instances(query) if query.matches(i)]
+        if query.sub_process_instance_id is not None:
+            sub = await self.get_historic_instance(query.sub_process_instance_id)
+            hits = [i for i in hits if sub is not None and i.id == sub.super_instance_id]
         if query.incident is not None and hits:
             incidents = await self.reads.matching_incidents(query.incident)
             with_incident = {i.process_instance_id for i in incidents}

@@ -112,9 +112,11 @@ class IncidentQuery:
 
 @dataclass(frozen=True, slots=True)
 class InstanceQuery:
-    """Camunda's ProcessInstanceQueryDto filters for redtask's instances (no call activities, no
-    suspension). ``never``: a filter no instance matches; ``incident``: one it must have;
-    ``process_definition_id_in``: the definitions of a deployment (``deploymentId``)."""
+    """Camunda's ProcessInstanceQueryDto filters for redtask's instances (no suspension).
+    ``never``: a filter no instance matches; ``incident``: one it must have;
+    ``process_definition_id_in``: the definitions of a deployment (``deploymentId``);
+    ``super_process_instance`` / ``sub_process_instance``: the instance that called it / one it
+    called; ``root`` / ``leaf``: called by none / calling none."""
 
     process_instance_ids: tuple[str, ...] | None = None
     business_key: str | None = None
@@ -133,10 +135,21 @@ class InstanceQuery:
     variable_names_ignore_case: bool = False
     variable_values_ignore_case: bool = False
     never: bool = False
+    super_process_instance: str | None = None
+    sub_process_instance: str | None = None
+    root: bool = False
+    leaf: bool = False
 
     @property
     def needs_state(self) -> bool:
-        return bool(self.activity_id_in or self.variables)
+        return bool(
+            self.activity_id_in
+            or self.variables
+            or self.super_process_instance is not None
+            or self.sub_process_instance is not None
+            or self.root
+            or self.leaf
+        )
 
     def matches(self, i: ProcessInstance) -> bool:
         pairs = (
@@ -162,6 +175,16 @@ class InstanceQuery:
         )
 
     def matches_state(self, state: engine.InstanceState) -> bool:
+        link = state.call
+        called = {e.wait.ref for e in state.executions if e.wait and e.wait.kind == "call"}
+        if self.super_process_instance is not None and (
+            link is None or link.super_instance_id != self.super_process_instance
+        ):
+            return False
+        if self.sub_process_instance is not None and self.sub_process_instance not in called:
+            return False
+        if (self.root and link is not None) or (self.leaf and called):
+            return False
         if self.activity_id_in is not None:
             waiting = {e.element_id for e in state.executions if e.wait is not None}
             if not waiting & set(self.activity_id_in):

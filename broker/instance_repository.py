@@ -12,7 +12,8 @@ kit's record of the elements each instance entered (``redtask.testing``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
@@ -33,6 +34,21 @@ StepObserver = Callable[[InstanceState, Effects], None]
 
 # retries of a timer job that never failed, as Camunda's default for jobs
 TIMER_RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One instance's part of a commit: its new state and effects, the version it was read at
+    (0: a new instance, created with ``meta``), its state then, the timer that fired, and
+    ``status`` "internally_terminated" for a terminated instance that its caller ended."""
+
+    state: InstanceState
+    effects: Effects
+    expected: int
+    before: InstanceState | None = None
+    meta: Mapping[str, Any] | None = None
+    fired_timer: str | None = None
+    status: str | None = None  # what the instance hash records, when not the state's status
 
 
 class PartitionIds:
@@ -180,6 +196,39 @@ class InstanceRepository:
         """Run ``advance``: write ``state`` and ``effects`` if the instance is still at version
         ``expected`` (0: create it). Returns the script's reply (E_CONFLICT included). Raises
         InvalidTopic, writing nothing, when a new task's computed topic is not a valid one."""
+        block = Block(state, effects, expected, before, meta, fired_timer)
+        return await self.commit_blocks([block], trigger)
+
+    async def commit_blocks(
+        self, blocks: Sequence[Block], trigger: Mapping[str, Any] = NO_TRIGGER
+    ) -> list[Any]:
+        """Run ``advance`` on the steps of several instances of one partition at once (the
+        first one's is the trigger's): all are written, or none. Returns the script's reply
+        (the first instance's version). Raises InvalidTopic as :meth:`commit`."""
+        now = self.clock()
+        args: list[Any] = []
+        for i, block in enumerate(blocks):
+            args += self._block_args(block, now, "task" in trigger and i == 0)
+        first = blocks[0].state.instance_id
+        reply = await self.db.call(
+            "advance",
+            self.keys.prefix(self.keys.partition_of(first)),
+            now,
+            self.keys.wake_channel,
+            self.settings.history_ttl_s,
+            self.settings.finished_log_length,
+            orjson.dumps(trigger),
+            len(blocks),
+            *args,
+        )
+        if self.observers and int(reply[0]) == OK:
+            for block in blocks:
+                for observe in self.observers:
+                    observe(block.state, block.effects)
+        return reply
+
+    def _block_args(self, block: Block, now: int, has_trigger: bool) -> list[Any]:
+        state, effects = block.state, block.effects
         for t in effects.tasks_created:
             try:
                 validate.topic_name(t.topic, self.settings.max_topic_length)
@@ -200,34 +249,23 @@ class InstanceRepository:
             }
             for t in effects.tasks_created
         ]
+        fired = [block.fired_timer] if block.fired_timer else []
         timers = {
             "add": [[t.id, t.due_ms] for t in effects.timers_scheduled],
-            "remove": list(effects.timers_cancelled) + ([fired_timer] if fired_timer else []),
+            "remove": list(effects.timers_cancelled) + fired,
         }
-        waited, waiting = messages_waited(before), messages_waited(state)
+        waited, waiting = messages_waited(block.before), messages_waited(state)
         messages = {"open": sorted(waiting - waited), "close": sorted(waited - waiting)}
-        now = self.clock()
-        history = history_arg(effects, now, expected + 1, "task" in trigger, state, before)
-        reply = await self.db.call(
-            "advance",
-            self.keys.prefix(self.keys.partition_of(state.instance_id)),
-            now,
+        history = history_arg(effects, now, block.expected + 1, has_trigger, state, block.before)
+        return [
             state.instance_id,
-            expected,
+            block.expected,
             orjson.dumps(state.to_json()),
-            state.status,
-            self.keys.wake_channel,
-            orjson.dumps(trigger),
-            orjson.dumps(meta or {}),
+            block.status or state.status,
+            orjson.dumps(block.meta or {}),
             orjson.dumps(tasks),
             orjson.dumps(list(effects.tasks_deleted)),
             orjson.dumps(timers),
-            self.settings.history_ttl_s,
-            self.settings.finished_log_length,
             orjson.dumps(messages),
             orjson.dumps(history),
-        )
-        if self.observers and int(reply[0]) == OK:
-            for observe in self.observers:
-                observe(state, effects)
-        return reply
+        ]

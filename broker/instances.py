@@ -23,9 +23,10 @@ from redtask.broker.errors import (
     InstanceNotFound,
     InvalidArgument,
     MessageNotCorrelated,
+    raise_for,
 )
 from redtask.broker.executor import Command, Executor, Found, InstanceBusy, Ready, Step, Write
-from redtask.broker.instance_repository import InstanceRepository
+from redtask.broker.instance_repository import Block, InstanceRepository
 from redtask.broker.model import ExternalTask
 from redtask.broker.store_base import Clock
 
@@ -88,7 +89,8 @@ class ProcessRuntime:
             "bk": business_key,
             "tn": tenant_id,
         }
-        await self.repo.commit(state, effects, 0, meta=meta)  # a new id: nothing to conflict
+        block = Block(state, effects, 0, None, meta)  # a new id: nothing to conflict
+        raise_for(await self.executor.cascade.commit(block))
         return state, effects
 
     async def complete_task(

@@ -37,7 +37,8 @@ key                        type    content
 ``P ws``                   ZSET    worker ids that fetched, score = last fetch ms; when a new id
                                    enters, entries older than 15 minutes leave, 1000 at most stay
 ``P pi:<id>``              HASH    a process instance: st (engine state JSON), ver, status,
-                                   pd, pk, pvt, bk, tn, start, end (ms)
+                                   pd, pk, pvt, bk, tn, start, end (ms); a called instance
+                                   (same partition as its caller): sup (caller), rpi (root)
 ``P pis``                  ZSET    running instance ids, score = start ms
 ``P pih``                  ZSET    ended instance ids kept for history, score = end ms; an id
                                    leaves (its hash deleted) once end + history TTL has passed

@@ -34,6 +34,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from redtask.broker.activity import WorkReads
 from redtask.broker.activity_reads import ActivityReads
 from redtask.broker.activity_tree import ActivityTree
+from redtask.broker.call_cascade import CalledDefinitions
 from redtask.broker.connection import connect
 from redtask.broker.definition_reads import DefinitionReads
 from redtask.broker.definitions import Definitions
@@ -107,7 +108,8 @@ class Store:
         self.db = db = RedisLayer(client, settings.wait_replicas, settings.wait_replicas_timeout_ms)
         self.repository = repo = InstanceRepository(db, keys, settings, now)
         definition_reads = DefinitionReads(db, keys)
-        self.executor = Executor(repo, definition_reads.get_model)
+        called = CalledDefinitions(definition_reads)
+        self.executor = Executor(repo, definition_reads.get_model, called)
         self.runtime = ProcessRuntime(repo, self.executor, now)
         self.messages = Messages(repo, self.executor, now)
         self.signals = Signals(repo, self.executor, now)

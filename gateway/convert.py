@@ -212,8 +212,8 @@ def incident(item: Incident, tz: tzinfo) -> dict[str, Any]:
 def historic_process_instance(
     item: HistoricInstance, tz: tzinfo, ttl_s: int, definition: ProcessDefinition | None
 ) -> dict[str, Any]:
-    """HistoricProcessInstanceDto: no call activities (its own root, no super instance); an
-    ended instance is removed ``ttl_s`` after its end. The definition gives name and version."""
+    """HistoricProcessInstanceDto: an ended instance is removed ``ttl_s`` after its end. The
+    definition gives name and version."""
     removal = None if item.end is None else item.end + ttl_s * 1000
     return {
         "id": item.id,
@@ -229,8 +229,8 @@ def historic_process_instance(
         "startUserId": None,
         "startActivityId": None,
         "deleteReason": None,
-        "rootProcessInstanceId": item.id,
-        "superProcessInstanceId": None,
+        "rootProcessInstanceId": item.root_instance_id or item.id,
+        "superProcessInstanceId": item.super_instance_id,
         "superCaseInstanceId": None,
         "caseInstanceId": None,
         "tenantId": item.tenant_id,
@@ -287,8 +287,9 @@ def _removal(instance: HistoricInstance, ttl_s: int, tz: tzinfo) -> str | None:
 
 
 def historic_activity_instance(item: HistoricActivity, tz: tzinfo, ttl_s: int) -> dict[str, Any]:
-    """HistoricActivityInstanceDto: no user tasks (no assignee) nor call activities;
-    ``taskId`` is null as in Camunda, which sets it for user tasks only."""
+    """HistoricActivityInstanceDto: no user tasks (no assignee); ``taskId`` is null as in
+    Camunda, which sets it for user tasks only; a call activity's record keeps the instance it
+    called where a task's keeps the external task."""
     r, i = item.record, item.instance
     return {
         "id": r.id,
@@ -301,7 +302,7 @@ def historic_activity_instance(item: HistoricActivity, tz: tzinfo, ttl_s: int) -
         "processInstanceId": i.id,
         "executionId": r.execution_id,
         "taskId": None,
-        "calledProcessInstanceId": None,
+        "calledProcessInstanceId": r.task_id if r.activity_type == "callActivity" else None,
         "calledCaseInstanceId": None,
         "assignee": None,
         "startTime": dates.format_ms(r.start, tz),
@@ -311,7 +312,7 @@ def historic_activity_instance(item: HistoricActivity, tz: tzinfo, ttl_s: int) -
         "completeScope": r.complete_scope,
         "tenantId": i.tenant_id,
         "removalTime": _removal(i, ttl_s, tz),
-        "rootProcessInstanceId": i.id,
+        "rootProcessInstanceId": i.root_instance_id or i.id,
     }
 
 
@@ -335,7 +336,7 @@ def historic_task_log(item: TaskLog, tz: tzinfo, ttl_s: int) -> dict[str, Any]:
         "processDefinitionId": i.definition_id,
         "processDefinitionKey": i.definition_key,
         "tenantId": i.tenant_id,
-        "rootProcessInstanceId": i.id,
+        "rootProcessInstanceId": i.root_instance_id or i.id,
         "creationLog": e.kind == "c",
         "failureLog": e.kind == "f",
         "successLog": e.kind == "s",

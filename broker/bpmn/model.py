@@ -176,7 +176,7 @@ class SubProcess(FlowNode):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BoundaryEvent(FlowNode):
-    """An error or timer event attached to an external task or sub-process.
+    """An error or timer event attached to an external task, sub-process or call activity.
 
     kind "error": ``error_code`` None catches every error; error boundaries always interrupt.
     kind "timer": ``timer`` says when; ``cancel_activity`` False keeps the activity running.
@@ -214,6 +214,50 @@ class ReceiveTask(FlowNode):
     outputs: tuple[IoParameter, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class CallParameter:
+    """A ``camunda:in`` / ``camunda:out`` of a call activity (Camunda's CallableElementParameter):
+    ``all`` passes every variable (``variables="all"``); else ``source`` (a variable name, None
+    when absent) or ``source_expression`` gives the value written as ``target``. ``local`` reads
+    (in) or writes (out) the call activity's own local variables only."""
+
+    all: bool = False
+    source: str | None = None
+    source_expression: Expression | None = None
+    target: str | None = None
+    local: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkCatchEvent(FlowNode):
+    """A catching link event: flows into the throwing link events named ``link`` of its scope
+    lead here; it moves on at once and, as in Camunda, is no historic activity."""
+
+    link: str
+
+
+Binding = Literal["latest", "deployment", "version", "versionTag"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallActivity(FlowNode):
+    """A call activity starting an instance of another process (CallActivityBehavior).
+    ``called_element``: the process key (constant or expression); ``binding`` chooses the
+    definition with ``version`` / ``version_tag`` / ``tenant_id`` (each constant or expression);
+    ``business_key``: the ``camunda:in businessKey`` expression, if any."""
+
+    called_element: str | Expression
+    binding: Binding = "latest"
+    version: str | Expression | None = None
+    version_tag: str | Expression | None = None
+    tenant_id: str | Expression | None = None
+    business_key: str | Expression | None = None
+    ins: tuple[CallParameter, ...] = ()
+    outs: tuple[CallParameter, ...] = ()
+    inputs: tuple[IoParameter, ...] = ()
+    outputs: tuple[IoParameter, ...] = ()
+
+
 Element = (
     StartEvent
     | EndEvent
@@ -225,6 +269,8 @@ Element = (
     | BoundaryEvent
     | IntermediateCatchEvent
     | ReceiveTask
+    | CallActivity
+    | LinkCatchEvent
 )
 
 

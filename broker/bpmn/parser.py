@@ -15,8 +15,10 @@ from collections import defaultdict
 from dataclasses import replace
 from types import MappingProxyType
 
+from redtask.broker.bpmn._calls import call_activity
 from redtask.broker.bpmn._context import PASSIVE, ParseContext
 from redtask.broker.bpmn._elements import HANDLERS, io_mappings
+from redtask.broker.bpmn._links import Links, link_definition
 from redtask.broker.bpmn._xml import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_DEPTH,
@@ -33,6 +35,7 @@ from redtask.broker.bpmn.expressions import Expression, ExpressionError
 from redtask.broker.bpmn.model import (
     BoundaryEvent,
     BpmnParseError,
+    CallActivity,
     Element,
     EndEvent,
     ErrorDefinition,
@@ -117,6 +120,7 @@ class _ProcessParser:
         self.seen: dict[str, tuple[str | None, str]] = {}  # every flow node: (scope, BPMN type)
         self.flow_elements: list[tuple[XmlElement, str, str | None]] = []
         self.lines: dict[str, int] = {}
+        self.links = Links(ctx)
 
     def parse(self) -> ProcessModel | None:
         ctx, process = self.ctx, self.process
@@ -130,6 +134,7 @@ class _ProcessParser:
         ctx.check_extensions(process, key, io_allowed=False)
         self.scope(process, None, key)
         flows = self.sequence_flows()
+        self.links.check({f.source for f in flows.values()})
         elements = self.link(flows)
         return ProcessModel(
             key=key,
@@ -210,6 +215,14 @@ class _ProcessParser:
     ) -> Element | None:
         if kind == "subProcess":
             return self.sub_process(child, eid, scope_id)
+        if kind in ("intermediateThrowEvent", "intermediateCatchEvent"):
+            definition = link_definition(child)
+            if definition is not None:
+                return self.links.element(kind, child, eid, scope_id, definition)
+        if kind == "callActivity":
+            self.ctx.check_activity(child, eid, io_allowed=True)
+            io = io_mappings(self.ctx, child, eid)
+            return call_activity(self.ctx, child, eid, scope_id, io)
         handler = HANDLERS.get(kind)
         if handler is None:
             self.ctx.problem(f"Element '{eid}' is a <{kind}>, which is not supported", child, eid)
@@ -247,7 +260,7 @@ class _ProcessParser:
                     message = f"Invalid {end} '{shown}' of sequence flow '{self.ctx.shown(fid)}'"
                     self.ctx.problem(message, element, fid)
                 else:
-                    ends[role] = ref
+                    ends[role] = self.links.target(ref) if role == "targetRef" else ref
             condition = self.condition(element, fid)
             if len(ends) == 2:
                 source, target = ends["sourceRef"], ends["targetRef"]
@@ -322,10 +335,13 @@ class _ProcessParser:
             )
             if target is None:
                 problem(where)
-            elif not isinstance(self.nodes.get(node.attached_to), ExternalTask | SubProcess):
+            elif not isinstance(
+                self.nodes.get(node.attached_to), ExternalTask | SubProcess | CallActivity
+            ):
                 message = f"Boundary event '{node.id}' is attached to '{node.attached_to}' "
                 problem(
-                    message + f"(a <{target[1]}>): only external tasks and sub-processes can be"
+                    message + f"(a <{target[1]}>): only external tasks, sub-processes and call "
+                    "activities can be"
                 )
             elif target[0] != node.scope_id:
                 problem(where)

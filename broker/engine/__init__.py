@@ -12,12 +12,26 @@ Supported: none start; none, terminate and error end events; external tasks with
 mappings and ``camunda:errorEventDefinition``; exclusive, parallel and inclusive gateways (fork
 and join); embedded sub-processes; conditional flows on activities; interrupting error boundary
 events; interrupting and non-interrupting timer boundary events; timer and message intermediate
-catch events; receive tasks.
+catch events; receive tasks; link events (resolved by the parser: a catching link event moves on
+at once); call activities (the called instance is started and ended by the
+committing layer, ``broker.call_cascade``, from ``Effects.calls`` and the events of
+``broker.engine.calls``).
 """
 
 from redtask.broker.engine.activities import ActivityEvent
-from redtask.broker.engine.effects import Effects, NewTask, NewTimer, Subscription
+from redtask.broker.engine.call_start import MAX_CALL_DEPTH
+from redtask.broker.engine.calls import call_error, cancel_call, complete_call
+from redtask.broker.engine.effects import (
+    Effects,
+    NewCall,
+    NewTask,
+    NewTimer,
+    Subscription,
+    merge,
+)
 from redtask.broker.engine.errors import (
+    CalledElementNotFound,
+    CallTooDeep,
     EngineError,
     EvaluationError,
     InstanceEnded,
@@ -25,6 +39,8 @@ from redtask.broker.engine.errors import (
     NoMatch,
     NoOutgoingFlow,
     NotSignallable,
+    SeveralDefinitions,
+    UnknownCall,
     UnknownTask,
     UnknownTimer,
 )
@@ -42,7 +58,14 @@ from redtask.broker.engine.events import (
     start,
 )
 from redtask.broker.engine.ids import CounterIds, Ids, UuidIds
-from redtask.broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
+from redtask.broker.engine.state import (
+    CallLink,
+    Execution,
+    InstanceState,
+    Timer,
+    TypedValue,
+    Wait,
+)
 from redtask.broker.engine.tree import Tree
 
 
@@ -52,7 +75,11 @@ def visible_variables(state: InstanceState, execution_id: str) -> dict[str, Type
 
 
 __all__ = [
+    "MAX_CALL_DEPTH",
     "ActivityEvent",
+    "CallLink",
+    "CallTooDeep",
+    "CalledElementNotFound",
     "CounterIds",
     "Effects",
     "EngineError",
@@ -62,24 +89,31 @@ __all__ = [
     "InstanceEnded",
     "InstanceState",
     "InvalidState",
+    "NewCall",
     "NewTask",
     "NewTimer",
     "NoMatch",
     "NoOutgoingFlow",
     "NotSignallable",
+    "SeveralDefinitions",
     "Subscription",
     "Timer",
     "TypedValue",
+    "UnknownCall",
     "UnknownTask",
     "UnknownTimer",
     "UuidIds",
     "Wait",
     "bpmn_error",
+    "call_error",
     "cancel",
+    "cancel_call",
+    "complete_call",
     "complete_task",
     "correlate_message",
     "fail_task",
     "fire_timer",
+    "merge",
     "message_waiters",
     "set_task_variables",
     "signal",

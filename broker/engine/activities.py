@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from redtask.broker.bpmn import (
     BoundaryEvent,
+    CallActivity,
     EndEvent,
     ExclusiveGateway,
     ExternalTask,
@@ -31,7 +32,8 @@ class ActivityEvent:
     """``id`` None: an activity entered and left in this step (the committing layer names it).
     ``started``: it began in this step (with ``activity_id``, ``activity_type``, ``parent_id``
     (the enclosing sub-process's activity instance, else the process instance id),
-    ``execution_id`` and ``task_id``); ``ended``: it ended in this step, ``canceled`` when it was
+    ``execution_id`` and ``task_id``: the external task, or a call activity's called instance);
+    ``ended``: it ended in this step, ``canceled`` when it was
     interrupted (a boundary event, a terminate end event, a deleted instance), ``complete_scope``
     for an end event, which completes its scope."""
 
@@ -62,6 +64,7 @@ def activity_type(element: FlowNode) -> str:
     simple: list[tuple[type[FlowNode], str]] = [
         (StartEvent, "startEvent"),
         (SubProcess, "subProcess"),
+        (CallActivity, "callActivity"),
         (ReceiveTask, "receiveTask"),
         (ExclusiveGateway, "exclusiveGateway"),
         (InclusiveGateway, "inclusiveGateway"),

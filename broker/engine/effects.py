@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from redtask.broker.engine.activities import ActivityEvent
+from redtask.broker.engine.state import CallLink, TypedValue
 
 Ending = Literal["completed", "terminated"]
 
@@ -54,12 +55,35 @@ class Subscription:
 
 
 @dataclass(frozen=True, slots=True)
+class NewCall:
+    """An instance a call activity starts (id ``link``-ed to the calling token): the called
+    process's ``key`` and how to choose its definition (``binding`` with ``version`` /
+    ``version_tag``; ``tenant_id`` of the definition), evaluated; the child's first
+    ``variables`` (the camunda:in mappings) and ``business_key``."""
+
+    instance_id: str
+    key: str
+    binding: str
+    version: str | None
+    version_tag: str | None
+    tenant_id: str | None
+    business_key: str | None
+    variables: Mapping[str, TypedValue]
+    link: CallLink
+    activity_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Effects:
     """``path`` lists the element ids entered, in order; ``ended`` says whether (and how) the
     instance ended in this step: a terminate end event at process level *completes* it, as in
     Camunda; only :func:`cancel` terminates it. ``activities``: the activity instances the step
     started and ended, in order; ``end_activity_id``: the element that completed the instance
-    (its last end event), when it completed in this step."""
+    (its last end event), when it completed in this step. ``calls``: the instances call
+    activities start (the committing layer starts them); ``calls_cancelled``: called instances
+    to cancel with their call activity; ``escalated``: (code, message) of a BPMN error this
+    sub-process instance does not catch and a calling instance does: the instance ended
+    ("terminated") and the caller's call activity throws it."""
 
     tasks_created: tuple[NewTask, ...] = ()
     tasks_deleted: tuple[str, ...] = ()
@@ -71,6 +95,9 @@ class Effects:
     path: tuple[str, ...] = ()
     activities: tuple[ActivityEvent, ...] = ()
     end_activity_id: str | None = None
+    calls: tuple[NewCall, ...] = ()
+    calls_cancelled: tuple[str, ...] = ()
+    escalated: tuple[str, str | None] | None = None
 
 
 @dataclass(slots=True)
@@ -87,6 +114,13 @@ class EffectsBuilder:
     path: list[str] = field(default_factory=list)
     activities: list[ActivityEvent] = field(default_factory=list)
     end_activity_id: str | None = None
+    calls: dict[str, NewCall] = field(default_factory=dict)
+    calls_cancelled: list[str] = field(default_factory=list)
+    escalated: tuple[str, str | None] | None = None
+
+    def cancel_call(self, instance_id: str) -> None:
+        if self.calls.pop(instance_id, None) is None:
+            self.calls_cancelled.append(instance_id)
 
     def delete_task(self, task_id: str) -> None:
         if self.tasks.pop(task_id, None) is None:
@@ -114,4 +148,39 @@ class EffectsBuilder:
             path=tuple(self.path),
             activities=tuple(self.activities),
             end_activity_id=self.end_activity_id,
+            calls=tuple(self.calls.values()),
+            calls_cancelled=tuple(self.calls_cancelled),
+            escalated=self.escalated,
         )
+
+
+def merge(first: Effects, then: Effects) -> Effects:
+    """The net effects of two consecutive steps of one instance (committed together)."""
+    created_tasks = {t.id for t in first.tasks_created}
+    created_timers = {t.id for t in first.timers_scheduled}
+    opened = set(first.subscriptions_opened)
+    return Effects(
+        tasks_created=tuple(t for t in first.tasks_created if t.id not in then.tasks_deleted)
+        + then.tasks_created,
+        tasks_deleted=first.tasks_deleted
+        + tuple(t for t in then.tasks_deleted if t not in created_tasks),
+        timers_scheduled=tuple(
+            t for t in first.timers_scheduled if t.id not in then.timers_cancelled
+        )
+        + then.timers_scheduled,
+        timers_cancelled=first.timers_cancelled
+        + tuple(t for t in then.timers_cancelled if t not in created_timers),
+        subscriptions_opened=tuple(
+            s for s in first.subscriptions_opened if s not in then.subscriptions_closed
+        )
+        + then.subscriptions_opened,
+        subscriptions_closed=first.subscriptions_closed
+        + tuple(s for s in then.subscriptions_closed if s not in opened),
+        ended=then.ended or first.ended,
+        path=first.path + then.path,
+        activities=first.activities + then.activities,
+        end_activity_id=then.end_activity_id or first.end_activity_id,
+        calls=first.calls + then.calls,
+        calls_cancelled=first.calls_cancelled + then.calls_cancelled,
+        escalated=then.escalated or first.escalated,
+    )

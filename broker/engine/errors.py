@@ -112,3 +112,35 @@ class NotSignallable(EngineError):
             f"execution {execution_id} does not wait in a receive task or message catch event"
         )
         self.execution_id = execution_id
+
+
+class UnknownCall(EngineError):
+    """No execution of the instance waits for this called instance."""
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"No call activity waits for process instance {instance_id}")
+        self.instance_id = instance_id
+
+
+class CallTooDeep(EngineError, InvalidArgument):
+    """A call activity would nest instances deeper than the limit (a process calling itself
+    without end): refused, nothing is stored."""
+
+    def __init__(self, element_id: str, limit: int) -> None:
+        super().__init__(
+            f"Call activity '{element_id}' cannot start a process instance: call activities "
+            f"may nest process instances at most {limit} levels deep"
+        )
+        self.element_id = element_id
+
+
+class SeveralDefinitions(EngineError, InvalidArgument):
+    """A call activity's version tag names several versions of the called process."""
+
+
+class CalledElementNotFound(EngineError, InvalidArgument):
+    """No definition matches what a call activity calls (Camunda's ProcessDefinitionCache
+    message, from its ensureNotNull)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what}: processDefinition is null")

@@ -30,7 +30,7 @@ from redtask.broker.engine.errors import (
 )
 from redtask.broker.engine.ids import Ids
 from redtask.broker.engine.run import Run
-from redtask.broker.engine.state import Execution, InstanceState, TypedValue, Wait
+from redtask.broker.engine.state import CallLink, Execution, InstanceState, TypedValue, Wait
 
 Step = tuple[InstanceState, Effects]
 Variables = Mapping[str, TypedValue]
@@ -47,9 +47,11 @@ def start(
     *,
     definition_id: str | None = None,
     max_bytes: int | None = None,
+    call: CallLink | None = None,
 ) -> Step:
     """Start an instance at the process's none start event (``definition_id`` defaults to the
-    process key). Raises NoOutgoingFlow or EvaluationError when the first steps fail."""
+    process key; ``call``: the call activity that starts it). Raises NoOutgoingFlow or
+    EvaluationError when the first steps fail."""
     state = InstanceState(
         instance_id=instance_id,
         definition_id=definition_id if definition_id is not None else model.key,
@@ -58,6 +60,7 @@ def start(
         status="active",
         executions=(Execution(instance_id, None, None, None),),
         variables=dict(variables),
+        call=call,
     )
     run = Run(model, state, now_ms, ids, max_bytes)
     start_event = model.start_event()
@@ -321,14 +324,7 @@ def _task_run(
     max_bytes: int | None = None,
 ) -> tuple[Run, Execution, ExternalTask]:
     _require_active(state)
-    token = next(
-        (
-            e
-            for e in state.executions
-            if e.wait is not None and e.wait.kind == "task" and e.wait.ref == task_id
-        ),
-        None,
-    )
+    token = state.waiting("task", task_id)
     if token is None or token.element_id is None:
         raise UnknownTask(task_id)
     task = model.elements[token.element_id]

@@ -13,6 +13,7 @@ from typing import Any
 
 from redtask.broker.bpmn import (
     BoundaryEvent,
+    CallActivity,
     EndEvent,
     Expression,
     ExpressionError,
@@ -20,6 +21,7 @@ from redtask.broker.bpmn import (
     FlowNode,
     InclusiveGateway,
     IntermediateCatchEvent,
+    LinkCatchEvent,
     ParallelGateway,
     ProcessModel,
     ReceiveTask,
@@ -33,6 +35,7 @@ from redtask.broker.bpmn import (
 from redtask.broker.bpmn.timers import TimerOutOfRange as TimerRangeError
 from redtask.broker.engine import joins
 from redtask.broker.engine.activities import ActivityEvent, activity_type
+from redtask.broker.engine.call_start import start_call
 from redtask.broker.engine.effects import NewTask, NewTimer, Subscription
 from redtask.broker.engine.errors import (
     EngineError,
@@ -111,6 +114,10 @@ class Run(Tree):
             self.start_task(execution_id, element)
         elif isinstance(element, SubProcess):
             self.start_sub_process(execution_id, element)
+        elif isinstance(element, CallActivity):
+            start_call(self, execution_id, element)
+        elif isinstance(element, LinkCatchEvent):
+            self.leave(execution_id)  # no activity instance (Camunda's HistoryParseListener)
         elif isinstance(element, ParallelGateway | InclusiveGateway):
             if len(element.incoming) > 1:
                 self.update(execution_id, wait=Wait("join", flow_id or ""))
@@ -199,7 +206,7 @@ class Run(Tree):
     def apply_inputs(
         self,
         execution_id: str,
-        element: SubProcess | ReceiveTask | IntermediateCatchEvent | EndEvent,
+        element: SubProcess | ReceiveTask | IntermediateCatchEvent | EndEvent | CallActivity,
     ) -> None:
         """An activity's input mappings become the local variables of its execution."""
         if element.inputs:
@@ -363,6 +370,10 @@ class Run(Tree):
     def throw(self, execution_id: str, element_id: str, code: str, message: str | None) -> None:
         """Propagate a BPMN error from an element; unhandled, it ends the path (Camunda)."""
         handler = self.model.error_handler(element_id, code)
+        if handler is None and self.call is not None and self.call.catches(code):
+            self.fx.escalated = (code, message)  # a calling instance catches it: this one ends
+            self.finish("terminated")
+            return
         if handler is None:
             self.end(execution_id)
             return

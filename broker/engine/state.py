@@ -27,9 +27,9 @@ from redtask.broker.engine.errors import InvalidState
 
 TypedValue = dict[str, Any]
 Status = Literal["active", "completed", "terminated"]
-WaitKind = Literal["task", "timer", "message", "signal", "join"]
+WaitKind = Literal["task", "timer", "message", "signal", "join", "call"]
 _STATUSES = ("active", "completed", "terminated")
-_WAIT_KINDS = ("task", "timer", "message", "signal", "join")
+_WAIT_KINDS = ("task", "timer", "message", "signal", "join", "call")
 
 
 def _no_variables() -> Mapping[str, TypedValue]:
@@ -39,7 +39,8 @@ def _no_variables() -> Mapping[str, TypedValue]:
 @dataclass(frozen=True, slots=True)
 class Wait:
     """What a token waits for; ``ref`` is a task id, timer id, message name, incoming flow id,
-    or (kind "signal": a receive task without a message) the receive task's id."""
+    (kind "signal": a receive task without a message) the receive task's id, or (kind "call":
+    a call activity) the id of the instance it called."""
 
     kind: WaitKind
     ref: str
@@ -67,8 +68,51 @@ class Timer:
 
 
 @dataclass(frozen=True, slots=True)
+class CallLink:
+    """What makes an instance a sub-process instance: the instance and the execution (the
+    token in the call activity) that called it, the root of the call tree, how deep it is
+    (1: called by a root instance), and the BPMN error codes some calling instance catches
+    (``catch_all``: one catches every code): an error the instance does not catch itself goes
+    up to them (Camunda's BpmnExceptionHandler walks into super executions)."""
+
+    super_instance_id: str
+    super_execution_id: str
+    root_instance_id: str
+    depth: int = 1
+    caught: tuple[str, ...] = ()
+    catch_all: bool = False
+
+    def catches(self, code: str | None) -> bool:
+        return self.catch_all or (code is not None and code in self.caught)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "superInstanceId": self.super_instance_id,
+            "superExecutionId": self.super_execution_id,
+            "rootInstanceId": self.root_instance_id,
+            "depth": self.depth,
+            "caught": list(self.caught),
+            "catchAll": self.catch_all,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> CallLink | None:
+        if data is None:
+            return None
+        return cls(
+            str(data["superInstanceId"]),
+            str(data["superExecutionId"]),
+            str(data["rootInstanceId"]),
+            int(data["depth"]),
+            tuple(str(c) for c in data["caught"]),
+            bool(data["catchAll"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class InstanceState:
-    """One instance; ``executions`` and ``timers`` are in creation order (ended ones removed)."""
+    """One instance; ``executions`` and ``timers`` are in creation order (ended ones removed).
+    ``call``: set on an instance a call activity started."""
 
     instance_id: str
     definition_id: str
@@ -78,6 +122,7 @@ class InstanceState:
     executions: tuple[Execution, ...]
     variables: Mapping[str, TypedValue]
     timers: tuple[Timer, ...] = ()
+    call: CallLink | None = None
 
     def execution(self, execution_id: str) -> Execution:
         """The execution with this id. Raises KeyError."""
@@ -85,6 +130,12 @@ class InstanceState:
             if execution.id == execution_id:
                 return execution
         raise KeyError(execution_id)
+
+    def waiting(self, kind: WaitKind, ref: str) -> Execution | None:
+        """The token waiting for ``ref`` (a task id, a called instance id, ...), if any."""
+        return next(
+            (e for e in self.executions if e.wait == Wait(kind, ref) and e.element_id), None
+        )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`from_json` reads it back to an equal state."""
@@ -105,6 +156,7 @@ class InstanceState:
                 }
                 for t in self.timers
             ],
+            **({"call": self.call.to_json()} if self.call is not None else {}),
         }
 
     @classmethod
@@ -126,6 +178,7 @@ class InstanceState:
                     Timer(t["id"], t["executionId"], t["elementId"], int(t["dueMs"]))
                     for t in data["timers"]
                 ),
+                call=CallLink.from_json(data.get("call")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidState(f"Malformed process instance state: {exc!r}") from None

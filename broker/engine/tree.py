@@ -43,6 +43,7 @@ class Tree:
         for timer in state.timers:
             self.add_timer(timer)
         self.variables = dict(state.variables)
+        self.call = state.call
         self.fx = EffectsBuilder()
 
     def snapshot(self) -> InstanceState:
@@ -55,6 +56,7 @@ class Tree:
             executions=tuple(self.executions.values()),
             variables=dict(self.variables),
             timers=tuple(self.timers.values()),
+            call=self.call,
         )
 
     # navigation ---------------------------------------------------------------------------
@@ -202,11 +204,14 @@ class Tree:
 
     def release(self, execution_id: str) -> Execution:
         """Drop what an execution waits for and its timers (boundary ones too), recording the
-        deleted task, cancelled timers and closed subscription; returns it without its wait."""
+        deleted task, cancelled timers, closed subscription and cancelled called instance;
+        returns it without its wait."""
         execution = self.get(execution_id)
         wait = execution.wait
         if wait is not None and wait.kind == "task":
             self.fx.delete_task(wait.ref)
+        elif wait is not None and wait.kind == "call":
+            self.fx.cancel_call(wait.ref)
         elif wait is not None and wait.kind == "message" and execution.element_id is not None:
             self.fx.close(
                 Subscription(wait.ref, execution.id, execution.element_id, self.business_key)

@@ -131,11 +131,10 @@ class HistoricProcessInstanceQueryDto(Dto):
             (self.active, "ACTIVE"),
             (self.completed, "COMPLETED"),
             (self.externally_terminated, "EXTERNALLY_TERMINATED"),
+            (self.internally_terminated, "INTERNALLY_TERMINATED"),
         )
-        # no call activities, case instances or start users: these relations never hold
+        # no case instances or start users: these relations never hold
         related = (
-            self.super_process_instance_id,
-            self.sub_process_instance_id,
             self.super_case_instance_id,
             self.sub_case_instance_id,
             self.case_instance_id,
@@ -167,7 +166,9 @@ class HistoricProcessInstanceQueryDto(Dto):
             variables=tuple(conditions),
             variable_names_ignore_case=bool(self.variable_names_ignore_case),
             variable_values_ignore_case=bool(self.variable_values_ignore_case),
-            # redtask never suspends an instance nor terminates one internally
-            never=bool(self.suspended or self.internally_terminated)
-            or any(v is not None for v in related),
+            # redtask never suspends an instance
+            never=bool(self.suspended) or any(v is not None for v in related),
+            super_process_instance_id=self.super_process_instance_id,
+            sub_process_instance_id=self.sub_process_instance_id,
+            root=bool(self.root_process_instances),
         )

@@ -75,10 +75,8 @@ class ProcessInstanceQueryDto(Dto):
                 incident_message=self.incident_message,
                 incident_message_like=self.incident_message_like,
             )
-        # no call activities and no case instances: these relations never hold
+        # no case instances: these relations never hold
         related = (
-            self.super_process_instance,
-            self.sub_process_instance,
             self.case_instance_id,
             self.super_case_instance,
             self.sub_case_instance,
@@ -103,6 +101,10 @@ class ProcessInstanceQueryDto(Dto):
             variable_names_ignore_case=bool(self.variable_names_ignore_case),
             variable_values_ignore_case=bool(self.variable_values_ignore_case),
             never=any(v is not None for v in related),
+            super_process_instance=self.super_process_instance,
+            sub_process_instance=self.sub_process_instance,
+            root=bool(self.root_process_instances),
+            leaf=bool(self.leaf_process_instances),
         )
 
 

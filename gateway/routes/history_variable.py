@@ -62,7 +62,7 @@ def _dto(v: HistoricVariable, tz: tzinfo, ttl_s: int, deserialize: bool) -> dict
         "state": "CREATED",
         "createTime": dates.format_ms(v.create_time, tz),
         "removalTime": dates.format_ms(removal, tz),
-        "rootProcessInstanceId": i.id,
+        "rootProcessInstanceId": i.root_instance_id or i.id,
     }
 
 

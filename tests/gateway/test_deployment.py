@@ -261,7 +261,7 @@ UNSUPPORTED = [
      "supported: only none start events are"),
     (17, ["approve"], "Element 'approve' is a <userTask>, which is not supported"),
     (18, ["script"], "Element 'script' is a <scriptTask>, which is not supported"),
-    (19, ["call"], "Element 'call' is a <callActivity>, which is not supported"),
+    (19, ["call"], "camunda:caseRef on 'call' is not supported"),
     (20, ["race"], "Element 'race' is a <eventBasedGateway>, which is not supported"),
     (21, ["complex"], "Element 'complex' is a <complexGateway>, which is not supported"),
     (22, ["java"], "serviceTask 'java' is not supported: only camunda:type=\"external\" is"),
@@ -294,7 +294,7 @@ BROKEN = [
     (18, ["lost"], "Invalid reference in boundary event. Make sure that the referenced activity "
      "is defined in the same scope as the boundary event"),
     (19, ["on_gateway"], "Boundary event 'on_gateway' is attached to 'gw' (a "
-     "<exclusiveGateway>): only external tasks and sub-processes can be"),
+     "<exclusiveGateway>): only external tasks, sub-processes and call activities can be"),
 ]  # fmt: skip
 
 

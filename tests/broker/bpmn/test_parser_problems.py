@@ -44,7 +44,7 @@ def test_every_unsupported_element_of_a_file_is_reported_at_once() -> None:
         ),
         ("approve", 17, "Element 'approve' is a <userTask>, which is not supported"),
         ("script", 18, "Element 'script' is a <scriptTask>, which is not supported"),
-        ("call", 19, "Element 'call' is a <callActivity>, which is not supported"),
+        ("call", 19, "camunda:caseRef on 'call' is not supported"),
         ("race", 20, "Element 'race' is a <eventBasedGateway>, which is not supported"),
         ("complex", 21, "Element 'complex' is a <complexGateway>, which is not supported"),
         ("java", 22, "serviceTask 'java' is not supported: only camunda:type=\"external\" is"),
@@ -129,7 +129,7 @@ def test_broken_references_are_each_reported_with_their_line() -> None:
         ),
         Problem(
             "Boundary event 'on_gateway' is attached to 'gw' (a <exclusiveGateway>): "
-            "only external tasks and sub-processes can be",
+            "only external tasks, sub-processes and call activities can be",
             19, 0, "on_gateway", ("on_gateway",),
         ),
     )  # fmt: skip
@@ -345,7 +345,7 @@ ONE_PROBLEM = {
     "boundary event on an unsupported element": (
         '<boundaryEvent id="x" attachedToRef="start"><errorEventDefinition/></boundaryEvent>',
         "Boundary event 'x' is attached to 'start' (a <startEvent>): "
-        "only external tasks and sub-processes can be",
+        "only external tasks, sub-processes and call activities can be",
     ),
     "boundary event in another scope": (
         f'<subProcess id="sub"><startEvent id="s2"/><serviceTask id="inner" {EXT}/></subProcess>'
