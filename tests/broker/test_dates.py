@@ -24,7 +24,7 @@ def test_format_ms_matches_the_full_rendering(tz: object) -> None:
     rng = random.Random(7)
     # around a DST change (Berlin: 2026-03-29 01:00 UTC) millisecond by millisecond, then anywhere
     change = 1_774_746_000_000
-    samples = list(range(change - 1500, change + 1500, 7)) + [-1, 0, 999, 1000, -1000, -1001]
+    samples = [*range(change - 1500, change + 1500, 7), -1, 0, 999, 1000, -1000, -1001]
     samples += [rng.randint(-62_135_596_800_000, 253_402_300_799_999) for _ in range(3000)]
     for ms in samples:
         assert dates.format_ms(ms, tz) == full(ms, tz), ms  # type: ignore[arg-type]
