@@ -31,8 +31,7 @@ from redtask.broker.bpmn import (
     due_ms,
 )
 from redtask.broker.bpmn.timers import TimerOutOfRange as TimerRangeError
-from redtask.broker.engine import joins
-from redtask.broker.engine.activities import ActivityEvent, activity_type
+from redtask.broker.engine import joins, loops
 from redtask.broker.engine.effects import NewTask, NewTimer, Subscription
 from redtask.broker.engine.errors import (
     EngineError,
@@ -107,10 +106,10 @@ class Run(Tree):
                 self.terminate(execution_id)
             else:
                 self.end(execution_id)
-        elif isinstance(element, ExternalTask):
-            self.start_task(execution_id, element)
-        elif isinstance(element, SubProcess):
-            self.start_sub_process(execution_id, element)
+        elif isinstance(element, ExternalTask | SubProcess | ReceiveTask) and element.loop:
+            loops.start_body(self, execution_id, element)
+        elif isinstance(element, ExternalTask | SubProcess | ReceiveTask | IntermediateCatchEvent):
+            self.begin(execution_id, element)
         elif isinstance(element, ParallelGateway | InclusiveGateway):
             if len(element.incoming) > 1:
                 self.update(execution_id, wait=Wait("join", flow_id or ""))
@@ -120,64 +119,36 @@ class Run(Tree):
             else:
                 self.passed(execution_id, element)
                 self.fork(execution_id, element)
-        elif isinstance(element, IntermediateCatchEvent) and element.timer is not None:
-            self.apply_inputs(execution_id, element)
-            timer_id = self.schedule(execution_id, element.id, element.timer)
-            self.update(execution_id, wait=Wait("timer", timer_id))
-            self.started(execution_id, element, self.new_activity(element.id))
-        elif isinstance(element, ReceiveTask) and element.message_name is None:
-            self.apply_inputs(execution_id, element)
-            self.update(execution_id, wait=Wait("signal", element.id))
-            self.started(execution_id, element, self.new_activity(element.id))
-        elif isinstance(element, IntermediateCatchEvent | ReceiveTask):
-            assert element.message_name is not None
-            self.apply_inputs(execution_id, element)
-            self.update(execution_id, wait=Wait("message", element.message_name))
-            self.started(execution_id, element, self.new_activity(element.id))
-            subscription = Subscription(
-                element.message_name, execution_id, element.id, self.business_key
-            )
-            self.fx.opened[subscription] = None
         else:  # exclusive gateway
             self.passed(execution_id, element)
             self.take(execution_id, self.choose(element, self.values(execution_id)))
 
+    def begin(
+        self,
+        execution_id: str,
+        element: ExternalTask | SubProcess | ReceiveTask | IntermediateCatchEvent,
+    ) -> None:
+        """Run an activity's behaviour on a token (also each instance of a multi-instance)."""
+        if isinstance(element, ExternalTask):
+            self.start_task(execution_id, element)
+            return
+        if isinstance(element, SubProcess):
+            self.start_sub_process(execution_id, element)
+            return
+        self.apply_inputs(execution_id, element)  # a catch event or receive task: it waits
+        if isinstance(element, IntermediateCatchEvent) and element.timer is not None:
+            wait = Wait("timer", self.schedule(execution_id, element.id, element.timer))
+        elif element.message_name is None:
+            wait = Wait("signal", element.id)
+        else:
+            wait = Wait("message", element.message_name)
+            opened = Subscription(element.message_name, execution_id, element.id, self.business_key)
+            self.fx.opened[opened] = None
+        self.update(execution_id, wait=wait)
+        self.started(execution_id, element, self.new_activity(element.id))
+
     def new_activity(self, element_id: str) -> str:
         return f"{element_id}:{self.ids.new_activity_id()}"
-
-    def passed(self, execution_id: str, element: FlowNode, *, complete_scope: bool = False) -> None:
-        """An activity entered and left within this step."""
-        execution = self.get(execution_id)
-        self.fx.activities.append(
-            ActivityEvent(
-                None,
-                element.id,
-                started=True,
-                ended=True,
-                activity_type=activity_type(element),
-                parent_id=self.parent_activity(execution),
-                execution_id=execution_id,
-                complete_scope=complete_scope,
-            )
-        )
-
-    def started(
-        self, execution_id: str, element: FlowNode, instance: str, task_id: str | None = None
-    ) -> None:
-        """An activity a token now waits in, until a later step ends it."""
-        execution = self.update(execution_id, activity_instance_id=instance)
-        self.fx.activities.append(
-            ActivityEvent(
-                instance,
-                element.id,
-                started=True,
-                ended=False,
-                activity_type=activity_type(element),
-                parent_id=self.parent_activity(execution),
-                execution_id=execution_id,
-                task_id=task_id,
-            )
-        )
 
     def mapped(
         self,
@@ -207,7 +178,7 @@ class Run(Tree):
             inputs = {
                 p.name: self.mapped(element.id, p.name, p.value, outer) for p in element.inputs
             }
-            self.update(execution_id, variables=inputs)
+            self.update(execution_id, variables={**self.get(execution_id).variables, **inputs})
 
     def complete_activity(self, execution_id: str) -> None:
         """An activity that waited (a receive task, a catch event) or a sub-process is done:
@@ -226,7 +197,8 @@ class Run(Tree):
         outer = self.typed_variables(execution_id)
         inputs = {p.name: self.mapped(task.id, p.name, p.value, outer) for p in task.inputs}
         instance = f"{task.id}:{self.ids.new_id()}"
-        self.update(execution_id, variables=inputs, activity_instance_id=instance)
+        variables = {**self.get(execution_id).variables, **inputs}  # a loop's locals stay
+        self.update(execution_id, variables=variables, activity_instance_id=instance)
         self.start_boundary_timers(execution_id, task.id)
         values = self.values(execution_id)
         topic = evaluate(task.id, "the topic", task.topic, values)
@@ -261,6 +233,8 @@ class Run(Tree):
         self.push(child.id, start.id)
 
     def start_boundary_timers(self, execution_id: str, activity_id: str) -> None:
+        if loops.is_instance(self, self.get(execution_id)):
+            return  # a multi-instance activity's boundary events belong to its body
         for boundary in self.model.boundary_events(activity_id):
             if boundary.timer is not None:
                 self.schedule(execution_id, boundary.id, boundary.timer)
@@ -281,7 +255,11 @@ class Run(Tree):
 
     def leave(self, execution_id: str) -> None:
         """Take every outgoing flow whose condition holds; no outgoing flow ends the path."""
-        element_id = self.get(execution_id).element_id
+        execution = self.get(execution_id)
+        if loops.is_instance(self, execution):
+            loops.instance_done(self, execution_id)
+            return
+        element_id = execution.element_id
         assert element_id is not None
         flows = self.model.outgoing(element_id)
         if not flows:
@@ -334,9 +312,17 @@ class Run(Tree):
 
     # ends, errors, joins -------------------------------------------------------------------
 
+    def clear_scope(self, execution_id: str, *, canceled: bool = False) -> Execution:
+        kept = loops.kept_locals(self, self.get(execution_id))
+        execution = super().clear_scope(execution_id, canceled=canceled)
+        return self.update(execution_id, variables=kept) if kept else execution
+
     def end(self, execution_id: str) -> None:
         """End a path; its scope completes when no path is left in it."""
         execution = self.get(execution_id)
+        if loops.is_instance(self, execution):  # e.g. an uncaught error: the instance ends
+            loops.instance_done(self, execution_id)
+            return
         parent_id = execution.parent_id
         self.last_ended = execution.element_id
         self.release(execution_id)
@@ -366,7 +352,7 @@ class Run(Tree):
         if handler is None:
             self.end(execution_id)
             return
-        lineage = self.lineage(execution_id)
+        lineage = reversed(self.lineage(execution_id))  # a multi-instance body before its instance
         target = next((e for e in lineage if e.element_id == handler.attached_to), None)
         if target is None:
             raise EngineError(f"No execution is in '{handler.attached_to}' to catch '{code}'")

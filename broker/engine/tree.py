@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from redtask.broker.engine.activities import ActivityEvent
+from redtask.broker.bpmn import FlowNode
+from redtask.broker.engine.activities import ActivityEvent, activity_type
 from redtask.broker.engine.effects import EffectsBuilder, Subscription
 from redtask.broker.engine.errors import EngineError
 from redtask.broker.engine.state import Execution, InstanceState, Status, Timer, TypedValue
@@ -181,6 +182,40 @@ class Tree:
         if parent is None or parent.parent_id is None:
             return self.instance_id
         return parent.activity_instance_id or self.instance_id
+
+    def passed(self, execution_id: str, element: FlowNode, *, complete_scope: bool = False) -> None:
+        """An activity entered and left within this step."""
+        execution = self.get(execution_id)
+        self.fx.activities.append(
+            ActivityEvent(
+                None,
+                element.id,
+                started=True,
+                ended=True,
+                activity_type=activity_type(element),
+                parent_id=self.parent_activity(execution),
+                execution_id=execution_id,
+                complete_scope=complete_scope,
+            )
+        )
+
+    def started(
+        self, execution_id: str, element: FlowNode, instance: str, task_id: str | None = None
+    ) -> None:
+        """An activity a token now waits in, until a later step ends it."""
+        execution = self.update(execution_id, activity_instance_id=instance)
+        self.fx.activities.append(
+            ActivityEvent(
+                instance,
+                element.id,
+                started=True,
+                ended=False,
+                activity_type=activity_type(element),
+                parent_id=self.parent_activity(execution),
+                execution_id=execution_id,
+                task_id=task_id,
+            )
+        )
 
     def end_activity(self, execution_id: str, *, canceled: bool = False) -> None:
         """End the activity instance the execution is in, if it is in one."""
