@@ -4,7 +4,7 @@ A token that enters an activity with loop characteristics becomes the *multi-ins
 it stays at the activity, holds the activity instance ``<id>#multiInstanceBody`` and the local
 variables ``nrOfInstances``, ``nrOfActiveInstances`` and ``nrOfCompletedInstances``, and runs
 the activity itself in child executions at the same element, one per *instance* (an execution
-whose parent is at its own element is an instance: nothing else nests that way). Each instance
+whose parent is at its own element is an instance: ``Tree.is_instance``). Each instance
 sees ``loopCounter`` and the collection element (``camunda:elementVariable``) as locals: on the
 instance when parallel (all instances start at once), on the body when sequential (one instance
 after another), as in Camunda. The completion condition is evaluated after each instance ends,
@@ -51,16 +51,6 @@ def _integer(value: int) -> TypedValue:
 
 def _text(value: str | Expression) -> str:
     return value.text if isinstance(value, Expression) else value
-
-
-def is_instance(run: Run, execution: Execution) -> bool:
-    """Whether an execution is one instance of a multi-instance activity."""
-    parent = run.executions.get(execution.parent_id or "")
-    return (
-        parent is not None
-        and parent.parent_id is not None
-        and parent.element_id == execution.element_id
-    )
 
 
 def cardinality(run: Run, execution_id: str, activity: Activity) -> tuple[int, list[Any] | None]:
@@ -196,7 +186,7 @@ def kept_locals(run: Run, execution: Execution) -> dict[str, TypedValue]:
     the completion condition)."""
     activity = run.model.elements.get(execution.element_id or "")
     loop = getattr(activity, "loop", None)
-    if loop is None or loop.sequential or not is_instance(run, execution):
+    if loop is None or loop.sequential or not run.is_instance(execution):
         return {}
     names = (LOOP_COUNTER, loop.element_variable)
     return {n: v for n, v in execution.variables.items() if n in names}

@@ -233,7 +233,7 @@ class Run(Tree):
         self.push(child.id, start.id)
 
     def start_boundary_timers(self, execution_id: str, activity_id: str) -> None:
-        if loops.is_instance(self, self.get(execution_id)):
+        if self.is_instance(self.get(execution_id)):
             return  # a multi-instance activity's boundary events belong to its body
         for boundary in self.model.boundary_events(activity_id):
             if boundary.timer is not None:
@@ -256,7 +256,7 @@ class Run(Tree):
     def leave(self, execution_id: str) -> None:
         """Take every outgoing flow whose condition holds; no outgoing flow ends the path."""
         execution = self.get(execution_id)
-        if loops.is_instance(self, execution):
+        if self.is_instance(execution):
             loops.instance_done(self, execution_id)
             return
         element_id = execution.element_id
@@ -320,7 +320,7 @@ class Run(Tree):
     def end(self, execution_id: str) -> None:
         """End a path; its scope completes when no path is left in it."""
         execution = self.get(execution_id)
-        if loops.is_instance(self, execution):  # e.g. an uncaught error: the instance ends
+        if self.is_instance(execution):  # e.g. an uncaught error: the instance ends
             loops.instance_done(self, execution_id)
             return
         parent_id = execution.parent_id

@@ -129,6 +129,16 @@ class Tree:
         """The ids of the tokens of a scope execution waiting at a join, by incoming flow."""
         return self.joined.get((parent_id, gateway_id), {})
 
+    def is_instance(self, execution: Execution) -> bool:
+        """Whether an execution is one instance of a multi-instance activity: its parent, the
+        multi-instance body, is at the same element (nothing else nests that way)."""
+        parent = self.executions.get(execution.parent_id or "")
+        return (
+            parent is not None
+            and parent.parent_id is not None
+            and parent.element_id == execution.element_id
+        )
+
     def lineage(self, execution_id: str) -> list[Execution]:
         """The execution, its parent, ... up to the root."""
         chain = [self.get(execution_id)]
@@ -218,7 +228,9 @@ class Tree:
         )
 
     def end_activity(self, execution_id: str, *, canceled: bool = False) -> None:
-        """End the activity instance the execution is in, if it is in one."""
+        """End the activity instance the execution is in, if it is in one. An instance of a
+        multi-instance activity that ends without being cancelled completes its scope (it has
+        no outgoing flows of its own: Camunda's ``end(true)``)."""
         execution = self.executions[execution_id]
         if execution.activity_instance_id is None or execution.element_id is None:
             return
@@ -229,6 +241,7 @@ class Tree:
                 started=False,
                 ended=True,
                 canceled=canceled,
+                complete_scope=not canceled and self.is_instance(execution),
             )
         )
         self.executions[execution_id] = replace(execution, activity_instance_id=None)
