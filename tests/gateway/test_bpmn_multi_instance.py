@@ -41,9 +41,10 @@ async def test_parallel_task_over_a_collection(client: httpx.AsyncClient) -> Non
     tasks.sort(key=lambda t: plain(t["variables"])["loopCounter"])
     assert [plain(t["variables"])["item"] for t in tasks] == ["a", "b", "c"]
     assert [counters(t) for t in tasks] == [(i, 3, 3, 0) for i in range(3)]
-    assert await tree(client, pi) == [(BODY, "multiInstanceBody", 3)] + [
-        ("work", "serviceTask", 0)
-    ] * 3
+    assert (
+        await tree(client, pi)
+        == [(BODY, "multiInstanceBody", 3)] + [("work", "serviceTask", 0)] * 3
+    )
     for task in tasks:
         item = plain(task["variables"])["item"]
         await act(client, task, ("complete", {f"got_{item}": True}, None))

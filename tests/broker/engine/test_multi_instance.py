@@ -3,14 +3,16 @@ completion conditions, errors caught on the body and refused inputs (Camunda's m
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from redtask.broker.engine import CounterIds, complete_task, start
 from redtask.broker.engine.errors import MultiInstanceRefused
 from redtask.broker.engine.loops import MAX_INSTANCES
 from redtask.broker.errors import InvalidArgument
-from tests.broker.engine.driver import Instance, as_json
+from tests.broker.engine.driver import NOW, Instance, as_json
 from tests.broker.engine.loop_models import loop, mi_model
 
 
@@ -255,3 +257,24 @@ def test_a_completion_condition_must_be_a_boolean() -> None:
     pi = Instance(mi_model(loop(cardinality="2", condition="${nrOfInstances}")))
     with pytest.raises(MultiInstanceRefused, match=r"ENGINE-02028 .*'completionCondition'"):
         pi.complete(task_ids(pi)[0])
+
+
+def test_a_fan_out_of_1000_costs_milliseconds_per_completion() -> None:
+    model = mi_model(loop(cardinality="1000", collection="items", element="item"))
+    ids = CounterIds()
+    items = {"items": as_json(list(range(1000)))}
+    began = time.perf_counter()
+    state, effects = start(model, "pi", items, None, None, NOW, ids)
+    assert time.perf_counter() - began < 1.0
+    assert len(effects.tasks_created) == 1000
+    steps = []
+    for task in effects.tasks_created[:30]:
+        began = time.perf_counter()
+        state, _ = complete_task(model, state, task.id, {}, {}, NOW, ids)
+        steps.append(time.perf_counter() - began)
+    assert max(steps) < 0.1  # about 1 ms each: one pass over the executions, no more
+
+
+def test_the_limit_itself_is_allowed() -> None:
+    pi = Instance(mi_model(loop(cardinality=str(MAX_INSTANCES))))
+    assert len(pi.effects.tasks_created) == MAX_INSTANCES
