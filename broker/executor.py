@@ -7,12 +7,24 @@ and answers either ``Ready(value)`` (nothing to write) or ``Write``: how to send
 (one script guarded by the version read, usually ``advance``), what to return once they are
 in, and what to name in an error. The executor reads the state, runs the command, sends the
 write and, when the script reports E_CONFLICT (another step of the instance committed
-first), runs the command again on the fresh state, up to ``MAX_ATTEMPTS`` times.
+first), runs the command again on the fresh state, up to ``MAX_ATTEMPTS`` times, after a short
+random pause that grows with each conflict (writers in other processes spread out instead of
+colliding again at once).
+
+Within one process the commands of one instance take turns (a lock per instance held by the
+commands running, first come first served): many workers completing tasks of one instance at
+once, e.g. of a parallel multi-instance activity, then queue instead of all reading one version
+and all but one recomputing; the version check still guards against other processes. A command
+that runs another command on its own instance (in the same task) does not wait for itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -25,6 +37,10 @@ R = TypeVar("R")
 ModelSource = Callable[[str], Awaitable[ProcessModel]]
 Step = tuple[engine.InstanceState, engine.Effects]
 MAX_ATTEMPTS = 50
+BACKOFF_S = 0.0005  # the pause after the first conflict is up to this, doubling after each
+MAX_BACKOFF_S = 0.02
+_HELD: ContextVar[frozenset[str]] = ContextVar("redtask_instances_held", default=frozenset())
+"""The instances whose turn the running task holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +125,43 @@ class Executor:
     def __init__(self, repo: InstanceRepository, models: ModelSource | None) -> None:
         self.repo = repo
         self.models = models
+        self._turns: dict[str, _Turn] = {}  # only instances with commands running or waiting
 
     async def execute(self, instance_id: str, command: Command[R], what: str) -> R:
-        """Run ``command`` on the instance until its write is not refused for a conflict.
+        """Run ``command`` on the instance (in its turn) until its write is not refused for a
+        conflict.
 
         Raises InstanceNotFound (no such instance), what the command or ``raise_for`` raise,
         and InstanceBusy naming ``what`` when the instance kept changing.
         """
-        for _ in range(MAX_ATTEMPTS):
+        held = _HELD.get()
+        if instance_id in held:
+            return await self._attempts(instance_id, command, what)
+        async with self._turn(instance_id):
+            token = _HELD.set(held | {instance_id})
+            try:
+                return await self._attempts(instance_id, command, what)
+            finally:
+                _HELD.reset(token)
+
+    @asynccontextmanager
+    async def _turn(self, instance_id: str) -> AsyncIterator[None]:
+        turn = self._turns.get(instance_id)
+        if turn is None:
+            turn = self._turns[instance_id] = _Turn()
+        turn.users += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.users -= 1
+            if not turn.users:
+                del self._turns[instance_id]
+
+    async def _attempts(self, instance_id: str, command: Command[R], what: str) -> R:
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(random.uniform(0, min(BACKOFF_S * 2**attempt, MAX_BACKOFF_S)))
             state, version = await self.repo.read(instance_id)
             found = Found(state, version, self.repo.ids(instance_id), self.repo, self.models)
             decision = await command(found)
@@ -127,3 +172,11 @@ class Executor:
                 raise_for(reply, **decision.errors)
                 return decision.result(reply)
         raise InstanceBusy(f"process instance {instance_id} kept changing; {what}")
+
+
+class _Turn:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0

@@ -3,6 +3,7 @@ components (no mixins, one-line delegations with the components' signatures)."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any
 
@@ -43,6 +44,24 @@ async def test_a_command_is_run_again_on_the_state_another_writer_committed(stor
     after, version = await store.instance_state(instance_id)
     assert version == 3
     assert set(after.variables) == {"other", "mine"} == set(state.variables)
+
+
+async def test_commands_of_one_instance_take_turns_within_a_process(store: Store) -> None:
+    instance_id = await started(store)
+    seen: list[int] = []
+
+    async def command(found: Found) -> Write[Step]:
+        seen.append(found.version)
+        await asyncio.sleep(0.001)  # the others run meanwhile
+        variables = {**found.state.variables, f"v{found.version}": STRING}
+        new_state = engine.InstanceState(**{**_fields(found.state), "variables": variables})
+        return found.commit(new_state, engine.Effects())
+
+    runs = [store.executor.execute(instance_id, command, "not committed") for _ in range(8)]
+    await asyncio.gather(*runs)
+
+    assert seen == list(range(1, 9))  # each read what the previous wrote: not one conflict
+    assert store.executor._turns == {}  # nothing kept once no command runs
 
 
 async def test_a_ready_answer_writes_nothing(store: Store) -> None:
