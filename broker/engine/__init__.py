@@ -12,7 +12,9 @@ Supported: none start; none, terminate and error end events; external tasks with
 mappings and ``camunda:errorEventDefinition``; exclusive, parallel and inclusive gateways (fork
 and join); embedded sub-processes; conditional flows on activities; interrupting error boundary
 events; interrupting and non-interrupting timer boundary events; timer and message intermediate
-catch events; receive tasks.
+catch events; receive tasks; parallel and sequential multi-instance external tasks, embedded
+sub-processes and receive tasks (cardinality, collection and element variable, completion
+condition).
 """
 
 from redtask.broker.engine.activities import ActivityEvent

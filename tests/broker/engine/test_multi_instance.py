@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from redtask.broker.bpmn import parse_bpmn
 from redtask.broker.engine import CounterIds, complete_task, start
 from redtask.broker.engine.errors import MultiInstanceRefused
 from redtask.broker.engine.loops import MAX_INSTANCES
 from redtask.broker.errors import InvalidArgument
-from tests.broker.engine.driver import NOW, Instance, as_json
+from tests.broker.engine.driver import HOUR, NOW, Instance, as_json
 from tests.broker.engine.loop_models import loop, mi_model
 
 
@@ -278,3 +279,41 @@ def test_a_fan_out_of_1000_costs_milliseconds_per_completion() -> None:
 def test_the_limit_itself_is_allowed() -> None:
     pi = Instance(mi_model(loop(cardinality=str(MAX_INSTANCES))))
     assert len(pi.effects.tasks_created) == MAX_INSTANCES
+
+
+TIMER_AND_DATA_REFS = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"
+             xmlns:camunda="http://camunda.org/schema/1.0/bpmn" targetNamespace="t">
+  <process id="mi" isExecutable="true">
+    <startEvent id="start" /><sequenceFlow id="f1" sourceRef="start" targetRef="work" />
+    <serviceTask id="work" camunda:type="external" camunda:topic="work">
+      <multiInstanceLoopCharacteristics isSequential="false">
+        <loopDataInputRef>items</loopDataInputRef>
+        <inputDataItem name="item" />
+        <loopDataOutputRef>ignored</loopDataOutputRef>
+        <complexBehaviorDefinition id="ignored_too" />
+      </multiInstanceLoopCharacteristics>
+    </serviceTask>
+    <sequenceFlow id="f2" sourceRef="work" targetRef="end" /><endEvent id="end" />
+    <boundaryEvent id="late" attachedToRef="work">
+      <timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition>
+    </boundaryEvent>
+    <sequenceFlow id="f3" sourceRef="late" targetRef="too_late" /><endEvent id="too_late" />
+  </process>
+</definitions>"""
+
+
+def test_data_input_refs_and_a_timer_on_the_body() -> None:
+    [model] = parse_bpmn(TIMER_AND_DATA_REFS.encode(), "mi.bpmn")
+    pi = Instance(model, {"items": as_json(["a", "b"])})
+    [timer] = pi.effects.timers_scheduled
+    body = pi.state.executions[1]
+    assert timer.execution_id == body.id and timer.due_ms == NOW + HOUR  # one, on the body
+    created = pi.effects.tasks_created
+    assert [pi.visible(t.execution_id)["item"] for t in created] == ["a", "b"]
+    pi.complete(created[0].id)
+    pi.fire(timer.id)
+    assert pi.path == ["late", "too_late"] and pi.state.status == "completed"
+    assert pi.effects.tasks_deleted == (created[1].id,)
+    canceled = [a.id for a in pi.effects.activities if a.canceled]
+    assert canceled == [created[1].activity_instance_id, body.activity_instance_id]
