@@ -10,7 +10,7 @@ import pytest
 
 from redtask.broker.bpmn import parse_bpmn
 from redtask.broker.engine import CounterIds, complete_task, start
-from redtask.broker.engine.errors import MultiInstanceRefused
+from redtask.broker.engine.errors import MultiInstanceRefused, StepTooLarge
 from redtask.broker.engine.loops import MAX_INSTANCES
 from redtask.broker.errors import InvalidArgument
 from tests.broker.engine.driver import HOUR, NOW, Instance, as_json
@@ -317,3 +317,8 @@ def test_data_input_refs_and_a_timer_on_the_body() -> None:
     assert pi.effects.tasks_deleted == (created[1].id,)
     canceled = [a.id for a in pi.effects.activities if a.canceled]
     assert canceled == [created[1].activity_instance_id, body.activity_instance_id]
+
+
+def test_a_sub_process_fan_out_counts_its_inner_elements_against_the_step_limit() -> None:
+    with pytest.raises(StepTooLarge):  # 6,000 start events and 6,000 tasks entered at once
+        Instance(mi_model(loop(cardinality="6000"), sub_process=True))
