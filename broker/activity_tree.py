@@ -102,9 +102,9 @@ class ActivityTree:
         states = await self.repo.states(i.id for i in running)
         instances: Counter[str] = Counter()
         for state in states.values():
-            for e in state.executions:
-                if _in_activity(e) and e.element_id is not None:
-                    instances[_activity_id(e)] += 1
+            for e in state.executions:  # a multi-instance body is not counted (Camunda)
+                if _in_activity(e) and e.element_id is not None and _activity_id(e) == e.element_id:
+                    instances[e.element_id] += 1
         incidents: dict[str, Counter[str]] = {}
         for incident in await self.reads.query_incidents(
             IncidentQuery(process_definition_id=definition_id)

@@ -12,6 +12,7 @@ import pytest
 
 from tests.broker.engine.loop_models import loop
 from tests.gateway.constructs_helpers import (
+    API,
     act,
     assert_ended,
     assert_gone,
@@ -35,8 +36,10 @@ def counters(task: dict[str, Any]) -> tuple[int, ...]:
 
 
 async def test_parallel_task_over_a_collection(client: httpx.AsyncClient) -> None:
-    await deploy_mi(client, loop(collection="items", element="item"))
+    definition = await deploy_mi(client, loop(collection="items", element="item"))
     pi = await start(client, "mi", {"items": ["a", "b", "c"]})
+    statistics = await client.get(f"{API}/process-definition/{definition}/statistics")
+    assert [(s["id"], s["instances"]) for s in statistics.json()] == [("work", 3)]  # no body
     tasks = await fetch(client, ["work"])
     tasks.sort(key=lambda t: plain(t["variables"])["loopCounter"])
     assert [plain(t["variables"])["item"] for t in tasks] == ["a", "b", "c"]
