@@ -16,6 +16,8 @@ commands running, first come first served): many workers completing tasks of one
 once, e.g. of a parallel multi-instance activity, then queue instead of all reading one version
 and all but one recomputing; the version check still guards against other processes. A command
 that runs another command on its own instance (in the same task) does not wait for itself.
+While commands wait for their turn, the state the last one committed is handed to the next one
+instead of being read back (a conflict, i.e. a writer elsewhere, makes it read again).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any, Generic, TypeVar
 
 from redtask.broker import engine
 from redtask.broker.bpmn import ProcessModel
-from redtask.broker.errors import E_CONFLICT, BrokerError, raise_for
+from redtask.broker.errors import E_CONFLICT, OK, BrokerError, raise_for
 from redtask.broker.instance_repository import NO_TRIGGER, InstanceRepository, PartitionIds
 
 R = TypeVar("R")
@@ -59,6 +61,7 @@ class Write(Generic[R]):
     send: Callable[[], Awaitable[list[Any]]]
     result: Callable[[list[Any]], R]
     errors: Mapping[str, Any] = field(default_factory=dict)
+    state: engine.InstanceState | None = None  # what an advance writes (the next turn's read)
 
 
 class Found:
@@ -107,7 +110,7 @@ class Found:
                 before=self.state,
             )
 
-        return Write(send, lambda _: (new_state, effects), errors or {})
+        return Write(send, lambda _: (new_state, effects), errors or {}, new_state)
 
 
 Command = Callable[[Found], Awaitable[Ready[R] | Write[R]]]
@@ -136,47 +139,56 @@ class Executor:
         """
         held = _HELD.get()
         if instance_id in held:
-            return await self._attempts(instance_id, command, what)
-        async with self._turn(instance_id):
+            return await self._attempts(instance_id, command, what, _Turn())
+        async with self._turn(instance_id) as turn:
             token = _HELD.set(held | {instance_id})
             try:
-                return await self._attempts(instance_id, command, what)
+                return await self._attempts(instance_id, command, what, turn)
             finally:
                 _HELD.reset(token)
 
     @asynccontextmanager
-    async def _turn(self, instance_id: str) -> AsyncIterator[None]:
+    async def _turn(self, instance_id: str) -> AsyncIterator[_Turn]:
         turn = self._turns.get(instance_id)
         if turn is None:
             turn = self._turns[instance_id] = _Turn()
         turn.users += 1
         try:
             async with turn.lock:
-                yield
+                yield turn
         finally:
             turn.users -= 1
             if not turn.users:
                 del self._turns[instance_id]
 
-    async def _attempts(self, instance_id: str, command: Command[R], what: str) -> R:
+    async def _attempts(self, instance_id: str, command: Command[R], what: str, turn: _Turn) -> R:
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 await asyncio.sleep(random.uniform(0, min(BACKOFF_S * 2**attempt, MAX_BACKOFF_S)))
-            state, version = await self.repo.read(instance_id)
+            committed, turn.committed = turn.committed, None
+            state, version = committed or await self.repo.read(instance_id)
             found = Found(state, version, self.repo.ids(instance_id), self.repo, self.models)
             decision = await command(found)
             if isinstance(decision, Ready):
+                turn.committed = committed
                 return decision.value
             reply = await decision.send()
             if int(reply[0]) != E_CONFLICT:
                 raise_for(reply, **decision.errors)
+                written = decision.state
+                if int(reply[0]) == OK and written is not None and written.status == "active":
+                    turn.committed = (written, int(reply[1]))
                 return decision.result(reply)
         raise InstanceBusy(f"process instance {instance_id} kept changing; {what}")
 
 
 class _Turn:
-    __slots__ = ("lock", "users")
+    """One instance's turn: who holds or waits for it, and the state the last command
+    committed with its version (None: read it)."""
+
+    __slots__ = ("committed", "lock", "users")
 
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.users = 0
+        self.committed: tuple[engine.InstanceState, int] | None = None
