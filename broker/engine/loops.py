@@ -16,6 +16,7 @@ instance. ``MAX_INSTANCES`` bounds one activity's fan-out.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,8 @@ def cardinality(run: Run, execution_id: str, activity: Activity) -> tuple[int, l
 def _count(activity_id: str, raw: str | Expression, values: dict[str, Any]) -> int:
     """MultiInstanceActivityBehavior#resolveLoopCardinality."""
     value = evaluate(activity_id, "the loopCardinality", raw, values)
+    if isinstance(value, float) and not math.isfinite(value):  # Java's intValue: NaN is 0
+        return 0 if math.isnan(value) else (2**31 - 1 if value > 0 else -(2**31))
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, str) and _INTEGER.fullmatch(value):

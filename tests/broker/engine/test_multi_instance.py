@@ -3,13 +3,14 @@ completion conditions, errors caught on the body and refused inputs (Camunda's m
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import pytest
 
-from redtask.broker.bpmn import parse_bpmn
-from redtask.broker.engine import CounterIds, complete_task, start
+from redtask.broker.bpmn import Expression, parse_bpmn
+from redtask.broker.engine import CounterIds, complete_task, loops, start
 from redtask.broker.engine.errors import MultiInstanceRefused, StepTooLarge
 from redtask.broker.engine.loops import MAX_INSTANCES
 from redtask.broker.errors import InvalidArgument
@@ -322,3 +323,10 @@ def test_data_input_refs_and_a_timer_on_the_body() -> None:
 def test_a_sub_process_fan_out_counts_its_inner_elements_against_the_step_limit() -> None:
     with pytest.raises(StepTooLarge):  # 6,000 start events and 6,000 tasks entered at once
         Instance(mi_model(loop(cardinality="6000"), sub_process=True))
+
+
+@pytest.mark.parametrize(
+    "value, count", [(2.9, 2), (float("inf"), 2**31 - 1), (float("-inf"), -(2**31)), (math.nan, 0)]
+)
+def test_a_double_cardinality_is_cut_as_javas_int_value(value: float, count: int) -> None:
+    assert loops._count("work", Expression.parse("${x}"), {"x": value}) == count
