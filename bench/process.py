@@ -24,8 +24,13 @@ less sensitive than rates to other load on the machine).
     ``pi:<id>`` (state, meta), its activity instances ``ha:<id>``, its external-task log
     ``hx:<id>``, and its share of the ended-instance index ``pih``.
 
-Prints a table with medians and the ratios (b)/(a) and (d)/(b); Camunda 7 on a relational
-database is usually quoted at about 100-500 instances/s for such a process.
+(e) multi-instance fan-out: one instance of start -> a parallel multi-instance external task of
+    ``--fan-out`` instances (default 1,000) -> end, started over REST; the same workers complete
+    the tasks (all of one instance: each completion is a version-checked step of the same
+    state) until the instance has ended; tasks/s, and its ratio to (a) of the same round.
+
+Prints a table with medians and the ratios (b)/(a), (d)/(b) and (e)/(a); Camunda 7 on a
+relational database is usually quoted at about 100-500 instances/s for a process like (b).
 """
 
 from __future__ import annotations
@@ -76,6 +81,12 @@ CALLER = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>
 """
+FAN_OUT_BPMN = BPMN.replace(
+    'camunda:topic="{topic}" />',
+    'camunda:topic="{topic}"><bpmn:multiInstanceLoopCharacteristics>'
+    "<bpmn:loopCardinality>${{n}}</bpmn:loopCardinality>"
+    "</bpmn:multiInstanceLoopCharacteristics></bpmn:serviceTask>",
+)
 WORKERS = 8
 STARTERS = 8
 
@@ -143,6 +154,43 @@ async def external_round(base: str, n: int) -> float:
     return n / elapsed
 
 
+async def _deploy(client: httpx.AsyncClient, rest: str, bpmn: str, key: str, topic: str) -> None:
+    xml = bpmn.format(key=key, topic=topic).encode()
+    files = {"data": (f"{key}.bpmn", xml, "application/xml")}
+    deployed = await client.post(f"{rest}/deployment/create", files=files)
+    assert deployed.status_code == 200, deployed.text
+
+
+async def _ended(client: httpx.AsyncClient, rest: str, key: str) -> None:
+    while True:
+        count = await client.get(
+            f"{rest}/process-instance/count", params={"processDefinitionKey": key}
+        )
+        if count.json()["count"] == 0:
+            return
+        await asyncio.sleep(0.01)
+
+
+async def fan_out_round(base: str, n: int) -> float:
+    """(e): one instance fanning out to ``n`` external tasks; tasks/s until it has ended."""
+    key = f"fan{uuid.uuid4().hex[:8]}"
+    topic = f"fan-{key}"
+    rest = f"{base}/engine-rest"
+    async with httpx.AsyncClient(timeout=60) as client:
+        await _deploy(client, rest, FAN_OUT_BPMN, key, topic)
+
+        async def started_and_ended() -> None:
+            variables = {"n": {"type": "Integer", "value": n}}
+            started = await client.post(
+                f"{rest}/process-definition/key/{key}/start", json={"variables": variables}
+            )
+            assert started.status_code == 200, started.text
+            await _ended(client, rest, key)
+
+        elapsed = await _run_workers(base, topic, started_and_ended)
+    return n / elapsed
+
+
 async def process_round(base: str, n: int, call: bool = False) -> float:
     """Instances/s of (b), or with ``call`` of (d): the started process calls the one-task one."""
     key = f"bench{uuid.uuid4().hex[:8]}"
@@ -168,13 +216,7 @@ async def process_round(base: str, n: int, call: bool = False) -> float:
 
         async def all_ended() -> None:
             await start_all()
-            while True:
-                count = await client.get(
-                    f"{rest}/process-instance/count", params={"processDefinitionKey": key}
-                )
-                if count.json()["count"] == 0:
-                    return
-                await asyncio.sleep(0.01)
+            await _ended(client, rest, key)
 
         elapsed = await _run_workers(base, topic, all_ended)
     return n / elapsed
@@ -217,6 +259,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "redis_cpu_us_per_instance": [],
         "call_instances_per_s": [],
         "redis_cpu_us_per_call": [],
+        "fan_out_tasks_per_s": [],
     }
     with server_process("gateway", gateway_args(), env) as gateway:
         base = gateway.base
@@ -234,6 +277,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             )
             cpu, before = await redis_cpu_s(url), cpu
             results["redis_cpu_us_per_call"].append((cpu - before) * 1e6 / args.instances)
+            results["fan_out_tasks_per_s"].append(await fan_out_round(base, args.fan_out))
         results["history_bytes"] = await history_cost(url, namespace)
     return results
 
@@ -243,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer instances and rounds")
     parser.add_argument("--instances", type=int, help="instances (and tasks) per round")
     parser.add_argument("--rounds", type=int)
+    parser.add_argument("--fan-out", type=int, default=1_000, help="instances of (e)")
     parser.add_argument("--redis-url")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
@@ -255,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     ext = statistics.median(results["external_tasks_per_s"])
     inst = statistics.median(results["instances_per_s"])
     calls = statistics.median(results["call_instances_per_s"])
+    fan = statistics.median(results["fan_out_tasks_per_s"])
     rows = [
         (
             "(a) external-task REST, tasks/s (fetchAndLock 10 + complete, 8 workers)",
@@ -282,6 +328,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} (median of {len(values)}: {shown}) | {median:,.0f} | — |")
     print(f"| (b)/(a) | {inst / ext:.2f} | — |")
     print(f"| (d)/(b): a call activity against the same work flattened | {calls / inst:.2f} | — |")
+    values = results["fan_out_tasks_per_s"]
+    shown = ", ".join(f"{v:,.0f}" for v in values)
+    print(
+        f"| (e) one instance, parallel multi-instance of {args.fan_out:,} external tasks, "
+        f"tasks/s (8 workers) (median of {len(values)}: {shown}) | {fan:,.0f} | — |"
+    )
+    per_round = zip(values, results["external_tasks_per_s"], strict=True)
+    ratios = ", ".join(f"{d / a:.2f}" for d, a in per_round)
+    print(f"| (e)/(a), per round: {ratios} | {fan / ext:.2f} | — |")
     for name, key in (
         ("(a) Redis CPU per task, µs", "redis_cpu_us_per_task"),
         ("(b) Redis CPU per instance, µs", "redis_cpu_us_per_instance"),

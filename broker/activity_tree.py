@@ -5,7 +5,8 @@ RuntimeService#getActivityInstance) and the per-activity statistics of a definit
 Every token that waits in an activity (an external task, a sub-process, a timer or message
 catch event, a receive task, a join) is one activity instance, a child of the enclosing
 sub-process's, or of the process instance (the root, whose activity id is the definition id).
-Open incidents attach to the activity instance of their execution.
+Open incidents attach to the activity instance of their execution. A multi-instance activity
+is its body (``<id>#multiInstanceBody``) holding one activity instance per instance.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from redtask.broker.bpmn import ProcessModel
 from redtask.broker.definition_model import DefinitionNotFound
 from redtask.broker.engine import Execution, InstanceState
 from redtask.broker.engine.activities import activity_type
+from redtask.broker.engine.loops import BODY
 from redtask.broker.errors import InstanceNotFound
 from redtask.broker.executor import Executor
 from redtask.broker.instance_reads import IncidentQuery, InstanceQuery, InstanceReads
@@ -57,6 +59,12 @@ def _in_activity(e: Execution) -> bool:
     )
 
 
+def _activity_id(e: Execution) -> str:
+    """The element's id; a multi-instance body's is ``<element>#multiInstanceBody``."""
+    body = f"{e.element_id}{BODY}"
+    return body if (e.activity_instance_id or "").startswith(body + ":") else e.element_id or ""
+
+
 def _node_id(e: Execution) -> str:
     # a token that began waiting before activity instances were recorded has none
     return e.activity_instance_id or f"{e.element_id}:{e.id}"
@@ -94,8 +102,8 @@ class ActivityTree:
         states = await self.repo.states(i.id for i in running)
         instances: Counter[str] = Counter()
         for state in states.values():
-            for e in state.executions:
-                if _in_activity(e) and e.element_id is not None:
+            for e in state.executions:  # a multi-instance body is not counted (Camunda)
+                if _in_activity(e) and e.element_id is not None and _activity_id(e) == e.element_id:
                     instances[e.element_id] += 1
         incidents: dict[str, Counter[str]] = {}
         for incident in await self.reads.query_incidents(
@@ -137,12 +145,14 @@ def _build(
         parent = nodes.get(e.parent_id or "", root)
         if e.parent_id is not None and e.parent_id not in nodes:
             parent = _scope_node(by_execution, nodes, e.parent_id, root)
-        element = None if model is None else model.elements.get(e.element_id)
+        activity_id = _activity_id(e)
+        element = None if model is None else model.elements.get(activity_id)
+        kind = "unknown" if element is None else activity_type(element)
         node = ActivityNode(
             id=_node_id(e),
             parent_id=parent.id,
-            activity_id=e.element_id,
-            activity_type="unknown" if element is None else activity_type(element),
+            activity_id=activity_id,
+            activity_type="multiInstanceBody" if activity_id.endswith(BODY) else kind,
             activity_name=None if element is None else element.name,
             process_instance_id=state.instance_id,
             process_definition_id=definition,

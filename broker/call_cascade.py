@@ -14,7 +14,7 @@ conflict on any instance recomputes the whole command.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +23,7 @@ from redtask.broker.bpmn import ProcessModel
 from redtask.broker.definition_model import ProcessDefinition
 from redtask.broker.definition_reads import DefinitionReads
 from redtask.broker.engine import CalledElementNotFound, Effects, InstanceState
-from redtask.broker.errors import BrokerError, InstanceNotFound, InvalidArgument
+from redtask.broker.errors import OK, BrokerError, InstanceNotFound, InvalidArgument
 from redtask.broker.instance_repository import NO_TRIGGER, Block, InstanceRepository
 
 ModelSource = Callable[[str], Awaitable[ProcessModel]]
@@ -102,23 +102,28 @@ class Cascade:
         repo: InstanceRepository,
         models: Callable[[], ModelSource | None],
         definitions: CalledDefinitions | None,
+        written: Callable[[Sequence[Block]], None] | None = None,
     ) -> None:
         self.repo = repo
         self.models = models
         self.definitions = definitions
+        self.written = written  # told the blocks of each commit that went in
 
     async def commit(self, first: Block, trigger: Mapping[str, Any] = NO_TRIGGER) -> list[Any]:
         """Commit ``first`` (a step of one instance) with every step it causes in called and
         calling instances. Raises what those steps raise (CalledElementNotFound, CallTooDeep,
         engine errors): nothing is written then."""
-        if not _causes_more(first.state, first.effects):
-            return await self.repo.commit_blocks([first], trigger)
-        run = _Run(self, first)
-        await run.resolve()
-        blocks = run.blocks()
-        if len(blocks) > MAX_INSTANCES:
-            raise TooManyInstances(first.state.instance_id, len(blocks))
-        return await self.repo.commit_blocks(blocks, trigger)
+        blocks = [first]
+        if _causes_more(first.state, first.effects):
+            run = _Run(self, first)
+            await run.resolve()
+            blocks = run.blocks()
+            if len(blocks) > MAX_INSTANCES:
+                raise TooManyInstances(first.state.instance_id, len(blocks))
+        reply = await self.repo.commit_blocks(blocks, trigger)
+        if self.written is not None and int(reply[0]) == OK:
+            self.written(blocks)
+        return reply
 
     async def model(self, definition_id: str) -> ProcessModel:
         models = self.models()

@@ -4,7 +4,8 @@ Supported: ``calledElement`` (constant or ``${...}``), ``camunda:calledElementBi
 deployment, version, versionTag) with ``camunda:calledElementVersion`` /
 ``camunda:calledElementVersionTag`` / ``camunda:calledElementTenantId``, ``camunda:in`` and
 ``camunda:out`` (``source``, ``sourceExpression``, ``target``, ``variables="all"``, ``local``,
-and ``businessKey`` on an in) and ``camunda:inputOutput``. Refused with a problem naming the
+and ``businessKey`` on an in), ``camunda:inputOutput`` and ``multiInstanceLoopCharacteristics``
+(one called instance per instance). Refused with a problem naming the
 element: ``camunda:caseRef`` (CMMN) and variable mapping classes or delegate expressions.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import cast
 
 from redtask.broker.bpmn._context import ParseContext
+from redtask.broker.bpmn._loops import loop_characteristics
 from redtask.broker.bpmn._xml import XmlElement, attr, camunda_attr, extensions
 from redtask.broker.bpmn.expressions import Expression, ExpressionError
 from redtask.broker.bpmn.model import Binding, CallActivity, CallParameter, Element, IoParameter
@@ -68,6 +70,7 @@ def call_activity(
         outs=outs,
         inputs=io[0],
         outputs=io[1],
+        loop=loop_characteristics(ctx, element, eid),
     )
 
 

@@ -165,8 +165,9 @@ class ParseContext:
                     self.problem(message, element, eid)
 
     def check_activity(self, element: XmlElement, eid: str, *, io_allowed: bool) -> None:
-        """Children, extensions and the ``default`` attribute of a task or sub-process."""
-        self.check_children(element, eid, frozenset())
+        """Children, extensions and the ``default`` attribute of a task (which may be a
+        multi-instance one)."""
+        self.check_children(element, eid, frozenset({"multiInstanceLoopCharacteristics"}))
         self.check_extensions(element, eid, io_allowed=io_allowed)
         self.check_no_default(element, eid)
 

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from redtask.broker.bpmn._context import EVENT_DEFINITIONS, ParseContext
+from redtask.broker.bpmn._loops import loop_characteristics
 from redtask.broker.bpmn._xml import (
     CAMUNDA_NS,
     XmlElement,
@@ -141,6 +142,7 @@ def external_task(
         outputs=outputs,
         extension_properties=MappingProxyType(properties),
         error_event_definitions=_error_definitions(ctx, element, eid),
+        loop=loop_characteristics(ctx, element, eid),
     )
 
 
@@ -306,6 +308,7 @@ def receive_task(
         message_name=message_name,
         inputs=inputs,
         outputs=outputs,
+        loop=loop_characteristics(ctx, element, eid),
     )
 
 

@@ -106,6 +106,21 @@ class ErrorEventDefinition:
     error_message_variable: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LoopCharacteristics:
+    """A ``multiInstanceLoopCharacteristics`` (Camunda's MultiInstanceActivityBehavior): how
+    many instances run (``cardinality``, a text or expression, else the size of
+    ``collection``: a variable name or an expression), whether one after another
+    (``sequential``), the local variable each instance gets its element in
+    (``element_variable``) and the ``completion_condition`` checked after each instance."""
+
+    sequential: bool = False
+    cardinality: str | Expression | None = None
+    collection: str | Expression | None = None
+    element_variable: str | None = None
+    completion_condition: str | Expression | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlowNode:
     """What every element has. ``scope_id`` is the enclosing sub-process id, None at top level."""
@@ -145,6 +160,7 @@ class ExternalTask(FlowNode):
     outputs: tuple[IoParameter, ...] = ()
     extension_properties: Mapping[str, str | None] = field(default_factory=lambda: _EMPTY)
     error_event_definitions: tuple[ErrorEventDefinition, ...] = ()
+    loop: LoopCharacteristics | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,6 +188,7 @@ class SubProcess(FlowNode):
     start_event_id: str
     inputs: tuple[IoParameter, ...] = ()
     outputs: tuple[IoParameter, ...] = ()
+    loop: LoopCharacteristics | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -212,6 +229,7 @@ class ReceiveTask(FlowNode):
     message_name: str | None = None
     inputs: tuple[IoParameter, ...] = ()
     outputs: tuple[IoParameter, ...] = ()
+    loop: LoopCharacteristics | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +274,7 @@ class CallActivity(FlowNode):
     outs: tuple[CallParameter, ...] = ()
     inputs: tuple[IoParameter, ...] = ()
     outputs: tuple[IoParameter, ...] = ()
+    loop: LoopCharacteristics | None = None  # multi-instance: one called instance per instance
 
 
 Element = (

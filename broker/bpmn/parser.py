@@ -19,6 +19,7 @@ from redtask.broker.bpmn._calls import call_activity
 from redtask.broker.bpmn._context import PASSIVE, ParseContext
 from redtask.broker.bpmn._elements import HANDLERS, io_mappings
 from redtask.broker.bpmn._links import Links, link_definition
+from redtask.broker.bpmn._loops import MULTI_INSTANCE, loop_characteristics
 from redtask.broker.bpmn._xml import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_DEPTH,
@@ -57,7 +58,6 @@ _IGNORED_IN_SCOPE = PASSIVE | {
     "laneSet", "dataObject", "dataObjectReference", "dataStoreReference", "textAnnotation",
     "association", "group",
 }  # fmt: skip
-_LOOPS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
 _TTL = re.compile(r"(?:P(\d+)D|(\d+))")
 
 
@@ -173,8 +173,10 @@ class _ProcessParser:
             kind, eid = local(child), attr(child, "id")
             if kind in _IGNORED_IN_SCOPE:
                 continue
-            if kind in _LOOPS:
-                message = f"'{owner_id}' has a <{kind}>: loops and multi-instance are not supported"
+            if kind == MULTI_INSTANCE and scope_id is not None:
+                continue  # the sub-process's own, parsed by sub_process
+            if kind == "standardLoopCharacteristics":
+                message = f"'{owner_id}' has a <{kind}>: standard loops are not supported"
                 ctx.problem(message, child, owner_id)
                 continue
             if not eid:
@@ -245,6 +247,7 @@ class _ProcessParser:
             start_event_id=start or "",
             inputs=inputs,
             outputs=outputs,
+            loop=loop_characteristics(self.ctx, child, eid),
         )
 
     def sequence_flows(self) -> dict[str, SequenceFlow]:

@@ -15,7 +15,9 @@ events; interrupting and non-interrupting timer boundary events; timer and messa
 catch events; receive tasks; link events (resolved by the parser: a catching link event moves on
 at once); call activities (the called instance is started and ended by the
 committing layer, ``broker.call_cascade``, from ``Effects.calls`` and the events of
-``broker.engine.calls``).
+``broker.engine.calls``); parallel and sequential multi-instance external tasks, embedded
+sub-processes, receive tasks and call activities (cardinality, collection and element variable,
+completion condition; one called instance per instance).
 """
 
 from redtask.broker.engine.activities import ActivityEvent

@@ -30,6 +30,12 @@ class VariablesTooLarge(EngineError, InvalidArgument):
         self.element_id = element_id
 
 
+class MultiInstanceRefused(EngineError, InvalidArgument):
+    """A multi-instance activity cannot start or go on: its cardinality or collection is not
+    a count (negative, not a number, not a list, past the limit) or its completion condition
+    not a boolean. Refused as a client's bad input, nothing is stored (Camunda's messages)."""
+
+
 class InstanceEnded(EngineError):
     """The instance is completed or terminated: no event can reach it any more."""
 

@@ -33,8 +33,7 @@ from redtask.broker.bpmn import (
     due_ms,
 )
 from redtask.broker.bpmn.timers import TimerOutOfRange as TimerRangeError
-from redtask.broker.engine import joins
-from redtask.broker.engine.activities import ActivityEvent, activity_type
+from redtask.broker.engine import join_firing, loops
 from redtask.broker.engine.call_start import start_call
 from redtask.broker.engine.effects import NewTask, NewTimer, Subscription
 from redtask.broker.engine.errors import (
@@ -86,7 +85,7 @@ class Run(Tree):
                 execution_id, element_id, flow_id = self.stack.pop()
                 if execution_id in self.executions:
                     self.enter(execution_id, element_id, flow_id)
-            if self.status != "active" or not self.fire_inclusive_join():
+            if self.status != "active" or not join_firing.fire_inclusive(self):
                 return
 
     # elements -----------------------------------------------------------------------------
@@ -110,12 +109,10 @@ class Run(Tree):
                 self.terminate(execution_id)
             else:
                 self.end(execution_id)
-        elif isinstance(element, ExternalTask):
-            self.start_task(execution_id, element)
-        elif isinstance(element, SubProcess):
-            self.start_sub_process(execution_id, element)
-        elif isinstance(element, CallActivity):
-            start_call(self, execution_id, element)
+        elif isinstance(element, loops.Activity) and element.loop:
+            loops.start_body(self, execution_id, element)
+        elif isinstance(element, loops.Activity | IntermediateCatchEvent):
+            self.begin(execution_id, element)
         elif isinstance(element, LinkCatchEvent):
             self.leave(execution_id)  # no activity instance (Camunda's HistoryParseListener)
         elif isinstance(element, ParallelGateway | InclusiveGateway):
@@ -123,68 +120,39 @@ class Run(Tree):
                 self.update(execution_id, wait=Wait("join", flow_id or ""))
                 self.started(execution_id, element, self.new_activity(element.id))
                 if isinstance(element, ParallelGateway):
-                    self.try_parallel_join(execution_id, element)
+                    join_firing.try_parallel(self, execution_id, element)
             else:
                 self.passed(execution_id, element)
                 self.fork(execution_id, element)
-        elif isinstance(element, IntermediateCatchEvent) and element.timer is not None:
-            self.apply_inputs(execution_id, element)
-            timer_id = self.schedule(execution_id, element.id, element.timer)
-            self.update(execution_id, wait=Wait("timer", timer_id))
-            self.started(execution_id, element, self.new_activity(element.id))
-        elif isinstance(element, ReceiveTask) and element.message_name is None:
-            self.apply_inputs(execution_id, element)
-            self.update(execution_id, wait=Wait("signal", element.id))
-            self.started(execution_id, element, self.new_activity(element.id))
-        elif isinstance(element, IntermediateCatchEvent | ReceiveTask):
-            assert element.message_name is not None
-            self.apply_inputs(execution_id, element)
-            self.update(execution_id, wait=Wait("message", element.message_name))
-            self.started(execution_id, element, self.new_activity(element.id))
-            subscription = Subscription(
-                element.message_name, execution_id, element.id, self.business_key
-            )
-            self.fx.opened[subscription] = None
         else:  # exclusive gateway
             self.passed(execution_id, element)
             self.take(execution_id, self.choose(element, self.values(execution_id)))
 
+    def begin(self, execution_id: str, element: loops.Activity | IntermediateCatchEvent) -> None:
+        """Run an activity's behaviour on a token (also each instance of a multi-instance)."""
+        if isinstance(element, ExternalTask):
+            self.start_task(execution_id, element)
+            return
+        if isinstance(element, SubProcess):
+            self.start_sub_process(execution_id, element)
+            return
+        if isinstance(element, CallActivity):
+            start_call(self, execution_id, element)
+            return
+        self.apply_inputs(execution_id, element)  # a catch event or receive task: it waits
+        if isinstance(element, IntermediateCatchEvent) and element.timer is not None:
+            wait = Wait("timer", self.schedule(execution_id, element.id, element.timer))
+        elif element.message_name is None:
+            wait = Wait("signal", element.id)
+        else:
+            wait = Wait("message", element.message_name)
+            opened = Subscription(element.message_name, execution_id, element.id, self.business_key)
+            self.fx.opened[opened] = None
+        self.update(execution_id, wait=wait)
+        self.started(execution_id, element, self.new_activity(element.id))
+
     def new_activity(self, element_id: str) -> str:
         return f"{element_id}:{self.ids.new_activity_id()}"
-
-    def passed(self, execution_id: str, element: FlowNode, *, complete_scope: bool = False) -> None:
-        """An activity entered and left within this step."""
-        execution = self.get(execution_id)
-        self.fx.activities.append(
-            ActivityEvent(
-                None,
-                element.id,
-                started=True,
-                ended=True,
-                activity_type=activity_type(element),
-                parent_id=self.parent_activity(execution),
-                execution_id=execution_id,
-                complete_scope=complete_scope,
-            )
-        )
-
-    def started(
-        self, execution_id: str, element: FlowNode, instance: str, task_id: str | None = None
-    ) -> None:
-        """An activity a token now waits in, until a later step ends it."""
-        execution = self.update(execution_id, activity_instance_id=instance)
-        self.fx.activities.append(
-            ActivityEvent(
-                instance,
-                element.id,
-                started=True,
-                ended=False,
-                activity_type=activity_type(element),
-                parent_id=self.parent_activity(execution),
-                execution_id=execution_id,
-                task_id=task_id,
-            )
-        )
 
     def mapped(
         self,
@@ -214,7 +182,7 @@ class Run(Tree):
             inputs = {
                 p.name: self.mapped(element.id, p.name, p.value, outer) for p in element.inputs
             }
-            self.update(execution_id, variables=inputs)
+            self.update(execution_id, variables={**self.get(execution_id).variables, **inputs})
 
     def complete_activity(self, execution_id: str) -> None:
         """An activity that waited (a receive task, a catch event) or a sub-process is done:
@@ -233,7 +201,8 @@ class Run(Tree):
         outer = self.typed_variables(execution_id)
         inputs = {p.name: self.mapped(task.id, p.name, p.value, outer) for p in task.inputs}
         instance = f"{task.id}:{self.ids.new_id()}"
-        self.update(execution_id, variables=inputs, activity_instance_id=instance)
+        variables = {**self.get(execution_id).variables, **inputs}  # a loop's locals stay
+        self.update(execution_id, variables=variables, activity_instance_id=instance)
         self.start_boundary_timers(execution_id, task.id)
         values = self.values(execution_id)
         topic = evaluate(task.id, "the topic", task.topic, values)
@@ -268,6 +237,8 @@ class Run(Tree):
         self.push(child.id, start.id)
 
     def start_boundary_timers(self, execution_id: str, activity_id: str) -> None:
+        if self.is_instance(self.get(execution_id)):
+            return  # a multi-instance activity's boundary events belong to its body
         for boundary in self.model.boundary_events(activity_id):
             if boundary.timer is not None:
                 self.schedule(execution_id, boundary.id, boundary.timer)
@@ -288,7 +259,11 @@ class Run(Tree):
 
     def leave(self, execution_id: str) -> None:
         """Take every outgoing flow whose condition holds; no outgoing flow ends the path."""
-        element_id = self.get(execution_id).element_id
+        execution = self.get(execution_id)
+        if self.is_instance(execution):
+            loops.instance_done(self, execution_id)
+            return
+        element_id = execution.element_id
         assert element_id is not None
         flows = self.model.outgoing(element_id)
         if not flows:
@@ -341,9 +316,17 @@ class Run(Tree):
 
     # ends, errors, joins -------------------------------------------------------------------
 
+    def clear_scope(self, execution_id: str, *, canceled: bool = False) -> Execution:
+        kept = loops.kept_locals(self, self.get(execution_id))
+        execution = super().clear_scope(execution_id, canceled=canceled)
+        return self.update(execution_id, variables=kept) if kept else execution
+
     def end(self, execution_id: str) -> None:
         """End a path; its scope completes when no path is left in it."""
         execution = self.get(execution_id)
+        if self.is_instance(execution):  # e.g. an uncaught error: the instance ends
+            loops.instance_done(self, execution_id)
+            return
         parent_id = execution.parent_id
         self.last_ended = execution.element_id
         self.release(execution_id)
@@ -377,7 +360,7 @@ class Run(Tree):
         if handler is None:
             self.end(execution_id)
             return
-        lineage = self.lineage(execution_id)
+        lineage = reversed(self.lineage(execution_id))  # a multi-instance body before its instance
         target = next((e for e in lineage if e.element_id == handler.attached_to), None)
         if target is None:
             raise EngineError(f"No execution is in '{handler.attached_to}' to catch '{code}'")
@@ -393,40 +376,3 @@ class Run(Tree):
             (e.error_message for e in self.model.errors.values() if e.error_code == end.error_code),
             None,
         )
-
-    def try_parallel_join(self, execution_id: str, gateway: ParallelGateway) -> None:
-        parent_id = self.get(execution_id).parent_id
-        assert parent_id is not None
-        waiting = self.waiting_at(parent_id, gateway.id)
-        if joins.parallel_ready(gateway, waiting):
-            self.merge(joins.one_per_flow(gateway, waiting, self.rank), gateway)
-
-    def fire_inclusive_join(self) -> bool:
-        """Fire the first ready inclusive join (creation order of its tokens), if any."""
-        candidates = [
-            (min(self.rank[t] for tokens in flows.values() for t in tokens), key)
-            for key, flows in self.joined.items()
-            if key[0] is not None and isinstance(self.model.elements.get(key[1]), InclusiveGateway)
-        ]
-        for _, (parent_id, gateway_id) in sorted(candidates):
-            assert parent_id is not None
-            gateway = self.model.elements[gateway_id]
-            assert isinstance(gateway, InclusiveGateway)
-            waiting = self.waiting_at(parent_id, gateway_id)
-            if gateway_id not in self.reaching:
-                self.reaching[gateway_id] = joins.reaching(self.model, gateway_id)
-            if joins.inclusive_ready(
-                gateway, waiting, self.children(parent_id), self.reaching[gateway_id]
-            ):
-                self.merge(joins.one_per_flow(gateway, waiting, self.rank), gateway)
-                return True
-        return False
-
-    def merge(self, tokens: Sequence[str], gateway: ParallelGateway | InclusiveGateway) -> None:
-        """The earliest-created token goes on; the other joined tokens end silently."""
-        keep = min(tokens, key=self.rank.__getitem__)
-        for token in tokens:
-            if token != keep:
-                self.remove(token)
-        self.update(keep, wait=None)
-        self.fork(keep, gateway)

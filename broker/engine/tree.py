@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from redtask.broker.engine.activities import ActivityEvent
+from redtask.broker.bpmn import FlowNode
+from redtask.broker.engine.activities import ActivityEvent, activity_type
 from redtask.broker.engine.effects import EffectsBuilder, Subscription
 from redtask.broker.engine.errors import EngineError
 from redtask.broker.engine.state import Execution, InstanceState, Status, Timer, TypedValue
@@ -130,6 +131,16 @@ class Tree:
         """The ids of the tokens of a scope execution waiting at a join, by incoming flow."""
         return self.joined.get((parent_id, gateway_id), {})
 
+    def is_instance(self, execution: Execution) -> bool:
+        """Whether an execution is one instance of a multi-instance activity: its parent, the
+        multi-instance body, is at the same element (nothing else nests that way)."""
+        parent = self.executions.get(execution.parent_id or "")
+        return (
+            parent is not None
+            and parent.parent_id is not None
+            and parent.element_id == execution.element_id
+        )
+
     def lineage(self, execution_id: str) -> list[Execution]:
         """The execution, its parent, ... up to the root."""
         chain = [self.get(execution_id)]
@@ -184,8 +195,44 @@ class Tree:
             return self.instance_id
         return parent.activity_instance_id or self.instance_id
 
+    def passed(self, execution_id: str, element: FlowNode, *, complete_scope: bool = False) -> None:
+        """An activity entered and left within this step."""
+        execution = self.get(execution_id)
+        self.fx.activities.append(
+            ActivityEvent(
+                None,
+                element.id,
+                started=True,
+                ended=True,
+                activity_type=activity_type(element),
+                parent_id=self.parent_activity(execution),
+                execution_id=execution_id,
+                complete_scope=complete_scope,
+            )
+        )
+
+    def started(
+        self, execution_id: str, element: FlowNode, instance: str, task_id: str | None = None
+    ) -> None:
+        """An activity a token now waits in, until a later step ends it."""
+        execution = self.update(execution_id, activity_instance_id=instance)
+        self.fx.activities.append(
+            ActivityEvent(
+                instance,
+                element.id,
+                started=True,
+                ended=False,
+                activity_type=activity_type(element),
+                parent_id=self.parent_activity(execution),
+                execution_id=execution_id,
+                task_id=task_id,
+            )
+        )
+
     def end_activity(self, execution_id: str, *, canceled: bool = False) -> None:
-        """End the activity instance the execution is in, if it is in one."""
+        """End the activity instance the execution is in, if it is in one. An instance of a
+        multi-instance activity that ends without being cancelled completes its scope (it has
+        no outgoing flows of its own: Camunda's ``end(true)``)."""
         execution = self.executions[execution_id]
         if execution.activity_instance_id is None or execution.element_id is None:
             return
@@ -196,6 +243,7 @@ class Tree:
                 started=False,
                 ended=True,
                 canceled=canceled,
+                complete_scope=not canceled and self.is_instance(execution),
             )
         )
         self.executions[execution_id] = replace(execution, activity_instance_id=None)

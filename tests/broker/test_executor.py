@@ -3,6 +3,7 @@ components (no mixins, one-line delegations with the components' signatures)."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any
 
@@ -43,6 +44,55 @@ async def test_a_command_is_run_again_on_the_state_another_writer_committed(stor
     after, version = await store.instance_state(instance_id)
     assert version == 3
     assert set(after.variables) == {"other", "mine"} == set(state.variables)
+
+
+async def test_commands_of_one_instance_take_turns_within_a_process(store: Store) -> None:
+    instance_id = await started(store)
+    seen: list[int] = []
+
+    async def command(found: Found) -> Write[Step]:
+        seen.append(found.version)
+        await asyncio.sleep(0.001)  # the others run meanwhile
+        variables = {**found.state.variables, f"v{found.version}": STRING}
+        new_state = engine.InstanceState(**{**_fields(found.state), "variables": variables})
+        return found.commit(new_state, engine.Effects())
+
+    reads: list[str] = []
+    read = store.executor.repo.read
+
+    async def counted(instance: str) -> tuple[engine.InstanceState, int]:
+        reads.append(instance)
+        return await read(instance)
+
+    store.executor.repo.read = counted  # type: ignore[method-assign]
+    runs = [store.executor.execute(instance_id, command, "not committed") for _ in range(8)]
+    await asyncio.gather(*runs)
+
+    assert seen == list(range(1, 9))  # each saw what the previous wrote: not one conflict
+    assert reads == [instance_id]  # handed on from one to the next, read once
+    assert store.executor._turns == {}  # nothing kept once no command runs
+    after, version = await store.instance_state(instance_id)
+    assert version == 9 and len(after.variables) == 8
+
+
+async def test_a_state_handed_on_is_read_again_after_a_conflict(store: Store) -> None:
+    instance_id = await started(store)
+    seen: list[int] = []
+
+    async def command(found: Found) -> Write[Step]:
+        seen.append(found.version)
+        if len(seen) == 2:  # another process writes between the two turns
+            await store.executor.repo.db.execute(
+                "HINCRBY", store.keys.instance(instance_id), "ver", 1
+            )
+        variables = {**found.state.variables, f"v{len(seen)}": STRING}
+        new_state = engine.InstanceState(**{**_fields(found.state), "variables": variables})
+        return found.commit(new_state, engine.Effects())
+
+    runs = [store.executor.execute(instance_id, command, "not committed") for _ in range(2)]
+    await asyncio.gather(*runs)
+
+    assert seen == [1, 2, 3]  # the second turn got version 2 handed on, conflicted, read 3
 
 
 async def test_a_ready_answer_writes_nothing(store: Store) -> None:

@@ -265,7 +265,7 @@ UNSUPPORTED = [
     (20, ["race"], "Element 'race' is a <eventBasedGateway>, which is not supported"),
     (21, ["complex"], "Element 'complex' is a <complexGateway>, which is not supported"),
     (22, ["java"], "serviceTask 'java' is not supported: only camunda:type=\"external\" is"),
-    (24, ["many"], "'many' has a <multiInstanceLoopCharacteristics>, which is not supported"),
+    (24, ["many"], "'many' has a <standardLoopCharacteristics>, which is not supported"),
     (26, ["cycle"], "Timer cycle (timeCycle) of 'cycle' is not supported: use timeDuration or "
      "timeDate"),
     (29, ["alarm"], "Intermediate catch event 'alarm' with signalEventDefinition is not "

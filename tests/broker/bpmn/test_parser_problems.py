@@ -48,7 +48,7 @@ def test_every_unsupported_element_of_a_file_is_reported_at_once() -> None:
         ("race", 20, "Element 'race' is a <eventBasedGateway>, which is not supported"),
         ("complex", 21, "Element 'complex' is a <complexGateway>, which is not supported"),
         ("java", 22, "serviceTask 'java' is not supported: only camunda:type=\"external\" is"),
-        ("many", 24, "'many' has a <multiInstanceLoopCharacteristics>, which is not supported"),
+        ("many", 24, "'many' has a <standardLoopCharacteristics>, which is not supported"),
         (
             "cycle",
             26,
@@ -185,9 +185,28 @@ ONE_PROBLEM = {
         f'<serviceTask id="x" {EXT}><standardLoopCharacteristics/></serviceTask>',
         "'x' has a <standardLoopCharacteristics>, which is not supported",
     ),
-    "multi-instance sub-process": (
+    "standard loop sub-process": (
+        '<subProcess id="x"><standardLoopCharacteristics/><startEvent id="s2"/></subProcess>',
+        "'x' has a <standardLoopCharacteristics>: standard loops are not supported",
+    ),
+    "multi-instance without a count": (
         '<subProcess id="x"><multiInstanceLoopCharacteristics/><startEvent id="s2"/></subProcess>',
-        "'x' has a <multiInstanceLoopCharacteristics>: loops and multi-instance are not supported",
+        "Either loopCardinality or loopDataInputRef/activiti:collection must be set",
+    ),
+    "multi-instance element variable without a collection": (
+        f'<serviceTask id="x" {EXT}><multiInstanceLoopCharacteristics camunda:elementVariable="e">'
+        "<loopCardinality>2</loopCardinality></multiInstanceLoopCharacteristics></serviceTask>",
+        "LoopDataInputRef/activiti:collection must be set when using inputDataItem or "
+        "activiti:elementVariable",
+    ),
+    "multi-instance empty cardinality": (
+        f'<serviceTask id="x" {EXT}><multiInstanceLoopCharacteristics>'
+        "<loopCardinality> </loopCardinality></multiInstanceLoopCharacteristics></serviceTask>",
+        "loopCardinality must be defined for a multiInstanceLoopCharacteristics definition ",
+    ),
+    "multi-instance on a gateway": (
+        '<exclusiveGateway id="x"><multiInstanceLoopCharacteristics/></exclusiveGateway>',
+        "'x' has a <multiInstanceLoopCharacteristics>, which is not supported",
     ),
     "timer start event": (
         '<startEvent id="x"><timerEventDefinition/></startEvent>',
@@ -386,6 +405,8 @@ HEAD = (
 def test_one_construct_one_problem_naming_the_element(body: str, message: str) -> None:
     found = problems(document(body, head=HEAD))
     element_id = "start" if message.startswith(("'start'", "Duplicate")) else "x"
+    if message.startswith(("Either loopCardinality", "LoopDataInputRef", "loopCardinality")):
+        element_id = "x#multiInstanceBody"  # Camunda names the multi-instance body
     assert found == [(None if "no id" in message else element_id, message)]
 
 

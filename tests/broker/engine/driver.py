@@ -19,6 +19,7 @@ from redtask.broker.engine import (
     correlate_message,
     fire_timer,
     start,
+    visible_variables,
 )
 
 HERE = Path(__file__).parent / "files"
@@ -65,13 +66,13 @@ class Instance:
 
     def __init__(
         self,
-        fixture: str,
+        fixture: str | ProcessModel,
         variables: Mapping[str, Any] | None = None,
         *,
         business_key: str | None = None,
         tenant_id: str | None = None,
     ) -> None:
-        self.model = load(fixture)
+        self.model = load(fixture) if isinstance(fixture, str) else fixture
         self.ids = CounterIds()
         self.now = NOW
         state, effects = start(
@@ -154,6 +155,10 @@ class Instance:
     def variables(self) -> dict[str, Any]:
         """Process-level variables as plain values."""
         return {name: value["value"] for name, value in self.state.variables.items()}
+
+    def visible(self, execution_id: str) -> dict[str, Any]:
+        """The plain values an execution sees."""
+        return {k: v["value"] for k, v in visible_variables(self.state, execution_id).items()}
 
     def locals(self, element_id: str) -> dict[str, Any]:
         [execution] = [e for e in self.state.executions if e.element_id == element_id]

@@ -143,3 +143,26 @@ def test_an_error_only_a_caller_catches_ends_the_called_instance() -> None:
     elsewhere = CallLink("parent", "ex", "parent", 1, ("E2",), False)
     state, effects = start(model, "c", {}, None, None, NOW, CounterIds(), call=elsewhere)
     assert (state.status, effects.escalated) == ("completed", None)  # uncaught: the path ends
+
+
+def test_a_multi_instance_call_activity_calls_one_instance_per_instance() -> None:
+    loop = (
+        b"<multiInstanceLoopCharacteristics><loopCardinality>2</loopCardinality>"
+        b"</multiInstanceLoopCharacteristics></callActivity>"
+    )
+    xml = CALLER.replace(b"</callActivity>", loop).replace(
+        b'<camunda:in source="order" target="id" />',
+        b'<camunda:in source="loopCounter" target="index" />',
+    )
+    [model] = parse_bpmn(xml, "mi_caller.bpmn")
+    ids = CounterIds()
+    state, effects = start(model, "pi", typed_map({"key": "k", "order": "o"}), None, None, NOW, ids)
+    state = round_trip(state)
+    assert [c.variables for c in effects.calls] == [{"index": typed(0)}, {"index": typed(1)}]
+    first, second = (c.instance_id for c in effects.calls)
+    started = [a.activity_id for a in effects.activities if a.started]
+    assert started == ["s", "sub", "ss", "call#multiInstanceBody", "call", "call"]
+    state, effects = complete_call(model, state, first, {"result": typed(1)}, NOW, ids)
+    assert state.status == "active" and state.waiting("call", second) is not None
+    state, effects = complete_call(model, round_trip(state), second, {}, NOW, ids)
+    assert state.status == "completed" and effects.path == ("se", "e")
