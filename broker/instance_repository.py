@@ -12,14 +12,14 @@ kit's record of the elements each instance entered (``redtask.testing``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, cast
 
 import orjson
 
 from redtask.broker import validate
 from redtask.broker.activity_history import history_arg
-from redtask.broker.engine import Effects, InstanceState
+from redtask.broker.engine import Effects, InstanceState, TypedValue
 from redtask.broker.engine.errors import InvalidTopic
 from redtask.broker.errors import OK, InstanceNotFound, InvalidArgument, JobNotFound
 from redtask.broker.keys import Keys
@@ -29,6 +29,8 @@ from redtask.broker.store_base import Clock, partition_task_id
 
 NO_TRIGGER: Mapping[str, Any] = {}
 StepObserver = Callable[[InstanceState, Effects], None]
+SignalSink = Callable[[int, list[str]], Awaitable[None]]
+"""Called with a partition and the ids of the signal throws a committed step wrote there."""
 
 
 # retries of a timer job that never failed, as Camunda's default for jobs
@@ -56,9 +58,14 @@ message can have that name (XML has no NUL character), and a message sent with i
 nothing: correlation only looks at executions waiting for that message."""
 
 
+SIGNAL_WAITERS = "\x00signal:"
+"""The ``msg:`` set of ``SIGNAL_WAITERS + <signal name>`` holds the instances with a subscription
+to that signal (``broker.signal_delivery`` visits them)."""
+
+
 def messages_waited(state: InstanceState | None) -> set[str]:
-    """The message names some execution of the instance waits for, and the index names of its
-    signallable executions."""
+    """The message names some execution of the instance waits for or is subscribed to, the
+    signal names it is subscribed to, and the index names of its signallable executions."""
     if state is None or state.status != "active":
         return set()
     names = set()
@@ -67,7 +74,22 @@ def messages_waited(state: InstanceState | None) -> set[str]:
             names.add(SIGNALLED + e.id)
             if e.wait.kind == "message":
                 names.add(e.wait.ref)
+    for subscription in state.subscriptions:
+        if subscription.kind == "message":
+            names.add(subscription.name)
+        else:
+            names.add(SIGNAL_WAITERS + subscription.name)
+            names.add(SIGNALLED + subscription.execution_id)
     return names
+
+
+def signal_entry(
+    name: str, thrown_ms: int, variables: Mapping[str, TypedValue] | None = None
+) -> str:
+    """A signal throw as ``sig`` keeps it: its name, when it was thrown (ms), the variables
+    it sets and the delivery's progress (next partition, SSCAN cursor)."""
+    entry = {"n": name, "ms": thrown_ms, "v": dict(variables or {}), "p": 0, "c": "0"}
+    return orjson.dumps(entry).decode()
 
 
 class InstanceRepository:
@@ -77,6 +99,7 @@ class InstanceRepository:
         self.settings = settings
         self.clock = clock
         self.observers: list[StepObserver] = []
+        self.signal_sink: SignalSink | None = None
 
     def ids(self, instance_id: str) -> PartitionIds:
         return PartitionIds(self.keys, self.keys.partition_of(instance_id))
@@ -208,9 +231,11 @@ class InstanceRepository:
         messages = {"open": sorted(waiting - waited), "close": sorted(waited - waiting)}
         now = self.clock()
         history = history_arg(effects, now, expected + 1, "task" in trigger, state, before)
+        throws = [(str(uuid.uuid4()), name) for name in effects.signals_thrown]
+        partition = self.keys.partition_of(state.instance_id)
         reply = await self.db.call(
             "advance",
-            self.keys.prefix(self.keys.partition_of(state.instance_id)),
+            self.keys.prefix(partition),
             now,
             state.instance_id,
             expected,
@@ -226,8 +251,11 @@ class InstanceRepository:
             self.settings.finished_log_length,
             orjson.dumps(messages),
             orjson.dumps(history),
+            orjson.dumps([[i, signal_entry(name, now)] for i, name in throws]),
         )
         if self.observers and int(reply[0]) == OK:
             for observe in self.observers:
                 observe(state, effects)
+        if throws and self.signal_sink is not None and int(reply[0]) == OK:
+            await self.signal_sink(partition, [i for i, _ in throws])
         return reply

@@ -28,6 +28,13 @@ from redtask.broker.bpmn.timers import TimerDefinition
 from redtask.broker.errors import InvalidArgument
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+TaskType = Literal[
+    "serviceTask",
+    "sendTask",
+    "businessRuleTask",
+    "intermediateMessageThrowEvent",
+    "messageEndEvent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +131,15 @@ class StartEvent(FlowNode):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EndEvent(FlowNode):
-    """A none end event; ``terminate`` ends the whole scope; ``error_code`` throws a BPMN error.
+    """A none end event; ``terminate`` ends the whole scope; ``error_code`` throws a BPMN error;
+    ``signal_name`` broadcasts a signal (ThrowSignalEventActivityBehavior); ``plain_message``:
+    a message end event without implementation, which Camunda runs as a none end event.
     ``inputs`` are evaluated when it is entered (Camunda allows no outputs on an end event)."""
 
     terminate: bool = False
     error_code: str | None = None
+    signal_name: str | None = None
+    plain_message: bool = False
     inputs: tuple[IoParameter, ...] = ()
     outputs: tuple[IoParameter, ...] = ()
 
@@ -136,9 +147,12 @@ class EndEvent(FlowNode):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExternalTask(FlowNode):
     """A service, send or business-rule task with ``camunda:type="external"``
-    (ExternalTaskActivityBehavior)."""
+    (ExternalTaskActivityBehavior), or a message intermediate throw or end event whose
+    ``messageEventDefinition`` has ``camunda:type="external"`` (Camunda runs those as service
+    tasks: the token waits until a worker completes the task; an end event then ends its path).
+    ``task_type`` is Camunda's activity type."""
 
-    task_type: Literal["serviceTask", "sendTask", "businessRuleTask"] = "serviceTask"
+    task_type: TaskType = "serviceTask"
     topic: str | Expression
     priority: int | Expression | None = None
     inputs: tuple[IoParameter, ...] = ()
@@ -176,31 +190,53 @@ class SubProcess(FlowNode):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BoundaryEvent(FlowNode):
-    """An error or timer event attached to an external task or sub-process.
+    """An error, timer, message or signal event attached to an external task or sub-process.
 
     kind "error": ``error_code`` None catches every error; error boundaries always interrupt.
-    kind "timer": ``timer`` says when; ``cancel_activity`` False keeps the activity running.
+    kind "timer": ``timer`` says when; kind "message" / "signal": ``event_name`` is the
+    message or signal name. ``cancel_activity`` False keeps the activity running (and, for a
+    message or signal, its subscription open for further events, as in Camunda).
     """
 
     attached_to: str
-    kind: Literal["error", "timer"]
+    kind: Literal["error", "timer", "message", "signal"]
     cancel_activity: bool = True
     error_code: str | None = None
     error_code_variable: str | None = None
     error_message_variable: str | None = None
     timer: TimerDefinition | None = None
+    event_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntermediateCatchEvent(FlowNode):
-    """Waits for a timer (``timer``) or a correlated message (``message_name``); ``inputs``
-    and ``outputs`` as for a receive task."""
+    """Waits for a timer (``timer``), a correlated message (``message_name``) or a signal
+    (``signal_name``); ``inputs`` and ``outputs`` as for a receive task. After an event-based
+    gateway, the gateway's token waits for it instead (it is entered once it happened)."""
 
-    kind: Literal["timer", "message"]
+    kind: Literal["timer", "message", "signal"]
     timer: TimerDefinition | None = None
     message_name: str | None = None
+    signal_name: str | None = None
     inputs: tuple[IoParameter, ...] = ()
     outputs: tuple[IoParameter, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntermediateThrowEvent(FlowNode):
+    """A none intermediate throw event (it passes), a message throw event without
+    ``camunda:type`` (Camunda runs it as a none event) or a signal throw event (``signal_name``:
+    it broadcasts the signal, then passes)."""
+
+    signal_name: str | None = None
+    inputs: tuple[IoParameter, ...] = ()
+    outputs: tuple[IoParameter, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventBasedGateway(FlowNode):
+    """Its token waits for the first of the catch events its flows lead to
+    (EventBasedGatewayActivityBehavior): that event's path goes on, the others are cancelled."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,6 +260,8 @@ Element = (
     | SubProcess
     | BoundaryEvent
     | IntermediateCatchEvent
+    | IntermediateThrowEvent
+    | EventBasedGateway
     | ReceiveTask
 )
 

@@ -15,8 +15,9 @@ from collections import defaultdict
 from dataclasses import replace
 from types import MappingProxyType
 
+from redtask.broker.bpmn import _elements, _events
 from redtask.broker.bpmn._context import PASSIVE, ParseContext
-from redtask.broker.bpmn._elements import HANDLERS, io_mappings
+from redtask.broker.bpmn._elements import io_mappings
 from redtask.broker.bpmn._xml import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_DEPTH,
@@ -36,6 +37,7 @@ from redtask.broker.bpmn.model import (
     Element,
     EndEvent,
     ErrorDefinition,
+    EventBasedGateway,
     ExclusiveGateway,
     ExternalTask,
     InclusiveGateway,
@@ -54,6 +56,7 @@ _IGNORED_IN_SCOPE = PASSIVE | {
     "laneSet", "dataObject", "dataObjectReference", "dataStoreReference", "textAnnotation",
     "association", "group",
 }  # fmt: skip
+_HANDLERS = {**_elements.HANDLERS, **_events.HANDLERS}
 _LOOPS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
 _TTL = re.compile(r"(?:P(\d+)D|(\d+))")
 
@@ -90,6 +93,7 @@ def parse_bpmn(
     }
     declared = frozenset(i for e in root.iter() if isinstance(i := e.get("id"), str))
     ctx = ParseContext(resource_name, errors, messages, declared=declared)
+    ctx.signals = _signals(ctx, root)
     models: list[ProcessModel] = []
     for process in bpmn_children(root, "process"):
         executable = attr(process, "isExecutable")
@@ -100,6 +104,22 @@ def parse_bpmn(
     if ctx.problems:
         raise BpmnParseError(resource_name, ctx.problems)
     return models
+
+
+def _signals(ctx: ParseContext, root: XmlElement) -> dict[str, str]:
+    """The root's ``<signal>`` elements by id, checked as BpmnParse#parseSignals does."""
+    signals: dict[str, str] = {}
+    for element in bpmn_children(root, "signal"):
+        signal_id, name = attr(element, "id"), attr(element, "name")
+        if name is not None and name in signals.values():
+            ctx.problem(f"duplicate signal name '{name}'.", element, signal_id)
+        if signal_id is None:
+            ctx.problem("signal must have an id", element)
+        elif name is None:
+            ctx.problem(f"signal with id '{signal_id}' has no name", element, signal_id)
+        else:
+            signals[signal_id] = name
+    return signals
 
 
 def _documentation(element: XmlElement) -> str | None:
@@ -210,7 +230,7 @@ class _ProcessParser:
     ) -> Element | None:
         if kind == "subProcess":
             return self.sub_process(child, eid, scope_id)
-        handler = HANDLERS.get(kind)
+        handler = _HANDLERS.get(kind)
         if handler is None:
             self.ctx.problem(f"Element '{eid}' is a <{kind}>, which is not supported", child, eid)
             return None
@@ -285,7 +305,7 @@ class _ProcessParser:
             outgoing[flow.source].append(flow.id)
             incoming[flow.target].append(flow.id)
             if flow.condition is not None and isinstance(
-                self.nodes.get(flow.source), ParallelGateway
+                self.nodes.get(flow.source), ParallelGateway | EventBasedGateway
             ):
                 flows[flow.id] = replace(flow, condition=None)  # Camunda ignores them
         linked: dict[str, Element] = {}
@@ -295,6 +315,7 @@ class _ProcessParser:
                 continue
             ins, outs = tuple(incoming[eid]), tuple(outgoing[eid])
             self.check_node(node, ins, outs)
+            self.check_event_gateway(node, ins, outs, flows)
             linked[eid] = replace(node, incoming=ins, outgoing=outs)
         return linked
 
@@ -305,7 +326,10 @@ class _ProcessParser:
 
         if isinstance(node, StartEvent | BoundaryEvent) and ins:
             problem(f"'{node.id}' is a start or boundary event and cannot have incoming flows")
-        if isinstance(node, EndEvent) and outs:
+        ends = isinstance(node, EndEvent) or (
+            isinstance(node, ExternalTask) and node.task_type == "messageEndEvent"
+        )
+        if ends and outs:
             problem(f"End event '{node.id}' cannot have outgoing flows")
         default = (
             node.default_flow if isinstance(node, ExclusiveGateway | InclusiveGateway) else None
@@ -322,10 +346,44 @@ class _ProcessParser:
             )
             if target is None:
                 problem(where)
-            elif not isinstance(self.nodes.get(node.attached_to), ExternalTask | SubProcess):
+            elif not _activity(self.nodes.get(node.attached_to)):
                 message = f"Boundary event '{node.id}' is attached to '{node.attached_to}' "
                 problem(
                     message + f"(a <{target[1]}>): only external tasks and sub-processes can be"
                 )
             elif target[0] != node.scope_id:
                 problem(where)
+
+    def check_event_gateway(
+        self,
+        node: Element,
+        ins: tuple[str, ...],
+        outs: tuple[str, ...],
+        flows: dict[str, SequenceFlow],
+    ) -> None:
+        """BpmnParse's rules: an event-based gateway leads to intermediate catch events only,
+        and such an event has no other incoming flow."""
+        where = self.lines.get(node.id, 0)
+        if isinstance(node, EventBasedGateway):
+            targets = [self.seen[flows[f].target][1] for f in outs]
+            if any(kind != "intermediateCatchEvent" for kind in targets):
+                message = (
+                    "Event based gateway can only be connected to elements of type "
+                    "intermediateCatchEvent"
+                )
+                self.ctx.problems.append(Problem(message, where, 0, node.id, (node.id,)))
+        sources = [self.nodes.get(flows[f].source) for f in ins]
+        if len(ins) > 1 and any(isinstance(s, EventBasedGateway) for s in sources):
+            message = (
+                f"Invalid incoming sequenceflow for intermediateCatchEvent with id '{node.id}' "
+                "connected to an event-based gateway."
+            )
+            self.ctx.problems.append(Problem(message, where, 0, node.id, (node.id,)))
+
+
+def _activity(node: Element | None) -> bool:
+    """Whether boundary events may be attached to the node: an external task (not a message
+    throw or end event run as one) or a sub-process."""
+    if isinstance(node, ExternalTask):
+        return node.task_type not in ("intermediateMessageThrowEvent", "messageEndEvent")
+    return isinstance(node, SubProcess)

@@ -8,11 +8,13 @@ Typical use::
     for task in effects.tasks_created: ...            # create the external tasks
     state, effects = complete_task(model, state, task_id, variables, {}, now_ms, UuidIds())
 
-Supported: none start; none, terminate and error end events; external tasks with input/output
-mappings and ``camunda:errorEventDefinition``; exclusive, parallel and inclusive gateways (fork
-and join); embedded sub-processes; conditional flows on activities; interrupting error boundary
-events; interrupting and non-interrupting timer boundary events; timer and message intermediate
-catch events; receive tasks.
+Supported: none start; none, terminate, error and signal end events; external tasks with
+input/output mappings and ``camunda:errorEventDefinition`` (message throw and end events with
+``camunda:type="external"`` too); exclusive, parallel, inclusive (fork and join) and event-based
+gateways; embedded sub-processes; conditional flows on activities; interrupting error boundary
+events; interrupting and non-interrupting timer, message and signal boundary events; timer,
+message and signal intermediate catch events; none and signal intermediate throw events;
+receive tasks.
 """
 
 from redtask.broker.engine.activities import ActivityEvent
@@ -32,17 +34,28 @@ from redtask.broker.engine.events import (
     bpmn_error,
     cancel,
     complete_task,
-    correlate_message,
     fail_task,
     fire_timer,
-    message_waiters,
     set_task_variables,
-    signal,
-    signalled_execution,
     start,
 )
 from redtask.broker.engine.ids import CounterIds, Ids, UuidIds
-from redtask.broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
+from redtask.broker.engine.receiving import (
+    correlate_message,
+    message_waiters,
+    receive_signal,
+    signal,
+    signal_waiters,
+    signalled_execution,
+)
+from redtask.broker.engine.state import (
+    EventSubscription,
+    Execution,
+    InstanceState,
+    Timer,
+    TypedValue,
+    Wait,
+)
 from redtask.broker.engine.tree import Tree
 
 
@@ -57,6 +70,7 @@ __all__ = [
     "Effects",
     "EngineError",
     "EvaluationError",
+    "EventSubscription",
     "Execution",
     "Ids",
     "InstanceEnded",
@@ -81,8 +95,10 @@ __all__ = [
     "fail_task",
     "fire_timer",
     "message_waiters",
+    "receive_signal",
     "set_task_variables",
     "signal",
+    "signal_waiters",
     "signalled_execution",
     "start",
     "visible_variables",

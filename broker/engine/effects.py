@@ -59,7 +59,9 @@ class Effects:
     instance ended in this step: a terminate end event at process level *completes* it, as in
     Camunda; only :func:`cancel` terminates it. ``activities``: the activity instances the step
     started and ended, in order; ``end_activity_id``: the element that completed the instance
-    (its last end event), when it completed in this step."""
+    (its last end event), when it completed in this step; ``signals_thrown``: the names of the
+    signals its throw and end events broadcast, in order (delivered to every instance after
+    the step commits: ``broker.signal_delivery``)."""
 
     tasks_created: tuple[NewTask, ...] = ()
     tasks_deleted: tuple[str, ...] = ()
@@ -71,6 +73,7 @@ class Effects:
     path: tuple[str, ...] = ()
     activities: tuple[ActivityEvent, ...] = ()
     end_activity_id: str | None = None
+    signals_thrown: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -87,6 +90,7 @@ class EffectsBuilder:
     path: list[str] = field(default_factory=list)
     activities: list[ActivityEvent] = field(default_factory=list)
     end_activity_id: str | None = None
+    signals: list[str] = field(default_factory=list)
 
     def delete_task(self, task_id: str) -> None:
         if self.tasks.pop(task_id, None) is None:
@@ -114,4 +118,5 @@ class EffectsBuilder:
             path=tuple(self.path),
             activities=tuple(self.activities),
             end_activity_id=self.end_activity_id,
+            signals_thrown=tuple(self.signals),
         )

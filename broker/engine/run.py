@@ -14,12 +14,14 @@ from typing import Any
 from redtask.broker.bpmn import (
     BoundaryEvent,
     EndEvent,
+    EventBasedGateway,
     Expression,
     ExpressionError,
     ExternalTask,
     FlowNode,
     InclusiveGateway,
     IntermediateCatchEvent,
+    IntermediateThrowEvent,
     ParallelGateway,
     ProcessModel,
     ReceiveTask,
@@ -31,9 +33,9 @@ from redtask.broker.bpmn import (
     due_ms,
 )
 from redtask.broker.bpmn.timers import TimerOutOfRange as TimerRangeError
-from redtask.broker.engine import joins
+from redtask.broker.engine import catching, joins
 from redtask.broker.engine.activities import ActivityEvent, activity_type
-from redtask.broker.engine.effects import NewTask, NewTimer, Subscription
+from redtask.broker.engine.effects import NewTask, NewTimer
 from redtask.broker.engine.errors import (
     EngineError,
     EvaluationError,
@@ -70,6 +72,7 @@ class Run(Tree):
         self.stack: list[tuple[str, str, str | None]] = []
         self.reaching: dict[str, frozenset[str]] = {}  # join id -> elements that can reach it
         self.last_ended: str | None = None  # the element of the last path that ended
+        self.signal: tuple[str, str] | None = None  # (name, throw id) of a signal delivered
 
     def push(self, execution_id: str, element_id: str, flow_id: str | None = None) -> None:
         self.stack.append((execution_id, element_id, flow_id))
@@ -101,6 +104,8 @@ class Run(Tree):
         elif isinstance(element, EndEvent):
             self.apply_inputs(execution_id, element)
             self.passed(execution_id, element, complete_scope=element.error_code is None)
+            if element.signal_name is not None:
+                self.fx.signals.append(element.signal_name)
             if element.error_code is not None:
                 self.throw(execution_id, element.id, element.error_code, self.message_of(element))
             elif element.terminate:
@@ -120,24 +125,16 @@ class Run(Tree):
             else:
                 self.passed(execution_id, element)
                 self.fork(execution_id, element)
-        elif isinstance(element, IntermediateCatchEvent) and element.timer is not None:
-            self.apply_inputs(execution_id, element)
-            timer_id = self.schedule(execution_id, element.id, element.timer)
-            self.update(execution_id, wait=Wait("timer", timer_id))
-            self.started(execution_id, element, self.new_activity(element.id))
-        elif isinstance(element, ReceiveTask) and element.message_name is None:
-            self.apply_inputs(execution_id, element)
-            self.update(execution_id, wait=Wait("signal", element.id))
-            self.started(execution_id, element, self.new_activity(element.id))
         elif isinstance(element, IntermediateCatchEvent | ReceiveTask):
-            assert element.message_name is not None
+            catching.wait_in(self, execution_id, element)
+        elif isinstance(element, EventBasedGateway):
+            catching.wait_at_gateway(self, execution_id, element)
+        elif isinstance(element, IntermediateThrowEvent):
             self.apply_inputs(execution_id, element)
-            self.update(execution_id, wait=Wait("message", element.message_name))
-            self.started(execution_id, element, self.new_activity(element.id))
-            subscription = Subscription(
-                element.message_name, execution_id, element.id, self.business_key
-            )
-            self.fx.opened[subscription] = None
+            self.passed(execution_id, element)
+            if element.signal_name is not None:
+                self.fx.signals.append(element.signal_name)
+            self.complete_activity(execution_id)
         else:  # exclusive gateway
             self.passed(execution_id, element)
             self.take(execution_id, self.choose(element, self.values(execution_id)))
@@ -199,7 +196,11 @@ class Run(Tree):
     def apply_inputs(
         self,
         execution_id: str,
-        element: SubProcess | ReceiveTask | IntermediateCatchEvent | EndEvent,
+        element: SubProcess
+        | ReceiveTask
+        | IntermediateCatchEvent
+        | IntermediateThrowEvent
+        | EndEvent,
     ) -> None:
         """An activity's input mappings become the local variables of its execution."""
         if element.inputs:
@@ -227,7 +228,7 @@ class Run(Tree):
         inputs = {p.name: self.mapped(task.id, p.name, p.value, outer) for p in task.inputs}
         instance = f"{task.id}:{self.ids.new_id()}"
         self.update(execution_id, variables=inputs, activity_instance_id=instance)
-        self.start_boundary_timers(execution_id, task.id)
+        catching.arm_boundary_events(self, execution_id, task.id)
         values = self.values(execution_id)
         topic = evaluate(task.id, "the topic", task.topic, values)
         priority = evaluate(task.id, "the priority", self.model.priority_of(task), values)
@@ -254,16 +255,11 @@ class Run(Tree):
         self.apply_inputs(execution_id, sub)
         instance = f"{sub.id}:{self.ids.new_id()}"
         self.started(execution_id, sub, instance)
-        self.start_boundary_timers(execution_id, sub.id)
+        catching.arm_boundary_events(self, execution_id, sub.id)
         start = self.model.start_event(sub.id)
         child = Execution(self.ids.new_id(), execution_id, sub.id, start.id)
         self.put(child)
         self.push(child.id, start.id)
-
-    def start_boundary_timers(self, execution_id: str, activity_id: str) -> None:
-        for boundary in self.model.boundary_events(activity_id):
-            if boundary.timer is not None:
-                self.schedule(execution_id, boundary.id, boundary.timer)
 
     def schedule(self, execution_id: str, element_id: str, definition: TimerDefinition) -> str:
         try:

@@ -29,6 +29,8 @@ ARGV[15] history JSON (absent = none): {"a": [field, value, ...] of the activity
          created), "s": log id of the trigger task's success entry, "d": {deleted task id: log id} (deletion
          entries, written from the task record), "ea": the end event that completed the
          instance}
+ARGV[16] signal throws JSON (absent = none): a list of {throw id, entry JSON} pairs, the
+         signals the step's throw and end events broadcast, kept in sig until delivered
 
 Returns  {0, version}        committed; the instance's new version
          {-9, version}       E_CONFLICT: the instance is at another version (nothing written)
@@ -43,7 +45,8 @@ Effects  instance hash pi:<id> (st, ver, status, meta); pis index; new tasks ind
          msg:<name> sets of waiting instances. An ending instance moves to the ended index pih
          (score = end ms) with an EXPIRE of ARGV[12] (its ha:, hx: and hi: hashes too), and up to
          10 instances that ended at or
-         before now_ms - ARGV[12] s are forgotten (out of pih, hash deleted).
+         before now_ms - ARGV[12] s are forgotten (out of pih, hash deleted). Signal throws
+         in sig.
 ]]
 --!include _status.lua
 --!include _keys.lua
@@ -143,6 +146,9 @@ if hist.x and #hist.x > 0 then bulk('HSET', k_task_log(P, id), hist.x, 2) end
 local messages = cjson.decode(ARGV[14])
 for _, name in ipairs(messages.open or {}) do redis.call('SADD', k_message(P, name), id) end
 for _, name in ipairs(messages.close or {}) do redis.call('SREM', k_message(P, name), id) end
+for _, throw in ipairs(cjson.decode(ARGV[16] or '[]')) do
+  redis.call('HSET', k_signal_throws(P), throw[1], throw[2])
+end
 
 if ARGV[5] ~= 'active' then
   redis.call('HSET', ikey, 'end', now)

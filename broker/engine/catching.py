@@ -1,0 +1,126 @@
+"""Catching events during a step: the wait states of timer, message and signal catch events,
+receive tasks and event-based gateways, the boundary events an activity arms when it starts, and
+what happens when one of those events occurs (Camunda's EventSubscriptionDeclaration,
+EventBasedGatewayActivityBehavior and BoundaryEventActivityBehavior).
+
+An event-based gateway's token waits at the gateway (wait kind "event") holding a timer or an
+event subscription for each catch event its flows lead to; the first event that occurs ends the
+gateway, cancels the others, and the token passes its catch event at once. A message or signal
+boundary event is a subscription of the token at its activity: interrupting, it cancels the
+activity and the token leaves by the boundary event; non-interrupting, a new token leaves by it
+and the subscription stays open for the next event, as in Camunda.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from redtask.broker.bpmn import (
+    BoundaryEvent,
+    EventBasedGateway,
+    IntermediateCatchEvent,
+    ReceiveTask,
+)
+from redtask.broker.engine.effects import Subscription
+from redtask.broker.engine.state import TAKEN, EventKind, EventSubscription, Execution, Wait
+
+if TYPE_CHECKING:
+    from redtask.broker.engine.run import Run
+
+
+def wait_in(run: Run, execution_id: str, element: IntermediateCatchEvent | ReceiveTask) -> None:
+    """A token enters a catch event or receive task and waits in it."""
+    run.apply_inputs(execution_id, element)
+    if isinstance(element, IntermediateCatchEvent) and element.timer is not None:
+        timer_id = run.schedule(execution_id, element.id, element.timer)
+        run.update(execution_id, wait=Wait("timer", timer_id))
+    elif isinstance(element, IntermediateCatchEvent) and element.signal_name is not None:
+        run.update(execution_id, wait=Wait("event", element.id))
+        subscribe(run, execution_id, element.id, "signal", element.signal_name)
+    elif element.message_name is None:  # a receive task without a message: signalled
+        run.update(execution_id, wait=Wait("signal", element.id))
+    else:
+        run.update(execution_id, wait=Wait("message", element.message_name))
+        subscription = Subscription(
+            element.message_name, execution_id, element.id, run.business_key
+        )
+        run.fx.opened[subscription] = None
+    run.started(execution_id, element, run.new_activity(element.id))
+
+
+def wait_at_gateway(run: Run, execution_id: str, gateway: EventBasedGateway) -> None:
+    """The token waits at the gateway for the first of its catch events."""
+    run.update(execution_id, wait=Wait("event", gateway.id))
+    run.started(execution_id, gateway, run.new_activity(gateway.id))
+    for flow in run.model.outgoing(gateway.id):
+        event = run.model.elements[flow.target]
+        assert isinstance(event, IntermediateCatchEvent)  # the parser's rule
+        if event.timer is not None:
+            run.schedule(execution_id, event.id, event.timer)
+        elif event.message_name is not None:
+            subscribe(run, execution_id, event.id, "message", event.message_name)
+        elif event.signal_name is not None:
+            subscribe(run, execution_id, event.id, "signal", event.signal_name)
+
+
+def arm_boundary_events(run: Run, execution_id: str, activity_id: str) -> None:
+    """An activity starts: its timer boundary events are scheduled, its message and signal
+    ones subscribed."""
+    for boundary in run.model.boundary_events(activity_id):
+        if boundary.timer is not None:
+            run.schedule(execution_id, boundary.id, boundary.timer)
+        elif boundary.kind in ("message", "signal") and boundary.event_name is not None:
+            subscribe(run, execution_id, boundary.id, boundary.kind, boundary.event_name)
+
+
+def subscribe(run: Run, execution_id: str, element_id: str, kind: EventKind, name: str) -> None:
+    if kind == "message":
+        run.subscribe(EventSubscription(execution_id, element_id, kind, name))
+        return
+    # one made while a throw of this signal is delivered already took it
+    taken = (run.signal[1],) if run.signal is not None and run.signal[0] == name else ()
+    run.subscribe(EventSubscription(execution_id, element_id, kind, name, run.now_ms, taken))
+
+
+def occur(run: Run, execution_id: str, element_id: str) -> None:
+    """The event ``element_id`` that the execution waits for or listens to occurred (its timer,
+    already dropped, or one of its subscriptions)."""
+    element = run.model.elements[element_id]
+    token = run.get(execution_id)
+    if isinstance(element, BoundaryEvent):
+        if element.cancel_activity:
+            run.clear_scope(execution_id, canceled=True)
+            run.push(execution_id, element.id)
+        else:
+            branch = Execution(run.ids.new_id(), token.parent_id, token.scope_id, element.id)
+            run.put(branch)
+            run.push(branch.id, element.id)
+    elif isinstance(run.model.elements.get(token.element_id or ""), EventBasedGateway):
+        pass_after_gateway(run, execution_id, element_id)
+    else:
+        run.release(execution_id)
+        run.complete_activity(execution_id)
+
+
+def pass_after_gateway(run: Run, execution_id: str, event_id: str) -> None:
+    """The gateway's token passes the catch event that occurred: the gateway ends, its other
+    timers and subscriptions are cancelled, the event is entered and left at once."""
+    event = run.model.elements[event_id]
+    assert isinstance(event, IntermediateCatchEvent)
+    run.release(execution_id)
+    run.end_activity(execution_id)
+    run.fx.path.append(event.id)
+    run.update(execution_id, element_id=event.id)
+    run.apply_inputs(execution_id, event)
+    run.passed(execution_id, event)
+    run.complete_activity(execution_id)
+
+
+def delivered(run: Run, subscription: EventSubscription, throw_id: str) -> None:
+    """A signal throw reached a subscription (that may stay open): a second delivery of the
+    same throw passes it by."""
+    taken = (*subscription.taken, throw_id)[-TAKEN:]
+    run.subscriptions[subscription.execution_id][subscription.element_id] = replace(
+        subscription, taken=taken
+    )
