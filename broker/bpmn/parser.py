@@ -257,6 +257,7 @@ class _ProcessParser:
     def sequence_flows(self) -> dict[str, SequenceFlow]:
         flows: dict[str, SequenceFlow] = {}
         for element, fid, scope_id in self.flow_elements:
+            self.lines[fid] = line(element)
             ends: dict[str, str] = {}
             for role, end in (("sourceRef", "source"), ("targetRef", "destination")):
                 ref = attr(element, role)
@@ -372,13 +373,15 @@ class _ProcessParser:
                     "intermediateCatchEvent"
                 )
                 self.ctx.problems.append(Problem(message, where, 0, node.id, (node.id,)))
-        sources = [self.nodes.get(flows[f].source) for f in ins]
-        if len(ins) > 1 and any(isinstance(s, EventBasedGateway) for s in sources):
-            message = (
-                f"Invalid incoming sequenceflow for intermediateCatchEvent with id '{node.id}' "
-                "connected to an event-based gateway."
-            )
-            self.ctx.problems.append(Problem(message, where, 0, node.id, (node.id,)))
+        from_gateway = [isinstance(self.nodes.get(flows[f].source), EventBasedGateway) for f in ins]
+        for flow_id, gateway in zip(ins, from_gateway, strict=True):
+            if any(from_gateway) and not gateway:
+                message = (
+                    f"Invalid incoming sequenceflow for intermediateCatchEvent with id "
+                    f"'{node.id}' connected to an event-based gateway."
+                )
+                where = self.lines.get(flow_id, 0)
+                self.ctx.problems.append(Problem(message, where, 0, flow_id, (flow_id,)))
 
 
 def _activity(node: Element | None) -> bool:
