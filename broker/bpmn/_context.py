@@ -45,6 +45,7 @@ class ParseContext:
     errors: Mapping[str, ErrorDefinition]
     messages: Mapping[str, str | None]
     signals: Mapping[str, str] = field(default_factory=dict)
+    event_scopes: set[str] = field(default_factory=set)  # the event sub-processes' ids
     problems: list[Problem] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     declared: frozenset[str] = frozenset()

@@ -20,6 +20,7 @@ from redtask.broker.bpmn.model import (
     BoundaryEvent,
     Element,
     EndEvent,
+    EventStartEvent,
     IntermediateCatchEvent,
     IntermediateThrowEvent,
     StartEvent,
@@ -58,12 +59,54 @@ def start_event(
     ctx: ParseContext, element: XmlElement, eid: str, scope: str | None
 ) -> Element | None:
     definitions = _event_check(ctx, element, eid)
+    if scope in ctx.event_scopes:
+        return _event_start(ctx, element, eid, scope, definitions)
     if definitions:
         kind = local(definitions[0])
         message = f"Start event '{eid}' with a {kind} is not supported: only none start events are"
         ctx.problem(message, element, eid)
         return None
     return StartEvent(id=eid, name=attr(element, "name"), scope_id=scope)
+
+
+def _event_start(
+    ctx: ParseContext,
+    element: XmlElement,
+    eid: str,
+    scope: str | None,
+    definitions: list[XmlElement],
+) -> Element | None:
+    """The start event of an event sub-process: error, message or timer."""
+    kind = local(definitions[0]) if len(definitions) == 1 else ""
+    interrupting = attr(element, "isInterrupting") in (None, "true")
+    event = EventStartEvent(
+        id=eid, name=attr(element, "name"), scope_id=scope, kind="error", interrupting=interrupting
+    )
+    if kind == "errorEventDefinition":
+        if not interrupting:
+            message = "Error start event of event subprocess must be interrupting."
+            ctx.problem(message, element, eid)
+            return None
+        ref = attr(definitions[0], "errorRef")
+        return replace(
+            event,
+            error_code=ctx.error_code(ref) if ref else None,
+            error_code_variable=camunda_attr(definitions[0], "errorCodeVariable"),
+            error_message_variable=camunda_attr(definitions[0], "errorMessageVariable"),
+        )
+    if kind == "messageEventDefinition":
+        name = ctx.message_name(definitions[0], element, eid)
+        return None if name is None else replace(event, kind="message", message_name=name)
+    if kind == "timerEventDefinition":
+        timer = ctx.timer(definitions[0], element, eid)
+        return None if timer is None else replace(event, kind="timer", timer=timer)
+    what = kind or "no event definition"
+    message = (
+        f"Start event '{eid}' of event sub-process '{scope}' with {what} is not supported: "
+        "only error, message and timer are"
+    )
+    ctx.problem(message, element, eid)
+    return None
 
 
 def _message_throw(

@@ -24,8 +24,9 @@ from types import MappingProxyType
 from typing import Literal
 
 from redtask.broker.bpmn.expressions import Expression
+from redtask.broker.bpmn.problems import BpmnParseError as BpmnParseError
+from redtask.broker.bpmn.problems import Problem as Problem
 from redtask.broker.bpmn.timers import TimerDefinition
-from redtask.broker.errors import InvalidArgument
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 TaskType = Literal[
@@ -35,35 +36,6 @@ TaskType = Literal[
     "intermediateMessageThrowEvent",
     "messageEndEvent",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One reason a BPMN resource was refused, shaped like Camunda's ParseException problem
-    (``message, line, column, mainBpmnElementId, bpmnElementIds``). ``line`` and ``column`` are
-    0 when unknown; lxml records no column for elements, so only XML syntax errors have one."""
-
-    message: str
-    line: int = 0
-    column: int = 0
-    element_id: str | None = None
-    element_ids: tuple[str, ...] = ()
-
-
-class BpmnParseError(InvalidArgument):
-    """A BPMN resource is malformed, hostile or uses unsupported constructs; ``problems`` lists
-    every problem found (Camunda's ParseException, answered with 400)."""
-
-    def __init__(self, resource_name: str, problems: Sequence[Problem]) -> None:
-        self.resource_name = resource_name
-        self.problems = tuple(problems)
-        lines = []
-        for problem in self.problems:
-            where = f" | resource {resource_name}"
-            where += f" | line {problem.line}" if problem.line else ""
-            where += f" | column {problem.column}" if problem.column else ""
-            lines.append(f"\n* {problem.message}{where}")
-        super().__init__("ENGINE-09005 Could not parse BPMN process. Errors: " + "".join(lines))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +102,23 @@ class StartEvent(FlowNode):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EventStartEvent(FlowNode):
+    """The start event of an event sub-process: kind "error" (``error_code`` None catches every
+    error; always interrupting), "message" (``message_name``) or "timer" (``timer``).
+    ``interrupting`` (BPMN's isInterrupting): when it fires, everything else in the enclosing
+    scope is cancelled; else the event sub-process runs beside it (a message one keeps
+    listening)."""
+
+    kind: Literal["error", "message", "timer"]
+    interrupting: bool = True
+    error_code: str | None = None
+    error_code_variable: str | None = None
+    error_message_variable: str | None = None
+    message_name: str | None = None
+    timer: TimerDefinition | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EndEvent(FlowNode):
     """A none end event; ``terminate`` ends the whole scope; ``error_code`` throws a BPMN error;
     ``signal_name`` broadcasts a signal (ThrowSignalEventActivityBehavior); ``plain_message``:
@@ -180,10 +169,13 @@ class ParallelGateway(FlowNode):
 class SubProcess(FlowNode):
     """An embedded sub-process; ``child_ids`` are its direct children in document order.
     ``inputs`` become its local variables when it starts, ``outputs`` are computed when it
-    completes and written to the enclosing scopes (not when an event interrupts it)."""
+    completes and written to the enclosing scopes (not when an event interrupts it).
+    ``triggered_by_event``: an event sub-process, started by its :class:`EventStartEvent`
+    (``start_event_id``) while its enclosing scope runs; it has no flows."""
 
     child_ids: tuple[str, ...] = ()
     start_event_id: str
+    triggered_by_event: bool = False
     inputs: tuple[IoParameter, ...] = ()
     outputs: tuple[IoParameter, ...] = ()
 
@@ -252,6 +244,7 @@ class ReceiveTask(FlowNode):
 
 Element = (
     StartEvent
+    | EventStartEvent
     | EndEvent
     | ExternalTask
     | ExclusiveGateway
@@ -290,6 +283,9 @@ class ProcessModel:
     _boundaries: Mapping[str, tuple[BoundaryEvent, ...]] = field(
         init=False, repr=False, compare=False
     )
+    _event_starts: Mapping[str | None, tuple[EventStartEvent, ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         # built once: the engine asks for every activity it enters (a wide fork enters many)
@@ -299,6 +295,12 @@ class ProcessModel:
                 boundaries.setdefault(e.attached_to, []).append(e)
         index = {k: tuple(v) for k, v in boundaries.items()}
         object.__setattr__(self, "_boundaries", MappingProxyType(index))
+        starts: dict[str | None, list[EventStartEvent]] = {}
+        for e in self.elements.values():
+            if isinstance(e, EventStartEvent) and e.scope_id is not None:
+                starts.setdefault(self.elements[e.scope_id].scope_id, []).append(e)
+        by_scope = {k: tuple(v) for k, v in starts.items()}
+        object.__setattr__(self, "_event_starts", MappingProxyType(by_scope))
 
     def outgoing(self, element_id: str) -> tuple[SequenceFlow, ...]:
         """The flows leaving an element, in document order."""
@@ -313,6 +315,11 @@ class ProcessModel:
         if attached_to not in self.elements:
             raise KeyError(attached_to)
         return self._boundaries.get(attached_to, ())
+
+    def event_starts(self, scope_id: str | None) -> tuple[EventStartEvent, ...]:
+        """The start events of the event sub-processes of the process (None) or of a
+        sub-process, in document order."""
+        return self._event_starts.get(scope_id, ())
 
     def children(self, scope_id: str | None = None) -> tuple[Element, ...]:
         """The direct children of the process (None) or of a sub-process, in document order."""
@@ -330,22 +337,38 @@ class ProcessModel:
         assert isinstance(start, StartEvent)
         return start
 
-    def error_handler(self, element_id: str, error_code: str | None) -> BoundaryEvent | None:
-        """The error boundary event that catches ``error_code`` thrown at ``element_id``
-        (BpmnExceptionHandler).
+    def error_handler(
+        self, element_id: str, error_code: str | None
+    ) -> BoundaryEvent | EventStartEvent | None:
+        """The error boundary event or error start event of an event sub-process that catches
+        ``error_code`` thrown at ``element_id`` (BpmnExceptionHandler).
 
-        Looks at the element's own boundary events, then those of each enclosing sub-process,
-        outward; on each level a handler for the exact code beats a catch-all, and document
-        order breaks ties. None means unhandled (Camunda then ends the execution).
+        Looks at the element's own boundary events, then at the error event sub-processes of
+        its scope, then at that sub-process's boundary events, and so on outward (an event
+        sub-process never catches what is thrown inside it); on each level a handler for the
+        exact code beats a catch-all, and document order breaks ties. None means unhandled
+        (Camunda then ends the execution).
         """
         scope: str | None = element_id
+        inside: str | None = None  # the event sub-process the error comes from, if any
         while scope is not None:
-            handlers = [e for e in self.boundary_events(scope) if e.kind == "error"]
-            exact = [h for h in handlers if error_code is not None and h.error_code == error_code]
-            catch_all = [h for h in handlers if h.error_code is None]
-            if exact or catch_all:
-                return (exact or catch_all)[0]
-            scope = self.elements[scope].scope_id
+            element = self.elements[scope]
+            handlers: list[BoundaryEvent | EventStartEvent] = [
+                e for e in self.boundary_events(scope) if e.kind == "error"
+            ]
+            if isinstance(element, SubProcess) and element.triggered_by_event:
+                inside = scope
+            found = _best(handlers, error_code) or _best(
+                [
+                    e
+                    for e in self.event_starts(element.scope_id)
+                    if e.kind == "error" and e.scope_id != inside
+                ],
+                error_code,
+            )
+            if found is not None:
+                return found
+            scope = element.scope_id
         return None
 
     def priority_of(self, task: ExternalTask) -> int | Expression:
@@ -354,3 +377,13 @@ class ProcessModel:
         if task.priority is not None:
             return task.priority
         return self.task_priority if self.task_priority is not None else 0
+
+
+def _best(
+    handlers: Sequence[BoundaryEvent | EventStartEvent], error_code: str | None
+) -> BoundaryEvent | EventStartEvent | None:
+    """The handler for the exact code, else a catch-all, in document order."""
+    exact = [h for h in handlers if error_code is not None and h.error_code == error_code]
+    catch_all = [h for h in handlers if h.error_code is None]
+    found = exact or catch_all
+    return found[0] if found else None

@@ -38,6 +38,7 @@ from redtask.broker.bpmn.model import (
     EndEvent,
     ErrorDefinition,
     EventBasedGateway,
+    EventStartEvent,
     ExclusiveGateway,
     ExternalTask,
     InclusiveGateway,
@@ -207,13 +208,13 @@ class _ProcessParser:
             if node is not None:
                 self.nodes[eid] = node
                 children.append(eid)
-                if isinstance(node, StartEvent):
+                if isinstance(node, StartEvent | EventStartEvent):
                     starts.append(eid)
         what = "Process" if scope_id is None else "Sub-process"
         if not list(bpmn_children(container, "startEvent")):
             message = f"{local(container)} must define a startEvent element"
             ctx.problem(message, container, owner_id)
-        elif not starts:
+        elif not starts and scope_id not in ctx.event_scopes:
             ctx.problem(f"{what} '{owner_id}' has no none start event", container, owner_id)
         for extra in starts[1:]:
             message = (
@@ -237,9 +238,9 @@ class _ProcessParser:
         return handler(self.ctx, child, eid, scope_id)
 
     def sub_process(self, child: XmlElement, eid: str, scope_id: str | None) -> Element | None:
-        if attr(child, "triggeredByEvent") == "true":
-            self.ctx.problem(f"Event sub-process '{eid}' is not supported", child, eid)
-            return None
+        triggered = attr(child, "triggeredByEvent") == "true"
+        if triggered:
+            self.ctx.event_scopes.add(eid)
         self.ctx.check_extensions(child, eid, io_allowed=True)
         self.ctx.check_no_default(child, eid)
         inputs, outputs = io_mappings(self.ctx, child, eid)
@@ -252,6 +253,7 @@ class _ProcessParser:
             start_event_id=start or "",
             inputs=inputs,
             outputs=outputs,
+            triggered_by_event=triggered,
         )
 
     def sequence_flows(self) -> dict[str, SequenceFlow]:
@@ -325,7 +327,10 @@ class _ProcessParser:
             where = self.lines.get(node.id, 0)
             self.ctx.problems.append(Problem(message, where, 0, node.id, (node.id, *ids)))
 
-        if isinstance(node, StartEvent | BoundaryEvent) and ins:
+        if isinstance(node, SubProcess) and node.triggered_by_event and (ins or outs):
+            way = "incoming" if ins else "outgoing"
+            problem(f"Invalid {way} sequence flow of event subprocess")
+        if isinstance(node, StartEvent | EventStartEvent | BoundaryEvent) and ins:
             problem(f"'{node.id}' is a start or boundary event and cannot have incoming flows")
         ends = isinstance(node, EndEvent) or (
             isinstance(node, ExternalTask) and node.task_type == "messageEndEvent"
@@ -389,4 +394,4 @@ def _activity(node: Element | None) -> bool:
     throw or end event run as one) or a sub-process."""
     if isinstance(node, ExternalTask):
         return node.task_type not in ("intermediateMessageThrowEvent", "messageEndEvent")
-    return isinstance(node, SubProcess)
+    return isinstance(node, SubProcess) and not node.triggered_by_event

@@ -11,7 +11,8 @@ Typical use::
 Supported: none start; none, terminate, error and signal end events; external tasks with
 input/output mappings and ``camunda:errorEventDefinition`` (message throw and end events with
 ``camunda:type="external"`` too); exclusive, parallel, inclusive (fork and join) and event-based
-gateways; embedded sub-processes; conditional flows on activities; interrupting error boundary
+gateways; embedded sub-processes; event sub-processes with error, message and timer starts,
+interrupting and non-interrupting; conditional flows on activities; interrupting error boundary
 events; interrupting and non-interrupting timer, message and signal boundary events; timer,
 message and signal intermediate catch events; none and signal intermediate throw events;
 receive tasks.

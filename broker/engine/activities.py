@@ -15,6 +15,7 @@ from redtask.broker.bpmn import (
     BoundaryEvent,
     EndEvent,
     EventBasedGateway,
+    EventStartEvent,
     ExclusiveGateway,
     ExternalTask,
     FlowNode,
@@ -32,6 +33,11 @@ _BOUNDARY_TYPES = {
     "timer": "boundaryTimer",
     "message": "boundaryMessage",
     "signal": "boundarySignal",
+}
+_EVENT_START_TYPES = {
+    "error": "errorStartEvent",
+    "message": "messageStartEvent",
+    "timer": "startTimerEvent",
 }
 _CATCH_TYPES = {
     "timer": "intermediateTimer",
@@ -71,6 +77,8 @@ def activity_type(element: FlowNode) -> str:
         return _BOUNDARY_TYPES[element.kind]
     if isinstance(element, IntermediateCatchEvent):
         return _CATCH_TYPES[element.kind]
+    if isinstance(element, EventStartEvent):
+        return _EVENT_START_TYPES[element.kind]
     if isinstance(element, IntermediateThrowEvent):
         return (
             "intermediateNoneThrowEvent"

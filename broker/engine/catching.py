@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING
 from redtask.broker.bpmn import (
     BoundaryEvent,
     EventBasedGateway,
+    EventStartEvent,
     IntermediateCatchEvent,
     ReceiveTask,
 )
 from redtask.broker.engine.effects import Subscription
+from redtask.broker.engine.errors import EngineError
 from redtask.broker.engine.state import TAKEN, EventKind, EventSubscription, Execution, Wait
+from redtask.broker.engine.values import typed
 
 if TYPE_CHECKING:
     from redtask.broker.engine.run import Run
@@ -74,6 +77,39 @@ def arm_boundary_events(run: Run, execution_id: str, activity_id: str) -> None:
             subscribe(run, execution_id, boundary.id, boundary.kind, boundary.event_name)
 
 
+def arm_event_sub_processes(run: Run, execution_id: str, scope_id: str | None) -> None:
+    """A scope starts (the process, a sub-process): the timers of its event sub-processes are
+    scheduled and their messages subscribed, on its execution."""
+    for start in run.model.event_starts(scope_id):
+        if start.timer is not None:
+            run.schedule(execution_id, start.id, start.timer)
+        elif start.message_name is not None:
+            subscribe(run, execution_id, start.id, "message", start.message_name)
+
+
+def start_event_sub_process(run: Run, execution_id: str, start: EventStartEvent) -> str:
+    """The start event of an event sub-process of the scope ``execution_id`` fired: an
+    interrupting one first cancels everything else in the scope (its other event sub-processes'
+    waits too); returns the id of the event sub-process's token."""
+    sub = run.model.elements[start.scope_id or ""]
+    if start.interrupting:
+        run.cancel_inside(execution_id)
+        starts = {s.id for s in run.model.event_starts(sub.scope_id)}
+        for timer_id in list(run.timers_of.get(execution_id, ())):
+            if run.timers[timer_id].element_id in starts:
+                run.drop_timer(timer_id)
+                run.fx.cancel_timer(timer_id)
+        mine = run.subscriptions.get(execution_id, {})
+        for element_id in [e for e in mine if e in starts]:
+            subscription = mine.pop(element_id)
+            if subscription.kind == "message":
+                run.fx.close(run.message_subscription(subscription))
+    token = Execution(run.ids.new_id(), execution_id, sub.scope_id, sub.id)
+    run.put(token)
+    run.push(token.id, sub.id)
+    return token.id
+
+
 def subscribe(run: Run, execution_id: str, element_id: str, kind: EventKind, name: str) -> None:
     if kind == "message":
         run.subscribe(EventSubscription(execution_id, element_id, kind, name))
@@ -88,7 +124,9 @@ def occur(run: Run, execution_id: str, element_id: str) -> None:
     already dropped, or one of its subscriptions)."""
     element = run.model.elements[element_id]
     token = run.get(execution_id)
-    if isinstance(element, BoundaryEvent):
+    if isinstance(element, EventStartEvent):
+        start_event_sub_process(run, execution_id, element)
+    elif isinstance(element, BoundaryEvent):
         if element.cancel_activity:
             run.clear_scope(execution_id, canceled=True)
             run.push(execution_id, element.id)
@@ -101,6 +139,35 @@ def occur(run: Run, execution_id: str, element_id: str) -> None:
     else:
         run.release(execution_id)
         run.complete_activity(execution_id)
+
+
+def catch_error(
+    run: Run, execution_id: str, element_id: str, code: str, message: str | None
+) -> None:
+    """A BPMN error thrown at ``element_id`` by the execution: the handler found by
+    ``model.error_handler`` (a boundary event interrupts its activity; an error event
+    sub-process interrupts its scope) takes over, with the error's code and message in the
+    variables it names; unhandled, the execution's path ends (Camunda)."""
+    handler = run.model.error_handler(element_id, code)
+    if handler is None:
+        run.end(execution_id)
+        return
+    lineage = run.lineage(execution_id)
+    if isinstance(handler, EventStartEvent):
+        scope_id = run.model.elements[handler.scope_id or ""].scope_id
+        scope = next(e for e in lineage if e.element_id == scope_id)
+        target = run.get(start_event_sub_process(run, scope.id, handler))
+    else:
+        found = next((e for e in lineage if e.element_id == handler.attached_to), None)
+        if found is None:
+            raise EngineError(f"No execution is in '{handler.attached_to}' to catch '{code}'")
+        target = run.clear_scope(found.id, canceled=True)
+    if handler.error_code_variable:
+        run.set_variable(target.id, handler.error_code_variable, typed(code))
+    if handler.error_message_variable:
+        run.set_variable(target.id, handler.error_message_variable, typed(message))
+    if isinstance(handler, BoundaryEvent):
+        run.push(target.id, handler.id)
 
 
 def pass_after_gateway(run: Run, execution_id: str, event_id: str) -> None:

@@ -59,6 +59,7 @@ def start(
         variables=dict(variables),
     )
     run = Run(model, state, now_ms, ids, max_bytes)
+    catching.arm_event_sub_processes(run, instance_id, None)
     start_event = model.start_event()
     token = run.put(Execution(ids.new_id(), instance_id, None, start_event.id))
     run.push(token.id, start_event.id)

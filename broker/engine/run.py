@@ -15,6 +15,7 @@ from redtask.broker.bpmn import (
     BoundaryEvent,
     EndEvent,
     EventBasedGateway,
+    EventStartEvent,
     Expression,
     ExpressionError,
     ExternalTask,
@@ -37,7 +38,6 @@ from redtask.broker.engine import catching, joins
 from redtask.broker.engine.activities import ActivityEvent, activity_type
 from redtask.broker.engine.effects import NewTask, NewTimer
 from redtask.broker.engine.errors import (
-    EngineError,
     EvaluationError,
     NoOutgoingFlow,
     StepTooLarge,
@@ -47,7 +47,7 @@ from redtask.broker.engine.errors import (
 from redtask.broker.engine.ids import Ids
 from redtask.broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
 from redtask.broker.engine.tree import Tree
-from redtask.broker.engine.values import evaluate, holds, mapped, typed
+from redtask.broker.engine.values import evaluate, holds, mapped
 
 MAX_ENTRIES = 10_000
 """Elements one step may enter: more means a cycle without a wait state, or a fork wider than one
@@ -98,7 +98,7 @@ class Run(Tree):
         self.fx.path.append(element_id)
         self.end_activity(execution_id)  # the token leaves the catch event or join it was in
         self.update(execution_id, element_id=element_id)
-        if isinstance(element, StartEvent | BoundaryEvent):
+        if isinstance(element, StartEvent | EventStartEvent | BoundaryEvent):
             self.passed(execution_id, element)
             self.leave(execution_id)
         elif isinstance(element, EndEvent):
@@ -256,10 +256,10 @@ class Run(Tree):
         instance = f"{sub.id}:{self.ids.new_id()}"
         self.started(execution_id, sub, instance)
         catching.arm_boundary_events(self, execution_id, sub.id)
-        start = self.model.start_event(sub.id)
-        child = Execution(self.ids.new_id(), execution_id, sub.id, start.id)
+        catching.arm_event_sub_processes(self, execution_id, sub.id)
+        child = Execution(self.ids.new_id(), execution_id, sub.id, sub.start_event_id)
         self.put(child)
-        self.push(child.id, start.id)
+        self.push(child.id, sub.start_event_id)
 
     def schedule(self, execution_id: str, element_id: str, definition: TimerDefinition) -> str:
         try:
@@ -358,20 +358,7 @@ class Run(Tree):
 
     def throw(self, execution_id: str, element_id: str, code: str, message: str | None) -> None:
         """Propagate a BPMN error from an element; unhandled, it ends the path (Camunda)."""
-        handler = self.model.error_handler(element_id, code)
-        if handler is None:
-            self.end(execution_id)
-            return
-        lineage = self.lineage(execution_id)
-        target = next((e for e in lineage if e.element_id == handler.attached_to), None)
-        if target is None:
-            raise EngineError(f"No execution is in '{handler.attached_to}' to catch '{code}'")
-        self.clear_scope(target.id, canceled=True)
-        if handler.error_code_variable:
-            self.set_variable(target.id, handler.error_code_variable, typed(code))
-        if handler.error_message_variable:
-            self.set_variable(target.id, handler.error_message_variable, typed(message))
-        self.push(target.id, handler.id)
+        catching.catch_error(self, execution_id, element_id, code, message)
 
     def message_of(self, end: EndEvent) -> str | None:
         return next(

@@ -133,10 +133,10 @@ class Tree:
         reported as opened."""
         mine = self.subscriptions.setdefault(subscription.execution_id, {})
         if subscription.kind == "message" and subscription.element_id not in mine:
-            self.fx.opened[self._message_subscription(subscription)] = None
+            self.fx.opened[self.message_subscription(subscription)] = None
         mine[subscription.element_id] = subscription
 
-    def _message_subscription(self, subscription: EventSubscription) -> Subscription:
+    def message_subscription(self, subscription: EventSubscription) -> Subscription:
         return Subscription(
             subscription.name, subscription.execution_id, subscription.element_id, self.business_key
         )
@@ -244,7 +244,7 @@ class Tree:
             self.fx.cancel_timer(timer_id)
         for subscription in self.subscriptions.pop(execution_id, {}).values():
             if subscription.kind == "message":
-                self.fx.close(self._message_subscription(subscription))
+                self.fx.close(self.message_subscription(subscription))
         return self.put(replace(execution, wait=None))
 
     def cancel_inside(self, execution_id: str) -> None:
@@ -267,6 +267,7 @@ class Tree:
         """End the instance: every execution is removed with what it waits for."""
         root = next(e for e in self.executions.values() if e.parent_id is None)
         self.cancel_inside(root.id)
+        self.release(root.id)  # the timers and subscriptions of its event sub-processes
         self.remove(root.id)
         self.status = ending
         self.fx.ended = "terminated" if ending == "terminated" else "completed"

@@ -267,7 +267,6 @@ UNSUPPORTED = [
     (24, ["many"], "'many' has a <multiInstanceLoopCharacteristics>, which is not supported"),
     (26, ["cycle"], "Timer cycle (timeCycle) of 'cycle' is not supported: use timeDuration or "
      "timeDate"),
-    (33, ["on_event"], "Event sub-process 'on_event' is not supported"),
     (36, ["compensation"], "Boundary event 'compensation' with compensateEventDefinition is not "
      "supported: only error, timer, message and signal are"),
     (39, ["scripted"], "Condition of sequence flow 'scripted' is a script: only ${...} is "

@@ -117,6 +117,43 @@ def test_signal_and_message_events_deploy() -> None:
             '<endEvent id="y"/><sequenceFlow id="f" sourceRef="x" targetRef="y"/>',
             [("x", "End event 'x' cannot have outgoing flows")],
         ),
+        (
+            "",
+            '<subProcess id="x" triggeredByEvent="true"><startEvent id="s1"/></subProcess>',
+            [
+                (
+                    "s1",
+                    "Start event 's1' of event sub-process 'x' with no event definition is not "
+                    "supported: only error, message and timer are",
+                )
+            ],
+        ),
+        (
+            "",
+            '<subProcess id="x" triggeredByEvent="true"><startEvent id="s1" '
+            'isInterrupting="false"><errorEventDefinition/></startEvent></subProcess>',
+            [("s1", "Error start event of event subprocess must be interrupting.")],
+        ),
+        (
+            "",
+            '<subProcess id="x" triggeredByEvent="true"><startEvent id="s1">'
+            "<errorEventDefinition/></startEvent></subProcess>"
+            '<sequenceFlow id="f" sourceRef="start" targetRef="x"/>',
+            [("x", "Invalid incoming sequence flow of event subprocess")],
+        ),
+        (
+            "",
+            '<subProcess id="x" triggeredByEvent="true"><startEvent id="s1">'
+            "<errorEventDefinition/></startEvent></subProcess>"
+            '<boundaryEvent id="b" attachedToRef="x"><errorEventDefinition/></boundaryEvent>',
+            [
+                (
+                    "b",
+                    "Boundary event 'b' is attached to 'x' (a <subProcess>): only external "
+                    "tasks and sub-processes can be",
+                )
+            ],
+        ),
     ],
     ids=[
         "duplicate-signal-name",
@@ -128,7 +165,39 @@ def test_signal_and_message_events_deploy() -> None:
         "message-throw-of-another-type",
         "boundary-on-a-throw-event",
         "message-end-event-with-outgoing-flow",
+        "event-sub-process-with-a-none-start",
+        "non-interrupting-error-start",
+        "flow-into-an-event-sub-process",
+        "boundary-on-an-event-sub-process",
     ],
 )
 def test_refused_with_camundas_words(head: str, body: str, expected: list[tuple[str, str]]) -> None:
     assert problems(document(body, head=head)) == expected
+
+
+def test_errors_are_caught_by_boundary_events_then_event_sub_processes_outward() -> None:
+    body = (
+        '<subProcess id="s"><startEvent id="s0"/>'
+        f'<sequenceFlow id="f1" sourceRef="s0" targetRef="task"/><serviceTask id="task" {EXT}/>'
+        '<boundaryEvent id="on_task" attachedToRef="task"><errorEventDefinition errorRef="A"/>'
+        "</boundaryEvent>"
+        '<subProcess id="esp" triggeredByEvent="true"><startEvent id="esp_start">'
+        "<errorEventDefinition/></startEvent>"
+        f'<sequenceFlow id="f2" sourceRef="esp_start" targetRef="in_esp"/>'
+        f'<serviceTask id="in_esp" {EXT}/></subProcess>'
+        "</subProcess>"
+        '<boundaryEvent id="on_s" attachedToRef="s"><errorEventDefinition errorRef="B"/>'
+        "</boundaryEvent>"
+    )
+    [model] = parse_bpmn(document(body), "errors.bpmn")
+
+    def handler(element_id: str, code: str) -> str | None:
+        found = model.error_handler(element_id, code)
+        return None if found is None else found.id
+
+    assert handler("task", "A") == "on_task"
+    # the error event sub-process of the task's scope before the scope's own boundary event
+    assert handler("task", "B") == "esp_start"
+    # an event sub-process does not catch what is thrown inside it
+    assert handler("in_esp", "B") == "on_s"
+    assert handler("in_esp", "C") is None

@@ -53,7 +53,6 @@ def test_every_unsupported_element_of_a_file_is_reported_at_once() -> None:
             26,
             "Timer cycle (timeCycle) of 'cycle' is not supported: use timeDuration or timeDate",
         ),
-        ("on_event", 33, "Event sub-process 'on_event' is not supported"),
         (
             "compensation",
             36,
