@@ -9,6 +9,7 @@ import pytest
 from redtask.broker.store import Store
 from tests.conftest import FakeClock
 from tests.gateway.constructs_helpers import (
+    API,
     HOUR,
     assert_active,
     assert_ended,
@@ -33,6 +34,8 @@ async def test_the_message_wins_over_the_timer(
     await deploy(client, "event_gateway", own=True)
     pi = await start(client, "race", {"order": 7}, businessKey="o-7")
     assert await activities(client, pi) == WAITING
+    tree = (await client.get(f"{API}/process-instance/{pi}/activity-instances")).json()
+    assert [c["activityId"] for c in tree["childActivityInstances"]] == ["wait"]
     paid = await message(client, "Paid", businessKey="o-7", processVariables={"amount": typed(12)})
     assert paid.status_code == 204, paid.text
     assert await variables(client, pi) == {"order": 7, "amount": 12}

@@ -8,6 +8,7 @@ import httpx
 from redtask.broker.store import Store
 from tests.conftest import FakeClock
 from tests.gateway.constructs_helpers import (
+    API,
     HOUR,
     act,
     assert_active,
@@ -56,6 +57,12 @@ async def test_a_non_interrupting_timer_start_runs_beside_the_process(
     pi = await start(client, "order_events")
     await fire_timers(store, clock, HOUR)
     assert await open_tasks(client, pi) == ["remind", "work"]
+    tree = (await client.get(f"{API}/process-instance/{pi}/activity-instances")).json()
+    children = {c["activityId"]: c for c in tree["childActivityInstances"]}
+    assert sorted(children) == ["on_reminder", "work"]
+    assert [c["activityId"] for c in children["on_reminder"]["childActivityInstances"]] == [
+        "remind"
+    ]
     assert await work(client, ["work"]) == ["work"]
     await assert_active(client, pi)  # the process waits for its event sub-process
     assert await work(client, ["remind"]) == ["remind"]
