@@ -88,7 +88,8 @@ class SignalDelivery:
 
     async def deliver_new(self, partition: int, throw_ids: list[str]) -> None:
         """Deliver throws just committed to up to INLINE_DELIVERIES instances in all; a throw
-        made by one of these deliveries joins the queue instead of nesting."""
+        made by one of these deliveries joins the queue instead of nesting. Never raises for a
+        delivery that failed (the throw stays in ``sig``): the step that threw is committed."""
         queued = _queued.get()
         if queued is not None:
             queued.extend((partition, i) for i in throw_ids)
@@ -100,6 +101,9 @@ class SignalDelivery:
             while queue and budget > 0:
                 throw_partition, throw_id = queue.pop(0)
                 budget -= await self._deliver(throw_partition, throw_id, budget)
+        except BACKEND_ERRORS as exc:
+            # the step that threw is committed and so is its throw: the scheduler delivers it
+            log.warning("signal delivery left to the scheduler: %s", exc)
         finally:
             _queued.reset(token)
 
