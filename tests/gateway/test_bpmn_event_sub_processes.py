@@ -158,3 +158,29 @@ async def test_an_error_start_in_a_sub_process_ends_it_normally(
         "after",
         "p_end",
     ]
+
+
+async def test_a_message_start_in_a_sub_process_listens_while_the_sub_process_runs(
+    client: httpx.AsyncClient,
+) -> None:
+    await deploy(client, "event_sub_processes", own=True)
+    pi = await start(client, "scoped_events", businessKey="s-1")
+    poked = await message(client, "Poke", businessKey="s-1")
+    assert poked.status_code == 204, poked.text  # non-interrupting: the step goes on
+    assert await open_tasks(client, pi) == ["step"]
+    assert await work(client, ["step"]) == ["step"]
+    assert (await message(client, "Poke", businessKey="s-1")).status_code == 400
+    assert await work(client, SCOPED) == ["after"]
+    await assert_ended(client, pi, "COMPLETED")
+    assert await activities(client, pi) == [
+        ("p_start", "startEvent", "done"),
+        ("inner", "subProcess", "done"),
+        ("inner_start", "startEvent", "done"),
+        ("step", "serviceTask", "done"),
+        ("inner_poke", "subProcess", "done"),
+        ("poke_start", "messageStartEvent", "done"),
+        ("poke_end", "noneEndEvent", "done"),
+        ("inner_end", "noneEndEvent", "done"),
+        ("after", "serviceTask", "done"),
+        ("p_end", "noneEndEvent", "done"),
+    ]
