@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from redtask.broker.bpmn import BoundaryEvent, ProcessModel
+from redtask.broker.bpmn import ProcessModel
 from redtask.broker.engine import catching
 from redtask.broker.engine.effects import Effects
 from redtask.broker.engine.errors import NoMatch, NotSignallable
@@ -45,35 +45,30 @@ def _message_targets(state: InstanceState, message_name: str) -> list[Target]:
     return found
 
 
-def _scope_of(state: InstanceState, target: Target, model_boundary: bool) -> str:
-    """The execution Camunda correlates to: an activity with a boundary event is a scope of its
-    own; a receive task or catch event (also after a gateway) is not, so the enclosing scope."""
-    execution = target[0]
-    return execution.id if model_boundary else execution.parent_id or state.instance_id
+def _scope_of(state: InstanceState, target: Target) -> str:
+    """The execution Camunda correlates to: the activity a boundary event is attached to and
+    the scope of an event sub-process are scopes of their own; a receive task or catch event
+    (also after an event-based gateway) is not, so the enclosing scope."""
+    execution, element_id = target
+    wait = execution.wait
+    if element_id is not None and (wait is None or wait.kind != "event"):
+        return execution.id
+    return execution.parent_id or state.instance_id
 
 
 def message_waiters(state: InstanceState, message_name: str) -> list[tuple[str, Variables]]:
     """The executions a message reaches (creation order), each with the local variables of the
     execution Camunda's correlation sees: for a receive task or message catch event (no scope
     of its own) the enclosing sub-process's (the process variables at the top level); for a
-    boundary event, its activity's. (On a parallel path Camunda uses a concurrent execution
-    with its own, normally empty, locals; redtask keeps no such scope and uses the enclosing
-    one there too.)"""
+    boundary event, its activity's; for an event sub-process, its scope's. (On a parallel
+    path Camunda uses a concurrent execution with its own, normally empty, locals; redtask
+    keeps no such scope and uses the enclosing one there too.)"""
     by_id = {e.id: e for e in state.executions}
     found = []
     for target in _message_targets(state, message_name):
-        boundary = target[1] is not None and target[1] in _boundary_ids(state, target[0])
-        scope = by_id[_scope_of(state, target, boundary)]
+        scope = by_id[_scope_of(state, target)]
         found.append((target[0].id, scope.variables if scope.parent_id else state.variables))
     return found
-
-
-def _boundary_ids(state: InstanceState, execution: Execution) -> set[str]:
-    # a subscription of a token that is not at an event-based gateway is a boundary event's
-    wait = execution.wait
-    if wait is not None and wait.kind == "event":
-        return set()
-    return {s.element_id for s in state.subscriptions if s.execution_id == execution.id}
 
 
 def correlate_message(
@@ -99,11 +94,10 @@ def correlate_message(
         raise NoMatch(message_name, len(targets))
     run = Run(model, state, now_ms, ids, max_bytes)
     token, element_id = targets[0]
-    boundary = isinstance(model.elements.get(element_id or ""), BoundaryEvent)
     for name, value in variables.items():
         run.set_variable(token.id, name, value)
     for name, value in (local_variables or {}).items():
-        run.set_local(_scope_of(state, targets[0], boundary), name, value)
+        run.set_local(_scope_of(state, targets[0]), name, value)
     if element_id is None:
         run.update(token.id, wait=None)  # its subscription is the one consumed: not "closed"
         run.complete_activity(token.id)

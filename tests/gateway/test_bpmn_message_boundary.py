@@ -12,6 +12,7 @@ from tests.gateway.constructs_helpers import (
     deploy,
     fetch,
     open_tasks,
+    plain,
     start,
     typed,
     variables,
@@ -114,3 +115,31 @@ async def test_completing_the_task_closes_its_message_boundaries(
     ]
     for name in ("Abort", "Remind"):
         assert (await message(client, name, businessKey="f-2")).status_code == 400
+
+
+async def test_local_variables_of_a_boundary_message_go_to_its_activity(
+    client: httpx.AsyncClient,
+) -> None:
+    await deploy(client, "message_boundary", own=True)
+    pi = await start(client, "approval", {"x": 1}, businessKey="a-3")
+    reminded = await message(
+        client,
+        "Remind",
+        businessKey="a-3",
+        processVariablesLocal={"note": typed("hurry")},
+        processVariables={"reminders": typed(1)},
+    )
+    assert reminded.status_code == 204, reminded.text
+    assert await variables(client, pi) == {"x": 1, "reminders": 1}
+    [approve] = await fetch(client, ["approve"])
+    assert plain(approve["variables"]) == {"x": 1, "reminders": 1, "note": "hurry"}
+    # the activity's locals are what localCorrelationKeys match
+    missed = await message(
+        client, "Cancel", businessKey="a-3", localCorrelationKeys={"note": typed("later")}
+    )
+    assert missed.status_code == 400, missed.text
+    hit = await message(
+        client, "Cancel", businessKey="a-3", localCorrelationKeys={"note": typed("hurry")}
+    )
+    assert hit.status_code == 204, hit.text
+    await assert_gone(client, approve)
