@@ -76,3 +76,33 @@ async def test_an_error_event_definition_on_a_message_end_event(
     await act(client, published, ("complete", {}, None))
     await assert_ended(client, pi, "COMPLETED")
     assert [a[0] for a in await activities(client, pi)] == ["start", "tell", "published"]
+
+
+PLAIN = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" targetNamespace="t">
+  <message id="M" name="Notice" />
+  <process id="plain_message_end" isExecutable="true">
+    <startEvent id="start" />
+    <sequenceFlow id="f1" sourceRef="start" targetRef="end" />
+    <endEvent id="end"><messageEventDefinition messageRef="M" /></endEvent>
+  </process>
+</definitions>
+"""
+
+
+async def test_a_message_end_event_without_implementation_ends_the_path(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        f"{API}/deployment/create",
+        data={"deployment-name": "plain"},
+        files={"data": ("plain.bpmn", PLAIN, "application/xml")},
+    )
+    assert response.status_code == 200, response.text
+    pi = await start(client, "plain_message_end")
+    await assert_ended(client, pi, "COMPLETED")
+    # Camunda gives it no behaviour and leaves its type the element's name
+    assert await activities(client, pi) == [
+        ("start", "startEvent", "done"),
+        ("end", "endEvent", "done"),
+    ]
