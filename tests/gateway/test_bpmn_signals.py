@@ -97,6 +97,8 @@ async def test_a_non_interrupting_signal_boundary_takes_every_throw_once(
     assert await open_tasks(client, pi) == ["work"]
     nudges = [a for a in await activities(client, pi) if a[0] == "nudged"]
     assert len(nudges) == 2
+    # the none throw event's input and output mappings ran, its input stayed local
+    assert await variables(client, pi) == {"nudged": 2}
     assert await work(client, ["work"]) == ["work"]
     await assert_ended(client, pi, "COMPLETED")
 
