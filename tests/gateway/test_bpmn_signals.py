@@ -142,3 +142,23 @@ async def test_a_throw_left_by_a_crashed_deliverer_is_delivered_by_the_scheduler
         assert await activities(client, pi) == WOKEN
     # delivering the same throws again (a second scheduler) wakes nobody twice
     assert await store.deliver_signals(100) == 0
+
+
+async def test_a_throw_steps_a_bounded_number_of_instances_before_it_answers(
+    client: httpx.AsyncClient, store: Store, monkeypatch: pytest.MonkeyPatch, partitions: int
+) -> None:
+    if partitions == 1:
+        pytest.skip("8 waiters of one partition fit one SSCAN page: the bound shows across two")
+    await deploy(client, "signals", own=True)
+    waiters = [await start(client, "waiter") for _ in range(8)]
+    monkeypatch.setattr(signal_delivery, "INLINE_DELIVERIES", 1)
+    assert (await signal(client, "Go")).status_code == 204
+    woken = [pi for pi in waiters if await open_tasks(client, pi) == ["run"]]
+    spread = {store.keys.partition_of(pi) for pi in waiters}
+    # the request stops after the first partition holding waiters; the scheduler does the rest
+    assert 1 <= len(woken) < 8 or len(spread) == 1
+    scheduler = Scheduler(store, "t")
+    while await scheduler.run_once():
+        pass
+    assert await work(client, ["run"]) == ["run"] * 8
+    assert await store.deliver_signals(100) == 0  # nothing is left to deliver
