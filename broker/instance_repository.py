@@ -61,6 +61,9 @@ nothing: correlation only looks at executions waiting for that message."""
 SIGNAL_WAITERS = "\x00signal:"
 """The ``msg:`` set of ``SIGNAL_WAITERS + <signal name>`` holds the instances with a subscription
 to that signal (``broker.signal_delivery`` visits them)."""
+SIGNAL_SUBSCRIBER = "\x00subscriber:"
+"""The ``msg:`` set of ``SIGNAL_SUBSCRIBER + <execution id>`` holds the instance whose execution
+holds a signal subscription, so ``POST /signal`` with an ``executionId`` finds it."""
 
 
 def messages_waited(state: InstanceState | None) -> set[str]:
@@ -79,7 +82,7 @@ def messages_waited(state: InstanceState | None) -> set[str]:
             names.add(subscription.name)
         else:
             names.add(SIGNAL_WAITERS + subscription.name)
-            names.add(SIGNALLED + subscription.execution_id)
+            names.add(SIGNAL_SUBSCRIBER + subscription.execution_id)
     return names
 
 
@@ -124,10 +127,11 @@ class InstanceRepository:
             if raw is not None
         }
 
-    async def signalled_instance(self, execution_id: str) -> str | None:
-        """The instance whose execution ``execution_id`` waits to be signalled, if any."""
+    async def signalled_instance(self, execution_id: str, index: str = SIGNALLED) -> str | None:
+        """The instance whose execution ``execution_id`` waits to be signalled (``index``
+        SIGNAL_SUBSCRIBER: holds a signal subscription), if any."""
         partition = self.keys.partition_of(execution_id)
-        key = self.keys.message_waiters(partition, SIGNALLED + execution_id)
+        key = self.keys.message_waiters(partition, index + execution_id)
         members = await self.db.execute("SMEMBERS", key)
         return next((str(m) for m in cast(list[Any], members)), None)
 

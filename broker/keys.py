@@ -51,8 +51,9 @@ key                        type    content
 ``P tms``                  ZSET    "<instance id>|<timer id>" scored by due time (ms)
 ``P msg:<name>``           SET     instances with an execution waiting for that message; for
                                    ``msg:<NUL>execution:<execution id>``, the instance whose
-                                   execution waits in a receive task or message catch event
-                                   or holds a signal subscription; for
+                                   execution waits in a receive task or message catch event;
+                                   for ``msg:<NUL>subscriber:<execution id>``, the instance
+                                   whose execution holds a signal subscription; for
                                    ``msg:<NUL>signal:<signal name>``, the instances holding a
                                    subscription to that signal
 ``P sig``                  HASH    signal throws not yet delivered to every instance: throw id

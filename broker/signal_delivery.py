@@ -44,7 +44,12 @@ from redtask.broker import engine, variables
 from redtask.broker.connection import BACKEND_ERRORS
 from redtask.broker.errors import InstanceNotFound
 from redtask.broker.executor import Executor, Found, InstanceBusy, Ready, Write
-from redtask.broker.instance_repository import SIGNAL_WAITERS, InstanceRepository, signal_entry
+from redtask.broker.instance_repository import (
+    SIGNAL_SUBSCRIBER,
+    SIGNAL_WAITERS,
+    InstanceRepository,
+    signal_entry,
+)
 from redtask.broker.instance_signals import NoSignalSubscription, SignalExecutionNotFound
 from redtask.broker.store_base import Clock
 
@@ -214,7 +219,9 @@ class SignalDelivery:
         values: Mapping[str, engine.TypedValue],
         execution_id: str,
     ) -> None:
-        instance_id = await self.repo.signalled_instance(execution_id)
+        instance_id = await self.repo.signalled_instance(execution_id, SIGNAL_SUBSCRIBER)
+        if instance_id is None:
+            instance_id = await self.repo.signalled_instance(execution_id)
         if instance_id is None:
             try:
                 state, _ = await self.repo.read(execution_id)
