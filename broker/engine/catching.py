@@ -8,7 +8,10 @@ event subscription for each catch event its flows lead to; the first event that 
 gateway, cancels the others, and the token passes its catch event at once. A message or signal
 boundary event is a subscription of the token at its activity: interrupting, it cancels the
 activity and the token leaves by the boundary event; non-interrupting, a new token leaves by it
-and the subscription stays open for the next event, as in Camunda.
+and the subscription stays open for the next event, as in Camunda. A scope (the process, a
+sub-process) arms the timers and message subscriptions of its event sub-processes when it
+starts, on its own execution; an interrupting start cancels the rest of the scope, then the
+event sub-process runs as a child of the scope. BPMN errors are caught in :func:`catch_error`.
 """
 
 from __future__ import annotations
