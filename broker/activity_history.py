@@ -55,8 +55,8 @@ def history_arg(
     state: InstanceState,
     before: InstanceState | None,
 ) -> dict[str, Any]:
-    """``advance``'s ARGV[15] for a step (see the script's header): also when each variable
-    that is new in ``state`` was created."""
+    """``advance``'s history argument of an instance's block (see the script's header): also
+    when each variable that is new in ``state`` was created."""
     records: dict[str, list[Any]] = {}
     ends: dict[str, list[Any]] = {}
     for seq, event in enumerate(effects.activities):

@@ -12,7 +12,7 @@ kit's record of the elements each instance entered (``redtask.testing``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -20,7 +20,7 @@ import orjson
 
 from redtask.broker import validate
 from redtask.broker.activity_history import history_arg
-from redtask.broker.engine import Effects, InstanceState
+from redtask.broker.engine import Effects, InstanceState, TypedValue
 from redtask.broker.engine.errors import InvalidTopic
 from redtask.broker.errors import OK, InstanceNotFound, InvalidArgument, JobNotFound
 from redtask.broker.keys import Keys
@@ -30,6 +30,8 @@ from redtask.broker.store_base import Clock, partition_task_id
 
 NO_TRIGGER: Mapping[str, Any] = {}
 StepObserver = Callable[[InstanceState, Effects], None]
+SignalSink = Callable[[int, list[str]], Awaitable[None]]
+"""Called with a partition and the ids of the signal throws a committed step wrote there."""
 
 
 # retries of a timer job that never failed, as Camunda's default for jobs
@@ -72,9 +74,17 @@ message can have that name (XML has no NUL character), and a message sent with i
 nothing: correlation only looks at executions waiting for that message."""
 
 
+SIGNAL_WAITERS = "\x00signal:"
+"""The ``msg:`` set of ``SIGNAL_WAITERS + <signal name>`` holds the instances with a subscription
+to that signal (``broker.signal_delivery`` visits them)."""
+SIGNAL_SUBSCRIBER = "\x00subscriber:"
+"""The ``msg:`` set of ``SIGNAL_SUBSCRIBER + <execution id>`` holds the instance whose execution
+holds a signal subscription, so ``POST /signal`` with an ``executionId`` finds it."""
+
+
 def messages_waited(state: InstanceState | None) -> set[str]:
-    """The message names some execution of the instance waits for, and the index names of its
-    signallable executions."""
+    """The message names some execution of the instance waits for or is subscribed to, the
+    signal names it is subscribed to, and the index names of its signallable executions."""
     if state is None or state.status != "active":
         return set()
     names = set()
@@ -83,7 +93,22 @@ def messages_waited(state: InstanceState | None) -> set[str]:
             names.add(SIGNALLED + e.id)
             if e.wait.kind == "message":
                 names.add(e.wait.ref)
+    for subscription in state.subscriptions:
+        if subscription.kind == "message":
+            names.add(subscription.name)
+        else:
+            names.add(SIGNAL_WAITERS + subscription.name)
+            names.add(SIGNAL_SUBSCRIBER + subscription.execution_id)
     return names
+
+
+def signal_entry(
+    name: str, thrown_ms: int, variables: Mapping[str, TypedValue] | None = None
+) -> str:
+    """A signal throw as ``sig`` keeps it: its name, when it was thrown (ms), the variables
+    it sets and the delivery's progress (next partition, SSCAN cursor)."""
+    entry = {"n": name, "ms": thrown_ms, "v": dict(variables or {}), "p": 0, "c": "0"}
+    return orjson.dumps(entry).decode()
 
 
 class InstanceRepository:
@@ -93,6 +118,7 @@ class InstanceRepository:
         self.settings = settings
         self.clock = clock
         self.observers: list[StepObserver] = []
+        self.signal_sink: SignalSink | None = None
 
     def ids(self, instance_id: str) -> PartitionIds:
         return PartitionIds(self.keys, self.keys.partition_of(instance_id))
@@ -117,10 +143,11 @@ class InstanceRepository:
             if raw is not None
         }
 
-    async def signalled_instance(self, execution_id: str) -> str | None:
-        """The instance whose execution ``execution_id`` waits to be signalled, if any."""
+    async def signalled_instance(self, execution_id: str, index: str = SIGNALLED) -> str | None:
+        """The instance whose execution ``execution_id`` waits to be signalled (``index``
+        SIGNAL_SUBSCRIBER: holds a signal subscription), if any."""
         partition = self.keys.partition_of(execution_id)
-        key = self.keys.message_waiters(partition, SIGNALLED + execution_id)
+        key = self.keys.message_waiters(partition, index + execution_id)
         members = await self.db.execute("SMEMBERS", key)
         return next((str(m) for m in cast(list[Any], members)), None)
 
@@ -207,12 +234,15 @@ class InstanceRepository:
         (the first instance's version). Raises InvalidTopic as :meth:`commit`."""
         now = self.clock()
         args: list[Any] = []
+        thrown: list[str] = []
         for i, block in enumerate(blocks):
-            args += self._block_args(block, now, "task" in trigger and i == 0)
-        first = blocks[0].state.instance_id
+            throws = [(str(uuid.uuid4()), name) for name in block.effects.signals_thrown]
+            thrown += [throw_id for throw_id, _ in throws]
+            args += self._block_args(block, now, "task" in trigger and i == 0, throws)
+        partition = self.keys.partition_of(blocks[0].state.instance_id)
         reply = await self.db.call(
             "advance",
-            self.keys.prefix(self.keys.partition_of(first)),
+            self.keys.prefix(partition),
             now,
             self.keys.wake_channel,
             self.settings.history_ttl_s,
@@ -225,9 +255,13 @@ class InstanceRepository:
             for block in blocks:
                 for observe in self.observers:
                     observe(block.state, block.effects)
+        if thrown and self.signal_sink is not None and int(reply[0]) == OK:
+            await self.signal_sink(partition, thrown)
         return reply
 
-    def _block_args(self, block: Block, now: int, has_trigger: bool) -> list[Any]:
+    def _block_args(
+        self, block: Block, now: int, has_trigger: bool, throws: Sequence[tuple[str, str]]
+    ) -> list[Any]:
         state, effects = block.state, block.effects
         for t in effects.tasks_created:
             try:
@@ -268,4 +302,5 @@ class InstanceRepository:
             orjson.dumps(timers),
             orjson.dumps(messages),
             orjson.dumps(history),
+            orjson.dumps([[i, signal_entry(name, now)] for i, name in throws]),
         ]

@@ -2,7 +2,7 @@
 the execution is found through the ``msg:`` index ``advance.lua`` keeps for every execution
 waiting in a receive task or message catch event (or, for a process instance's own id, the
 instance itself), then stepped by a command of the executor with a version check like every
-other event.
+other event. Signal *events* (``POST /signal``) are ``broker.signal_delivery``'s.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ class ExecutionNotFound(BrokerError):
 
 
 class NoSignalSubscription(BrokerError):
-    """``POST /signal`` to an execution that has no signal event subscription: in redtask's
-    BPMN subset (no signal events) every execution (Camunda's NotFoundException)."""
+    """``POST /signal`` to an execution that has no subscription to the signal (Camunda's
+    NotFoundException)."""
 
     def __init__(self, execution_id: str, signal_name: str) -> None:
         super().__init__(
@@ -83,30 +83,3 @@ class Signals:
             await self.executor.execute(instance_id, command, "execution not signalled")
         except InstanceNotFound:
             raise ExecutionNotFound(execution_id) from None
-
-    async def throw_signal(
-        self,
-        signal_name: str,
-        execution_id: str | None = None,
-        raw_variables: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Deliver a signal event (Camunda's SignalEventReceivedCmd) to the signal catch and
-        start events subscribed to it: redtask's BPMN subset has none, so a signal to all
-        executions reaches nothing, and one to ``execution_id`` is refused. (A receive task
-        is no signal event: ``signal_execution`` moves it on.)
-
-        Raises InvalidVariable; SignalExecutionNotFound or NoSignalSubscription for an
-        ``execution_id`` (known: a process instance or an execution waiting in a receive task
-        or message catch event).
-        """
-        variables.normalize(raw_variables)
-        if execution_id is None:
-            return
-        if await self.repo.signalled_instance(execution_id) is None:
-            try:
-                state, _ = await self.repo.read(execution_id)
-            except InstanceNotFound:
-                raise SignalExecutionNotFound(execution_id) from None
-            if state.status != "active":
-                raise SignalExecutionNotFound(execution_id)
-        raise NoSignalSubscription(execution_id, signal_name)

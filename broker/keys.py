@@ -52,7 +52,13 @@ key                        type    content
 ``P tms``                  ZSET    "<instance id>|<timer id>" scored by due time (ms)
 ``P msg:<name>``           SET     instances with an execution waiting for that message; for
                                    ``msg:<NUL>execution:<execution id>``, the instance whose
-                                   execution waits in a receive task or message catch event
+                                   execution waits in a receive task or message catch event;
+                                   for ``msg:<NUL>subscriber:<execution id>``, the instance
+                                   whose execution holds a signal subscription; for
+                                   ``msg:<NUL>signal:<signal name>``, the instances holding a
+                                   subscription to that signal
+``P sig``                  HASH    signal throws not yet delivered to every instance: throw id
+                                   -> JSON (``broker.signal_delivery``)
 =========================  ======  ==========================================================
 
 Global (no hash tag, read-mostly): ``ns:config`` HASH (``partitions``, ``tags``), the wake-up
@@ -208,6 +214,9 @@ class Keys:
 
     def message_waiters(self, partition: int, message_name: str) -> str:
         return f"{self.prefix(partition)}msg:{message_name}"
+
+    def signal_throws(self, partition: int) -> str:
+        return f"{self.prefix(partition)}sig"
 
     def task_pattern(self, partition: int) -> str:
         """SCAN pattern matching every task hash of a partition."""

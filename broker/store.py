@@ -9,8 +9,9 @@ one concern and receive what they need in their constructor:
 - ``activity`` (``broker.activity``): completions per minute, recent workers, locks by worker;
 - ``repository`` (``broker.instance_repository``): instance states and ``advance`` commits;
 - ``executor`` (``broker.executor``): the one retry-on-conflict loop of instance commands;
-- ``runtime``, ``messages`` and ``signals`` (``broker.instances``,
-  ``broker.instance_messages``, ``broker.instance_signals``): start, steps on task outcomes,
+- ``runtime``, ``messages``, ``signals`` and ``signal_delivery`` (``broker.instances``,
+  ``broker.instance_messages``, ``broker.instance_signals``, ``broker.signal_delivery``):
+  start, steps on task outcomes,
   timers, variables, cancellation, message correlation, signalled executions;
 - ``instance_reads``, ``history``, ``history_records`` and ``activity_reads``
   (``broker.instance_reads``, ``broker.history``, ``broker.history_records``,
@@ -54,6 +55,7 @@ from redtask.broker.model import ExternalTask, NewTask, TopicRequest
 from redtask.broker.process_start import ProcessStarter
 from redtask.broker.redis_layer import Client, RedisLayer
 from redtask.broker.settings import Settings
+from redtask.broker.signal_delivery import SignalDelivery
 from redtask.broker.store_base import Clock, SharedClock, new_task_id, wall_clock_ms
 from redtask.broker.task_commands import SortOrder, TaskCommands
 from redtask.broker.task_outcomes import Completion, TaskOutcomes
@@ -113,6 +115,8 @@ class Store:
         self.runtime = ProcessRuntime(repo, self.executor, now)
         self.messages = Messages(repo, self.executor, now)
         self.signals = Signals(repo, self.executor, now)
+        self.signal_delivery = SignalDelivery(repo, self.executor, now)
+        repo.signal_sink = self.signal_delivery.deliver_new
         self.definitions = Definitions(db, keys, now, self.runtime, definition_reads)
         self.starter = ProcessStarter(definition_reads, self.runtime)
         self.task_reads = TaskReads(db, keys, now, repo, definition_reads.names)
@@ -224,7 +228,8 @@ class Store:
     set_job_retries = delegate("runtime", ProcessRuntime.set_job_retries)
     correlate_message = delegate("messages", Messages.correlate_message)
     signal_execution = delegate("signals", Signals.signal_execution)
-    throw_signal = delegate("signals", Signals.throw_signal)
+    throw_signal = delegate("signal_delivery", SignalDelivery.throw)
+    deliver_signals = delegate("signal_delivery", SignalDelivery.deliver_pending)
     get_instance = delegate("instance_reads", InstanceReads.get_instance)
     query_instances = delegate("instance_reads", InstanceReads.query_instances)
     query_incidents = delegate("instance_reads", InstanceReads.query_incidents)

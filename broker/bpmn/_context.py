@@ -44,6 +44,8 @@ class ParseContext:
     resource_name: str
     errors: Mapping[str, ErrorDefinition]
     messages: Mapping[str, str | None]
+    signals: Mapping[str, str] = field(default_factory=dict)
+    event_scopes: set[str] = field(default_factory=set)  # the event sub-processes' ids
     problems: list[Problem] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     declared: frozenset[str] = frozenset()
@@ -93,6 +95,24 @@ class ParseContext:
             self.problem(message + " (not supported)", owner, owner_id)
             return None
         return name or None
+
+    def signal_name(self, definition: XmlElement, owner: XmlElement, owner_id: str) -> str | None:
+        """The name of the signal a ``signalEventDefinition`` references (BpmnParse's
+        parseSignalEventDefinition); None after recording a problem."""
+        ref = attr(definition, "signalRef")
+        if not ref:
+            message = "signalEventDefinition does not have required property 'signalRef'"
+            self.problem(message, owner, owner_id)
+            return None
+        name = self.signals.get(ref)
+        if name is None:
+            self.problem(f"Could not find signal with id '{ref}'", owner, owner_id)
+            return None
+        if "${" in name or "#{" in name:
+            message = f"Signal '{ref}' used by '{owner_id}' has an expression as name"
+            self.problem(message + " (not supported)", owner, owner_id)
+            return None
+        return name
 
     def value(self, raw: str, element: XmlElement, eid: str, what: str) -> str | Expression | None:
         try:

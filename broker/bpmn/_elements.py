@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import Literal
 
-from redtask.broker.bpmn._context import EVENT_DEFINITIONS, ParseContext
+from redtask.broker.bpmn._context import ParseContext
 from redtask.broker.bpmn._loops import loop_characteristics
 from redtask.broker.bpmn._xml import (
     CAMUNDA_NS,
     XmlElement,
     attr,
-    bpmn_children,
     camunda_attr,
     camunda_children,
     extensions,
@@ -26,82 +24,23 @@ from redtask.broker.bpmn._xml import (
 )
 from redtask.broker.bpmn.expressions import Expression
 from redtask.broker.bpmn.model import (
-    BoundaryEvent,
     Element,
-    EndEvent,
     ErrorEventDefinition,
+    EventBasedGateway,
     ExclusiveGateway,
     ExternalTask,
     InclusiveGateway,
-    IntermediateCatchEvent,
     IoParameter,
     ParallelGateway,
     ReceiveTask,
-    StartEvent,
+    TaskType,
 )
 
-_TASK_TYPES: dict[str, Literal["serviceTask", "sendTask", "businessRuleTask"]] = {
+_TASK_TYPES: dict[str, TaskType] = {
     "serviceTask": "serviceTask",
     "sendTask": "sendTask",
     "businessRuleTask": "businessRuleTask",
 }
-
-
-def _definitions(element: XmlElement) -> list[XmlElement]:
-    return [child for child in bpmn_children(element) if local(child) in EVENT_DEFINITIONS]
-
-
-def _event_check(
-    ctx: ParseContext, element: XmlElement, eid: str, *, io_allowed: bool = False
-) -> list[XmlElement]:
-    ctx.check_children(element, eid, EVENT_DEFINITIONS)
-    ctx.check_extensions(element, eid, io_allowed=io_allowed)
-    return _definitions(element)
-
-
-def start_event(
-    ctx: ParseContext, element: XmlElement, eid: str, scope: str | None
-) -> Element | None:
-    definitions = _event_check(ctx, element, eid)
-    if definitions:
-        kind = local(definitions[0])
-        message = f"Start event '{eid}' with a {kind} is not supported: only none start events are"
-        ctx.problem(message, element, eid)
-        return None
-    return StartEvent(id=eid, name=attr(element, "name"), scope_id=scope)
-
-
-def end_event(
-    ctx: ParseContext, element: XmlElement, eid: str, scope: str | None
-) -> Element | None:
-    definitions = _event_check(ctx, element, eid, io_allowed=True)
-    kind = local(definitions[0]) if len(definitions) == 1 else ""
-    name = attr(element, "name")
-    inputs, outputs = io_mappings(ctx, element, eid)
-    if outputs:
-        message = "camunda:outputParameter not allowed for element type 'endEvent'."
-        ctx.problem(message, element, eid)
-    if not definitions:
-        return EndEvent(id=eid, name=name, scope_id=scope, inputs=inputs)
-    if kind == "terminateEventDefinition":
-        return EndEvent(id=eid, name=name, scope_id=scope, terminate=True, inputs=inputs)
-    if kind == "errorEventDefinition":
-        ref = attr(definitions[0], "errorRef")
-        if not ref:
-            ctx.problem("'errorRef' attribute is mandatory on error end event", element, eid)
-            return None
-        code = ctx.error_code(ref)
-        if not code:
-            message = (
-                "'errorCode' is mandatory on errors referenced by throwing error event "
-                f"definitions, but the error '{ref}' does not define one."
-            )
-            ctx.problem(message, element, eid)
-            return None
-        return EndEvent(id=eid, name=name, scope_id=scope, error_code=code, inputs=inputs)
-    what = kind or "several event definitions"
-    ctx.problem(f"End event '{eid}' with {what} is not supported", element, eid)
-    return None
 
 
 def external_task(
@@ -114,12 +53,27 @@ def external_task(
         ctx.problem(message, element, eid)
         return None
     ctx.check_activity(element, eid, io_allowed=True)
-    raw_topic = camunda_attr(element, "topic")
-    topic = ctx.value(raw_topic, element, eid, "camunda:topic") if raw_topic else None
+    return service_task_like(ctx, element, element, eid, scope, task_type)
+
+
+def service_task_like(
+    ctx: ParseContext,
+    definition: XmlElement,
+    element: XmlElement,
+    eid: str,
+    scope: str | None,
+    task_type: TaskType,
+) -> ExternalTask | None:
+    """An external task whose ``camunda:topic``, ``taskPriority`` and
+    ``camunda:errorEventDefinition`` are on ``definition`` and whose properties and mappings are
+    on ``element`` (BpmnParse#parseServiceTaskLike: the same element for a task, the
+    ``messageEventDefinition`` of a message throw or end event)."""
+    raw_topic = camunda_attr(definition, "topic")
+    topic = ctx.value(raw_topic, definition, eid, "camunda:topic") if raw_topic else None
     if not raw_topic:
         message = "External tasks must specify a 'topic' attribute in the camunda namespace"
         ctx.problem(message, element, eid)
-    priority = ctx.priority(camunda_attr(element, "taskPriority"), element, eid)
+    priority = ctx.priority(camunda_attr(definition, "taskPriority"), element, eid)
     properties: dict[str, str | None] = {}
     for container in extensions(element, "properties"):
         for prop in camunda_children(container, "property"):
@@ -141,7 +95,7 @@ def external_task(
         inputs=inputs,
         outputs=outputs,
         extension_properties=MappingProxyType(properties),
-        error_event_definitions=_error_definitions(ctx, element, eid),
+        error_event_definitions=_error_definitions(ctx, definition, eid),
         loop=loop_characteristics(ctx, element, eid),
     )
 
@@ -203,92 +157,10 @@ def gateway(ctx: ParseContext, element: XmlElement, eid: str, scope: str | None)
     name, default = attr(element, "name"), attr(element, "default")
     if local(element) == "parallelGateway":
         return ParallelGateway(id=eid, name=name, scope_id=scope)
+    if local(element) == "eventBasedGateway":
+        return EventBasedGateway(id=eid, name=name, scope_id=scope)
     kind = ExclusiveGateway if local(element) == "exclusiveGateway" else InclusiveGateway
     return kind(id=eid, name=name, scope_id=scope, default_flow=default)
-
-
-def boundary_event(
-    ctx: ParseContext, element: XmlElement, eid: str, scope: str | None
-) -> Element | None:
-    definitions = _event_check(ctx, element, eid)
-    attached = attr(element, "attachedToRef")
-    kind = local(definitions[0]) if len(definitions) == 1 else ""
-    if not attached:
-        message = "AttachedToRef is required when using a timerEventDefinition"  # any kind
-        ctx.problem(message, element, eid)
-        return None
-    name = attr(element, "name")
-    if kind == "errorEventDefinition":
-        ref = attr(definitions[0], "errorRef")
-        return BoundaryEvent(
-            id=eid,
-            name=name,
-            scope_id=scope,
-            attached_to=attached,
-            kind="error",
-            cancel_activity=True,  # error boundary events always interrupt
-            error_code=ctx.error_code(ref) if ref else None,
-            error_code_variable=camunda_attr(definitions[0], "errorCodeVariable"),
-            error_message_variable=camunda_attr(definitions[0], "errorMessageVariable"),
-        )
-    if kind == "timerEventDefinition":
-        timer = ctx.timer(definitions[0], element, eid)
-        if timer is None:
-            return None
-        return BoundaryEvent(
-            id=eid,
-            name=name,
-            scope_id=scope,
-            attached_to=attached,
-            kind="timer",
-            cancel_activity=attr(element, "cancelActivity") in (None, "true"),  # as Camunda
-            timer=timer,
-        )
-    what = kind or "no single event definition"
-    message = f"Boundary event '{eid}' with {what} is not supported: only error and timer are"
-    ctx.problem(message, element, eid)
-    return None
-
-
-def catch_event(
-    ctx: ParseContext, element: XmlElement, eid: str, scope: str | None
-) -> Element | None:
-    definitions = _event_check(ctx, element, eid, io_allowed=True)
-    kind = local(definitions[0]) if len(definitions) == 1 else ""
-    name = attr(element, "name")
-    inputs, outputs = io_mappings(ctx, element, eid)
-    if kind == "timerEventDefinition":
-        timer = ctx.timer(definitions[0], element, eid)
-        if timer is None:
-            return None
-        return IntermediateCatchEvent(
-            id=eid,
-            name=name,
-            scope_id=scope,
-            kind="timer",
-            timer=timer,
-            inputs=inputs,
-            outputs=outputs,
-        )
-    if kind == "messageEventDefinition":
-        message_name = ctx.message_name(definitions[0], element, eid)
-        if message_name is None:
-            return None
-        return IntermediateCatchEvent(
-            id=eid,
-            name=name,
-            scope_id=scope,
-            kind="message",
-            message_name=message_name,
-            inputs=inputs,
-            outputs=outputs,
-        )
-    what = kind or "no single event definition"
-    message = (
-        f"Intermediate catch event '{eid}' with {what} is not supported: only timer and message are"
-    )
-    ctx.problem(message, element, eid)
-    return None
 
 
 def receive_task(
@@ -314,15 +186,12 @@ def receive_task(
 
 Handler = Callable[[ParseContext, XmlElement, str, str | None], Element | None]
 HANDLERS: dict[str, Handler] = {
-    "startEvent": start_event,
-    "endEvent": end_event,
     "serviceTask": external_task,
     "sendTask": external_task,
     "businessRuleTask": external_task,
     "exclusiveGateway": gateway,
     "inclusiveGateway": gateway,
     "parallelGateway": gateway,
-    "boundaryEvent": boundary_event,
-    "intermediateCatchEvent": catch_event,
+    "eventBasedGateway": gateway,
     "receiveTask": receive_task,
 }

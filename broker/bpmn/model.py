@@ -1,4 +1,5 @@
-"""The immutable model of one executable BPMN process, as produced by :func:`parse_bpmn`.
+"""The elements of the immutable model of one executable BPMN process: its flow nodes, sequence
+flows and definitions (the model itself, ``ProcessModel``, is in ``bpmn.process_model``).
 
 Every flow node of the process, including those inside embedded sub-processes, is in
 ``ProcessModel.elements`` (document order); ``scope_id`` says which sub-process encloses it (None
@@ -18,45 +19,24 @@ Semantics the engine should follow (as Camunda does):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
 from redtask.broker.bpmn.expressions import Expression
+from redtask.broker.bpmn.problems import BpmnParseError as BpmnParseError
+from redtask.broker.bpmn.problems import Problem as Problem
 from redtask.broker.bpmn.timers import TimerDefinition
-from redtask.broker.errors import InvalidArgument
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One reason a BPMN resource was refused, shaped like Camunda's ParseException problem
-    (``message, line, column, mainBpmnElementId, bpmnElementIds``). ``line`` and ``column`` are
-    0 when unknown; lxml records no column for elements, so only XML syntax errors have one."""
-
-    message: str
-    line: int = 0
-    column: int = 0
-    element_id: str | None = None
-    element_ids: tuple[str, ...] = ()
-
-
-class BpmnParseError(InvalidArgument):
-    """A BPMN resource is malformed, hostile or uses unsupported constructs; ``problems`` lists
-    every problem found (Camunda's ParseException, answered with 400)."""
-
-    def __init__(self, resource_name: str, problems: Sequence[Problem]) -> None:
-        self.resource_name = resource_name
-        self.problems = tuple(problems)
-        lines = []
-        for problem in self.problems:
-            where = f" | resource {resource_name}"
-            where += f" | line {problem.line}" if problem.line else ""
-            where += f" | column {problem.column}" if problem.column else ""
-            lines.append(f"\n* {problem.message}{where}")
-        super().__init__("ENGINE-09005 Could not parse BPMN process. Errors: " + "".join(lines))
+TaskType = Literal[
+    "serviceTask",
+    "sendTask",
+    "businessRuleTask",
+    "intermediateMessageThrowEvent",
+    "messageEndEvent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +118,33 @@ class StartEvent(FlowNode):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EventStartEvent(FlowNode):
+    """The start event of an event sub-process: kind "error" (``error_code`` None catches every
+    error; always interrupting), "message" (``message_name``) or "timer" (``timer``).
+    ``interrupting`` (BPMN's isInterrupting): when it fires, everything else in the enclosing
+    scope is cancelled; else the event sub-process runs beside it (a message one keeps
+    listening)."""
+
+    kind: Literal["error", "message", "timer"]
+    interrupting: bool = True
+    error_code: str | None = None
+    error_code_variable: str | None = None
+    error_message_variable: str | None = None
+    message_name: str | None = None
+    timer: TimerDefinition | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EndEvent(FlowNode):
-    """A none end event; ``terminate`` ends the whole scope; ``error_code`` throws a BPMN error.
+    """A none end event; ``terminate`` ends the whole scope; ``error_code`` throws a BPMN error;
+    ``signal_name`` broadcasts a signal (ThrowSignalEventActivityBehavior); ``plain_message``:
+    a message end event without implementation, which Camunda runs as a none end event.
     ``inputs`` are evaluated when it is entered (Camunda allows no outputs on an end event)."""
 
     terminate: bool = False
     error_code: str | None = None
+    signal_name: str | None = None
+    plain_message: bool = False
     inputs: tuple[IoParameter, ...] = ()
     outputs: tuple[IoParameter, ...] = ()
 
@@ -151,9 +152,12 @@ class EndEvent(FlowNode):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExternalTask(FlowNode):
     """A service, send or business-rule task with ``camunda:type="external"``
-    (ExternalTaskActivityBehavior)."""
+    (ExternalTaskActivityBehavior), or a message intermediate throw or end event whose
+    ``messageEventDefinition`` has ``camunda:type="external"`` (Camunda runs those as service
+    tasks: the token waits until a worker completes the task; an end event then ends its path).
+    ``task_type`` is Camunda's activity type."""
 
-    task_type: Literal["serviceTask", "sendTask", "businessRuleTask"] = "serviceTask"
+    task_type: TaskType = "serviceTask"
     topic: str | Expression
     priority: int | Expression | None = None
     inputs: tuple[IoParameter, ...] = ()
@@ -182,10 +186,13 @@ class ParallelGateway(FlowNode):
 class SubProcess(FlowNode):
     """An embedded sub-process; ``child_ids`` are its direct children in document order.
     ``inputs`` become its local variables when it starts, ``outputs`` are computed when it
-    completes and written to the enclosing scopes (not when an event interrupts it)."""
+    completes and written to the enclosing scopes (not when an event interrupts it).
+    ``triggered_by_event``: an event sub-process, started by its :class:`EventStartEvent`
+    (``start_event_id``) while its enclosing scope runs; it has no flows."""
 
     child_ids: tuple[str, ...] = ()
     start_event_id: str
+    triggered_by_event: bool = False
     inputs: tuple[IoParameter, ...] = ()
     outputs: tuple[IoParameter, ...] = ()
     loop: LoopCharacteristics | None = None
@@ -193,31 +200,54 @@ class SubProcess(FlowNode):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BoundaryEvent(FlowNode):
-    """An error or timer event attached to an external task, sub-process or call activity.
+    """An error, timer, message or signal event attached to an external task, sub-process or
+    call activity.
 
     kind "error": ``error_code`` None catches every error; error boundaries always interrupt.
-    kind "timer": ``timer`` says when; ``cancel_activity`` False keeps the activity running.
+    kind "timer": ``timer`` says when; kind "message" / "signal": ``event_name`` is the
+    message or signal name. ``cancel_activity`` False keeps the activity running (and, for a
+    message or signal, its subscription open for further events, as in Camunda).
     """
 
     attached_to: str
-    kind: Literal["error", "timer"]
+    kind: Literal["error", "timer", "message", "signal"]
     cancel_activity: bool = True
     error_code: str | None = None
     error_code_variable: str | None = None
     error_message_variable: str | None = None
     timer: TimerDefinition | None = None
+    event_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntermediateCatchEvent(FlowNode):
-    """Waits for a timer (``timer``) or a correlated message (``message_name``); ``inputs``
-    and ``outputs`` as for a receive task."""
+    """Waits for a timer (``timer``), a correlated message (``message_name``) or a signal
+    (``signal_name``); ``inputs`` and ``outputs`` as for a receive task. After an event-based
+    gateway, the gateway's token waits for it instead (it is entered once it happened)."""
 
-    kind: Literal["timer", "message"]
+    kind: Literal["timer", "message", "signal"]
     timer: TimerDefinition | None = None
     message_name: str | None = None
+    signal_name: str | None = None
     inputs: tuple[IoParameter, ...] = ()
     outputs: tuple[IoParameter, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntermediateThrowEvent(FlowNode):
+    """A none intermediate throw event (it passes), a message throw event without
+    ``camunda:type`` (Camunda runs it as a none event) or a signal throw event (``signal_name``:
+    it broadcasts the signal, then passes)."""
+
+    signal_name: str | None = None
+    inputs: tuple[IoParameter, ...] = ()
+    outputs: tuple[IoParameter, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventBasedGateway(FlowNode):
+    """Its token waits for the first of the catch events its flows lead to
+    (EventBasedGatewayActivityBehavior): that event's path goes on, the others are cancelled."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -279,6 +309,7 @@ class CallActivity(FlowNode):
 
 Element = (
     StartEvent
+    | EventStartEvent
     | EndEvent
     | ExternalTask
     | ExclusiveGateway
@@ -287,97 +318,9 @@ Element = (
     | SubProcess
     | BoundaryEvent
     | IntermediateCatchEvent
+    | IntermediateThrowEvent
+    | EventBasedGateway
     | ReceiveTask
     | CallActivity
     | LinkCatchEvent
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProcessModel:
-    """One executable process. Lookups take element ids and raise KeyError for unknown ones.
-
-    ``is_executable`` is always True (non-executable processes are skipped by the parser);
-    ``description`` is the process's <documentation>;
-    ``history_time_to_live`` is in days; ``task_priority`` is the process-level default.
-    """
-
-    key: str
-    resource_name: str
-    name: str | None = None
-    description: str | None = None
-    is_executable: bool = True
-    version_tag: str | None = None
-    history_time_to_live: int | None = None
-    task_priority: int | Expression | None = None
-    elements: Mapping[str, Element]
-    flows: Mapping[str, SequenceFlow]
-    errors: Mapping[str, ErrorDefinition] = field(default_factory=lambda: MappingProxyType({}))
-    messages: Mapping[str, MessageDefinition] = field(default_factory=lambda: MappingProxyType({}))
-    _boundaries: Mapping[str, tuple[BoundaryEvent, ...]] = field(
-        init=False, repr=False, compare=False
-    )
-
-    def __post_init__(self) -> None:
-        # built once: the engine asks for every activity it enters (a wide fork enters many)
-        boundaries: dict[str, list[BoundaryEvent]] = {}
-        for e in self.elements.values():
-            if isinstance(e, BoundaryEvent):
-                boundaries.setdefault(e.attached_to, []).append(e)
-        index = {k: tuple(v) for k, v in boundaries.items()}
-        object.__setattr__(self, "_boundaries", MappingProxyType(index))
-
-    def outgoing(self, element_id: str) -> tuple[SequenceFlow, ...]:
-        """The flows leaving an element, in document order."""
-        return tuple(self.flows[flow_id] for flow_id in self.elements[element_id].outgoing)
-
-    def flows_into(self, element_id: str) -> tuple[SequenceFlow, ...]:
-        """The flows arriving at an element, in document order (a join counts these)."""
-        return tuple(self.flows[flow_id] for flow_id in self.elements[element_id].incoming)
-
-    def boundary_events(self, attached_to: str) -> tuple[BoundaryEvent, ...]:
-        """The boundary events attached to an activity, in document order."""
-        if attached_to not in self.elements:
-            raise KeyError(attached_to)
-        return self._boundaries.get(attached_to, ())
-
-    def children(self, scope_id: str | None = None) -> tuple[Element, ...]:
-        """The direct children of the process (None) or of a sub-process, in document order."""
-        if scope_id is not None and not isinstance(self.elements[scope_id], SubProcess):
-            raise KeyError(f"'{scope_id}' is not a sub-process")
-        return tuple(e for e in self.elements.values() if e.scope_id == scope_id)
-
-    def start_event(self, scope_id: str | None = None) -> StartEvent:
-        """The none start event of the process (None) or of a sub-process."""
-        scope = self.elements[scope_id] if scope_id is not None else None
-        if isinstance(scope, SubProcess):
-            start = self.elements[scope.start_event_id]
-        else:
-            start = next(e for e in self.children(scope_id) if isinstance(e, StartEvent))
-        assert isinstance(start, StartEvent)
-        return start
-
-    def error_handler(self, element_id: str, error_code: str | None) -> BoundaryEvent | None:
-        """The error boundary event that catches ``error_code`` thrown at ``element_id``
-        (BpmnExceptionHandler).
-
-        Looks at the element's own boundary events, then those of each enclosing sub-process,
-        outward; on each level a handler for the exact code beats a catch-all, and document
-        order breaks ties. None means unhandled (Camunda then ends the execution).
-        """
-        scope: str | None = element_id
-        while scope is not None:
-            handlers = [e for e in self.boundary_events(scope) if e.kind == "error"]
-            exact = [h for h in handlers if error_code is not None and h.error_code == error_code]
-            catch_all = [h for h in handlers if h.error_code is None]
-            if exact or catch_all:
-                return (exact or catch_all)[0]
-            scope = self.elements[scope].scope_id
-        return None
-
-    def priority_of(self, task: ExternalTask) -> int | Expression:
-        """The task's priority (Camunda's DefaultPriorityProvider): its own, else the process's,
-        else 0."""
-        if task.priority is not None:
-            return task.priority
-        return self.task_priority if self.task_priority is not None else 0

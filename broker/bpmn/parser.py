@@ -15,9 +15,10 @@ from collections import defaultdict
 from dataclasses import replace
 from types import MappingProxyType
 
+from redtask.broker.bpmn import _elements, _events
 from redtask.broker.bpmn._calls import call_activity
 from redtask.broker.bpmn._context import PASSIVE, ParseContext
-from redtask.broker.bpmn._elements import HANDLERS, io_mappings
+from redtask.broker.bpmn._elements import io_mappings
 from redtask.broker.bpmn._links import Links, link_definition
 from redtask.broker.bpmn._loops import MULTI_INSTANCE, loop_characteristics
 from redtask.broker.bpmn._xml import (
@@ -40,17 +41,19 @@ from redtask.broker.bpmn.model import (
     Element,
     EndEvent,
     ErrorDefinition,
+    EventBasedGateway,
+    EventStartEvent,
     ExclusiveGateway,
     ExternalTask,
     InclusiveGateway,
     MessageDefinition,
     ParallelGateway,
     Problem,
-    ProcessModel,
     SequenceFlow,
     StartEvent,
     SubProcess,
 )
+from redtask.broker.bpmn.process_model import ProcessModel
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "parse_bpmn"]
 
@@ -58,6 +61,7 @@ _IGNORED_IN_SCOPE = PASSIVE | {
     "laneSet", "dataObject", "dataObjectReference", "dataStoreReference", "textAnnotation",
     "association", "group",
 }  # fmt: skip
+_HANDLERS = {**_elements.HANDLERS, **_events.HANDLERS}
 _TTL = re.compile(r"(?:P(\d+)D|(\d+))")
 
 
@@ -93,6 +97,7 @@ def parse_bpmn(
     }
     declared = frozenset(i for e in root.iter() if isinstance(i := e.get("id"), str))
     ctx = ParseContext(resource_name, errors, messages, declared=declared)
+    ctx.signals = _signals(ctx, root)
     models: list[ProcessModel] = []
     for process in bpmn_children(root, "process"):
         executable = attr(process, "isExecutable")
@@ -103,6 +108,22 @@ def parse_bpmn(
     if ctx.problems:
         raise BpmnParseError(resource_name, ctx.problems)
     return models
+
+
+def _signals(ctx: ParseContext, root: XmlElement) -> dict[str, str]:
+    """The root's ``<signal>`` elements by id, checked as BpmnParse#parseSignals does."""
+    signals: dict[str, str] = {}
+    for element in bpmn_children(root, "signal"):
+        signal_id, name = attr(element, "id"), attr(element, "name")
+        if name is not None and name in signals.values():
+            ctx.problem(f"duplicate signal name '{name}'.", element, signal_id)
+        if signal_id is None:
+            ctx.problem("signal must have an id", element)
+        elif name is None:
+            ctx.problem(f"signal with id '{signal_id}' has no name", element, signal_id)
+        else:
+            signals[signal_id] = name
+    return signals
 
 
 def _documentation(element: XmlElement) -> str | None:
@@ -194,13 +215,13 @@ class _ProcessParser:
             if node is not None:
                 self.nodes[eid] = node
                 children.append(eid)
-                if isinstance(node, StartEvent):
+                if isinstance(node, StartEvent | EventStartEvent):
                     starts.append(eid)
         what = "Process" if scope_id is None else "Sub-process"
         if not list(bpmn_children(container, "startEvent")):
             message = f"{local(container)} must define a startEvent element"
             ctx.problem(message, container, owner_id)
-        elif not starts:
+        elif not starts and scope_id not in ctx.event_scopes:
             ctx.problem(f"{what} '{owner_id}' has no none start event", container, owner_id)
         for extra in starts[1:]:
             message = (
@@ -225,16 +246,16 @@ class _ProcessParser:
             self.ctx.check_activity(child, eid, io_allowed=True)
             io = io_mappings(self.ctx, child, eid)
             return call_activity(self.ctx, child, eid, scope_id, io)
-        handler = HANDLERS.get(kind)
+        handler = _HANDLERS.get(kind)
         if handler is None:
             self.ctx.problem(f"Element '{eid}' is a <{kind}>, which is not supported", child, eid)
             return None
         return handler(self.ctx, child, eid, scope_id)
 
     def sub_process(self, child: XmlElement, eid: str, scope_id: str | None) -> Element | None:
-        if attr(child, "triggeredByEvent") == "true":
-            self.ctx.problem(f"Event sub-process '{eid}' is not supported", child, eid)
-            return None
+        triggered = attr(child, "triggeredByEvent") == "true"
+        if triggered:
+            self.ctx.event_scopes.add(eid)
         self.ctx.check_extensions(child, eid, io_allowed=True)
         self.ctx.check_no_default(child, eid)
         inputs, outputs = io_mappings(self.ctx, child, eid)
@@ -248,11 +269,13 @@ class _ProcessParser:
             inputs=inputs,
             outputs=outputs,
             loop=loop_characteristics(self.ctx, child, eid),
+            triggered_by_event=triggered,
         )
 
     def sequence_flows(self) -> dict[str, SequenceFlow]:
         flows: dict[str, SequenceFlow] = {}
         for element, fid, scope_id in self.flow_elements:
+            self.lines[fid] = line(element)
             ends: dict[str, str] = {}
             for role, end in (("sourceRef", "source"), ("targetRef", "destination")):
                 ref = attr(element, role)
@@ -301,7 +324,7 @@ class _ProcessParser:
             outgoing[flow.source].append(flow.id)
             incoming[flow.target].append(flow.id)
             if flow.condition is not None and isinstance(
-                self.nodes.get(flow.source), ParallelGateway
+                self.nodes.get(flow.source), ParallelGateway | EventBasedGateway
             ):
                 flows[flow.id] = replace(flow, condition=None)  # Camunda ignores them
         linked: dict[str, Element] = {}
@@ -311,6 +334,9 @@ class _ProcessParser:
                 continue
             ins, outs = tuple(incoming[eid]), tuple(outgoing[eid])
             self.check_node(node, ins, outs)
+            self.ctx.problems += _events.event_gateway_problems(
+                node, ins, outs, flows, self.seen, self.nodes, self.lines
+            )
             linked[eid] = replace(node, incoming=ins, outgoing=outs)
         return linked
 
@@ -319,9 +345,15 @@ class _ProcessParser:
             where = self.lines.get(node.id, 0)
             self.ctx.problems.append(Problem(message, where, 0, node.id, (node.id, *ids)))
 
-        if isinstance(node, StartEvent | BoundaryEvent) and ins:
+        if isinstance(node, SubProcess) and node.triggered_by_event and (ins or outs):
+            way = "incoming" if ins else "outgoing"
+            problem(f"Invalid {way} sequence flow of event subprocess")
+        if isinstance(node, StartEvent | EventStartEvent | BoundaryEvent) and ins:
             problem(f"'{node.id}' is a start or boundary event and cannot have incoming flows")
-        if isinstance(node, EndEvent) and outs:
+        ends = isinstance(node, EndEvent) or (
+            isinstance(node, ExternalTask) and node.task_type == "messageEndEvent"
+        )
+        if ends and outs:
             problem(f"End event '{node.id}' cannot have outgoing flows")
         default = (
             node.default_flow if isinstance(node, ExclusiveGateway | InclusiveGateway) else None
@@ -338,9 +370,7 @@ class _ProcessParser:
             )
             if target is None:
                 problem(where)
-            elif not isinstance(
-                self.nodes.get(node.attached_to), ExternalTask | SubProcess | CallActivity
-            ):
+            elif not _activity(self.nodes.get(node.attached_to)):
                 message = f"Boundary event '{node.id}' is attached to '{node.attached_to}' "
                 problem(
                     message + f"(a <{target[1]}>): only external tasks, sub-processes and call "
@@ -348,3 +378,13 @@ class _ProcessParser:
                 )
             elif target[0] != node.scope_id:
                 problem(where)
+
+
+def _activity(node: Element | None) -> bool:
+    """Whether boundary events may be attached to the node: an external task (not a message
+    throw or end event run as one), a sub-process or a call activity."""
+    if isinstance(node, ExternalTask):
+        return node.task_type not in ("intermediateMessageThrowEvent", "messageEndEvent")
+    if isinstance(node, CallActivity):
+        return True
+    return isinstance(node, SubProcess) and not node.triggered_by_event

@@ -8,16 +8,19 @@ Typical use::
     for task in effects.tasks_created: ...            # create the external tasks
     state, effects = complete_task(model, state, task_id, variables, {}, now_ms, UuidIds())
 
-Supported: none start; none, terminate and error end events; external tasks with input/output
-mappings and ``camunda:errorEventDefinition``; exclusive, parallel and inclusive gateways (fork
-and join); embedded sub-processes; conditional flows on activities; interrupting error boundary
-events; interrupting and non-interrupting timer boundary events; timer and message intermediate
-catch events; receive tasks; link events (resolved by the parser: a catching link event moves on
-at once); call activities (the called instance is started and ended by the
-committing layer, ``broker.call_cascade``, from ``Effects.calls`` and the events of
-``broker.engine.calls``); parallel and sequential multi-instance external tasks, embedded
-sub-processes, receive tasks and call activities (cardinality, collection and element variable,
-completion condition; one called instance per instance).
+Supported: none start; none, terminate, error and signal end events; external tasks with
+input/output mappings and ``camunda:errorEventDefinition`` (message throw and end events with
+``camunda:type="external"`` too); exclusive, parallel, inclusive (fork and join) and event-based
+gateways; embedded sub-processes; event sub-processes with error, message and timer starts,
+interrupting and non-interrupting; conditional flows on activities; interrupting error boundary
+events; interrupting and non-interrupting timer, message and signal boundary events; timer,
+message and signal intermediate catch events; none and signal intermediate throw events;
+receive tasks; link events (resolved by the parser: a catching link event moves on at once);
+call activities (the called instance is started and ended by the committing layer,
+``broker.call_cascade``, from ``Effects.calls`` and the events of ``broker.engine.calls``);
+parallel and sequential multi-instance external tasks, embedded sub-processes, receive tasks
+and call activities (cardinality, collection and element variable, completion condition; one
+called instance per instance).
 """
 
 from redtask.broker.engine.activities import ActivityEvent
@@ -50,18 +53,23 @@ from redtask.broker.engine.events import (
     bpmn_error,
     cancel,
     complete_task,
-    correlate_message,
     fail_task,
     fire_timer,
-    message_waiters,
     set_task_variables,
-    signal,
-    signalled_execution,
     start,
 )
 from redtask.broker.engine.ids import CounterIds, Ids, UuidIds
+from redtask.broker.engine.receiving import (
+    correlate_message,
+    message_waiters,
+    receive_signal,
+    signal,
+    signal_waiters,
+    signalled_execution,
+)
 from redtask.broker.engine.state import (
     CallLink,
+    EventSubscription,
     Execution,
     InstanceState,
     Timer,
@@ -86,6 +94,7 @@ __all__ = [
     "Effects",
     "EngineError",
     "EvaluationError",
+    "EventSubscription",
     "Execution",
     "Ids",
     "InstanceEnded",
@@ -117,8 +126,10 @@ __all__ = [
     "fire_timer",
     "merge",
     "message_waiters",
+    "receive_signal",
     "set_task_variables",
     "signal",
+    "signal_waiters",
     "signalled_execution",
     "start",
     "visible_variables",

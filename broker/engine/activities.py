@@ -2,9 +2,9 @@
 
 Every element a token enters is an activity instance. One that a step enters and leaves at once
 (a start or end event, a gateway that forks, a boundary event) is reported once with
-``ended``; one a token waits in (an external task, a sub-process, a timer or message catch
-event, a receive task, a join) is reported when it starts and again when it ends, by the step
-that ends it. Sequence flows are no activities, as in Camunda.
+``ended``; one a token waits in (an external task, a sub-process, a timer, message or signal
+catch event, a receive task, an event-based gateway, a join) is reported when it starts and
+again when it ends, by the step that ends it. Sequence flows are no activities, as in Camunda.
 """
 
 from __future__ import annotations
@@ -15,16 +15,36 @@ from redtask.broker.bpmn import (
     BoundaryEvent,
     CallActivity,
     EndEvent,
+    EventBasedGateway,
+    EventStartEvent,
     ExclusiveGateway,
     ExternalTask,
     FlowNode,
     InclusiveGateway,
     IntermediateCatchEvent,
+    IntermediateThrowEvent,
     ParallelGateway,
     ReceiveTask,
     StartEvent,
     SubProcess,
 )
+
+_BOUNDARY_TYPES = {
+    "error": "boundaryError",
+    "timer": "boundaryTimer",
+    "message": "boundaryMessage",
+    "signal": "boundarySignal",
+}
+_EVENT_START_TYPES = {
+    "error": "errorStartEvent",
+    "message": "messageStartEvent",
+    "timer": "startTimerEvent",
+}
+_CATCH_TYPES = {
+    "timer": "intermediateTimer",
+    "message": "intermediateMessageCatch",
+    "signal": "intermediateSignalCatch",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +74,19 @@ def activity_type(element: FlowNode) -> str:
     if isinstance(element, ExternalTask):
         return element.task_type
     if isinstance(element, EndEvent):
-        if element.error_code is not None:
-            return "errorEndEvent"
-        return "terminateEndEvent" if element.terminate else "noneEndEvent"
+        return _end_type(element)
     if isinstance(element, BoundaryEvent):
-        return "boundaryError" if element.kind == "error" else "boundaryTimer"
+        return _BOUNDARY_TYPES[element.kind]
     if isinstance(element, IntermediateCatchEvent):
-        return "intermediateTimer" if element.kind == "timer" else "intermediateMessageCatch"
+        return _CATCH_TYPES[element.kind]
+    if isinstance(element, EventStartEvent):
+        return _EVENT_START_TYPES[element.kind]
+    if isinstance(element, IntermediateThrowEvent):
+        return (
+            "intermediateNoneThrowEvent"
+            if element.signal_name is None
+            else "intermediateSignalThrow"
+        )
     simple: list[tuple[type[FlowNode], str]] = [
         (StartEvent, "startEvent"),
         (SubProcess, "subProcess"),
@@ -69,5 +95,16 @@ def activity_type(element: FlowNode) -> str:
         (ExclusiveGateway, "exclusiveGateway"),
         (InclusiveGateway, "inclusiveGateway"),
         (ParallelGateway, "parallelGateway"),
+        (EventBasedGateway, "eventBasedGateway"),
     ]
     return next((name for kind, name in simple if isinstance(element, kind)), "unknown")
+
+
+def _end_type(end: EndEvent) -> str:
+    if end.error_code is not None:
+        return "errorEndEvent"
+    if end.signal_name is not None:
+        return "signalEndEvent"
+    if end.plain_message:
+        return "endEvent"  # Camunda leaves the element's tag name for it
+    return "terminateEndEvent" if end.terminate else "noneEndEvent"

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from redtask.broker.bpmn import CallActivity, CallParameter, ProcessModel
+from redtask.broker.engine import catching
 from redtask.broker.engine.effects import NewCall
 from redtask.broker.engine.errors import CallTooDeep
 from redtask.broker.engine.state import CallLink, TypedValue, Wait
@@ -28,7 +29,7 @@ def start_call(run: Run, execution_id: str, call: CallActivity) -> None:
     instance = f"{call.id}:{run.ids.new_id()}"
     child_id = run.ids.new_id()
     run.started(execution_id, call, instance, child_id)  # recorded as the called instance
-    run.start_boundary_timers(execution_id, call.id)
+    catching.arm_boundary_events(run, execution_id, call.id)
     depth = 1 if run.call is None else run.call.depth + 1
     if depth > MAX_CALL_DEPTH:
         raise CallTooDeep(call.id, MAX_CALL_DEPTH)
@@ -92,17 +93,16 @@ def mapped_parameter(
 
 
 def _caught(model: ProcessModel, call: CallActivity) -> tuple[set[str], bool]:
-    """The error codes the error boundary events around a call activity catch (on it and on
-    its enclosing sub-processes); True when one catches every code."""
+    """The error codes the caller catches around a call activity, where ``model.error_handler``
+    looks for them: error boundary events on it and its enclosing sub-processes, and error
+    start events of event sub-processes of the scopes around it; True when one catches every
+    code."""
     codes: set[str] = set()
     catch_all = False
-    scope: str | None = call.id
-    while scope is not None:
-        for boundary in model.boundary_events(scope):
-            if boundary.kind == "error":
-                if boundary.error_code is None:
-                    catch_all = True
-                else:
-                    codes.add(boundary.error_code)
-        scope = model.elements[scope].scope_id
+    for boundaries, starts in model.error_levels(call.id):
+        for code in [b.error_code for b in boundaries] + [s.error_code for s in starts]:
+            if code is None:
+                catch_all = True
+            else:
+                codes.add(code)
     return codes, catch_all

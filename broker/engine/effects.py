@@ -83,7 +83,9 @@ class Effects:
     activities start (the committing layer starts them); ``calls_cancelled``: called instances
     to cancel with their call activity; ``escalated``: (code, message) of a BPMN error this
     sub-process instance does not catch and a calling instance does: the instance ended
-    ("terminated") and the caller's call activity throws it."""
+    ("terminated") and the caller's call activity throws it. ``signals_thrown``: the names of
+    the signals its throw and end events broadcast, in order (delivered to every instance after
+    the step commits: ``broker.signal_delivery``)."""
 
     tasks_created: tuple[NewTask, ...] = ()
     tasks_deleted: tuple[str, ...] = ()
@@ -98,6 +100,7 @@ class Effects:
     calls: tuple[NewCall, ...] = ()
     calls_cancelled: tuple[str, ...] = ()
     escalated: tuple[str, str | None] | None = None
+    signals_thrown: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -117,6 +120,7 @@ class EffectsBuilder:
     calls: dict[str, NewCall] = field(default_factory=dict)
     calls_cancelled: list[str] = field(default_factory=list)
     escalated: tuple[str, str | None] | None = None
+    signals: list[str] = field(default_factory=list)
 
     def cancel_call(self, instance_id: str) -> None:
         if self.calls.pop(instance_id, None) is None:
@@ -151,6 +155,7 @@ class EffectsBuilder:
             calls=tuple(self.calls.values()),
             calls_cancelled=tuple(self.calls_cancelled),
             escalated=self.escalated,
+            signals_thrown=tuple(self.signals),
         )
 
 
@@ -183,4 +188,5 @@ def merge(first: Effects, then: Effects) -> Effects:
         calls=first.calls + then.calls,
         calls_cancelled=first.calls_cancelled + then.calls_cancelled,
         escalated=then.escalated or first.escalated,
+        signals_thrown=first.signals_thrown + then.signals_thrown,
     )

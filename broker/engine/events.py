@@ -18,13 +18,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from redtask.broker.bpmn import BoundaryEvent, ExpressionError, ExternalTask, ProcessModel
+from redtask.broker.bpmn import ExpressionError, ExternalTask, ProcessModel
+from redtask.broker.engine import catching
 from redtask.broker.engine.effects import Effects
 from redtask.broker.engine.errors import (
     EvaluationError,
     InstanceEnded,
-    NoMatch,
-    NotSignallable,
     UnknownTask,
     UnknownTimer,
 )
@@ -63,10 +62,11 @@ def start(
         call=call,
     )
     run = Run(model, state, now_ms, ids, max_bytes)
+    catching.arm_event_sub_processes(run, instance_id, None)
     start_event = model.start_event()
     token = run.put(Execution(ids.new_id(), instance_id, None, start_event.id))
     run.push(token.id, start_event.id)
-    return _finish(run)
+    return finish(run)
 
 
 def complete_task(
@@ -95,14 +95,14 @@ def complete_task(
     _set_task_variables(run, token.id, task, variables, local_variables)
     thrown = _error_event(run, token.id, task, external_task or {}, lenient=False)
     if thrown is not None:
-        return _finish(run)
+        return finish(run)
     outer = run.typed_variables(token.id)
     outputs = {p.name: run.mapped(task.id, p.name, p.value, outer) for p in task.outputs}
     run.clear_scope(token.id)
     for name, value in outputs.items():
         run.set_variable(token.id, name, value)
     run.leave(token.id)
-    return _finish(run)
+    return finish(run)
 
 
 def fail_task(
@@ -130,7 +130,7 @@ def fail_task(
     code = _error_event(run, token.id, task, external_task, lenient=True)
     if code is None:
         return None
-    new_state, effects = _finish(run)
+    new_state, effects = finish(run)
     return new_state, effects, code
 
 
@@ -169,7 +169,7 @@ def bpmn_error(
     run, token, task = _task_run(model, state, task_id, now_ms, ids, max_bytes)
     _write(run, token.id, task, variables)
     run.throw(token.id, task.id, error_code, error_message)
-    return _finish(run)
+    return finish(run)
 
 
 def fire_timer(
@@ -181,138 +181,25 @@ def fire_timer(
     *,
     max_bytes: int | None = None,
 ) -> Step:
-    """A timer fell due: its catch event moves on, or its boundary event interrupts the
-    activity (or, non-interrupting, starts a parallel path). Raises InstanceEnded, UnknownTimer."""
-    _require_active(state)
+    """A timer fell due: its catch event moves on, the event-based gateway waiting for it
+    takes its path, or its boundary event interrupts the activity (or, non-interrupting,
+    starts a parallel path). Raises InstanceEnded, UnknownTimer."""
+    require_active(state)
     run = Run(model, state, now_ms, ids, max_bytes)
     timer = run.drop_timer(timer_id)
     if timer is None:
         raise UnknownTimer(timer_id)
-    element = model.elements[timer.element_id]
-    if not isinstance(element, BoundaryEvent):
-        run.update(timer.execution_id, wait=None)
-        run.complete_activity(timer.execution_id)
-    elif element.cancel_activity:
-        run.clear_scope(timer.execution_id, canceled=True)
-        run.push(timer.execution_id, element.id)
-    else:
-        activity = run.get(timer.execution_id)
-        token = Execution(ids.new_id(), activity.parent_id, activity.scope_id, element.id)
-        run.put(token)
-        run.push(token.id, element.id)
-    return _finish(run)
-
-
-def message_waiters(state: InstanceState, message_name: str) -> list[tuple[str, Variables]]:
-    """The executions waiting for ``message_name`` (creation order), each with its local
-    variables as Camunda's correlation sees them: a receive task or message catch event is no
-    scope of its own, so Camunda correlates to the execution of the scope it waits in, whose
-    locals are the enclosing sub-process's (the process variables at the top level). (On a
-    parallel path Camunda uses a concurrent execution with its own, normally empty, locals;
-    redtask keeps no such scope and uses the enclosing one there too.)"""
-    if state.status != "active":
-        return []
-    found = []
-    by_id = {e.id: e for e in state.executions}
-    for execution in state.executions:
-        wait = execution.wait
-        if wait is not None and wait.kind == "message" and wait.ref == message_name:
-            scope = by_id[execution.parent_id or state.instance_id]
-            found.append((execution.id, scope.variables if scope.parent_id else state.variables))
-    return found
-
-
-def correlate_message(
-    model: ProcessModel,
-    state: InstanceState,
-    message_name: str,
-    variables: Variables,
-    now_ms: int,
-    ids: Ids,
-    *,
-    execution_id: str | None = None,
-    local_variables: Variables | None = None,
-    max_bytes: int | None = None,
-) -> tuple[InstanceState, Effects, str]:
-    """Deliver a message to the execution waiting for it (``execution_id``, or the only one);
-    returns the new state, the effects and the triggered execution's id. ``variables`` are set
-    from that execution (nearest scope that has them, else the process); ``local_variables``
-    on the scope it waits in (see :func:`message_waiters`). Raises InstanceEnded, NoMatch (no
-    such waiting execution, or several when none was named)."""
-    _require_active(state)
-    waiting = [
-        e
-        for e in state.executions
-        if e.wait is not None
-        and e.wait.kind == "message"
-        and e.wait.ref == message_name
-        and execution_id in (None, e.id)
-    ]
-    if len(waiting) != 1:
-        raise NoMatch(message_name, len(waiting))
-    run = Run(model, state, now_ms, ids, max_bytes)
-    token = waiting[0]
-    run.update(token.id, wait=None)
-    for name, value in variables.items():
-        run.set_variable(token.id, name, value)
-    for name, value in (local_variables or {}).items():
-        run.set_local(token.parent_id or state.instance_id, name, value)
-    run.complete_activity(token.id)
-    new_state, effects = _finish(run)
-    return new_state, effects, token.id
-
-
-def signalled_execution(state: InstanceState, execution_id: str) -> str | None:
-    """The execution a signal to ``execution_id`` moves on: that execution if it waits in a
-    receive task or message catch event; for the process instance's own id, its one
-    execution when that is all it has (Camunda's process instance is then the execution in
-    the activity). None otherwise."""
-    if state.status != "active":
-        return None
-    target = execution_id
-    if execution_id == state.instance_id:
-        others = [e for e in state.executions if e.id != state.instance_id]
-        if len(others) != 1:
-            return None
-        target = others[0].id
-    found = next((e for e in state.executions if e.id == target), None)
-    if found is None or found.wait is None or found.wait.kind not in ("message", "signal"):
-        return None
-    return found.id
-
-
-def signal(
-    model: ProcessModel,
-    state: InstanceState,
-    execution_id: str,
-    variables: Variables,
-    now_ms: int,
-    ids: Ids,
-    *,
-    max_bytes: int | None = None,
-) -> Step:
-    """Signal an execution (Camunda's RuntimeService#signal): ``variables`` are set from it
-    (nearest scope that has them, else the process), then the receive task or catch event it
-    waits in completes. Raises InstanceEnded, NotSignallable."""
-    _require_active(state)
-    target = signalled_execution(state, execution_id)
-    if target is None:
-        raise NotSignallable(execution_id)
-    run = Run(model, state, now_ms, ids, max_bytes)
-    run.release(target)
-    for name, value in variables.items():
-        run.set_variable(target, name, value)
-    run.complete_activity(target)
-    return _finish(run)
+    catching.occur(run, timer.execution_id, timer.element_id)
+    return finish(run)
 
 
 def cancel(model: ProcessModel, state: InstanceState) -> Step:
     """Delete the instance: every task is deleted, every timer cancelled, every subscription
     closed, and the status becomes "terminated". Raises InstanceEnded."""
-    _require_active(state)
+    require_active(state)
     run = Run(model, state, 0, _NoIds())
     run.finish("terminated")
-    return _finish(run)
+    return finish(run)
 
 
 def _task_run(
@@ -323,7 +210,7 @@ def _task_run(
     ids: Ids,
     max_bytes: int | None = None,
 ) -> tuple[Run, Execution, ExternalTask]:
-    _require_active(state)
+    require_active(state)
     token = state.waiting("task", task_id)
     if token is None or token.element_id is None:
         raise UnknownTask(task_id)
@@ -377,12 +264,12 @@ def _error_event(
     return None
 
 
-def _require_active(state: InstanceState) -> None:
+def require_active(state: InstanceState) -> None:
     if state.status != "active":
         raise InstanceEnded(state.instance_id, state.status)
 
 
-def _finish(run: Run) -> Step:
+def finish(run: Run) -> Step:
     run.run()
     return run.snapshot(), run.fx.build()
 

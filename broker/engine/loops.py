@@ -32,6 +32,7 @@ from redtask.broker.bpmn import (
     ReceiveTask,
     SubProcess,
 )
+from redtask.broker.engine import catching
 from redtask.broker.engine.activities import ActivityEvent
 from redtask.broker.engine.errors import EvaluationError, MultiInstanceRefused
 from redtask.broker.engine.state import Execution, TypedValue
@@ -147,7 +148,7 @@ def start_body(run: Run, execution_id: str, activity: Activity) -> None:
         run.end_activity(execution_id)
         run.leave(execution_id)
         return
-    run.start_boundary_timers(execution_id, activity.id)
+    catching.arm_boundary_events(run, execution_id, activity.id)
     counters = {INSTANCES: count, COMPLETED: 0, ACTIVE: 1 if loop.sequential else count}
     run.update(execution_id, variables={k: _integer(v) for k, v in counters.items()})
     if loop.sequential:

@@ -15,12 +15,15 @@ from redtask.broker.bpmn import (
     BoundaryEvent,
     CallActivity,
     EndEvent,
+    EventBasedGateway,
+    EventStartEvent,
     Expression,
     ExpressionError,
     ExternalTask,
     FlowNode,
     InclusiveGateway,
     IntermediateCatchEvent,
+    IntermediateThrowEvent,
     LinkCatchEvent,
     ParallelGateway,
     ProcessModel,
@@ -33,11 +36,10 @@ from redtask.broker.bpmn import (
     due_ms,
 )
 from redtask.broker.bpmn.timers import TimerOutOfRange as TimerRangeError
-from redtask.broker.engine import join_firing, loops
+from redtask.broker.engine import catching, join_firing, loops
 from redtask.broker.engine.call_start import start_call
-from redtask.broker.engine.effects import NewTask, NewTimer, Subscription
+from redtask.broker.engine.effects import NewTask, NewTimer
 from redtask.broker.engine.errors import (
-    EngineError,
     EvaluationError,
     NoOutgoingFlow,
     StepTooLarge,
@@ -47,7 +49,7 @@ from redtask.broker.engine.errors import (
 from redtask.broker.engine.ids import Ids
 from redtask.broker.engine.state import Execution, InstanceState, Timer, TypedValue, Wait
 from redtask.broker.engine.tree import Tree
-from redtask.broker.engine.values import evaluate, holds, mapped, typed
+from redtask.broker.engine.values import evaluate, holds, mapped
 
 MAX_ENTRIES = 10_000
 """Elements one step may enter: more means a cycle without a wait state, or a fork wider than one
@@ -72,6 +74,7 @@ class Run(Tree):
         self.stack: list[tuple[str, str, str | None]] = []
         self.reaching: dict[str, frozenset[str]] = {}  # join id -> elements that can reach it
         self.last_ended: str | None = None  # the element of the last path that ended
+        self.signal: tuple[str, str] | None = None  # (name, throw id) of a signal delivered
 
     def push(self, execution_id: str, element_id: str, flow_id: str | None = None) -> None:
         self.stack.append((execution_id, element_id, flow_id))
@@ -97,12 +100,14 @@ class Run(Tree):
         self.fx.path.append(element_id)
         self.end_activity(execution_id)  # the token leaves the catch event or join it was in
         self.update(execution_id, element_id=element_id)
-        if isinstance(element, StartEvent | BoundaryEvent):
+        if isinstance(element, StartEvent | EventStartEvent | BoundaryEvent):
             self.passed(execution_id, element)
             self.leave(execution_id)
         elif isinstance(element, EndEvent):
             self.apply_inputs(execution_id, element)
             self.passed(execution_id, element, complete_scope=element.error_code is None)
+            if element.signal_name is not None:
+                self.fx.signals.append(element.signal_name)
             if element.error_code is not None:
                 self.throw(execution_id, element.id, element.error_code, self.message_of(element))
             elif element.terminate:
@@ -124,6 +129,14 @@ class Run(Tree):
             else:
                 self.passed(execution_id, element)
                 self.fork(execution_id, element)
+        elif isinstance(element, EventBasedGateway):
+            catching.wait_at_gateway(self, execution_id, element)
+        elif isinstance(element, IntermediateThrowEvent):
+            self.apply_inputs(execution_id, element)
+            self.passed(execution_id, element)
+            if element.signal_name is not None:
+                self.fx.signals.append(element.signal_name)
+            self.complete_activity(execution_id)
         else:  # exclusive gateway
             self.passed(execution_id, element)
             self.take(execution_id, self.choose(element, self.values(execution_id)))
@@ -139,17 +152,7 @@ class Run(Tree):
         if isinstance(element, CallActivity):
             start_call(self, execution_id, element)
             return
-        self.apply_inputs(execution_id, element)  # a catch event or receive task: it waits
-        if isinstance(element, IntermediateCatchEvent) and element.timer is not None:
-            wait = Wait("timer", self.schedule(execution_id, element.id, element.timer))
-        elif element.message_name is None:
-            wait = Wait("signal", element.id)
-        else:
-            wait = Wait("message", element.message_name)
-            opened = Subscription(element.message_name, execution_id, element.id, self.business_key)
-            self.fx.opened[opened] = None
-        self.update(execution_id, wait=wait)
-        self.started(execution_id, element, self.new_activity(element.id))
+        catching.wait_in(self, execution_id, element)  # a catch event or receive task
 
     def new_activity(self, element_id: str) -> str:
         return f"{element_id}:{self.ids.new_activity_id()}"
@@ -174,7 +177,12 @@ class Run(Tree):
     def apply_inputs(
         self,
         execution_id: str,
-        element: SubProcess | ReceiveTask | IntermediateCatchEvent | EndEvent | CallActivity,
+        element: SubProcess
+        | ReceiveTask
+        | IntermediateCatchEvent
+        | IntermediateThrowEvent
+        | EndEvent
+        | CallActivity,
     ) -> None:
         """An activity's input mappings become the local variables of its execution."""
         if element.inputs:
@@ -203,7 +211,7 @@ class Run(Tree):
         instance = f"{task.id}:{self.ids.new_id()}"
         variables = {**self.get(execution_id).variables, **inputs}  # a loop's locals stay
         self.update(execution_id, variables=variables, activity_instance_id=instance)
-        self.start_boundary_timers(execution_id, task.id)
+        catching.arm_boundary_events(self, execution_id, task.id)
         values = self.values(execution_id)
         topic = evaluate(task.id, "the topic", task.topic, values)
         priority = evaluate(task.id, "the priority", self.model.priority_of(task), values)
@@ -230,18 +238,11 @@ class Run(Tree):
         self.apply_inputs(execution_id, sub)
         instance = f"{sub.id}:{self.ids.new_id()}"
         self.started(execution_id, sub, instance)
-        self.start_boundary_timers(execution_id, sub.id)
-        start = self.model.start_event(sub.id)
-        child = Execution(self.ids.new_id(), execution_id, sub.id, start.id)
+        catching.arm_boundary_events(self, execution_id, sub.id)
+        catching.arm_event_sub_processes(self, execution_id, sub.id)
+        child = Execution(self.ids.new_id(), execution_id, sub.id, sub.start_event_id)
         self.put(child)
-        self.push(child.id, start.id)
-
-    def start_boundary_timers(self, execution_id: str, activity_id: str) -> None:
-        if self.is_instance(self.get(execution_id)):
-            return  # a multi-instance activity's boundary events belong to its body
-        for boundary in self.model.boundary_events(activity_id):
-            if boundary.timer is not None:
-                self.schedule(execution_id, boundary.id, boundary.timer)
+        self.push(child.id, sub.start_event_id)
 
     def schedule(self, execution_id: str, element_id: str, definition: TimerDefinition) -> str:
         try:
@@ -352,24 +353,7 @@ class Run(Tree):
 
     def throw(self, execution_id: str, element_id: str, code: str, message: str | None) -> None:
         """Propagate a BPMN error from an element; unhandled, it ends the path (Camunda)."""
-        handler = self.model.error_handler(element_id, code)
-        if handler is None and self.call is not None and self.call.catches(code):
-            self.fx.escalated = (code, message)  # a calling instance catches it: this one ends
-            self.finish("terminated")
-            return
-        if handler is None:
-            self.end(execution_id)
-            return
-        lineage = reversed(self.lineage(execution_id))  # a multi-instance body before its instance
-        target = next((e for e in lineage if e.element_id == handler.attached_to), None)
-        if target is None:
-            raise EngineError(f"No execution is in '{handler.attached_to}' to catch '{code}'")
-        self.clear_scope(target.id, canceled=True)
-        if handler.error_code_variable:
-            self.set_variable(target.id, handler.error_code_variable, typed(code))
-        if handler.error_message_variable:
-            self.set_variable(target.id, handler.error_message_variable, typed(message))
-        self.push(target.id, handler.id)
+        catching.catch_error(self, execution_id, element_id, code, message)
 
     def message_of(self, end: EndEvent) -> str | None:
         return next(

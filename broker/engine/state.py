@@ -8,13 +8,18 @@ external task is the task's scope execution: it holds the task's local variables
 ``localVariables``), which vanish when it leaves the task.
 
 ``wait`` says what a token waits for: an external task (``ref`` = task id), a timer (timer id),
-a message (message name) or a join (the id of the flow it arrived by; this is the whole parallel
-and inclusive join bookkeeping). Tokens at a sub-process wait for their children (``wait`` None).
+a message (message name), a join (the id of the flow it arrived by; this is the whole parallel
+and inclusive join bookkeeping) or, kind "event", the subscriptions and timers it holds (at an
+event-based gateway or a signal catch event; ``ref`` = the element id). Tokens at a sub-process
+wait for their children (``wait`` None).
 
 Variables are Camunda typed values ``{"type", "value", "valueInfo"}``, exactly as stored elsewhere
 in redtask: process-level ones in ``InstanceState.variables``, local ones per execution (the root
 execution never has locals). ``timers`` lists every scheduled timer: intermediate ones (the token
 waits for it) and boundary ones (``execution_id`` is the token at the attached activity).
+``subscriptions`` lists the message and signal events executions listen for besides a message
+wait: boundary events of the activity a token is in, the events after the event-based gateway
+it waits at, the signal catch event it waits in (Camunda's event subscriptions).
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from redtask.broker.engine.errors import InvalidState
 
 TypedValue = dict[str, Any]
 Status = Literal["active", "completed", "terminated"]
-WaitKind = Literal["task", "timer", "message", "signal", "join", "call"]
+WaitKind = Literal["task", "timer", "message", "signal", "join", "call", "event"]
+EventKind = Literal["message", "signal"]
 _STATUSES = ("active", "completed", "terminated")
-_WAIT_KINDS = ("task", "timer", "message", "signal", "join", "call")
+_WAIT_KINDS = ("task", "timer", "message", "signal", "join", "call", "event")
+_EVENT_KINDS = ("message", "signal")
 
 
 def _no_variables() -> Mapping[str, TypedValue]:
@@ -39,8 +46,8 @@ def _no_variables() -> Mapping[str, TypedValue]:
 @dataclass(frozen=True, slots=True)
 class Wait:
     """What a token waits for; ``ref`` is a task id, timer id, message name, incoming flow id,
-    (kind "signal": a receive task without a message) the receive task's id, or (kind "call":
-    a call activity) the id of the instance it called."""
+    (kind "signal": a receive task without a message; kind "event": see the module docstring)
+    the element's id, or (kind "call": a call activity) the id of the instance it called."""
 
     kind: WaitKind
     ref: str
@@ -110,6 +117,27 @@ class CallLink:
 
 
 @dataclass(frozen=True, slots=True)
+class EventSubscription:
+    """An execution listens for a message or signal ``name`` that triggers ``element_id`` (a
+    boundary event, a catch event after an event-based gateway, a signal catch event).
+
+    Signals only: ``since_ms``, its creation time: a throw from an earlier millisecond does not
+    reach it; ``taken``, the ids of the last ``TAKEN`` throws it took (one that stays open after a
+    delivery, a non-interrupting boundary event; or one made by the step a throw triggered), so
+    a throw delivered twice reaches it once."""
+
+    execution_id: str
+    element_id: str
+    kind: EventKind
+    name: str
+    since_ms: int = 0
+    taken: tuple[str, ...] = ()
+
+
+TAKEN = 32
+
+
+@dataclass(frozen=True, slots=True)
 class InstanceState:
     """One instance; ``executions`` and ``timers`` are in creation order (ended ones removed).
     ``call``: set on an instance a call activity started."""
@@ -123,6 +151,7 @@ class InstanceState:
     variables: Mapping[str, TypedValue]
     timers: tuple[Timer, ...] = ()
     call: CallLink | None = None
+    subscriptions: tuple[EventSubscription, ...] = ()
 
     def execution(self, execution_id: str) -> Execution:
         """The execution with this id. Raises KeyError."""
@@ -138,8 +167,10 @@ class InstanceState:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict; :meth:`from_json` reads it back to an equal state."""
-        return {
+        """A JSON-ready dict; :meth:`from_json` reads it back to an equal state. Event
+        subscriptions are written only when there are some (states stored before they
+        existed read back as having none)."""
+        data: dict[str, Any] = {
             "instanceId": self.instance_id,
             "definitionId": self.definition_id,
             "businessKey": self.business_key,
@@ -158,6 +189,12 @@ class InstanceState:
             ],
             **({"call": self.call.to_json()} if self.call is not None else {}),
         }
+        if self.subscriptions:
+            data["subscriptions"] = [
+                [s.execution_id, s.element_id, s.kind, s.name, s.since_ms, list(s.taken)]
+                for s in self.subscriptions
+            ]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> InstanceState:
@@ -179,6 +216,7 @@ class InstanceState:
                     for t in data["timers"]
                 ),
                 call=CallLink.from_json(data.get("call")),
+                subscriptions=tuple(_subscription_from(s) for s in data.get("subscriptions", ())),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidState(f"Malformed process instance state: {exc!r}") from None
@@ -209,6 +247,15 @@ def _execution_from(data: Mapping[str, Any]) -> Execution:
         wait=None if wait is None else Wait(wait["kind"], wait["ref"]),
         activity_instance_id=data["activityInstanceId"],
         variables=_variables_from(data["variables"]),
+    )
+
+
+def _subscription_from(data: Any) -> EventSubscription:
+    execution_id, element_id, kind, name, since_ms, taken = data
+    if kind not in _EVENT_KINDS:
+        raise ValueError(f"unknown event kind {kind!r}")
+    return EventSubscription(
+        str(execution_id), str(element_id), kind, str(name), int(since_ms), tuple(map(str, taken))
     )
 
 

@@ -4,9 +4,10 @@ Holds the executions, process variables and timers, resolves variables along the
 (Camunda's rules) and removes executions together with what they wait for, recording the
 cancellations as effects.
 
-Indexes kept by ``put``, ``remove``, ``add_timer`` and ``drop_timer`` (the only writers) make each
-lookup a step needs cost O(1) or O(answer): the children of an execution, the tokens waiting at
-a join by incoming flow, the timers of an execution and every execution's creation rank. So a
+Indexes kept by ``put``, ``remove``, ``add_timer``, ``drop_timer``, ``subscribe`` and ``release``
+(the only writers) make each lookup a step needs cost O(1) or O(answer): the children of an
+execution, the tokens waiting at a join by incoming flow, the timers and event subscriptions of
+an execution and every execution's creation rank. So a
 step is linear in the number of tokens, however wide a fork or join.
 """
 
@@ -19,7 +20,14 @@ from redtask.broker.bpmn import FlowNode
 from redtask.broker.engine.activities import ActivityEvent, activity_type
 from redtask.broker.engine.effects import EffectsBuilder, Subscription
 from redtask.broker.engine.errors import EngineError
-from redtask.broker.engine.state import Execution, InstanceState, Status, Timer, TypedValue
+from redtask.broker.engine.state import (
+    EventSubscription,
+    Execution,
+    InstanceState,
+    Status,
+    Timer,
+    TypedValue,
+)
 from redtask.broker.engine.values import plain_values
 
 JoinKey = tuple[str | None, str]
@@ -43,6 +51,11 @@ class Tree:
             self.put(execution)
         for timer in state.timers:
             self.add_timer(timer)
+        # execution id -> element id -> its subscription (creation order)
+        self.subscriptions: dict[str, dict[str, EventSubscription]] = {}
+        for subscription in state.subscriptions:
+            by_element = self.subscriptions.setdefault(subscription.execution_id, {})
+            by_element[subscription.element_id] = subscription
         self.variables = dict(state.variables)
         self.call = state.call
         self.fx = EffectsBuilder()
@@ -58,6 +71,7 @@ class Tree:
             variables=dict(self.variables),
             timers=tuple(self.timers.values()),
             call=self.call,
+            subscriptions=tuple(s for by in self.subscriptions.values() for s in by.values()),
         )
 
     # navigation ---------------------------------------------------------------------------
@@ -116,6 +130,19 @@ class Tree:
             if not mine:
                 del self.timers_of[timer.execution_id]
         return timer
+
+    def subscribe(self, subscription: EventSubscription) -> None:
+        """Add or replace the execution's subscription for its element; a message one is
+        reported as opened."""
+        mine = self.subscriptions.setdefault(subscription.execution_id, {})
+        if subscription.kind == "message" and subscription.element_id not in mine:
+            self.fx.opened[self.message_subscription(subscription)] = None
+        mine[subscription.element_id] = subscription
+
+    def message_subscription(self, subscription: EventSubscription) -> Subscription:
+        return Subscription(
+            subscription.name, subscription.execution_id, subscription.element_id, self.business_key
+        )
 
     def update(self, execution_id: str, **changes: Any) -> Execution:
         return self.put(replace(self.get(execution_id), **changes))
@@ -251,9 +278,9 @@ class Tree:
     # cancellation -------------------------------------------------------------------------
 
     def release(self, execution_id: str) -> Execution:
-        """Drop what an execution waits for and its timers (boundary ones too), recording the
-        deleted task, cancelled timers, closed subscription and cancelled called instance;
-        returns it without its wait."""
+        """Drop what an execution waits for, its timers and its event subscriptions (boundary
+        ones too), recording the deleted task, cancelled timers, closed message subscriptions
+        and cancelled called instance; returns it without its wait."""
         execution = self.get(execution_id)
         wait = execution.wait
         if wait is not None and wait.kind == "task":
@@ -267,6 +294,9 @@ class Tree:
         for timer_id in list(self.timers_of.get(execution_id, ())):
             self.drop_timer(timer_id)
             self.fx.cancel_timer(timer_id)
+        for subscription in self.subscriptions.pop(execution_id, {}).values():
+            if subscription.kind == "message":
+                self.fx.close(self.message_subscription(subscription))
         return self.put(replace(execution, wait=None))
 
     def cancel_inside(self, execution_id: str) -> None:
@@ -289,6 +319,7 @@ class Tree:
         """End the instance: every execution is removed with what it waits for."""
         root = next(e for e in self.executions.values() if e.parent_id is None)
         self.cancel_inside(root.id)
+        self.release(root.id)  # the timers and subscriptions of its event sub-processes
         self.remove(root.id)
         self.status = ending
         self.fx.ended = "terminated" if ending == "terminated" else "completed"

@@ -15,7 +15,7 @@ ARGV[4]  MAXLEN of the finished-task log (0 = do not log)
 ARGV[5]  trigger JSON (a task of the first block's instance): {} or {"task": id, "worker": w,
          "token": t ('' = worker check only), "outcome": "complete" | "bpmn_error",
          "log": [field, value, ...]}
-ARGV[6]  number of instance blocks n (1..MAX_BLOCKS); block i (from 0) is ARGV[7+10i ..16+10i]:
+ARGV[6]  number of instance blocks n (1..MAX_BLOCKS); block i (from 0) is ARGV[7+11i ..17+11i]:
  +0  instance id
  +1  expected version ("0" = create: the instance must not exist yet)
  +2  new state JSON (stored verbatim)
@@ -34,6 +34,8 @@ ARGV[6]  number of instance blocks n (1..MAX_BLOCKS); block i (from 0) is ARGV[7
      created), "s": log id of the trigger task's success entry, "d": {deleted task id: log id}
      (deletion entries, written from the task record), "ea": the end event that completed
      the instance}
+ +10 signal throws JSON: a list of {throw id, entry JSON} pairs, the signals the
+     instance's throw and end events broadcast, kept in sig until delivered
 
 Returns  {0, version}        committed; the first instance's new version
          {-9, version}       E_CONFLICT: an instance is at another version (nothing written)
@@ -49,7 +51,8 @@ Effects  per instance: hash pi:<id> (st, ver, status, meta); pis index; new task
          msg:<name> sets of waiting instances. An ending instance moves to the ended index pih
          (score = end ms) with an EXPIRE of ARGV[3] (its ha:, hx: and hi: hashes too), and up to
          10 instances that ended at or
-         before now_ms - ARGV[3] s are forgotten (out of pih, hash deleted).
+         before now_ms - ARGV[3] s are forgotten (out of pih, hash deleted). Signal throws
+         in sig.
 ]]
 --!include _status.lua
 --!include _keys.lua
@@ -62,7 +65,7 @@ local ttl = tonumber(ARGV[3])
 local log_length = ARGV[4]
 local TRIM_ON_END = 10
 local MAX_BLOCKS = 1000
-local BLOCK = 10
+local BLOCK = 11
 
 local n = tonumber(ARGV[6])
 if not n or n < 1 or n > MAX_BLOCKS or #ARGV ~= 6 + n * BLOCK then return {E_INVALID} end
@@ -166,6 +169,9 @@ local function commit(b, current, first)
   local messages = cjson.decode(ARGV[b + 9])
   for _, name in ipairs(messages.open or {}) do redis.call('SADD', k_message(P, name), id) end
   for _, name in ipairs(messages.close or {}) do redis.call('SREM', k_message(P, name), id) end
+  for _, throw in ipairs(cjson.decode(ARGV[b + 11])) do
+    redis.call('HSET', k_signal_throws(P), throw[1], throw[2])
+  end
 
   if status ~= 'active' then
     redis.call('HSET', ikey, 'end', now)

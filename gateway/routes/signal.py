@@ -1,7 +1,8 @@
-"""``POST /signal`` (SignalRestServiceImpl): it triggers signal events, which redtask's BPMN
-subset does not have. Without an ``executionId`` it reaches nothing (204, as Camunda with no
-subscriptions); with one it is refused as Camunda refuses an execution without a signal
-subscription. (A receive task is no signal event: ``POST /execution/{id}/signal`` moves it.)
+"""``POST /signal`` (SignalRestServiceImpl): it triggers the signal catch and boundary events
+(and event-based gateways waiting for one) subscribed to the signal, in every instance, or with
+an ``executionId`` only that execution's, refused as Camunda refuses it when it holds no such
+subscription (``broker.signal_delivery``). (A receive task is no signal event:
+``POST /execution/{id}/signal`` moves it.)
 """
 
 from __future__ import annotations

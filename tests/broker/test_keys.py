@@ -38,6 +38,7 @@ MIRRORS: dict[str, tuple[str, Callable[[], str]]] = {
     "k_task_log": (f"'{ID}'", lambda: KEYS.task_log(ID)),
     "k_incident_history": (f"'{ID}'", lambda: KEYS.incident_history(ID)),
     "k_message": ("'PaymentReceived'", lambda: KEYS.message_waiters(P, "PaymentReceived")),
+    "k_signal_throws": ("", lambda: KEYS.signal_throws(P)),
 }
 
 

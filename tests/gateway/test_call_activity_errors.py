@@ -262,3 +262,33 @@ async def test_a_failure_thrown_as_error_reaches_the_call_activity(
         "handle…",
     ]
     assert await variables(client, pi) == {"note": None, "code": "E1"}  # out: a null source
+
+
+async def test_an_error_event_sub_process_of_the_caller_catches_the_called_instances_error(
+    client: httpx.AsyncClient,
+) -> None:
+    # as Camunda's BpmnExceptionHandler: the error goes up to the call activity, and an error
+    # event sub-process of its scope catches it (the call activity has no boundary event)
+    handler = (
+        '<bpmn:subProcess id="on_e1" triggeredByEvent="true"><bpmn:startEvent id="es">'
+        f"{CATCH_E1}</bpmn:startEvent>"
+        + task("handle", "handle-esp")
+        + '<bpmn:endEvent id="ee" />'
+        + chain("es", "handle", "ee")
+        + "</bpmn:subProcess>"
+    )
+    caller = _caller("esp_caller", "failing_esp").replace(
+        b"</bpmn:process>", handler.encode() + b"</bpmn:process>"
+    )
+    await deploy_xml(client, one_task("failing_esp", "risky_esp"), caller)
+    pi = await start(client, "esp_caller")
+    child = await child_of(client, pi)
+    [risky] = await fetch(client, ["risky_esp"])
+    await act(client, risky, ("error", "E1", "boom", {"note": "from child"}))
+    assert await history_state(client, child) == "INTERNALLY_TERMINATED"
+    assert await activities(client, child) == ["s", "t!"]
+    assert await variables(client, pi) == {"note": "from child", "code": "E1"}
+    assert await activities(client, pi) == ["s", "call_esp_caller!", "on_e1…", "es", "handle…"]
+    [handle] = await fetch(client, ["handle-esp"])
+    await act(client, handle, ("complete", {}, None))
+    assert await history_state(client, pi) == "COMPLETED"

@@ -262,18 +262,13 @@ UNSUPPORTED = [
     (17, ["approve"], "Element 'approve' is a <userTask>, which is not supported"),
     (18, ["script"], "Element 'script' is a <scriptTask>, which is not supported"),
     (19, ["call"], "camunda:caseRef on 'call' is not supported"),
-    (20, ["race"], "Element 'race' is a <eventBasedGateway>, which is not supported"),
     (21, ["complex"], "Element 'complex' is a <complexGateway>, which is not supported"),
     (22, ["java"], "serviceTask 'java' is not supported: only camunda:type=\"external\" is"),
     (24, ["many"], "'many' has a <standardLoopCharacteristics>, which is not supported"),
     (26, ["cycle"], "Timer cycle (timeCycle) of 'cycle' is not supported: use timeDuration or "
      "timeDate"),
-    (29, ["alarm"], "Intermediate catch event 'alarm' with signalEventDefinition is not "
-     "supported: only timer and message are"),
-    (32, ["throw"], "Element 'throw' is a <intermediateThrowEvent>, which is not supported"),
-    (33, ["on_event"], "Event sub-process 'on_event' is not supported"),
     (36, ["compensation"], "Boundary event 'compensation' with compensateEventDefinition is not "
-     "supported: only error and timer are"),
+     "supported: only error, timer, message and signal are"),
     (39, ["scripted"], "Condition of sequence flow 'scripted' is a script: only ${...} is "
      "supported"),
 ]  # fmt: skip

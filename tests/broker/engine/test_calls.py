@@ -166,3 +166,37 @@ def test_a_multi_instance_call_activity_calls_one_instance_per_instance() -> Non
     assert state.status == "active" and state.waiting("call", second) is not None
     state, effects = complete_call(model, round_trip(state), second, {}, NOW, ids)
     assert state.status == "completed" and effects.path == ("se", "e")
+
+
+EVENT_SUB_PROCESSES = b"""<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"
+             xmlns:camunda="http://camunda.org/schema/1.0/bpmn" targetNamespace="t">
+  <error id="e1" errorCode="E1" />
+  <process id="caller" isExecutable="true">
+    <startEvent id="s" /><sequenceFlow id="f1" sourceRef="s" targetRef="call" />
+    <callActivity id="call" calledElement="child" />
+    <sequenceFlow id="f2" sourceRef="call" targetRef="e" /><endEvent id="e" />
+    <subProcess id="on_e1" triggeredByEvent="true">
+      <startEvent id="es"><errorEventDefinition errorRef="e1"
+        camunda:errorCodeVariable="code" camunda:errorMessageVariable="why" /></startEvent>
+      <sequenceFlow id="f3" sourceRef="es" targetRef="inner_call" />
+      <callActivity id="inner_call" calledElement="child" />
+      <sequenceFlow id="f4" sourceRef="inner_call" targetRef="ee" /><endEvent id="ee" />
+    </subProcess>
+  </process>
+</definitions>"""
+
+
+def test_an_error_event_sub_process_catches_an_error_of_the_called_instance() -> None:
+    [model] = parse_bpmn(EVENT_SUB_PROCESSES, "caller.bpmn")
+    ids = CounterIds()
+    state, effects = start(model, "pi", {}, None, None, NOW, ids)
+    [call] = effects.calls
+    assert (call.link.caught, call.link.catch_all) == (("E1",), False)
+    state, effects = call_error(model, state, call.instance_id, "E1", "m", {}, NOW, ids)
+    assert effects.path == ("on_e1", "es", "inner_call")
+    assert state.variables == {"code": typed("E1"), "why": typed("m")}
+    assert effects.calls_cancelled == ()  # the called instance already ended
+    assert ("call", True) in [(a.activity_id, a.canceled) for a in effects.activities if a.ended]
+    # a call inside the event sub-process is not caught by that event sub-process's own start
+    [inner] = effects.calls
+    assert (inner.link.caught, inner.link.catch_all) == ((), False)
