@@ -53,6 +53,9 @@ MAX_BACKOFF_S = 0.02
 MAX_TREES_KNOWN = 100_000  # instances whose call tree is remembered (forgotten all at once)
 _HELD: ContextVar[frozenset[str]] = ContextVar("redtask_instances_held", default=frozenset())
 """The call trees whose turn the running task holds."""
+_LEARNING: ContextVar[frozenset[str]] = ContextVar("redtask_instances_read", default=frozenset())
+"""The instances whose call tree the running task is reading (a command it runs meanwhile on
+the same instance reads for itself instead of waiting for that read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +171,13 @@ class Executor:
         remembered, with the state read (the first attempt starts from it; None for the
         commands that waited for another one's read). Raises InstanceNotFound."""
         pending = self._learning.get(instance_id)
-        if pending is not None:
+        if pending is not None and instance_id not in _LEARNING.get():
             return await asyncio.shield(pending), None
+        if pending is not None:  # a command run by the read itself: it must not wait for it
+            read = await self.repo.read(instance_id)
+            return _root(read[0]), read
         learnt = self._learning[instance_id] = asyncio.get_running_loop().create_future()
+        reading = _LEARNING.set(_LEARNING.get() | {instance_id})
         try:
             read = await self.repo.read(instance_id)
         except BaseException as exc:
@@ -181,6 +188,7 @@ class Executor:
                 learnt.cancel()
             raise
         finally:
+            _LEARNING.reset(reading)
             del self._learning[instance_id]
         tree = _root(read[0])
         if len(self._trees) >= MAX_TREES_KNOWN:
