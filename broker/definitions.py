@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -51,6 +51,7 @@ from redtask.broker.errors import BrokerError, InstanceNotFound, InvalidArgument
 from redtask.broker.instance_reads import running_instances_of
 from redtask.broker.keys import Keys
 from redtask.broker.redis_layer import RedisLayer, Transaction
+from redtask.broker.start_timers import processes_with_timer_starts
 from redtask.broker.store_base import Clock, wall_clock_ms
 
 __all__ = ["Definitions", "DeploymentHasInstances", "digest"]
@@ -93,6 +94,8 @@ class Definitions:
         self.clock = clock
         self.instances = instances
         self.reads = reads or DefinitionReads(db, keys)
+        # run after every deployment and deletion (the store's: re-arm the timer start events)
+        self.on_change: Callable[[], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------------ reads
     async def deployment(self, deployment_id: str) -> Deployment:
@@ -190,7 +193,10 @@ class Definitions:
             return await self._deploy_watched(tx, request, resources, parsed, filtering)
 
         # no processes, no filtering: nothing is read, so nothing is watched
-        return await self.db.transaction(watched, body)
+        result = await self.db.transaction(watched, body)
+        if result.definitions and self.on_change is not None:
+            await self.on_change()
+        return result
 
     async def _deploy_watched(
         self,
@@ -249,7 +255,10 @@ class Definitions:
             resources={n: digest(c) for n, c in resources.items()},
             definition_ids=tuple(d.id for d in definitions),
         )
-        self._queue_writes(tx, deployment, resources, definitions)
+        timed = processes_with_timer_starts(
+            (tenant, m) for r in resources if r in parsed for m in parsed[r].models
+        )
+        self._queue_writes(tx, deployment, resources, definitions, timed)
         return DeploymentResult(deployment, tuple(definitions))
 
     def _queue_writes(
@@ -258,8 +267,11 @@ class Definitions:
         deployment: Deployment,
         resources: dict[str, bytes],
         definitions: Sequence[ProcessDefinition],
+        timed: Sequence[str] = (),
     ) -> None:
         keys = self.keys
+        if timed:  # processes with a timer start event (broker.start_timers)
+            tx.write("SADD", keys.timer_start_processes, *timed)
         tx.write("SET", keys.deployment(deployment.id), orjson.dumps(deployment.to_json()))
         if resources:
             pairs = [x for item in resources.items() for x in item]
@@ -304,6 +316,8 @@ class Definitions:
             if busy is not None:
                 raise DeploymentHasInstances(busy, counts[busy])
         await self._delete_records(deployment_id)
+        if self.on_change is not None:  # its timers stop, the previous version's come back
+            await self.on_change()
         # A start that read its definition before the records went may commit its instance
         # after the walk above; nothing at commit checks the definition, so such an instance
         # would be orphaned (its model is gone: no task of it could complete). Walk again now

@@ -176,9 +176,11 @@ class InstanceRepository:
         meta: Mapping[str, Any] | None = None,
         fired_timer: str | None = None,
         before: InstanceState | None = None,
+        claim: Mapping[str, Any] | None = None,
     ) -> list[Any]:
         """Run ``advance``: write ``state`` and ``effects`` if the instance is still at version
-        ``expected`` (0: create it). Returns the script's reply (E_CONFLICT included). Raises
+        ``expected`` (0: create it; ``claim``: only with that timer start's due time, see
+        ``broker.start_timers``). Returns the script's reply (E_CONFLICT included). Raises
         InvalidTopic, writing nothing, when a new task's computed topic is not a valid one."""
         for t in effects.tasks_created:
             try:
@@ -226,6 +228,7 @@ class InstanceRepository:
             self.settings.finished_log_length,
             orjson.dumps(messages),
             orjson.dumps(history),
+            *([orjson.dumps(claim)] if claim is not None else []),
         )
         if self.observers and int(reply[0]) == OK:
             for observe in self.observers:

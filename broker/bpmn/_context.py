@@ -18,7 +18,7 @@ from redtask.broker.bpmn._xml import (
 )
 from redtask.broker.bpmn.expressions import Expression, ExpressionError, parse_value
 from redtask.broker.bpmn.model import ErrorDefinition, Problem
-from redtask.broker.bpmn.timers import TimerDefinition, TimerError
+from redtask.broker.bpmn.timers import TimerDefinition, TimerError, TimerKind
 
 PASSIVE = frozenset(
     {"documentation", "extensionElements", "incoming", "outgoing", "ioSpecification", "property"}
@@ -44,6 +44,7 @@ class ParseContext:
     resource_name: str
     errors: Mapping[str, ErrorDefinition]
     messages: Mapping[str, str | None]
+    signals: Mapping[str, str | None] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     declared: frozenset[str] = frozenset()
@@ -94,6 +95,23 @@ class ParseContext:
             return None
         return name or None
 
+    def signal_name(self, holder: XmlElement, owner: XmlElement, owner_id: str) -> str | None:
+        """The name of the signal a signalEventDefinition refers to (BpmnParse's checks)."""
+        ref = attr(holder, "signalRef")
+        if not ref:
+            message = "signalEventDefinition does not have required property 'signalRef'"
+            self.problem(message, owner, owner_id)
+            return None
+        if ref not in self.signals:
+            self.problem(f"Could not find signal with id '{ref}'", owner, owner_id)
+            return None
+        name = self.signals[ref]
+        if not name or "${" in name or "#{" in name:
+            message = f"Signal '{ref}' used by '{owner_id}' has no name or an expression as name"
+            self.problem(message + " (not supported)", owner, owner_id)
+            return None
+        return name
+
     def value(self, raw: str, element: XmlElement, eid: str, what: str) -> str | Expression | None:
         try:
             return parse_value(raw)
@@ -123,20 +141,17 @@ class ParseContext:
             self.problem(message, owner, eid)
             return None
         if len(specs) > 1:
-            message = f"Timer of '{eid}' needs exactly one of timeDate or timeDuration"
+            message = f"Timer of '{eid}' needs exactly one of timeDate, timeDuration or timeCycle"
             self.problem(message, owner, eid)
             return None
         kind = local(specs[0])
-        if kind == "timeCycle":
-            message = (
-                f"Timer cycle (timeCycle) of '{eid}' is not supported: use timeDuration or timeDate"
-            )
-            self.problem(message, owner, eid)
-            return None
+        kinds: dict[str, TimerKind] = {
+            "timeDuration": "duration",
+            "timeDate": "date",
+            "timeCycle": "cycle",
+        }
         try:
-            return TimerDefinition.parse(
-                "duration" if kind == "timeDuration" else "date", text(specs[0])
-            )
+            return TimerDefinition.parse(kinds[kind], text(specs[0]))
         except (TimerError, ExpressionError) as exc:
             self.problem(f"Invalid {kind} of '{eid}': {exc}", owner, eid)
             return None

@@ -47,9 +47,12 @@ def start(
     *,
     definition_id: str | None = None,
     max_bytes: int | None = None,
+    start_event_id: str | None = None,
 ) -> Step:
-    """Start an instance at the process's none start event (``definition_id`` defaults to the
-    process key). Raises NoOutgoingFlow or EvaluationError when the first steps fail."""
+    """Start an instance at ``start_event_id`` (a message, signal or timer start event), by
+    default at the process's initial start event (``definition_id`` defaults to the process
+    key). Raises NoInitialStartEvent when the process has none, NoOutgoingFlow or
+    EvaluationError when the first steps fail."""
     state = InstanceState(
         instance_id=instance_id,
         definition_id=definition_id if definition_id is not None else model.key,
@@ -59,8 +62,8 @@ def start(
         executions=(Execution(instance_id, None, None, None),),
         variables=dict(variables),
     )
+    start_event = model.start_event() if start_event_id is None else model.elements[start_event_id]
     run = Run(model, state, now_ms, ids, max_bytes)
-    start_event = model.start_event()
     token = run.put(Execution(ids.new_id(), instance_id, None, start_event.id))
     run.push(token.id, start_event.id)
     return _finish(run)

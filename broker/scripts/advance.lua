@@ -29,10 +29,14 @@ ARGV[15] history JSON (absent = none): {"a": [field, value, ...] of the activity
          created), "s": log id of the trigger task's success entry, "d": {deleted task id: log id} (deletion
          entries, written from the task record), "ea": the end event that completed the
          instance}
+ARGV[16] start timer claim JSON (absent = none), on create: {"m", "due", "n", "next", "nn"}
+         (see start_timer_claim in _lib.lua): the instance is created only if this scheduler
+         claims that due time of the timer start event, so it starts once per due time
 
 Returns  {0, version}        committed; the instance's new version
          {-9, version}       E_CONFLICT: the instance is at another version (nothing written)
          {-7}                E_DUPLICATE: create, but the instance exists
+         {-9, '0'}           E_CONFLICT on create: the start timer's due time was claimed
          {-1} | {-2, worker} | {-4, token}   the trigger task is gone / locked by another
                              worker / locked again since (nothing written)
 Effects  instance hash pi:<id> (st, ver, status, meta); pis index; new tasks indexed and
@@ -62,6 +66,9 @@ if expected == '0' then
   if current then return {E_DUPLICATE} end
 elseif current ~= expected then
   return {E_CONFLICT, current or '0'}
+end
+if ARGV[16] and expected == '0' and not start_timer_claim(P, cjson.decode(ARGV[16])) then
+  return {E_CONFLICT, '0'}
 end
 local trigger = cjson.decode(ARGV[7])
 local hist = cjson.decode(ARGV[15] or '{}')
