@@ -51,6 +51,7 @@ from redtask.broker.errors import BrokerError, InstanceNotFound, InvalidArgument
 from redtask.broker.instance_reads import running_instances_of
 from redtask.broker.keys import Keys
 from redtask.broker.redis_layer import RedisLayer, Transaction
+from redtask.broker.start_events import registrations, start_names
 from redtask.broker.start_timers import processes_with_timer_starts
 from redtask.broker.store_base import Clock, wall_clock_ms
 
@@ -96,6 +97,8 @@ class Definitions:
         self.reads = reads or DefinitionReads(db, keys)
         # run after every deployment and deletion (the store's: re-arm the timer start events)
         self.on_change: Callable[[], Awaitable[None]] | None = None
+        # run before a deployment is written (the store's: message start names stay unique)
+        self.check: Callable[[str | None, list[ProcessModel]], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------------ reads
     async def deployment(self, deployment_id: str) -> Deployment:
@@ -183,9 +186,11 @@ class Definitions:
             request.name is not None  # Camunda compares by name: a nameless one never matches
         )
         keys = self.keys
-        watched = [
-            keys.definition_versions(tenant, m.key) for p in parsed.values() for m in p.models
-        ]
+        models = [m for p in parsed.values() for m in p.models]
+        watched = [keys.definition_versions(tenant, m.key) for m in models]
+        # a concurrent deployment starting on the same message name changes its set
+        names = {n for m in models for n in start_names(m, "message")}
+        watched += [keys.message_start_processes(n) for n in sorted(names)]
         if filtering:
             watched.append(keys.deployments_named(tenant, request.name or ""))
 
@@ -221,6 +226,9 @@ class Definitions:
                 return DeploymentResult(await self.reads.deployment_by(tx.read, latest), None)
             if request.changed_only:
                 resources = {n: c for n, c in resources.items() if n in changed}
+        deployed = [m for r in resources if r in parsed for m in parsed[r].models]
+        if self.check is not None:
+            await self.check(tenant, deployed)
         now = self.clock()
         deployment_id = str(uuid.uuid4())
         definitions: list[ProcessDefinition] = []
@@ -255,10 +263,10 @@ class Definitions:
             resources={n: digest(c) for n, c in resources.items()},
             definition_ids=tuple(d.id for d in definitions),
         )
-        timed = processes_with_timer_starts(
-            (tenant, m) for r in resources if r in parsed for m in parsed[r].models
-        )
+        timed = processes_with_timer_starts((tenant, m) for m in deployed)
         self._queue_writes(tx, deployment, resources, definitions, timed)
+        for command in registrations(self.keys, tenant, deployed):
+            tx.write(*command)
         return DeploymentResult(deployment, tuple(definitions))
 
     def _queue_writes(

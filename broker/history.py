@@ -27,7 +27,7 @@ from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.settings import Settings
 from redtask.broker.store_base import Clock
 
-_FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end", "ea")
+_FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end", "ea", "sa")
 STATES = {"active": "ACTIVE", "completed": "COMPLETED", "terminated": "EXTERNALLY_TERMINATED"}
 
 
@@ -35,7 +35,8 @@ STATES = {"active": "ACTIVE", "completed": "COMPLETED", "terminated": "EXTERNALL
 class HistoricInstance:
     """A process instance, running or ended; times are epoch ms (``end`` None while running).
     ``state`` is Camunda's: ACTIVE, COMPLETED or EXTERNALLY_TERMINATED; ``end_activity_id``
-    the end event that completed it (None while it runs, and when it was deleted)."""
+    the end event that completed it (None while it runs, and when it was deleted);
+    ``start_activity_id`` the message, signal or timer start event it started at, if any."""
 
     id: str
     definition_id: str
@@ -46,6 +47,7 @@ class HistoricInstance:
     start: int
     end: int | None
     end_activity_id: str | None = None
+    start_activity_id: str | None = None  # set when it started at another than the initial one
 
     @property
     def duration(self) -> int | None:
@@ -163,7 +165,7 @@ def _between(value: int, after: int | None, before: int | None) -> bool:
 
 
 def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance | None:
-    status, pd, pk, bk, tn, start, end, end_activity = row
+    status, pd, pk, bk, tn, start, end, end_activity, start_activity = row
     if status not in STATES or start is None:  # the hash expired (or was never written)
         return None
     return HistoricInstance(
@@ -176,6 +178,7 @@ def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance |
         int(start),
         None if end is None else int(end),
         end_activity,
+        start_activity,
     )
 
 

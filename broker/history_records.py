@@ -60,7 +60,9 @@ class HistoricRecords:
             by_definition = await self._definitions(found)
         starts = await self._start_events(by_definition)
         return [
-            HistoricRecord(i, by_definition[i.definition_id], starts[i.definition_id])
+            HistoricRecord(
+                i, by_definition[i.definition_id], i.start_activity_id or starts[i.definition_id]
+            )
             for i in found
         ]
 

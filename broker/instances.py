@@ -106,6 +106,7 @@ class ProcessRuntime:
             "pvt": version_tag,
             "bk": business_key,
             "tn": tenant_id,
+            "sa": start_event_id,
         }
         # a new id: only a claimed due time can conflict
         reply = await self.repo.commit(state, effects, 0, meta=meta, claim=claim)

@@ -37,7 +37,8 @@ key                        type    content
 ``P ws``                   ZSET    worker ids that fetched, score = last fetch ms; when a new id
                                    enters, entries older than 15 minutes leave, 1000 at most stay
 ``P pi:<id>``              HASH    a process instance: st (engine state JSON), ver, status,
-                                   pd, pk, pvt, bk, tn, start, end (ms)
+                                   pd, pk, pvt, bk, tn, sa (its start event, when started
+                                   by a message, signal or timer), start, end (ms)
 ``P pis``                  ZSET    running instance ids, score = start ms
 ``P pih``                  ZSET    ended instance ids kept for history, score = end ms; an id
                                    leaves (its hash deleted) once end + history TTL has passed
@@ -79,6 +80,9 @@ key                            type    content
                                        has a timer start event (``broker.start_timers``)
 ``G sta``                      SET     the armed timer start members (their partition holds
                                        their schedule): disarmed when no longer wanted
+``G msk:<name>``               SET     JSON [tenant, key] of the processes one of whose versions
+                                       has a message start event for message <name>
+``G sgk:<name>``               SET     the same for signal start events (``broker.start_events``)
 ``G sync``                     STRING  written after a deployment change when replicas must
                                        confirm it (``REDTASK_WAIT_REPLICAS``): WAIT covers it
 =============================  ======  =====================================================
@@ -276,6 +280,12 @@ class Keys:
     @property
     def armed_start_timers(self) -> str:
         return f"{self.definitions_prefix}sta"
+
+    def message_start_processes(self, message_name: str) -> str:
+        return f"{self.definitions_prefix}msk:{_part(message_name)}"
+
+    def signal_start_processes(self, signal_name: str) -> str:
+        return f"{self.definitions_prefix}sgk:{_part(signal_name)}"
 
     def definition_versions(self, tenant_id: str | None, key: str) -> str:
         return f"{self.definitions_prefix}pdv:{_part(tenant_id)}:{_part(key)}"

@@ -19,7 +19,8 @@ one concern and receive what they need in their constructor:
   ``broker.incident_history``);
 - ``definitions`` (``broker.definitions``): deployments, definitions, models;
 - ``starter`` (``broker.process_start``): a start guarded against a racing deployment delete;
-- ``start_timers`` (``broker.start_timers``): the schedule of timer start events.
+- ``start_timers`` (``broker.start_timers``): the schedule of timer start events;
+- ``start_events`` (``broker.start_events``): the definitions a message or signal starts.
 
 Every method of ``Store`` is one line that hands the call to its component (``delegate``;
 the three hot paths are written out, so no call packs its arguments).
@@ -54,6 +55,7 @@ from redtask.broker.model import ExternalTask, NewTask, TopicRequest
 from redtask.broker.process_start import ProcessStarter
 from redtask.broker.redis_layer import Client, RedisLayer
 from redtask.broker.settings import Settings
+from redtask.broker.start_events import StartEvents
 from redtask.broker.start_timers import StartTimers
 from redtask.broker.store_base import Clock, SharedClock, new_task_id, wall_clock_ms
 from redtask.broker.task_commands import SortOrder, TaskCommands
@@ -117,6 +119,10 @@ class Store:
         self.starter = ProcessStarter(definition_reads, self.runtime)
         self.start_timers = StartTimers(db, keys, now, definition_reads, self.starter)
         self.definitions.on_change = self.start_timers.reconcile
+        self.start_events = StartEvents(db, keys, now, definition_reads, self.starter)
+        self.definitions.check = self.start_events.check_deployable
+        self.messages.starts = self.start_events
+        self.signals.starts = self.start_events
         self.task_reads = TaskReads(db, keys, now, repo, definition_reads.names)
         self.activity = WorkReads(db, keys, now)
         self.tasks = TaskCommands(db, keys, settings, now, repo)

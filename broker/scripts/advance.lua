@@ -14,7 +14,8 @@ ARGV[5]  status: "active" | "completed" | "terminated"
 ARGV[6]  wake channel ('' = none)
 ARGV[7]  trigger JSON: {} or {"task": id, "worker": w, "token": t ('' = worker check only),
          "outcome": "complete" | "bpmn_error", "log": [field, value, ...]}
-ARGV[8]  instance meta JSON, used on create: {"pd", "pk", "pvt", "bk", "tn"} (null = absent)
+ARGV[8]  instance meta JSON, used on create: {"pd", "pk", "pvt", "bk", "tn", "sa" (the start
+         event, when not the initial one)} (null = absent)
 ARGV[9]  tasks to create JSON: [{"id", "topic", "priority" (decimal string), "act", "ai",
          "ex", "xp" (JSON text or ""), "eed" ("1": the activity has camunda:errorEventDefinition
          expressions, so handle_failure leaves the task to the engine; "" = none)}]
@@ -104,7 +105,7 @@ redis.call('HSET', ikey, 'st', ARGV[4], 'ver', version, 'status', ARGV[5])
 if expected == '0' then
   local m = cjson.decode(ARGV[8])
   redis.call('HSET', ikey, 'start', now)
-  for _, field in ipairs({'pd', 'pk', 'pvt', 'bk', 'tn'}) do
+  for _, field in ipairs({'pd', 'pk', 'pvt', 'bk', 'tn', 'sa'}) do
     if m[field] ~= nil and m[field] ~= cjson.null then redis.call('HSET', ikey, field, m[field]) end
   end
   redis.call('ZADD', k_instances(P), now, id)

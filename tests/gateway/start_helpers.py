@@ -14,6 +14,7 @@ HEAD = (
     '<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" '
     'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" targetNamespace="starts">'
     '<message id="m1" name="order"/><message id="m2" name="refund"/>'
+    '<message id="m3" name="invoice"/><message id="m4" name="payment"/>'
     '<signal id="s1" name="alarm"/>'
 )
 
