@@ -18,12 +18,21 @@ pass can follow.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
-from redtask.broker.bpmn.timers import IsoDuration, TimerError, parse_date, parse_duration
+from redtask.broker.bpmn.timers import (
+    IsoDuration,
+    TimerDefinition,
+    TimerError,
+    due_ms,
+    parse_date,
+    parse_duration,
+)
 from redtask.broker.dates import LATEST_MS
 
 MIN_CYCLE_MS = 1_000
@@ -113,6 +122,37 @@ class CronCycle:
 Cycle = RepeatingInterval | CronCycle
 
 
+@dataclass(frozen=True, slots=True)
+class Armed:
+    """A timer as scheduled: its due time and, for a cycle, the index of that occurrence and
+    the cycle's text (an expression already evaluated) to compute the following ones."""
+
+    due_ms: int
+    index: int = 0
+    cycle: str | None = None
+
+
+def arm(definition: TimerDefinition, now_ms: int, variables: Mapping[str, Any]) -> Armed:
+    """Schedule a timer entered at ``now_ms``. Raises TimerError (TimerOutOfRange past the
+    supported dates) and ExpressionError."""
+    text = definition.cycle_text(variables)
+    if text is None:
+        return Armed(due_ms(definition, now_ms, variables))
+    first = parse_cycle(text, now_ms).first(now_ms)
+    if first is None:
+        raise TimerError(f"Timer cycle '{text}' has no occurrence left")
+    return Armed(first[0], first[1], text)
+
+
+def following(armed: Armed, now_ms: int) -> Armed | None:
+    """The occurrence of a cycle after ``armed`` fell due at ``now_ms``; None when the cycle
+    is exhausted (or ``armed`` is no cycle)."""
+    if armed.cycle is None:
+        return None
+    step = parse_cycle(armed.cycle, now_ms).next(armed.due_ms, armed.index, now_ms)
+    return None if step is None else Armed(step[0], step[1], armed.cycle)
+
+
 def parse_cycle(text: str, now_ms: int) -> Cycle:
     """Parse a ``timeCycle`` value. ``now_ms`` checks that a cron expression fires at all.
 
@@ -164,4 +204,13 @@ def _cron(text: str, now_ms: int) -> CronCycle:
     return cycle
 
 
-__all__ = ["MIN_CYCLE_MS", "CronCycle", "Cycle", "RepeatingInterval", "parse_cycle"]
+__all__ = [
+    "MIN_CYCLE_MS",
+    "Armed",
+    "CronCycle",
+    "Cycle",
+    "RepeatingInterval",
+    "arm",
+    "following",
+    "parse_cycle",
+]

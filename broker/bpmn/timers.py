@@ -17,14 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from redtask.broker.bpmn.expressions import Expression, parse_value
 from redtask.broker.dates import LATEST_MS, format_ms, to_ms
 from redtask.broker.errors import BrokerError
-
-if TYPE_CHECKING:
-    from redtask.broker.bpmn.cycles import Cycle
 
 TimerKind = Literal["duration", "date", "cycle"]
 
@@ -134,18 +131,16 @@ class TimerDefinition:
                 _ = parse_duration(value) if kind == "duration" else parse_date(value)
         return cls(kind, value)
 
-    def cycle(self, variables: Mapping[str, Any]) -> Cycle | None:
-        """The parsed cycle of a "cycle" timer (its expression evaluated), else None. Raises
+    def cycle_text(self, variables: Mapping[str, Any]) -> str | None:
+        """The cycle of a "cycle" timer (its expression evaluated), else None. Raises
         TimerError and ExpressionError."""
         if self.kind != "cycle":
             return None
-        from redtask.broker.bpmn.cycles import parse_cycle
-
         value = self.value
         result = value.evaluate(variables) if isinstance(value, Expression) else value
         if not isinstance(result, str):
             raise TimerError(f"Timer cycle must be a string, not {result!r}")
-        return parse_cycle(result.strip(), 0)
+        return result.strip()
 
 
 def due_ms(definition: TimerDefinition, now_ms: int, variables: Mapping[str, Any]) -> int:
@@ -163,11 +158,13 @@ def due_ms(definition: TimerDefinition, now_ms: int, variables: Mapping[str, Any
 
 
 def _due_ms(definition: TimerDefinition, now_ms: int, variables: Mapping[str, Any]) -> int:
-    cycle = definition.cycle(variables)
+    cycle = definition.cycle_text(variables)
     if cycle is not None:
-        first = cycle.first(now_ms)
+        from redtask.broker.bpmn.cycles import parse_cycle
+
+        first = parse_cycle(cycle, now_ms).first(now_ms)
         if first is None:
-            raise TimerError(f"Timer cycle '{definition.value}' has no occurrence left")
+            raise TimerError(f"Timer cycle '{cycle}' has no occurrence left")
         return first[0]
     value = definition.value
     result = value.evaluate(variables) if isinstance(value, Expression) else value

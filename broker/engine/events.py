@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from redtask.broker.bpmn import BoundaryEvent, ExpressionError, ExternalTask, ProcessModel
+from redtask.broker.bpmn.cycles import Armed, following
 from redtask.broker.engine.effects import Effects
 from redtask.broker.engine.errors import (
     EvaluationError,
@@ -182,7 +183,9 @@ def fire_timer(
     max_bytes: int | None = None,
 ) -> Step:
     """A timer fell due: its catch event moves on, or its boundary event interrupts the
-    activity (or, non-interrupting, starts a parallel path). Raises InstanceEnded, UnknownTimer."""
+    activity (or, non-interrupting, starts a parallel path, and a cycle's timer waits for its
+    next occurrence while the activity runs). Raises InstanceEnded, UnknownTimer. A cycle on
+    a catch event or an interrupting boundary event fires once, at its first occurrence."""
     _require_active(state)
     run = Run(model, state, now_ms, ids, max_bytes)
     timer = run.drop_timer(timer_id)
@@ -196,6 +199,12 @@ def fire_timer(
         run.clear_scope(timer.execution_id, canceled=True)
         run.push(timer.execution_id, element.id)
     else:
+        # a cycle re-arms on the activity before the new path runs (which may end it: then
+        # the timer goes with the activity's scope)
+        armed = Armed(timer.due_ms, timer.index, timer.cycle)
+        after = following(armed, now_ms)
+        if after is not None:
+            run.add_scheduled(timer.execution_id, element.id, after)
         activity = run.get(timer.execution_id)
         token = Execution(ids.new_id(), activity.parent_id, activity.scope_id, element.id)
         run.put(token)
