@@ -36,6 +36,16 @@ EVENT_DEFINITIONS = frozenset(
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
+def _local_ref(holder: XmlElement, ref: str) -> str:
+    """A reference to a root element by QName (``tns:Message_1``) whose prefix names the
+    document's targetNamespace, as its id (Camunda's BpmnParse#resolveName)."""
+    prefix, _, name = ref.rpartition(":")
+    target = holder.getroottree().getroot().get("targetNamespace")
+    if prefix and target is not None and holder.nsmap.get(prefix) == target:
+        return name
+    return ref
+
+
 @dataclass
 class ParseContext:
     """What the handlers share while one resource is parsed: root-level definitions, the ids
@@ -81,11 +91,12 @@ class ParseContext:
         if not ref:
             self.problem("attribute 'messageRef' is required", owner, owner_id)
             return None
-        if ref not in self.messages:
+        found = _local_ref(holder, ref)
+        if found not in self.messages:
             message = f"Invalid 'messageRef': no message with id '{ref}' found."
             self.problem(message, owner, owner_id)
             return None
-        name = self.messages[ref]
+        name = self.messages[found]
         if not name:
             message = "Cannot have a message event subscription with an empty or missing name"
             self.problem(message, owner, owner_id)
@@ -102,10 +113,11 @@ class ParseContext:
             message = "signalEventDefinition does not have required property 'signalRef'"
             self.problem(message, owner, owner_id)
             return None
-        if ref not in self.signals:
+        found = _local_ref(holder, ref)
+        if found not in self.signals:
             self.problem(f"Could not find signal with id '{ref}'", owner, owner_id)
             return None
-        name = self.signals[ref]
+        name = self.signals[found]
         if not name or "${" in name or "#{" in name:
             message = f"Signal '{ref}' used by '{owner_id}' has no name or an expression as name"
             self.problem(message + " (not supported)", owner, owner_id)
