@@ -180,3 +180,19 @@ async def test_a_new_version_replaces_the_schedule_and_deleting_it_restores_the_
     for partition in range(keys.partitions):
         assert await store.redis.zcard(keys.start_timers(partition)) == 0
         assert await store.redis.hlen(keys.start_timer_index(partition)) == 0
+
+
+async def test_due_times_of_a_suspended_definition_pass_unused(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    response = await client.post(
+        f"{API}/deployment/create",
+        data={"deployment-name": "later", "deployment-activation-time": "2023-11-14T23:13:20Z"},
+        files={"data": ("p.bpmn", process("p", ("tick", timer("timeCycle", "R/PT30M"))), "a/b")},
+    )
+    assert response.status_code == 200, response.text
+    await fire_timers(store, clock, 30 * MINUTE)  # suspended: this due time passes
+    assert await count(client, "p") == 0
+    await fire_timers(store, clock, 30 * MINUTE)  # active from here on
+    await fire_timers(store, clock, 30 * MINUTE)
+    assert await count(client, "p") == 2

@@ -86,3 +86,17 @@ def test_the_cron_parser_is_bounded_on_hostile_input() -> None:
             parse_cycle(text, T0)
     assert time.perf_counter() - started < 2
     assert isinstance(parse_cycle("*/1 * * * * ?", T0), CronCycle)
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("0 0 0 L * ?", 1_701_302_400_000),  # the last day of the month: 2023-11-30
+        ("0 0 12 ? * 2#1", 1_701_777_600_000),  # the first Tuesday: 2023-12-05 12:00
+        ("0 0 0 1W * ?", 1_701_388_800_000),  # the weekday nearest the 1st: Fri 2023-12-01
+        ("0 30 9 ? JAN-MAR MON-FRI", 1_704_101_400_000),  # 2024-01-01 09:30, a Monday
+    ],
+)
+def test_cron_special_characters_and_names(text: str, first: int) -> None:
+    step = parse_cycle(text, T0).first(T0)
+    assert step is not None and step[0] == first
