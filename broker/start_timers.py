@@ -84,15 +84,30 @@ class StartTimers:
             for start in timer_starts(model):
                 wanted[_member(latest.id, start.id)] = (latest, start)
         armed = cast(set[str], await self.db.execute("SMEMBERS", self.keys.armed_start_timers))
+        # each decision is checked again against the latest version just before it is made:
+        # a reconcile that read the versions before a concurrent deployment must not undo
+        # that deployment's own reconcile
         for member in sorted(set(armed) - set(wanted)):
+            if await self._is_latest(member.rpartition("|")[0]):
+                continue
             await self.db.call("disarm_start_timer", self._prefix(member), member)
             await self.db.execute("SREM", self.keys.armed_start_timers, member)
         for member, (definition, start) in wanted.items():
+            if not await self._is_latest(definition.id):
+                continue
             # recorded before it is armed: a crash in between leaves it to be armed again
             await self.db.execute("SADD", self.keys.armed_start_timers, member)
             first = self._first(definition, start)
             if first is not None:
                 await self.db.call("arm_start_timer", self._prefix(member), member, *first)
+
+    async def _is_latest(self, definition_id: str) -> bool:
+        try:
+            definition = await self.definitions.definition(definition_id)
+        except DefinitionNotFound:
+            return False
+        latest = await self.definitions.latest_by_key(definition.key, definition.tenant_id)
+        return latest is not None and latest.id == definition_id
 
     def _first(self, definition: ProcessDefinition, start: StartEvent) -> tuple[int, int] | None:
         """(due ms, index) of the first occurrence from now; None: it never falls due."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from redtask.broker.start_timers import RECONCILE_MS
 from redtask.broker.store import Store
 from tests.conftest import START_MS, FakeClock
 from tests.gateway.constructs_helpers import API, HOUR, fire_timers, work
@@ -196,3 +197,18 @@ async def test_due_times_of_a_suspended_definition_pass_unused(
     await fire_timers(store, clock, 30 * MINUTE)  # active from here on
     await fire_timers(store, clock, 30 * MINUTE)
     assert await count(client, "p") == 2
+
+
+async def test_the_scheduler_arms_a_timer_whose_deployment_stopped_before_arming_it(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    await deployed(client, "hourly", process("hourly", ("tick", timer("timeCycle", "R/PT1H"))))
+    keys = store.keys  # as if the deploying process died right after its transaction
+    for partition in range(keys.partitions):
+        await store.redis.delete(keys.start_timers(partition), keys.start_timer_index(partition))
+    await store.redis.delete(keys.armed_start_timers)
+    await fire_timers(store, clock, RECONCILE_MS)  # the schedulers reconcile this often
+    await fire_timers(store, clock, HOUR - 1)
+    assert await count(client, "hourly") == 0
+    await fire_timers(store, clock, 1)  # an hour after it was armed
+    assert await count(client, "hourly") == 1
