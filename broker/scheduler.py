@@ -57,9 +57,9 @@ class Scheduler:
         if self.store.models is not None:  # timers of process instances
             batch = self.store.settings.scheduler_batch
             fired = await self.store.fire_due_timers(batch)
-            started = await self.store.fire_start_timers(batch)
-            more = more or fired >= batch or started >= batch
-            fired += started
+            instances = await self.store.fire_start_timers(batch)
+            more = more or fired >= batch or instances >= batch
+            fired += instances
         forgotten, more_history = await self.store.trim_history()
         more = more or more_history
         self.moved_total += moved
