@@ -209,6 +209,16 @@ class _ProcessParser:
                 else "multiple start events not supported for subprocess"
             )
             ctx.problem(message, container, owner_id, extra.id)
+        seen: set[tuple[str, str]] = set()
+        for start in starts:  # Camunda's one subscription per event name and scope
+            for kind, name in (("message", start.message_name), ("signal", start.signal_name)):
+                if name is not None and (kind, name) in seen:
+                    message = (
+                        f"Cannot have more than one {kind} event subscription with name "
+                        f"'{name}' for scope '{owner_id}'"
+                    )
+                    ctx.problem(message, container, start.id)
+                seen.add((kind, name or ""))
         return children, starts[0].id if starts else None
 
     def element(

@@ -166,3 +166,18 @@ async def test_a_signal_starts_every_latest_process_with_a_signal_start_event(
     assert [plain(t["variables"]) for t in seen] == [{"level": 3}, {"level": 3}]
     assert (await client.post(f"{API}/signal", json={"name": "other"})).status_code == 204
     assert await fetch(client, ["alarms"]) == []
+
+
+async def test_two_start_events_of_one_process_cannot_share_a_message_or_signal(
+    client: httpx.AsyncClient,
+) -> None:
+    for definition, kind, name in ((MESSAGE, "message", "order"), (SIGNAL, "signal", "alarm")):
+        twice = process("twice", ("one", definition), ("two", definition))
+        response = await deploy_xml(client, "twice", twice)
+        assert response.status_code == 400, response.text
+        [problem] = response.json()["details"]["twice.bpmn"]["errors"]
+        assert problem["message"] == (
+            f"Cannot have more than one {kind} event subscription with name '{name}' for "
+            "scope 'twice'"
+        )
+        assert problem["bpmnElementIds"] == ["two"]
