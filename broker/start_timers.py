@@ -28,6 +28,7 @@ import orjson
 from redtask.broker.bpmn import ProcessModel, StartEvent
 from redtask.broker.bpmn.cycles import parse_cycle
 from redtask.broker.bpmn.timers import TimerError, due_ms
+from redtask.broker.connection import BACKEND_ERRORS
 from redtask.broker.definition_model import DefinitionNotFound, ProcessDefinition
 from redtask.broker.definition_reads import DefinitionReads
 from redtask.broker.errors import BrokerError
@@ -159,13 +160,16 @@ class StartTimers:
             await self.starter.start(definition, start_event_id=element_id, claim=claim)
         except StartTimerTaken:
             return False
-        except BrokerError as exc:  # the first step failed: logged, the schedule moves on
+        except BACKEND_ERRORS:
+            raise
+        except Exception as exc:  # the first step failed: logged, the schedule moves on
             log.error(
                 "timer start event %s of %s could not start an instance: %s",
                 element_id,
                 definition_id,
                 exc,
                 extra={"process_definition_id": definition_id},
+                exc_info=not isinstance(exc, BrokerError),
             )
             await self.db.call("skip_start_timer", prefix, orjson.dumps(claim))
             return False

@@ -212,3 +212,19 @@ async def test_the_scheduler_arms_a_timer_whose_deployment_stopped_before_arming
     assert await count(client, "hourly") == 0
     await fire_timers(store, clock, 1)  # an hour after it was armed
     assert await count(client, "hourly") == 1
+
+
+async def test_a_start_whose_first_step_fails_is_logged_and_the_cycle_goes_on(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = process("broken", ("tick", timer("timeCycle", "R2/PT1H")), topic="${missing}")
+    await deployed(client, "broken", broken)
+    await fire_timers(store, clock, HOUR)
+    await fire_timers(store, clock, HOUR)
+    assert await count(client, "broken") == 0
+    failures = [r for r in caplog.records if "could not start an instance" in r.getMessage()]
+    assert len(failures) == 2
+    assert "Cannot evaluate the topic of 'tick_task'" in failures[0].getMessage()
+    keys = store.keys
+    ends = [await store.redis.hgetall(keys.start_timer_index(p)) for p in range(keys.partitions)]
+    assert [v for index in ends for v in index.values()] == ["done"]  # both due times used
