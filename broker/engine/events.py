@@ -183,9 +183,8 @@ def fire_timer(
     max_bytes: int | None = None,
 ) -> Step:
     """A timer fell due: its catch event moves on, or its boundary event interrupts the
-    activity (or, non-interrupting, starts a parallel path, and a cycle's timer waits for its
-    next occurrence while the activity runs). Raises InstanceEnded, UnknownTimer. A cycle on
-    a catch event or an interrupting boundary event fires once, at its first occurrence."""
+    activity (or, non-interrupting, starts a parallel path and re-arms a cycle). Raises
+    InstanceEnded, UnknownTimer."""
     _require_active(state)
     run = Run(model, state, now_ms, ids, max_bytes)
     timer = run.drop_timer(timer_id)
@@ -199,11 +198,8 @@ def fire_timer(
         run.clear_scope(timer.execution_id, canceled=True)
         run.push(timer.execution_id, element.id)
     else:
-        # a cycle re-arms on the activity before the new path runs (which may end it: then
-        # the timer goes with the activity's scope)
-        armed = Armed(timer.due_ms, timer.index, timer.cycle)
-        after = following(armed, now_ms)
-        if after is not None:
+        after = following(Armed(timer.due_ms, timer.index, timer.cycle), now_ms)
+        if after is not None:  # a cycle waits on the activity for its next occurrence
             run.add_scheduled(timer.execution_id, element.id, after)
         activity = run.get(timer.execution_id)
         token = Execution(ids.new_id(), activity.parent_id, activity.scope_id, element.id)
