@@ -115,9 +115,13 @@ class StartTimers:
         timer = start.timer
         assert timer is not None and isinstance(timer.value, str)
         now = self.clock()
-        if timer.kind != "cycle":
-            return due_ms(timer, now, {}), 0
-        return parse_cycle(timer.value, now).first(now)
+        try:
+            if timer.kind != "cycle":
+                return due_ms(timer, now, {}), 0
+            return parse_cycle(timer.value, now).first(now)
+        except TimerError as exc:  # a duration that ends past the latest supported date
+            log.error("timer start event %s of %s never fires: %s", start.id, definition.id, exc)
+            return None
 
     def _prefix(self, member: str) -> str:
         return self.keys.prefix(self.keys.partition_of(member))

@@ -228,3 +228,12 @@ async def test_a_start_whose_first_step_fails_is_logged_and_the_cycle_goes_on(
     keys = store.keys
     ends = [await store.redis.hgetall(keys.start_timer_index(p)) for p in range(keys.partitions)]
     assert [v for index in ends for v in index.values()] == ["done"]  # both due times used
+
+
+async def test_a_start_timer_past_the_latest_supported_date_never_fires(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    far = process("far", ("tick", timer("timeDuration", "P99999Y")))
+    await deployed(client, "far", far)  # deploys; its schedule is never armed (logged)
+    await fire_timers(store, clock, 10 * HOUR)
+    assert await count(client, "far") == 0
