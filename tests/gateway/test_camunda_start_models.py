@@ -88,3 +88,19 @@ async def test_message_and_signal_start_models_are_refused_only_for_their_user_t
         [(_, report)] = problems.items()
         assert [e["bpmnElementIds"] for e in report["errors"]] == [["task"]]
         assert "<userTask>" in report["errors"][0]["message"]
+
+
+async def test_undeploying_the_old_version_keeps_the_new_versions_timer(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    process = model("StartTimerEventTest.testTimerShouldNotBeRemovedWhenUndeployingOldVersion")
+    first = await deployed(client, "first", process)
+    await deployed(client, "second", process.replace(b"beforeChange", b"changed"))
+    deleted = await client.delete(f"{API}/deployment/{first}", params={"cascade": "true"})
+    assert deleted.status_code == 204, deleted.text
+    await fire_timers(store, clock, 100_000)  # 22:15:00
+    [started] = await started_instances(client, "processWithTimer")
+    assert started["processDefinitionVersion"] == 2
+    tree = await client.get(f"{API}/process-instance/{started['id']}/activity-instances")
+    assert [c["activityId"] for c in tree.json()["childActivityInstances"]] == ["changed"]
+    assert await finish_all(client, "processWithTimer") == [started["id"]]
