@@ -39,8 +39,9 @@ TIMER_RETRIES = 3
 @dataclass(frozen=True, slots=True)
 class Block:
     """One instance's part of a commit: its new state and effects, the version it was read at
-    (0: a new instance, created with ``meta``), its state then, the timer that fired, and
-    ``status`` "internally_terminated" for a terminated instance that its caller ended."""
+    (0: a new instance, created with ``meta``), its state then, the timer that fired,
+    ``status`` "internally_terminated" for a terminated instance that its caller ended, and
+    ``claim``: the timer start due time a new instance is created only with."""
 
     state: InstanceState
     effects: Effects
@@ -49,6 +50,7 @@ class Block:
     meta: Mapping[str, Any] | None = None
     fired_timer: str | None = None
     status: str | None = None  # what the instance hash records, when not the state's status
+    claim: Mapping[str, Any] | None = None  # a timer start's due time (``broker.start_timers``)
 
 
 class PartitionIds:
@@ -192,11 +194,13 @@ class InstanceRepository:
         meta: Mapping[str, Any] | None = None,
         fired_timer: str | None = None,
         before: InstanceState | None = None,
+        claim: Mapping[str, Any] | None = None,
     ) -> list[Any]:
         """Run ``advance``: write ``state`` and ``effects`` if the instance is still at version
-        ``expected`` (0: create it). Returns the script's reply (E_CONFLICT included). Raises
+        ``expected`` (0: create it; ``claim``: only with that timer start's due time, see
+        ``broker.start_timers``). Returns the script's reply (E_CONFLICT included). Raises
         InvalidTopic, writing nothing, when a new task's computed topic is not a valid one."""
-        block = Block(state, effects, expected, before, meta, fired_timer)
+        block = Block(state, effects, expected, before, meta, fired_timer, claim=claim)
         return await self.commit_blocks([block], trigger)
 
     async def commit_blocks(
@@ -268,4 +272,5 @@ class InstanceRepository:
             orjson.dumps(timers),
             orjson.dumps(messages),
             orjson.dumps(history),
+            orjson.dumps(block.claim) if block.claim is not None else "",
         ]

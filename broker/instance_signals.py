@@ -8,13 +8,16 @@ other event.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redtask.broker import engine, variables
 from redtask.broker.errors import BrokerError, InstanceNotFound
 from redtask.broker.executor import Executor, Found, Write
 from redtask.broker.instance_repository import InstanceRepository
 from redtask.broker.store_base import Clock
+
+if TYPE_CHECKING:
+    from redtask.broker.start_events import StartEvents
 
 
 class ExecutionNotFound(BrokerError):
@@ -48,6 +51,7 @@ class Signals:
         self.repo = repo
         self.executor = executor
         self.clock = clock
+        self.starts: StartEvents | None = None  # signal start events (the store's)
 
     async def signal_execution(
         self, execution_id: str, raw_variables: Mapping[str, Any] | None = None
@@ -89,11 +93,16 @@ class Signals:
         signal_name: str,
         execution_id: str | None = None,
         raw_variables: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        without_tenant_id: bool = False,
     ) -> None:
         """Deliver a signal event (Camunda's SignalEventReceivedCmd) to the signal catch and
-        start events subscribed to it: redtask's BPMN subset has none, so a signal to all
-        executions reaches nothing, and one to ``execution_id`` is refused. (A receive task
-        is no signal event: ``signal_execution`` moves it on.)
+        start events subscribed to it. Without ``execution_id`` it starts an instance of every
+        latest process definition with a signal start event for ``signal_name`` (of
+        ``tenant_id`` only, or without tenant with ``without_tenant_id``), with
+        ``raw_variables``; one to ``execution_id`` is refused (redtask has no signal catch
+        events; a receive task is no signal event: ``signal_execution`` moves it on).
 
         Raises InvalidVariable; SignalExecutionNotFound or NoSignalSubscription for an
         ``execution_id`` (known: a process instance or an execution waiting in a receive task
@@ -101,6 +110,12 @@ class Signals:
         """
         variables.normalize(raw_variables)
         if execution_id is None:
+            if self.starts is not None:
+                tenant_set = tenant_id is not None or without_tenant_id
+                for match in await self.starts.matches(
+                    "signal", signal_name, tenant_id, tenant_set
+                ):
+                    await self.starts.start(match, raw_variables)
             return
         if await self.repo.signalled_instance(execution_id) is None:
             try:

@@ -1,5 +1,6 @@
-"""The scheduler: sweeps expired locks and due retries back to fetchable, fires due timers and
-forgets ended process instances past their history retention, all in bounded batches.
+"""The scheduler: sweeps expired locks and due retries back to fetchable, fires due timers
+(timer start events too: ``broker.start_timers``) and forgets ended process instances past
+their history retention, all in bounded batches.
 
 Several schedulers may run at once: every sweep is an idempotent script. Each one keeps a
 heartbeat key fresh so a liveness probe (``redtask scheduler --check``) can tell it is alive.
@@ -54,8 +55,11 @@ class Scheduler:
         moved, more = await self.store.sweep()
         fired = 0
         if self.store.models is not None:  # timers of process instances
-            fired = await self.store.fire_due_timers(self.store.settings.scheduler_batch)
-            more = more or fired >= self.store.settings.scheduler_batch
+            batch = self.store.settings.scheduler_batch
+            fired = await self.store.fire_due_timers(batch)
+            instances = await self.store.fire_start_timers(batch)
+            more = more or fired >= batch or instances >= batch
+            fired += instances
         forgotten, more_history = await self.store.trim_history()
         more = more or more_history
         self.moved_total += moved

@@ -18,7 +18,7 @@ from redtask.broker.bpmn._xml import (
 )
 from redtask.broker.bpmn.expressions import Expression, ExpressionError, parse_value
 from redtask.broker.bpmn.model import ErrorDefinition, Problem
-from redtask.broker.bpmn.timers import TimerDefinition, TimerError
+from redtask.broker.bpmn.timers import TimerDefinition, TimerError, TimerKind
 
 PASSIVE = frozenset(
     {"documentation", "extensionElements", "incoming", "outgoing", "ioSpecification", "property"}
@@ -36,6 +36,16 @@ EVENT_DEFINITIONS = frozenset(
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
+def _local_ref(holder: XmlElement, ref: str) -> str:
+    """A reference to a root element by QName (``tns:Message_1``) whose prefix names the
+    document's targetNamespace, as its id (Camunda's BpmnParse#resolveName)."""
+    prefix, _, name = ref.rpartition(":")
+    target = holder.getroottree().getroot().get("targetNamespace")
+    if prefix and target is not None and holder.nsmap.get(prefix) == target:
+        return name
+    return ref
+
+
 @dataclass
 class ParseContext:
     """What the handlers share while one resource is parsed: root-level definitions, the ids
@@ -44,6 +54,7 @@ class ParseContext:
     resource_name: str
     errors: Mapping[str, ErrorDefinition]
     messages: Mapping[str, str | None]
+    signals: Mapping[str, str | None] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     declared: frozenset[str] = frozenset()
@@ -80,11 +91,12 @@ class ParseContext:
         if not ref:
             self.problem("attribute 'messageRef' is required", owner, owner_id)
             return None
-        if ref not in self.messages:
+        found = _local_ref(holder, ref)
+        if found not in self.messages:
             message = f"Invalid 'messageRef': no message with id '{ref}' found."
             self.problem(message, owner, owner_id)
             return None
-        name = self.messages[ref]
+        name = self.messages[found]
         if not name:
             message = "Cannot have a message event subscription with an empty or missing name"
             self.problem(message, owner, owner_id)
@@ -93,6 +105,24 @@ class ParseContext:
             self.problem(message + " (not supported)", owner, owner_id)
             return None
         return name or None
+
+    def signal_name(self, holder: XmlElement, owner: XmlElement, owner_id: str) -> str | None:
+        """The name of the signal a signalEventDefinition refers to (BpmnParse's checks)."""
+        ref = attr(holder, "signalRef")
+        if not ref:
+            message = "signalEventDefinition does not have required property 'signalRef'"
+            self.problem(message, owner, owner_id)
+            return None
+        found = _local_ref(holder, ref)
+        if found not in self.signals:
+            self.problem(f"Could not find signal with id '{ref}'", owner, owner_id)
+            return None
+        name = self.signals[found]
+        if not name or "${" in name or "#{" in name:
+            message = f"Signal '{ref}' used by '{owner_id}' has no name or an expression as name"
+            self.problem(message + " (not supported)", owner, owner_id)
+            return None
+        return name
 
     def value(self, raw: str, element: XmlElement, eid: str, what: str) -> str | Expression | None:
         try:
@@ -123,20 +153,17 @@ class ParseContext:
             self.problem(message, owner, eid)
             return None
         if len(specs) > 1:
-            message = f"Timer of '{eid}' needs exactly one of timeDate or timeDuration"
+            message = f"Timer of '{eid}' needs exactly one of timeDate, timeDuration or timeCycle"
             self.problem(message, owner, eid)
             return None
         kind = local(specs[0])
-        if kind == "timeCycle":
-            message = (
-                f"Timer cycle (timeCycle) of '{eid}' is not supported: use timeDuration or timeDate"
-            )
-            self.problem(message, owner, eid)
-            return None
+        kinds: dict[str, TimerKind] = {
+            "timeDuration": "duration",
+            "timeDate": "date",
+            "timeCycle": "cycle",
+        }
         try:
-            return TimerDefinition.parse(
-                "duration" if kind == "timeDuration" else "date", text(specs[0])
-            )
+            return TimerDefinition.parse(kinds[kind], text(specs[0]))
         except (TimerError, ExpressionError) as exc:
             self.problem(f"Invalid {kind} of '{eid}': {exc}", owner, eid)
             return None

@@ -106,6 +106,18 @@ class ErrorEventDefinition:
     error_message_variable: str | None = None
 
 
+class NoInitialStartEvent(InvalidArgument):
+    """The process has no none or timer start event and several others: it can only be
+    started by a message or signal (Camunda: "no initial activity")."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            "Cannot start process instance, initial activity where the process instance "
+            "should start is null: initial is null"
+        )
+        self.key = key
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlowNode:
     """What every element has. ``scope_id`` is the enclosing sub-process id, None at top level."""
@@ -119,7 +131,18 @@ class FlowNode:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartEvent(FlowNode):
-    """A none start event (the only kind supported)."""
+    """A start event: a none start event, or (of a process only) a timer start event
+    (``timer``), a message start event (``message_name``) or a signal start event
+    (``signal_name``)."""
+
+    timer: TimerDefinition | None = None
+    message_name: str | None = None
+    signal_name: str | None = None
+
+    @property
+    def is_exclusive(self) -> bool:
+        """A none or timer start event: a process has at most one (Camunda's selectInitial)."""
+        return self.message_name is None and self.signal_name is None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -329,14 +352,24 @@ class ProcessModel:
         return tuple(e for e in self.elements.values() if e.scope_id == scope_id)
 
     def start_event(self, scope_id: str | None = None) -> StartEvent:
-        """The none start event of the process (None) or of a sub-process."""
+        """The start event of a sub-process, or the initial start event of the process (None):
+        its none or timer start event, else its only start event (Camunda's selectInitial).
+        Raises NoInitialStartEvent for a process with several message or signal start events
+        and neither."""
         scope = self.elements[scope_id] if scope_id is not None else None
         if isinstance(scope, SubProcess):
             start = self.elements[scope.start_event_id]
-        else:
-            start = next(e for e in self.children(scope_id) if isinstance(e, StartEvent))
-        assert isinstance(start, StartEvent)
-        return start
+            assert isinstance(start, StartEvent)
+            return start
+        starts = self.start_events()
+        exclusive = [e for e in starts if e.is_exclusive]
+        if exclusive or len(starts) == 1:
+            return (exclusive or starts)[0]
+        raise NoInitialStartEvent(self.key)
+
+    def start_events(self) -> tuple[StartEvent, ...]:
+        """The start events of the process (not of its sub-processes), in document order."""
+        return tuple(e for e in self.children(None) if isinstance(e, StartEvent))
 
     def error_handler(self, element_id: str, error_code: str | None) -> BoundaryEvent | None:
         """The error boundary event that catches ``error_code`` thrown at ``element_id``

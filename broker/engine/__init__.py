@@ -8,14 +8,15 @@ Typical use::
     for task in effects.tasks_created: ...            # create the external tasks
     state, effects = complete_task(model, state, task_id, variables, {}, now_ms, UuidIds())
 
-Supported: none start; none, terminate and error end events; external tasks with input/output
-mappings and ``camunda:errorEventDefinition``; exclusive, parallel and inclusive gateways (fork
-and join); embedded sub-processes; conditional flows on activities; interrupting error boundary
-events; interrupting and non-interrupting timer boundary events; timer and message intermediate
-catch events; receive tasks; link events (resolved by the parser: a catching link event moves on
-at once); call activities (the called instance is started and ended by the
-committing layer, ``broker.call_cascade``, from ``Effects.calls`` and the events of
-``broker.engine.calls``).
+Supported: none start, and (``start_event_id``) timer, message and signal start events; none,
+terminate and error end events; external tasks with input/output mappings and
+``camunda:errorEventDefinition``; exclusive, parallel and inclusive gateways (fork and join);
+embedded sub-processes; conditional flows on activities; interrupting error boundary events;
+interrupting and non-interrupting timer boundary events (a cycle re-arms a non-interrupting one
+at each occurrence); timer and message intermediate catch events; receive tasks; link events
+(resolved by the parser: a catching link event moves on at once); call activities (the called
+instance is started, at its initial start event, and ended by the committing layer,
+``broker.call_cascade``, from ``Effects.calls`` and the events of ``broker.engine.calls``).
 """
 
 from redtask.broker.engine.activities import ActivityEvent

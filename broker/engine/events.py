@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from redtask.broker.bpmn import BoundaryEvent, ExpressionError, ExternalTask, ProcessModel
+from redtask.broker.bpmn.cycles import Armed, following
 from redtask.broker.engine.effects import Effects
 from redtask.broker.engine.errors import (
     EvaluationError,
@@ -48,10 +49,12 @@ def start(
     definition_id: str | None = None,
     max_bytes: int | None = None,
     call: CallLink | None = None,
+    start_event_id: str | None = None,
 ) -> Step:
-    """Start an instance at the process's none start event (``definition_id`` defaults to the
-    process key; ``call``: the call activity that starts it). Raises NoOutgoingFlow or
-    EvaluationError when the first steps fail."""
+    """Start an instance at ``start_event_id`` (a message, signal or timer start event), by
+    default at the process's initial start event (``definition_id`` defaults to the process
+    key; ``call``: the call activity that starts it). Raises NoInitialStartEvent when the
+    process has none, NoOutgoingFlow or EvaluationError when the first steps fail."""
     state = InstanceState(
         instance_id=instance_id,
         definition_id=definition_id if definition_id is not None else model.key,
@@ -62,8 +65,8 @@ def start(
         variables=dict(variables),
         call=call,
     )
+    start_event = model.start_event() if start_event_id is None else model.elements[start_event_id]
     run = Run(model, state, now_ms, ids, max_bytes)
-    start_event = model.start_event()
     token = run.put(Execution(ids.new_id(), instance_id, None, start_event.id))
     run.push(token.id, start_event.id)
     return _finish(run)
@@ -182,7 +185,8 @@ def fire_timer(
     max_bytes: int | None = None,
 ) -> Step:
     """A timer fell due: its catch event moves on, or its boundary event interrupts the
-    activity (or, non-interrupting, starts a parallel path). Raises InstanceEnded, UnknownTimer."""
+    activity (or, non-interrupting, starts a parallel path and re-arms a cycle). Raises
+    InstanceEnded, UnknownTimer."""
     _require_active(state)
     run = Run(model, state, now_ms, ids, max_bytes)
     timer = run.drop_timer(timer_id)
@@ -196,6 +200,9 @@ def fire_timer(
         run.clear_scope(timer.execution_id, canceled=True)
         run.push(timer.execution_id, element.id)
     else:
+        after = following(Armed(timer.due_ms, timer.index, timer.cycle), now_ms)
+        if after is not None:  # a cycle waits on the activity for its next occurrence
+            run.add_scheduled(timer.execution_id, element.id, after)
         activity = run.get(timer.execution_id)
         token = Execution(ids.new_id(), activity.parent_id, activity.scope_id, element.id)
         run.put(token)

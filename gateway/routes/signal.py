@@ -1,7 +1,8 @@
-"""``POST /signal`` (SignalRestServiceImpl): it triggers signal events, which redtask's BPMN
-subset does not have. Without an ``executionId`` it reaches nothing (204, as Camunda with no
-subscriptions); with one it is refused as Camunda refuses an execution without a signal
-subscription. (A receive task is no signal event: ``POST /execution/{id}/signal`` moves it.)
+"""``POST /signal`` (SignalRestServiceImpl): it triggers signal events. Without an
+``executionId`` it starts an instance of every latest process with a signal start event for
+the name (204, also when nothing is subscribed); with one it is refused as Camunda refuses an
+execution without a signal subscription (redtask has no signal catch events). (A receive task
+is no signal event: ``POST /execution/{id}/signal`` moves it.)
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ async def throw_signal(dto: SignalDto, store: StoreDep) -> Response:
     if dto.name is None:
         raise invalid_request("No signal name given")
     try:
-        await store.throw_signal(dto.name, dto.execution_id, dto.variables)
+        await store.throw_signal(
+            dto.name,
+            dto.execution_id,
+            dto.variables,
+            tenant_id=dto.tenant_id,
+            without_tenant_id=bool(dto.without_tenant_id),
+        )
     except InvalidVariable as exc:
         raise invalid_request(str(exc)) from exc
     except SignalExecutionNotFound as exc:
