@@ -33,7 +33,7 @@ from redtask.broker.bpmn import (
 )
 from redtask.broker.bpmn.cycles import Armed, arm
 from redtask.broker.bpmn.timers import TimerOutOfRange as TimerRangeError
-from redtask.broker.engine import joins
+from redtask.broker.engine import join_steps
 from redtask.broker.engine.activities import ActivityEvent, activity_type
 from redtask.broker.engine.call_start import start_call
 from redtask.broker.engine.effects import NewTask, NewTimer, Subscription
@@ -86,7 +86,7 @@ class Run(Tree):
                 execution_id, element_id, flow_id = self.stack.pop()
                 if execution_id in self.executions:
                     self.enter(execution_id, element_id, flow_id)
-            if self.status != "active" or not self.fire_inclusive_join():
+            if self.status != "active" or not join_steps.fire_inclusive_join(self):
                 return
 
     # elements -----------------------------------------------------------------------------
@@ -123,7 +123,7 @@ class Run(Tree):
                 self.update(execution_id, wait=Wait("join", flow_id or ""))
                 self.started(execution_id, element, self.new_activity(element.id))
                 if isinstance(element, ParallelGateway):
-                    self.try_parallel_join(execution_id, element)
+                    join_steps.try_parallel_join(self, execution_id, element)
             else:
                 self.passed(execution_id, element)
                 self.fork(execution_id, element)
@@ -398,40 +398,3 @@ class Run(Tree):
             (e.error_message for e in self.model.errors.values() if e.error_code == end.error_code),
             None,
         )
-
-    def try_parallel_join(self, execution_id: str, gateway: ParallelGateway) -> None:
-        parent_id = self.get(execution_id).parent_id
-        assert parent_id is not None
-        waiting = self.waiting_at(parent_id, gateway.id)
-        if joins.parallel_ready(gateway, waiting):
-            self.merge(joins.one_per_flow(gateway, waiting, self.rank), gateway)
-
-    def fire_inclusive_join(self) -> bool:
-        """Fire the first ready inclusive join (creation order of its tokens), if any."""
-        candidates = [
-            (min(self.rank[t] for tokens in flows.values() for t in tokens), key)
-            for key, flows in self.joined.items()
-            if key[0] is not None and isinstance(self.model.elements.get(key[1]), InclusiveGateway)
-        ]
-        for _, (parent_id, gateway_id) in sorted(candidates):
-            assert parent_id is not None
-            gateway = self.model.elements[gateway_id]
-            assert isinstance(gateway, InclusiveGateway)
-            waiting = self.waiting_at(parent_id, gateway_id)
-            if gateway_id not in self.reaching:
-                self.reaching[gateway_id] = joins.reaching(self.model, gateway_id)
-            if joins.inclusive_ready(
-                gateway, waiting, self.children(parent_id), self.reaching[gateway_id]
-            ):
-                self.merge(joins.one_per_flow(gateway, waiting, self.rank), gateway)
-                return True
-        return False
-
-    def merge(self, tokens: Sequence[str], gateway: ParallelGateway | InclusiveGateway) -> None:
-        """The earliest-created token goes on; the other joined tokens end silently."""
-        keep = min(tokens, key=self.rank.__getitem__)
-        for token in tokens:
-            if token != keep:
-                self.remove(token)
-        self.update(keep, wait=None)
-        self.fork(keep, gateway)
