@@ -237,6 +237,10 @@ class Keys:
     def signal_throws(self, partition: int) -> str:
         return f"{self.prefix(partition)}sig"
 
+    def signal_start_claim(self, partition: int, throw_id: str) -> str:
+        """Set (NX) by the deliverer that starts the signal start events a throw reaches."""
+        return f"{self.prefix(partition)}sgs:{throw_id}"
+
     def task_pattern(self, partition: int) -> str:
         """SCAN pattern matching every task hash of a partition."""
         return f"{self.prefix(partition)}t:*"

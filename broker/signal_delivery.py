@@ -27,9 +27,11 @@ alone (``advance.lua``, under its own version), so a throw is delivered after it
   partition has been walked.
 
 A thrown signal also starts an instance of every latest process with a signal start event for
-its name (``broker.start_events``): ``POST /signal`` starts them before it answers; a throw or
-end event's entry is marked (``"st"``) and the first delivery of it clears the mark, then
-starts them (a deliverer dying in between loses those starts rather than making them twice).
+its name (``broker.start_events``): ``POST /signal`` starts them before it answers; the entry of
+a throw or end event's throw is marked (``"st"``), and the deliverer that first claims it (a
+``SET NX`` of ``sgs:<throw id>``) starts them, then clears the mark, so two deliverers, or one
+that died after starting them, never start them twice (one dying between its claim and the
+starts loses them).
 
 A waiter whose step fails (say an expression after the catch event cannot be evaluated) is
 logged and passed by; it keeps waiting. Camunda would fail the whole throw instead.
@@ -66,6 +68,9 @@ log = logging.getLogger(__name__)
 INLINE_DELIVERIES = 200
 """Instances the request that threw a signal steps before it answers (the scheduler: the rest)."""
 SCAN_COUNT = 100
+START_CLAIM_S = 86_400
+"""How long the claim to start a throw's signal start events is kept (its throw is delivered
+long before)."""
 Throw = tuple[int, str]  # (partition, throw id)
 _queued: ContextVar[list[Throw] | None] = ContextVar("_queued", default=None)
 
@@ -158,8 +163,10 @@ class SignalDelivery:
         entry = orjson.loads(raw)
         name, key, values = entry["n"], (int(entry["ms"]), throw_id), entry["v"]
         if entry.pop("st", None):
+            claim = keys.signal_start_claim(partition, throw_id)
+            if await db.execute("SET", claim, "1", "NX", "EX", START_CLAIM_S):
+                await self._start_processes(name)
             await self._save(partition, throw_id, entry)
-            await self._start_processes(name)
         visited = 0
         while entry["p"] < keys.partitions:
             waiters = keys.message_waiters(entry["p"], SIGNAL_WAITERS + name)

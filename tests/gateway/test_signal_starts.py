@@ -1,9 +1,11 @@
 """A signal both wakes the executions waiting for it and starts the processes with a signal
 start event for it, as Camunda's SignalEventReceivedCmd and ThrowSignalEventActivityBehavior:
 whether ``POST /signal`` throws it or a signal throw or end event of a process does, and also
-when the scheduler delivers a throw whose deliverer died."""
+when the scheduler delivers a throw whose deliverer died, once per throw."""
 
 from __future__ import annotations
+
+import asyncio
 
 import httpx
 import pytest
@@ -81,4 +83,18 @@ async def test_the_scheduler_starts_them_once_for_a_throw_whose_deliverer_died(
     assert len(await started_instances(client, "starter")) == 2
     # delivering the same throws again (a second scheduler) starts nothing more
     assert await store.deliver_signals(100) == 0
+    assert len(await started_instances(client, "starter")) == 2
+
+
+async def test_two_deliverers_at_once_start_them_once(
+    client: httpx.AsyncClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _deploy_all(client)
+
+    async def died(partition: int, throw_ids: list[str]) -> None:
+        """The process that committed the throws died before delivering them."""
+
+    monkeypatch.setattr(store.repository, "signal_sink", died)
+    await start(client, "thrower")
+    await asyncio.gather(store.deliver_signals(100), store.deliver_signals(100))
     assert len(await started_instances(client, "starter")) == 2
