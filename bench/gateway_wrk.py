@@ -20,8 +20,9 @@ gateway/server.py serves the app (bench/servers.py):
 (c) fetch10     each gateway again on ``--fetch10-tasks`` fresh tasks: bench/wrk/fetch10.lua
                 sends fetchAndLock(maxTasks=10) only, first saturated, then at 80 % of that
                 rate (each connection waits a think time between its requests, calibrated in
-                two 3-second runs); tasks/s and wrk's p50/p99 latency of both (closed loop: the
-                latency of each request from its send to its answer). ``--no-fetch10`` skips it.
+                two 2-second runs), 4 seconds each; tasks/s and wrk's p50/p99 latency of both
+                (closed loop: the latency of each request from its send to its answer).
+                ``--no-fetch10`` skips it.
 
 wrk uses 1 thread and ``--connections`` (16) keep-alive connections for ``--seconds`` per phase;
 the phases alternate (a, b, b' then reversed). Reported per system (medians): requests/s, the
@@ -58,7 +59,8 @@ from redtask.broker.store import open_store  # noqa: E402
 
 WRK_DIR = ROOT / "bench" / "wrk"
 LOAD_SHARE = 0.8  # the rate-limited fetch phase runs at this share of the saturated rate
-CALIBRATION_S = 3
+CALIBRATION_S = 2
+FETCH10_S = 4  # each measured fetch(10) phase (the tasks are only locked: they run out)
 
 
 async def publish(url: str, ns: str, n: int) -> None:
@@ -111,8 +113,8 @@ def fetch10_phase(server: Server, args: argparse.Namespace) -> dict[str, float]:
     wait a think time between a response and their next request, calibrated in two short runs
     (closed loop: the latency is that of each request, from its send to its answer)."""
     script = str(WRK_DIR / "fetch10.lua")
-    rate, _, out = run_wrk(server.base, script, args)
-    row = {"sat_rate": rate, "sat_tasks": fetched(out) / args.seconds}
+    rate, _, out = run_wrk(server.base, script, args, FETCH10_S)
+    row = {"sat_rate": rate, "sat_tasks": fetched(out) / FETCH10_S}
     row.update(sat_p50=latency_ms(out, 50), sat_p99=latency_ms(out, 99))
     target = LOAD_SHARE * rate
     cycle_ms = args.connections / target * 1000  # each connection's request period at target
@@ -120,9 +122,9 @@ def fetch10_phase(server: Server, args: argparse.Namespace) -> dict[str, float]:
     for _ in range(2):
         got, _, _ = run_wrk(server.base, script, args, CALIBRATION_S, [f"{think:.3f}"])
         think = max(0.0, think + cycle_ms - args.connections / got * 1000)
-    rate, wrk_cpu, out = run_wrk(server.base, script, args, None, [f"{think:.3f}"])
-    row.update(rate=rate, tasks=fetched(out) / args.seconds, think_ms=think)
-    row.update(p50=latency_ms(out, 50), p99=latency_ms(out, 99), wrk_core=wrk_cpu / args.seconds)
+    rate, wrk_cpu, out = run_wrk(server.base, script, args, FETCH10_S, [f"{think:.3f}"])
+    row.update(rate=rate, tasks=fetched(out) / FETCH10_S, think_ms=think)
+    row.update(p50=latency_ms(out, 50), p99=latency_ms(out, 99), wrk_core=wrk_cpu / FETCH10_S)
     log(
         f"{server.name} fetch10: saturated {row['sat_rate']:,.0f} req/s "
         f"({row['sat_tasks']:,.0f} tasks/s, p99 {row['sat_p99']:.2f} ms); at "
@@ -164,7 +166,7 @@ def main() -> int:
     parser.add_argument(
         "--fetch10-tasks",
         type=int,
-        default=300_000,
+        default=400_000,
         help="pre-published per fetchAndLock(maxTasks=10) phase (they are only locked)",
     )
     parser.add_argument("--no-fetch10", action="store_true", help="skip the fetch(10) phases")

@@ -94,6 +94,7 @@ STANDALONE_ONLY = frozenset(
         "tests.gateway.test_hot_path",
         "tests.gateway.test_lone_surrogates",
         "tests.gateway.test_query_reader",
+        "tests.gateway.test_refused_constructs",
         "tests.gateway.test_ready_token",
         "tests.gateway.test_route_answers",
         "tests.gateway.test_task_operation_arguments",
