@@ -244,7 +244,5 @@ class _Run:
         model = await self.cascade.model(block.state.definition_id)
         state, effects = event(model, block.state, *args, **kwargs)
         merged = engine.merge(block.effects, effects)
-        self.pending[instance_id] = Block(
-            state, merged, block.expected, block.before, block.meta, block.fired_timer
-        )
+        self.pending[instance_id] = replace(block, state=state, effects=merged)
         self.queue.append((state, effects))

@@ -58,6 +58,11 @@ class CorrelationSet:
                         "ProcessEngineException",
                     )
 
+    @property
+    def tenant_filter(self) -> tuple[str | None, bool]:
+        """(tenant id, whether it filters) for the message start events."""
+        return self.tenant_id, self.tenant_id_set
+
     def executions(self, state: engine.InstanceState, message_name: str) -> list[str]:
         """The ids of the executions of ``state`` that wait for the message and match."""
         if (

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -51,6 +51,8 @@ from redtask.broker.errors import BrokerError, InstanceNotFound, InvalidArgument
 from redtask.broker.instance_reads import running_instances_of
 from redtask.broker.keys import Keys
 from redtask.broker.redis_layer import RedisLayer, Transaction
+from redtask.broker.start_events import registrations, start_names
+from redtask.broker.start_timers import processes_with_timer_starts
 from redtask.broker.store_base import Clock, wall_clock_ms
 
 __all__ = ["Definitions", "DeploymentHasInstances", "digest"]
@@ -93,6 +95,10 @@ class Definitions:
         self.clock = clock
         self.instances = instances
         self.reads = reads or DefinitionReads(db, keys)
+        # run after every deployment and deletion (the store's: re-arm the timer start events)
+        self.on_change: Callable[[], Awaitable[None]] | None = None
+        # run before a deployment is written (the store's: message start names stay unique)
+        self.check: Callable[[str | None, list[ProcessModel]], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------------ reads
     async def deployment(self, deployment_id: str) -> Deployment:
@@ -180,9 +186,11 @@ class Definitions:
             request.name is not None  # Camunda compares by name: a nameless one never matches
         )
         keys = self.keys
-        watched = [
-            keys.definition_versions(tenant, m.key) for p in parsed.values() for m in p.models
-        ]
+        models = [m for p in parsed.values() for m in p.models]
+        watched = [keys.definition_versions(tenant, m.key) for m in models]
+        # a concurrent deployment starting on the same message name changes its set
+        names = {n for m in models for n in start_names(m, "message")}
+        watched += [keys.message_start_processes(n) for n in sorted(names)]
         if filtering:
             watched.append(keys.deployments_named(tenant, request.name or ""))
 
@@ -190,7 +198,10 @@ class Definitions:
             return await self._deploy_watched(tx, request, resources, parsed, filtering)
 
         # no processes, no filtering: nothing is read, so nothing is watched
-        return await self.db.transaction(watched, body)
+        result = await self.db.transaction(watched, body)
+        if result.definitions and self.on_change is not None:
+            await self.on_change()
+        return result
 
     async def _deploy_watched(
         self,
@@ -215,6 +226,9 @@ class Definitions:
                 return DeploymentResult(await self.reads.deployment_by(tx.read, latest), None)
             if request.changed_only:
                 resources = {n: c for n, c in resources.items() if n in changed}
+        deployed = [m for r in resources if r in parsed for m in parsed[r].models]
+        if self.check is not None:
+            await self.check(tenant, deployed)
         now = self.clock()
         deployment_id = str(uuid.uuid4())
         definitions: list[ProcessDefinition] = []
@@ -249,7 +263,10 @@ class Definitions:
             resources={n: digest(c) for n, c in resources.items()},
             definition_ids=tuple(d.id for d in definitions),
         )
-        self._queue_writes(tx, deployment, resources, definitions)
+        timed = processes_with_timer_starts((tenant, m) for m in deployed)
+        self._queue_writes(tx, deployment, resources, definitions, timed)
+        for command in registrations(self.keys, tenant, deployed):
+            tx.write(*command)
         return DeploymentResult(deployment, tuple(definitions))
 
     def _queue_writes(
@@ -258,8 +275,11 @@ class Definitions:
         deployment: Deployment,
         resources: dict[str, bytes],
         definitions: Sequence[ProcessDefinition],
+        timed: Sequence[str] = (),
     ) -> None:
         keys = self.keys
+        if timed:  # processes with a timer start event (broker.start_timers)
+            tx.write("SADD", keys.timer_start_processes, *timed)
         tx.write("SET", keys.deployment(deployment.id), orjson.dumps(deployment.to_json()))
         if resources:
             pairs = [x for item in resources.items() for x in item]
@@ -304,6 +324,8 @@ class Definitions:
             if busy is not None:
                 raise DeploymentHasInstances(busy, counts[busy])
         await self._delete_records(deployment_id)
+        if self.on_change is not None:  # its timers stop, the previous version's come back
+            await self.on_change()
         # A start that read its definition before the records went may commit its instance
         # after the walk above; nothing at commit checks the definition, so such an instance
         # would be orphaned (its model is gone: no task of it could complete). Walk again now

@@ -116,11 +116,25 @@ class InstanceNotFound(BrokerError):
 
 
 class MessageNotCorrelated(BrokerError):
-    """Camunda's MismatchingMessageCorrelationException, with its message: no execution
-    matches, or ``matches`` do where one was asked for (``correlation_set`` as Java prints it)."""
+    """Camunda's MismatchingMessageCorrelationException, with its message: no execution (nor
+    message start event) matches, or ``matches`` executions (``definitions``: process
+    definitions) do where one was asked for (``correlation_set`` as Java prints it)."""
 
-    def __init__(self, message_name: str, matches: int, correlation_set: str = "") -> None:
-        if matches == 0:
+    def __init__(
+        self,
+        message_name: str,
+        matches: int,
+        correlation_set: str = "",
+        *,
+        definitions: bool = False,
+    ) -> None:
+        if matches and definitions:  # several processes start on it (several tenants)
+            message = (
+                f"ENGINE-13030 Cannot correlate a message with name '{message_name}' to a "
+                f"single process definition. {matches} process definitions match the "
+                f"correlations keys: {correlation_set}"
+            )
+        elif matches == 0:
             message = (
                 f"Cannot correlate message '{message_name}': No process definition or execution "
                 "matches the parameters"

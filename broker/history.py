@@ -27,7 +27,7 @@ from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.settings import Settings
 from redtask.broker.store_base import Clock
 
-_FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end", "ea", "sup", "rpi")
+_FIELDS = ("status", "pd", "pk", "bk", "tn", "start", "end", "ea", "sup", "rpi", "sa")
 STATES = {
     "active": "ACTIVE",
     "completed": "COMPLETED",
@@ -42,7 +42,8 @@ class HistoricInstance:
     ``state`` is Camunda's: ACTIVE, COMPLETED, EXTERNALLY_TERMINATED or INTERNALLY_TERMINATED
     (a called instance its caller ended); ``end_activity_id`` the end event that completed it
     (None while it runs, and when it was deleted); ``super_instance_id``: the instance that
-    called it, ``root_instance_id`` the root of its call tree (None: itself)."""
+    called it, ``root_instance_id`` the root of its call tree (None: itself);
+    ``start_activity_id`` the message, signal or timer start event it started at, if any."""
 
     id: str
     definition_id: str
@@ -55,6 +56,7 @@ class HistoricInstance:
     end_activity_id: str | None = None
     super_instance_id: str | None = None
     root_instance_id: str | None = None
+    start_activity_id: str | None = None  # set when it started at another than the initial one
 
     @property
     def duration(self) -> int | None:
@@ -178,7 +180,7 @@ def _between(value: int, after: int | None, before: int | None) -> bool:
 
 
 def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance | None:
-    status, pd, pk, bk, tn, start, end, end_activity, sup, root = row
+    status, pd, pk, bk, tn, start, end, end_activity, sup, root, start_activity = row
     if status not in STATES or start is None:  # the hash expired (or was never written)
         return None
     return HistoricInstance(
@@ -193,6 +195,7 @@ def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance |
         end_activity,
         sup,
         root,
+        start_activity,
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redtask.broker.bpmn import NoInitialStartEvent
 from redtask.broker.definition_model import DefinitionNotFound, ProcessDefinition
 from redtask.broker.definition_reads import DefinitionReads
 from redtask.broker.history import HISTORY_SORT, HistoricInstance, History, HistoryQuery
@@ -59,7 +60,9 @@ class HistoricRecords:
             by_definition = await self._definitions(found)
         starts = await self._start_events(by_definition)
         return [
-            HistoricRecord(i, by_definition[i.definition_id], starts[i.definition_id])
+            HistoricRecord(
+                i, by_definition[i.definition_id], i.start_activity_id or starts[i.definition_id]
+            )
             for i in found
         ]
 
@@ -81,7 +84,7 @@ class HistoricRecords:
         async def one(definition_id: str) -> str | None:
             try:
                 return (await self.definitions.get_model(definition_id)).start_event().id
-            except DefinitionNotFound:
+            except (DefinitionNotFound, NoInitialStartEvent):
                 return None
 
         ids = [i for i, d in found.items() if d is not None]

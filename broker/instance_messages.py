@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redtask.broker import engine, variables
 from redtask.broker.correlation import CorrelationSet
@@ -19,15 +19,21 @@ from redtask.broker.executor import Executor, Found, Ready, Write
 from redtask.broker.instance_repository import InstanceRepository
 from redtask.broker.store_base import Clock
 
+if TYPE_CHECKING:
+    from redtask.broker.start_events import StartEvents, StartMatch
+
 
 @dataclass(frozen=True, slots=True)
 class Correlation:
     """A delivered message: the instance, the execution it triggered and the instance's state
-    right after (its process variables are what ``variablesInResultEnabled`` returns)."""
+    right after (its process variables are what ``variablesInResultEnabled`` returns).
+    ``started_key``: the process key when a message start event started the instance (Camunda's
+    ProcessDefinition result; ``execution_id`` is then the instance's id)."""
 
     instance_id: str
     execution_id: str
     state: engine.InstanceState
+    started_key: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -40,6 +46,7 @@ class Messages:
         self.repo = repo
         self.executor = executor
         self.clock = clock
+        self.starts: StartEvents | None = None  # message start events (the store's)
 
     async def correlate_message(
         self,
@@ -61,9 +68,14 @@ class Messages:
         (``local_correlation_keys``, see ``engine.message_waiters``). ``raw_variables`` are set
         as on completion, ``raw_local_variables`` on the scope the execution waits in.
 
+        When no execution matches (or with ``all_matches``), the latest process definitions
+        with a message start event for ``message_name`` are started too, as Camunda's
+        DefaultCorrelationHandler does (business key and both variable maps go to the new
+        instance; the correlation keys and instance id do not restrict them).
+
         Raises InvalidVariable, then InvalidCorrelation (what Camunda's engine refuses),
         before anything is read; MessageNotCorrelated when nothing matches, or several
-        executions do and ``all_matches`` is false.
+        executions or start events do and ``all_matches`` is false.
         """
         typed = variables.normalize(raw_variables)
         local = variables.normalize(raw_local_variables)
@@ -83,8 +95,15 @@ class Messages:
         for state in (await self.repo.states(candidates)).values():
             found = wanted.executions(state, message_name)
             matching += [(state.instance_id, execution_id) for execution_id in found]
-        if not matching or (len(matching) > 1 and not all_matches):
+        if len(matching) > 1 and not all_matches:
             raise MessageNotCorrelated(message_name, len(matching), str(wanted))
+        starts: list[StartMatch] = []
+        if self.starts is not None and (all_matches or not matching):
+            starts = await self.starts.matches("message", message_name, *wanted.tenant_filter)
+            if len(starts) > 1 and not all_matches:
+                raise MessageNotCorrelated(message_name, len(starts), str(wanted), definitions=True)
+        if not matching and not starts:
+            raise MessageNotCorrelated(message_name, 0, str(wanted))
         delivered = []
         for instance_id, execution_id in matching:
             done = await self._deliver(
@@ -92,6 +111,13 @@ class Messages:
             )
             if done is not None:
                 delivered.append(done)
+        for start in starts:
+            assert self.starts is not None
+            state = await self.starts.start(
+                start, {**(raw_variables or {}), **(raw_local_variables or {})}, business_key
+            )
+            instance = state.instance_id
+            delivered.append(Correlation(instance, instance, state, start.definition.key))
         if not delivered:  # another request took every match since it was read
             raise MessageNotCorrelated(message_name, 0, str(wanted))
         return delivered

@@ -41,8 +41,9 @@ TIMER_RETRIES = 3
 @dataclass(frozen=True, slots=True)
 class Block:
     """One instance's part of a commit: its new state and effects, the version it was read at
-    (0: a new instance, created with ``meta``), its state then, the timer that fired, and
-    ``status`` "internally_terminated" for a terminated instance that its caller ended."""
+    (0: a new instance, created with ``meta``), its state then, the timer that fired,
+    ``status`` "internally_terminated" for a terminated instance that its caller ended, and
+    ``claim``: the timer start due time a new instance is created only with."""
 
     state: InstanceState
     effects: Effects
@@ -51,6 +52,7 @@ class Block:
     meta: Mapping[str, Any] | None = None
     fired_timer: str | None = None
     status: str | None = None  # what the instance hash records, when not the state's status
+    claim: Mapping[str, Any] | None = None  # a timer start's due time (``broker.start_timers``)
 
 
 class PartitionIds:
@@ -103,11 +105,19 @@ def messages_waited(state: InstanceState | None) -> set[str]:
 
 
 def signal_entry(
-    name: str, thrown_ms: int, variables: Mapping[str, TypedValue] | None = None
+    name: str,
+    thrown_ms: int,
+    variables: Mapping[str, TypedValue] | None = None,
+    *,
+    starts: bool = False,
 ) -> str:
     """A signal throw as ``sig`` keeps it: its name, when it was thrown (ms), the variables
-    it sets and the delivery's progress (next partition, SSCAN cursor)."""
-    entry = {"n": name, "ms": thrown_ms, "v": dict(variables or {}), "p": 0, "c": "0"}
+    it sets and the delivery's progress (next partition, SSCAN cursor); ``starts``: the
+    processes with a signal start event for it are still to be started (``"st"``)."""
+    entry: dict[str, Any] = {"n": name, "ms": thrown_ms, "v": dict(variables or {}), "p": 0}
+    entry["c"] = "0"
+    if starts:
+        entry["st"] = 1
     return orjson.dumps(entry).decode()
 
 
@@ -219,11 +229,13 @@ class InstanceRepository:
         meta: Mapping[str, Any] | None = None,
         fired_timer: str | None = None,
         before: InstanceState | None = None,
+        claim: Mapping[str, Any] | None = None,
     ) -> list[Any]:
         """Run ``advance``: write ``state`` and ``effects`` if the instance is still at version
-        ``expected`` (0: create it). Returns the script's reply (E_CONFLICT included). Raises
+        ``expected`` (0: create it; ``claim``: only with that timer start's due time, see
+        ``broker.start_timers``). Returns the script's reply (E_CONFLICT included). Raises
         InvalidTopic, writing nothing, when a new task's computed topic is not a valid one."""
-        block = Block(state, effects, expected, before, meta, fired_timer)
+        block = Block(state, effects, expected, before, meta, fired_timer, claim=claim)
         return await self.commit_blocks([block], trigger)
 
     async def commit_blocks(
@@ -302,5 +314,6 @@ class InstanceRepository:
             orjson.dumps(timers),
             orjson.dumps(messages),
             orjson.dumps(history),
-            orjson.dumps([[i, signal_entry(name, now)] for i, name in throws]),
+            orjson.dumps([[i, signal_entry(name, now, starts=True)] for i, name in throws]),
+            orjson.dumps(block.claim) if block.claim is not None else "",
         ]

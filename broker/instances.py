@@ -19,6 +19,7 @@ from redtask.broker import engine, variables
 from redtask.broker.bpmn import ProcessModel
 from redtask.broker.connection import BACKEND_ERRORS
 from redtask.broker.errors import (
+    E_CONFLICT,
     BrokerError,
     InstanceNotFound,
     InvalidArgument,
@@ -28,9 +29,15 @@ from redtask.broker.errors import (
 from redtask.broker.executor import Command, Executor, Found, InstanceBusy, Ready, Step, Write
 from redtask.broker.instance_repository import Block, InstanceRepository
 from redtask.broker.model import ExternalTask
-from redtask.broker.store_base import Clock
+from redtask.broker.store_base import Clock, partition_task_id
 
-__all__ = ["InstanceNotFound", "MessageNotCorrelated", "ProcessRuntime"]
+__all__ = ["InstanceNotFound", "MessageNotCorrelated", "ProcessRuntime", "StartTimerTaken"]
+
+
+class StartTimerTaken(BrokerError):
+    """Another scheduler started the instance of this timer start's due time (or the timer
+    was disarmed): nothing was stored."""
+
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +71,24 @@ class ProcessRuntime:
         tenant_id: str | None = None,
         *,
         version_tag: str | None = None,
+        start_event_id: str | None = None,
+        claim: Mapping[str, Any] | None = None,
     ) -> Step:
-        """Start an instance of ``model``; returns its first state and effects.
+        """Start an instance of ``model`` at ``start_event_id`` (default: the initial start
+        event); returns its first state and effects. ``claim`` (a timer start's due time, see
+        ``broker.start_timers``) puts the instance in the partition of the claimed member and
+        commits it only with the claim.
 
-        Raises InvalidVariable, engine errors (e.g. NoOutgoingFlow) with nothing stored.
+        Raises InvalidVariable, engine errors (e.g. NoOutgoingFlow) with nothing stored;
+        StartTimerTaken when the claimed due time was taken by another scheduler.
         """
         typed = variables.normalize(raw_variables)
-        instance_id = str(uuid.uuid4())
+        if claim is None:
+            instance_id = str(uuid.uuid4())
+        else:
+            keys = self.repo.keys
+            partition = keys.partition_of(str(claim["m"]))
+            instance_id = partition_task_id(partition, keys.partitions)
         state, effects = engine.start(
             model,
             instance_id,
@@ -81,6 +99,7 @@ class ProcessRuntime:
             self.repo.ids(instance_id),
             definition_id=definition_id,
             max_bytes=self.repo.settings.max_variables_bytes,
+            start_event_id=start_event_id,
         )
         meta = {
             "pd": definition_id,
@@ -88,9 +107,14 @@ class ProcessRuntime:
             "pvt": version_tag,
             "bk": business_key,
             "tn": tenant_id,
+            "sa": start_event_id,
         }
-        block = Block(state, effects, 0, None, meta)  # a new id: nothing to conflict
-        raise_for(await self.executor.cascade.commit(block))
+        # a new id: only a claimed due time can conflict
+        block = Block(state, effects, 0, None, meta, claim=claim)
+        reply = await self.executor.cascade.commit(block)
+        if int(reply[0]) == E_CONFLICT:
+            raise StartTimerTaken(str(claim["m"]) if claim else instance_id)
+        raise_for(reply)
         return state, effects
 
     async def complete_task(

@@ -37,8 +37,10 @@ key                        type    content
 ``P ws``                   ZSET    worker ids that fetched, score = last fetch ms; when a new id
                                    enters, entries older than 15 minutes leave, 1000 at most stay
 ``P pi:<id>``              HASH    a process instance: st (engine state JSON), ver, status,
-                                   pd, pk, pvt, bk, tn, start, end (ms); a called instance
-                                   (same partition as its caller): sup (caller), rpi (root)
+                                   pd, pk, pvt, bk, tn, sa (its start event, when started
+                                   by a message, signal or timer), start, end (ms); a called
+                                   instance (same partition as its caller): sup (caller), rpi
+                                   (root)
 ``P pis``                  ZSET    running instance ids, score = start ms
 ``P pih``                  ZSET    ended instance ids kept for history, score = end ms; an id
                                    leaves (its hash deleted) once end + history TTL has passed
@@ -50,6 +52,10 @@ key                        type    content
 ``P hi:<id>``               HASH    the closed incidents of process instance <id>: incident id
                                    -> JSON of the incident's fields, its end and how it ended
 ``P tms``                  ZSET    "<instance id>|<timer id>" scored by due time (ms)
+``P sts``                  ZSET    timer start events: "<definition id>|<start event id>"
+                                   scored by its next due time (ms)
+``P stn``                  HASH    the same member -> the occurrence index of that due time
+                                   ("done" once its cycle ended: it is not armed again)
 ``P msg:<name>``           SET     instances with an execution waiting for that message; for
                                    ``msg:<NUL>execution:<execution id>``, the instance whose
                                    execution waits in a receive task or message catch event;
@@ -78,6 +84,13 @@ key                            type    content
 ``G pd:<id>``                  STRING  a process definition record (JSON)
 ``G pds``                      SET     every process definition id
 ``G pdv:<tenant>:<key>``       ZSET    definition ids of one key and tenant, score = version
+``G stk``                      SET     JSON [tenant, key] of the processes one of whose versions
+                                       has a timer start event (``broker.start_timers``)
+``G sta``                      SET     the armed timer start members (their partition holds
+                                       their schedule): disarmed when no longer wanted
+``G msk:<name>``               SET     JSON [tenant, key] of the processes one of whose versions
+                                       has a message start event for message <name>
+``G sgk:<name>``               SET     the same for signal start events (``broker.start_events``)
 ``G sync``                     STRING  written after a deployment change when replicas must
                                        confirm it (``REDTASK_WAIT_REPLICAS``): WAIT covers it
 =============================  ======  =====================================================
@@ -212,11 +225,21 @@ class Keys:
         """Hash: timer id -> id of the open failedJob incident of that timer."""
         return f"{self.prefix(partition)}tmi"
 
+    def start_timers(self, partition: int) -> str:
+        return f"{self.prefix(partition)}sts"
+
+    def start_timer_index(self, partition: int) -> str:
+        return f"{self.prefix(partition)}stn"
+
     def message_waiters(self, partition: int, message_name: str) -> str:
         return f"{self.prefix(partition)}msg:{message_name}"
 
     def signal_throws(self, partition: int) -> str:
         return f"{self.prefix(partition)}sig"
+
+    def signal_start_claim(self, partition: int, throw_id: str) -> str:
+        """Set (NX) by the deliverer that starts the signal start events a throw reaches."""
+        return f"{self.prefix(partition)}sgs:{throw_id}"
 
     def task_pattern(self, partition: int) -> str:
         """SCAN pattern matching every task hash of a partition."""
@@ -264,6 +287,20 @@ class Keys:
     @property
     def definitions(self) -> str:
         return f"{self.definitions_prefix}pds"
+
+    @property
+    def timer_start_processes(self) -> str:
+        return f"{self.definitions_prefix}stk"
+
+    @property
+    def armed_start_timers(self) -> str:
+        return f"{self.definitions_prefix}sta"
+
+    def message_start_processes(self, message_name: str) -> str:
+        return f"{self.definitions_prefix}msk:{_part(message_name)}"
+
+    def signal_start_processes(self, signal_name: str) -> str:
+        return f"{self.definitions_prefix}sgk:{_part(signal_name)}"
 
     def definition_versions(self, tenant_id: str | None, key: str) -> str:
         return f"{self.definitions_prefix}pdv:{_part(tenant_id)}:{_part(key)}"

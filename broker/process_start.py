@@ -9,7 +9,9 @@ from typing import Any
 from redtask.broker.definition_model import DefinitionNotFound, ProcessDefinition
 from redtask.broker.definition_reads import DefinitionReads
 from redtask.broker.engine import InstanceState
-from redtask.broker.instances import ProcessRuntime
+from redtask.broker.instances import ProcessRuntime, StartTimerTaken
+
+__all__ = ["ProcessStarter", "StartTimerTaken"]
 
 
 class ProcessStarter:
@@ -22,8 +24,13 @@ class ProcessStarter:
         definition: ProcessDefinition,
         raw_variables: Mapping[str, Any] | None = None,
         business_key: str | None = None,
+        *,
+        start_event_id: str | None = None,
+        claim: Mapping[str, Any] | None = None,
     ) -> InstanceState:
-        """Start an instance of ``definition``; returns its state after the first steps.
+        """Start an instance of ``definition`` at ``start_event_id`` (default: its initial
+        start event); returns its state after the first steps. ``claim``: the due time of a
+        timer start event that this start consumes (StartTimerTaken when another did).
 
         A deployment deleted meanwhile may have walked its instances before this one was
         committed, so the definition is looked up again afterwards: if it is gone, the instance
@@ -39,6 +46,8 @@ class ProcessStarter:
             business_key,
             definition.tenant_id,
             version_tag=definition.version_tag,
+            start_event_id=start_event_id,
+            claim=claim,
         )
         try:
             await self.definitions.definition(definition.id)

@@ -1,6 +1,6 @@
-"""The scheduler: sweeps expired locks and due retries back to fetchable, fires due timers,
-delivers signal throws still pending and forgets ended process instances past their history
-retention, all in bounded batches.
+"""The scheduler: sweeps expired locks and due retries back to fetchable, fires due timers
+(timer start events too: ``broker.start_timers``), delivers signal throws still pending and
+forgets ended process instances past their history retention, all in bounded batches.
 
 Several schedulers may run at once: every sweep is an idempotent script. Each one keeps a
 heartbeat key fresh so a liveness probe (``redtask scheduler --check``) can tell it is alive.
@@ -54,11 +54,13 @@ class Scheduler:
         started = time.perf_counter()
         moved, more = await self.store.sweep()
         fired = 0
-        if self.store.models is not None:  # timers and signal throws of process instances
+        if self.store.models is not None:  # timers, start timers and signal throws
             batch = self.store.settings.scheduler_batch
             fired = await self.store.fire_due_timers(batch)
-            more = more or fired >= batch
+            instances = await self.store.fire_start_timers(batch)
+            more = more or fired >= batch or instances >= batch
             more = await self.store.deliver_signals(batch) >= batch or more
+            fired += instances
         forgotten, more_history = await self.store.trim_history()
         more = more or more_history
         self.moved_total += moved

@@ -26,6 +26,13 @@ alone (``advance.lua``, under its own version), so a throw is delivered after it
   stopped (its entry keeps the partition and SSCAN cursor). A throw leaves ``sig`` once every
   partition has been walked.
 
+A thrown signal also starts an instance of every latest process with a signal start event for
+its name (``broker.start_events``): ``POST /signal`` starts them before it answers; the entry of
+a throw or end event's throw is marked (``"st"``), and the deliverer that first claims it (a
+``SET NX`` of ``sgs:<throw id>``) starts them, then clears the mark, so two deliverers, or one
+that died after starting them, never start them twice (one dying between its claim and the
+starts loses them).
+
 A waiter whose step fails (say an expression after the catch event cannot be evaluated) is
 logged and passed by; it keeps waiting. Camunda would fail the whole throw instead.
 """
@@ -36,7 +43,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -53,11 +60,17 @@ from redtask.broker.instance_repository import (
 from redtask.broker.instance_signals import NoSignalSubscription, SignalExecutionNotFound
 from redtask.broker.store_base import Clock
 
+if TYPE_CHECKING:
+    from redtask.broker.start_events import StartEvents
+
 log = logging.getLogger(__name__)
 
 INLINE_DELIVERIES = 200
 """Instances the request that threw a signal steps before it answers (the scheduler: the rest)."""
 SCAN_COUNT = 100
+START_CLAIM_S = 86_400
+"""How long the claim to start a throw's signal start events is kept (its throw is delivered
+long before)."""
 Throw = tuple[int, str]  # (partition, throw id)
 _queued: ContextVar[list[Throw] | None] = ContextVar("_queued", default=None)
 
@@ -67,15 +80,22 @@ class SignalDelivery:
         self.repo = repo
         self.executor = executor
         self.clock = clock
+        self.starts: StartEvents | None = None  # signal start events (the store's)
 
     async def throw(
         self,
         signal_name: str,
         execution_id: str | None = None,
         raw_variables: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        without_tenant_id: bool = False,
     ) -> None:
         """Deliver a signal event (``POST /signal``): to every subscription of that name, or only
         to those of ``execution_id``; ``raw_variables`` are set from each execution reached.
+        Without ``execution_id`` it also starts an instance of every latest process definition
+        with a signal start event for ``signal_name`` (of ``tenant_id`` only, or without tenant
+        with ``without_tenant_id``), with ``raw_variables``.
 
         Raises InvalidVariable; for an ``execution_id``, SignalExecutionNotFound (unknown) or
         NoSignalSubscription (it holds no subscription to the signal).
@@ -90,6 +110,10 @@ class SignalDelivery:
         entry = signal_entry(signal_name, now, typed)
         await self.repo.db.execute("HSET", keys.signal_throws(partition), throw_id, entry)
         await self.deliver_new(partition, [throw_id])
+        if self.starts is not None:
+            tenant_set = tenant_id is not None or without_tenant_id
+            for match in await self.starts.matches("signal", signal_name, tenant_id, tenant_set):
+                await self.starts.start(match, raw_variables)
 
     async def deliver_new(self, partition: int, throw_ids: list[str]) -> None:
         """Deliver throws just committed to up to INLINE_DELIVERIES instances in all; a throw
@@ -138,6 +162,11 @@ class SignalDelivery:
             return 0
         entry = orjson.loads(raw)
         name, key, values = entry["n"], (int(entry["ms"]), throw_id), entry["v"]
+        if entry.pop("st", None):
+            claim = keys.signal_start_claim(partition, throw_id)
+            if await db.execute("SET", claim, "1", "NX", "EX", START_CLAIM_S):
+                await self._start_processes(name)
+            await self._save(partition, throw_id, entry)
         visited = 0
         while entry["p"] < keys.partitions:
             waiters = keys.message_waiters(entry["p"], SIGNAL_WAITERS + name)
@@ -157,6 +186,18 @@ class SignalDelivery:
                 return visited
         await db.execute("HDEL", keys.signal_throws(partition), throw_id)
         return visited
+
+    async def _start_processes(self, name: str) -> None:
+        """The processes a signal thrown by a throw or end event starts (each failure logged)."""
+        if self.starts is None:
+            return
+        for match in await self.starts.matches("signal", name):
+            try:
+                await self.starts.start(match)
+            except Exception as exc:
+                if isinstance(exc, BACKEND_ERRORS):
+                    raise
+                log.error("signal %r did not start %s: %s", name, match.definition.id, exc)
 
     async def _save(self, partition: int, throw_id: str, entry: dict[str, Any]) -> None:
         # progress only: were the entry already gone, the throw is walked once more, harmlessly

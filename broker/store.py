@@ -19,7 +19,9 @@ one concern and receive what they need in their constructor:
   ``incident_history`` (``broker.variable_history``, ``broker.activity_tree``,
   ``broker.incident_history``);
 - ``definitions`` (``broker.definitions``): deployments, definitions, models;
-- ``starter`` (``broker.process_start``): a start guarded against a racing deployment delete.
+- ``starter`` (``broker.process_start``): a start guarded against a racing deployment delete;
+- ``start_timers`` (``broker.start_timers``): the schedule of timer start events;
+- ``start_events`` (``broker.start_events``): the definitions a message or signal starts.
 
 Every method of ``Store`` is one line that hands the call to its component (``delegate``;
 the three hot paths are written out, so no call packs its arguments).
@@ -56,6 +58,8 @@ from redtask.broker.process_start import ProcessStarter
 from redtask.broker.redis_layer import Client, RedisLayer
 from redtask.broker.settings import Settings
 from redtask.broker.signal_delivery import SignalDelivery
+from redtask.broker.start_events import StartEvents
+from redtask.broker.start_timers import StartTimers
 from redtask.broker.store_base import Clock, SharedClock, new_task_id, wall_clock_ms
 from redtask.broker.task_commands import SortOrder, TaskCommands
 from redtask.broker.task_outcomes import Completion, TaskOutcomes
@@ -119,6 +123,12 @@ class Store:
         repo.signal_sink = self.signal_delivery.deliver_new
         self.definitions = Definitions(db, keys, now, self.runtime, definition_reads)
         self.starter = ProcessStarter(definition_reads, self.runtime)
+        self.start_timers = StartTimers(db, keys, now, definition_reads, self.starter)
+        self.definitions.on_change = self.start_timers.reconcile
+        self.start_events = StartEvents(db, keys, now, definition_reads, self.starter)
+        self.definitions.check = self.start_events.check_deployable
+        self.messages.starts = self.start_events
+        self.signal_delivery.starts = self.start_events
         self.task_reads = TaskReads(db, keys, now, repo, definition_reads.names)
         self.activity = WorkReads(db, keys, now)
         self.tasks = TaskCommands(db, keys, settings, now, repo)
@@ -225,6 +235,7 @@ class Store:
     cancel_instance = delegate("runtime", ProcessRuntime.cancel_instance)
     modify_variables = delegate("runtime", ProcessRuntime.modify_variables)
     fire_due_timers = delegate("runtime", ProcessRuntime.fire_due_timers)
+    fire_start_timers = delegate("start_timers", StartTimers.fire_due)
     set_job_retries = delegate("runtime", ProcessRuntime.set_job_retries)
     correlate_message = delegate("messages", Messages.correlate_message)
     signal_execution = delegate("signals", Signals.signal_execution)

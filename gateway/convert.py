@@ -263,11 +263,23 @@ def started_instance(state: InstanceState, definition_key: str, base_url: str) -
 def message_correlation_result(
     item: Correlation, tz: tzinfo, with_variables: bool = False
 ) -> dict[str, Any]:
-    """MessageCorrelationResultDto of a triggered execution (redtask has no message start
-    events, so never a ProcessDefinition result); ``with_variables``: the
-    MessageCorrelationResultWithVariableDto, with the instance's process variables after the
-    message (at its end, if it ended)."""
-    body: dict[str, Any] = {
+    """MessageCorrelationResultDto of a triggered execution, or of an instance a message start
+    event started (resultType ProcessDefinition, its ProcessInstanceDto without links);
+    ``with_variables``: the MessageCorrelationResultWithVariableDto, with the instance's
+    process variables after the message (at its end, if it ended)."""
+    body: dict[str, Any]
+    if item.started_key is not None:
+        instance = {**started_instance(item.state, item.started_key, ""), "links": []}
+        body = {"resultType": "ProcessDefinition", "execution": None, "processInstance": instance}
+    else:
+        body = _execution_result(item)
+    if with_variables:
+        body["variables"] = variables_out(item.state.variables, tz, deserialize=True)
+    return body
+
+
+def _execution_result(item: Correlation) -> dict[str, Any]:
+    return {
         "resultType": "Execution",
         "execution": {
             "id": item.execution_id,
@@ -277,9 +289,6 @@ def message_correlation_result(
         },
         "processInstance": None,
     }
-    if with_variables:
-        body["variables"] = variables_out(item.state.variables, tz, deserialize=True)
-    return body
 
 
 def _removal(instance: HistoricInstance, ttl_s: int, tz: tzinfo) -> str | None:

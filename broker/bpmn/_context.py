@@ -18,7 +18,7 @@ from redtask.broker.bpmn._xml import (
 )
 from redtask.broker.bpmn.expressions import Expression, ExpressionError, parse_value
 from redtask.broker.bpmn.model import ErrorDefinition, Problem
-from redtask.broker.bpmn.timers import TimerDefinition, TimerError
+from redtask.broker.bpmn.timers import TimerDefinition, TimerError, TimerKind
 
 PASSIVE = frozenset(
     {"documentation", "extensionElements", "incoming", "outgoing", "ioSpecification", "property"}
@@ -34,6 +34,16 @@ EVENT_DEFINITIONS = frozenset(
     )
 ) | {"eventDefinitionRef"}
 _INTEGER = re.compile(r"[+-]?\d+")
+
+
+def _local_ref(holder: XmlElement, ref: str) -> str:
+    """A reference to a root element by QName (``tns:Message_1``) whose prefix names the
+    document's targetNamespace, as its id (Camunda's BpmnParse#resolveName)."""
+    prefix, _, name = ref.rpartition(":")
+    target = holder.getroottree().getroot().get("targetNamespace")
+    if prefix and target is not None and holder.nsmap.get(prefix) == target:
+        return name
+    return ref
 
 
 @dataclass
@@ -82,11 +92,12 @@ class ParseContext:
         if not ref:
             self.problem("attribute 'messageRef' is required", owner, owner_id)
             return None
-        if ref not in self.messages:
+        found = _local_ref(holder, ref)
+        if found not in self.messages:
             message = f"Invalid 'messageRef': no message with id '{ref}' found."
             self.problem(message, owner, owner_id)
             return None
-        name = self.messages[ref]
+        name = self.messages[found]
         if not name:
             message = "Cannot have a message event subscription with an empty or missing name"
             self.problem(message, owner, owner_id)
@@ -104,7 +115,7 @@ class ParseContext:
             message = "signalEventDefinition does not have required property 'signalRef'"
             self.problem(message, owner, owner_id)
             return None
-        name = self.signals.get(ref)
+        name = self.signals.get(_local_ref(definition, ref))
         if name is None:
             self.problem(f"Could not find signal with id '{ref}'", owner, owner_id)
             return None
@@ -143,20 +154,17 @@ class ParseContext:
             self.problem(message, owner, eid)
             return None
         if len(specs) > 1:
-            message = f"Timer of '{eid}' needs exactly one of timeDate or timeDuration"
+            message = f"Timer of '{eid}' needs exactly one of timeDate, timeDuration or timeCycle"
             self.problem(message, owner, eid)
             return None
         kind = local(specs[0])
-        if kind == "timeCycle":
-            message = (
-                f"Timer cycle (timeCycle) of '{eid}' is not supported: use timeDuration or timeDate"
-            )
-            self.problem(message, owner, eid)
-            return None
+        kinds: dict[str, TimerKind] = {
+            "timeDuration": "duration",
+            "timeDate": "date",
+            "timeCycle": "cycle",
+        }
         try:
-            return TimerDefinition.parse(
-                "duration" if kind == "timeDuration" else "date", text(specs[0])
-            )
+            return TimerDefinition.parse(kinds[kind], text(specs[0]))
         except (TimerError, ExpressionError) as exc:
             self.problem(f"Invalid {kind} of '{eid}': {exc}", owner, eid)
             return None

@@ -62,15 +62,41 @@ def _event_check(
 def start_event(
     ctx: ParseContext, element: XmlElement, eid: str, scope: str | None
 ) -> Element | None:
+    """A none start event; on a process also a timer, message or signal start event; in an
+    event sub-process an error, message or timer start event (``_event_start``)."""
     definitions = _event_check(ctx, element, eid)
     if scope in ctx.event_scopes:
         return _event_start(ctx, element, eid, scope, definitions)
-    if definitions:
-        kind = local(definitions[0])
-        message = f"Start event '{eid}' with a {kind} is not supported: only none start events are"
+    name = attr(element, "name")
+    if not definitions:
+        return StartEvent(id=eid, name=name, scope_id=scope)
+    kind = local(definitions[0]) if len(definitions) == 1 else "several event definitions"
+    if scope is not None or kind not in _START_KINDS:
+        where = "a sub-process" if scope is not None else "a process"
+        message = f"Start event '{eid}' with {kind} is not supported on {where}"
         ctx.problem(message, element, eid)
         return None
-    return StartEvent(id=eid, name=attr(element, "name"), scope_id=scope)
+    if kind == "timerEventDefinition":
+        timer = ctx.timer(definitions[0], element, eid)
+        if timer is not None and not isinstance(timer.value, str):
+            message = f"Timer start event '{eid}' has an expression (not supported)"
+            ctx.problem(message, element, eid)
+            return None
+        return None if timer is None else StartEvent(id=eid, name=name, timer=timer)
+    if kind == "messageEventDefinition":
+        message_name = ctx.message_name(definitions[0], element, eid)
+        return (
+            None
+            if message_name is None
+            else StartEvent(id=eid, name=name, message_name=message_name)
+        )
+    signal_name = ctx.signal_name(definitions[0], element, eid)
+    return None if signal_name is None else StartEvent(id=eid, name=name, signal_name=signal_name)
+
+
+_START_KINDS = frozenset(
+    {"timerEventDefinition", "messageEventDefinition", "signalEventDefinition"}
+)
 
 
 def _event_start(

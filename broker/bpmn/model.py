@@ -28,6 +28,7 @@ from redtask.broker.bpmn.expressions import Expression
 from redtask.broker.bpmn.problems import BpmnParseError as BpmnParseError
 from redtask.broker.bpmn.problems import Problem as Problem
 from redtask.broker.bpmn.timers import TimerDefinition
+from redtask.broker.errors import InvalidArgument
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 TaskType = Literal[
@@ -101,6 +102,18 @@ class LoopCharacteristics:
     completion_condition: str | Expression | None = None
 
 
+class NoInitialStartEvent(InvalidArgument):
+    """The process has no none or timer start event and several others: it can only be
+    started by a message or signal (Camunda: "no initial activity")."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            "Cannot start process instance, initial activity where the process instance "
+            "should start is null: initial is null"
+        )
+        self.key = key
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlowNode:
     """What every element has. ``scope_id`` is the enclosing sub-process id, None at top level."""
@@ -114,7 +127,18 @@ class FlowNode:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartEvent(FlowNode):
-    """A none start event (the only kind supported)."""
+    """A start event: a none start event, or (of a process only) a timer start event
+    (``timer``), a message start event (``message_name``) or a signal start event
+    (``signal_name``)."""
+
+    timer: TimerDefinition | None = None
+    message_name: str | None = None
+    signal_name: str | None = None
+
+    @property
+    def is_exclusive(self) -> bool:
+        """A none or timer start event: a process has at most one (Camunda's selectInitial)."""
+        return self.message_name is None and self.signal_name is None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -188,8 +188,11 @@ class _ProcessParser:
     def scope(
         self, container: XmlElement, scope_id: str | None, owner_id: str
     ) -> tuple[list[str], str | None]:
-        """Parse the children of the process or a sub-process: (child ids, none start event id)."""
-        ctx, children, starts = self.ctx, [], []
+        """Parse the children of the process or a sub-process: (child ids, first start event
+        id)."""
+        ctx = self.ctx
+        children: list[str] = []
+        starts: list[StartEvent | EventStartEvent] = []
         for child in bpmn_children(container):
             kind, eid = local(child), attr(child, "id")
             if kind in _IGNORED_IN_SCOPE:
@@ -216,22 +219,32 @@ class _ProcessParser:
                 self.nodes[eid] = node
                 children.append(eid)
                 if isinstance(node, StartEvent | EventStartEvent):
-                    starts.append(eid)
-        what = "Process" if scope_id is None else "Sub-process"
+                    starts.append(node)
         if not list(bpmn_children(container, "startEvent")):
             message = f"{local(container)} must define a startEvent element"
             ctx.problem(message, container, owner_id)
-        elif not starts and scope_id not in ctx.event_scopes:
-            ctx.problem(f"{what} '{owner_id}' has no none start event", container, owner_id)
-        for extra in starts[1:]:
+        exclusive = [s for s in starts if isinstance(s, StartEvent) and s.is_exclusive]
+        for extra in exclusive[1:] if scope_id is None else starts[1:]:
             message = (
                 "multiple none start events or timer start events not supported on process "
                 "definition"
                 if scope_id is None
                 else "multiple start events not supported for subprocess"
             )
-            ctx.problem(message, container, owner_id, extra)
-        return children, starts[0] if starts else None
+            ctx.problem(message, container, owner_id, extra.id)
+        seen: set[tuple[str, str]] = set()
+        for start in starts:  # Camunda's one subscription per event name and scope
+            if not isinstance(start, StartEvent):
+                continue
+            for kind, name in (("message", start.message_name), ("signal", start.signal_name)):
+                if name is not None and (kind, name) in seen:
+                    message = (
+                        f"Cannot have more than one {kind} event subscription with name "
+                        f"'{name}' for scope '{owner_id}'"
+                    )
+                    ctx.problem(message, container, start.id)
+                seen.add((kind, name or ""))
+        return children, starts[0].id if starts else None
 
     def element(
         self, kind: str, child: XmlElement, eid: str, scope_id: str | None

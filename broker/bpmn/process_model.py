@@ -15,6 +15,7 @@ from redtask.broker.bpmn.model import (
     EventStartEvent,
     ExternalTask,
     MessageDefinition,
+    NoInitialStartEvent,
     SequenceFlow,
     StartEvent,
     SubProcess,
@@ -90,14 +91,24 @@ class ProcessModel:
         return tuple(e for e in self.elements.values() if e.scope_id == scope_id)
 
     def start_event(self, scope_id: str | None = None) -> StartEvent:
-        """The none start event of the process (None) or of a sub-process."""
+        """The start event of a sub-process, or the initial start event of the process (None):
+        its none or timer start event, else its only start event (Camunda's selectInitial).
+        Raises NoInitialStartEvent for a process with several message or signal start events
+        and neither."""
         scope = self.elements[scope_id] if scope_id is not None else None
         if isinstance(scope, SubProcess):
             start = self.elements[scope.start_event_id]
-        else:
-            start = next(e for e in self.children(scope_id) if isinstance(e, StartEvent))
-        assert isinstance(start, StartEvent)
-        return start
+            assert isinstance(start, StartEvent)
+            return start
+        starts = self.start_events()
+        exclusive = [e for e in starts if e.is_exclusive]
+        if exclusive or len(starts) == 1:
+            return (exclusive or starts)[0]
+        raise NoInitialStartEvent(self.key)
+
+    def start_events(self) -> tuple[StartEvent, ...]:
+        """The start events of the process (not of its sub-processes), in document order."""
+        return tuple(e for e in self.children(None) if isinstance(e, StartEvent))
 
     def error_handler(
         self, element_id: str, error_code: str | None

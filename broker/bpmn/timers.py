@@ -5,7 +5,8 @@ Durations are ISO-8601 ``PnYnMnDTnHnMnS`` (fractional seconds allowed, ``PnW`` a
 as Java's ``Duration.addTo``: years and months first, with the day clamped to the end of a shorter
 month (2024-01-31 + P1M = 2024-02-29), then days, hours, minutes and seconds as fixed spans.
 Dates are ISO-8601 date-times; one without an offset is read as UTC (Camunda uses the server's
-default zone). ``timeCycle`` (repeating timers) is not supported: the parser reports it.
+default zone). Cycles (``timeCycle``: repeating intervals and cron) are in ``bpmn.cycles``; here a
+cycle's due time is its first occurrence.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from redtask.broker.bpmn.expressions import Expression, parse_value
 from redtask.broker.dates import LATEST_MS, format_ms, to_ms
 from redtask.broker.errors import BrokerError
 
-TimerKind = Literal["duration", "date"]
+TimerKind = Literal["duration", "date", "cycle"]
 
 _DURATION = re.compile(
     r"(?P<neg>-)?P(?:(?P<Y>\d+)Y)?(?:(?P<M>\d+)M)?(?:(?P<D>\d+)D)?"
@@ -109,8 +110,9 @@ def parse_date(text: str) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class TimerDefinition:
-    """``kind`` is "duration" (timeDuration) or "date" (timeDate); ``value`` is the literal text
-    (validated when parsed) or an Expression evaluated when the timer starts."""
+    """``kind`` is "duration" (timeDuration), "date" (timeDate) or "cycle" (timeCycle);
+    ``value`` is the literal text (validated when parsed) or an Expression evaluated when the
+    timer starts."""
 
     kind: TimerKind
     value: str | Expression
@@ -121,8 +123,24 @@ class TimerDefinition:
         ExpressionError for a broken expression."""
         value = parse_value(text.strip())
         if isinstance(value, str):
-            _ = parse_duration(value) if kind == "duration" else parse_date(value)
+            if kind == "cycle":
+                from redtask.broker.bpmn.cycles import parse_cycle  # cycles builds on this module
+
+                parse_cycle(value, 0)
+            else:
+                _ = parse_duration(value) if kind == "duration" else parse_date(value)
         return cls(kind, value)
+
+    def cycle_text(self, variables: Mapping[str, Any]) -> str | None:
+        """The cycle of a "cycle" timer (its expression evaluated), else None. Raises
+        TimerError and ExpressionError."""
+        if self.kind != "cycle":
+            return None
+        value = self.value
+        result = value.evaluate(variables) if isinstance(value, Expression) else value
+        if not isinstance(result, str):
+            raise TimerError(f"Timer cycle must be a string, not {result!r}")
+        return result.strip()
 
 
 def due_ms(definition: TimerDefinition, now_ms: int, variables: Mapping[str, Any]) -> int:
@@ -140,6 +158,14 @@ def due_ms(definition: TimerDefinition, now_ms: int, variables: Mapping[str, Any
 
 
 def _due_ms(definition: TimerDefinition, now_ms: int, variables: Mapping[str, Any]) -> int:
+    cycle = definition.cycle_text(variables)
+    if cycle is not None:
+        from redtask.broker.bpmn.cycles import parse_cycle
+
+        first = parse_cycle(cycle, now_ms).first(now_ms)
+        if first is None:
+            raise TimerError(f"Timer cycle '{cycle}' has no occurrence left")
+        return first[0]
     value = definition.value
     result = value.evaluate(variables) if isinstance(value, Expression) else value
     if definition.kind == "date":

@@ -8,15 +8,17 @@ Typical use::
     for task in effects.tasks_created: ...            # create the external tasks
     state, effects = complete_task(model, state, task_id, variables, {}, now_ms, UuidIds())
 
-Supported: none start; none, terminate, error and signal end events; external tasks with
-input/output mappings and ``camunda:errorEventDefinition`` (message throw and end events with
-``camunda:type="external"`` too); exclusive, parallel, inclusive (fork and join) and event-based
-gateways; embedded sub-processes; event sub-processes with error, message and timer starts,
-interrupting and non-interrupting; conditional flows on activities; interrupting error boundary
-events; interrupting and non-interrupting timer, message and signal boundary events; timer,
-message and signal intermediate catch events; none and signal intermediate throw events;
-receive tasks; link events (resolved by the parser: a catching link event moves on at once);
-call activities (the called instance is started and ended by the committing layer,
+Supported: none start, and (``start_event_id``) timer, message and signal start events; none,
+terminate, error and signal end events; external tasks with input/output mappings and
+``camunda:errorEventDefinition`` (message throw and end events with ``camunda:type="external"``
+too); exclusive, parallel, inclusive (fork and join) and event-based gateways; embedded
+sub-processes; event sub-processes with error, message and timer starts, interrupting and
+non-interrupting; conditional flows on activities; interrupting error boundary events;
+interrupting and non-interrupting timer, message and signal boundary events (a timer cycle
+re-arms a non-interrupting boundary event at each occurrence); timer, message and signal
+intermediate catch events; none and signal intermediate throw events; receive tasks; link
+events (resolved by the parser: a catching link event moves on at once); call activities (the
+called instance is started, at its initial start event, and ended by the committing layer,
 ``broker.call_cascade``, from ``Effects.calls`` and the events of ``broker.engine.calls``);
 parallel and sequential multi-instance external tasks, embedded sub-processes, receive tasks
 and call activities (cardinality, collection and element variable, completion condition; one

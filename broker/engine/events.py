@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from redtask.broker.bpmn import ExpressionError, ExternalTask, ProcessModel
+from redtask.broker.bpmn import (
+    BoundaryEvent,
+    EventStartEvent,
+    ExpressionError,
+    ExternalTask,
+    ProcessModel,
+)
+from redtask.broker.bpmn.cycles import Armed, following
 from redtask.broker.engine import catching
 from redtask.broker.engine.effects import Effects
 from redtask.broker.engine.errors import (
@@ -47,10 +54,12 @@ def start(
     definition_id: str | None = None,
     max_bytes: int | None = None,
     call: CallLink | None = None,
+    start_event_id: str | None = None,
 ) -> Step:
-    """Start an instance at the process's none start event (``definition_id`` defaults to the
-    process key; ``call``: the call activity that starts it). Raises NoOutgoingFlow or
-    EvaluationError when the first steps fail."""
+    """Start an instance at ``start_event_id`` (a message, signal or timer start event), by
+    default at the process's initial start event (``definition_id`` defaults to the process
+    key; ``call``: the call activity that starts it). Raises NoInitialStartEvent when the
+    process has none, NoOutgoingFlow or EvaluationError when the first steps fail."""
     state = InstanceState(
         instance_id=instance_id,
         definition_id=definition_id if definition_id is not None else model.key,
@@ -61,9 +70,9 @@ def start(
         variables=dict(variables),
         call=call,
     )
+    start_event = model.start_event() if start_event_id is None else model.elements[start_event_id]
     run = Run(model, state, now_ms, ids, max_bytes)
     catching.arm_event_sub_processes(run, instance_id, None)
-    start_event = model.start_event()
     token = run.put(Execution(ids.new_id(), instance_id, None, start_event.id))
     run.push(token.id, start_event.id)
     return finish(run)
@@ -183,12 +192,19 @@ def fire_timer(
 ) -> Step:
     """A timer fell due: its catch event moves on, the event-based gateway waiting for it
     takes its path, or its boundary event interrupts the activity (or, non-interrupting,
-    starts a parallel path). Raises InstanceEnded, UnknownTimer."""
+    starts a parallel path and re-arms a cycle; a non-interrupting timer event sub-process
+    re-arms its cycle too). Raises InstanceEnded, UnknownTimer."""
     require_active(state)
     run = Run(model, state, now_ms, ids, max_bytes)
     timer = run.drop_timer(timer_id)
     if timer is None:
         raise UnknownTimer(timer_id)
+    element = model.elements[timer.element_id]
+    repeats = isinstance(element, BoundaryEvent) and not element.cancel_activity
+    if repeats or (isinstance(element, EventStartEvent) and not element.interrupting):
+        after = following(Armed(timer.due_ms, timer.index, timer.cycle), now_ms)
+        if after is not None:  # a cycle waits on its execution for the next occurrence
+            run.add_scheduled(timer.execution_id, element.id, after)
     catching.occur(run, timer.execution_id, timer.element_id)
     return finish(run)
 

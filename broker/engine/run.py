@@ -33,8 +33,8 @@ from redtask.broker.bpmn import (
     SubProcess,
     TimerDefinition,
     TimerError,
-    due_ms,
 )
+from redtask.broker.bpmn.cycles import Armed, arm
 from redtask.broker.bpmn.timers import TimerOutOfRange as TimerRangeError
 from redtask.broker.engine import catching, join_firing, loops
 from redtask.broker.engine.call_start import start_call
@@ -246,14 +246,19 @@ class Run(Tree):
 
     def schedule(self, execution_id: str, element_id: str, definition: TimerDefinition) -> str:
         try:
-            due = due_ms(definition, self.now_ms, self.values(execution_id))
+            armed = arm(definition, self.now_ms, self.values(execution_id))
         except TimerRangeError as exc:
             raise TimerOutOfRange(element_id, "the timer", exc) from None
         except (ExpressionError, TimerError) as exc:
             raise EvaluationError(element_id, "the timer", exc) from None
+        return self.add_scheduled(execution_id, element_id, armed)
+
+    def add_scheduled(self, execution_id: str, element_id: str, armed: Armed) -> str:
+        """Record a timer (a new one, or a cycle's next occurrence) and its effect."""
         timer_id = self.ids.new_id()
-        self.add_timer(Timer(timer_id, execution_id, element_id, due))
-        self.fx.timers[timer_id] = NewTimer(timer_id, due, execution_id, element_id)
+        timer = Timer(timer_id, execution_id, element_id, armed.due_ms, armed.index, armed.cycle)
+        self.add_timer(timer)
+        self.fx.timers[timer_id] = NewTimer(timer_id, armed.due_ms, execution_id, element_id)
         return timer_id
 
     # leaving ------------------------------------------------------------------------------

@@ -66,12 +66,16 @@ class Execution:
 
 @dataclass(frozen=True, slots=True)
 class Timer:
-    """A scheduled timer; ``element_id`` is the catch event or boundary event it triggers."""
+    """A scheduled timer; ``element_id`` is the catch event or boundary event it triggers.
+    A cycle's timer keeps the cycle (``cycle``, evaluated) and the index of the occurrence it
+    waits for, so a non-interrupting boundary event re-arms it when it fires."""
 
     id: str
     execution_id: str
     element_id: str
     due_ms: int
+    index: int = 0
+    cycle: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,15 +182,7 @@ class InstanceState:
             "status": self.status,
             "variables": {name: dict(value) for name, value in self.variables.items()},
             "executions": [_execution_json(e) for e in self.executions],
-            "timers": [
-                {
-                    "id": t.id,
-                    "executionId": t.execution_id,
-                    "elementId": t.element_id,
-                    "dueMs": t.due_ms,
-                }
-                for t in self.timers
-            ],
+            "timers": [_timer_json(t) for t in self.timers],
             **({"call": self.call.to_json()} if self.call is not None else {}),
         }
         if self.subscriptions:
@@ -212,7 +208,14 @@ class InstanceState:
                 executions=tuple(_execution_from(e) for e in data["executions"]),
                 variables=_variables_from(data["variables"]),
                 timers=tuple(
-                    Timer(t["id"], t["executionId"], t["elementId"], int(t["dueMs"]))
+                    Timer(
+                        t["id"],
+                        t["executionId"],
+                        t["elementId"],
+                        int(t["dueMs"]),
+                        int(t.get("index", 0)),
+                        t.get("cycle"),
+                    )
                     for t in data["timers"]
                 ),
                 call=CallLink.from_json(data.get("call")),
@@ -220,6 +223,18 @@ class InstanceState:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidState(f"Malformed process instance state: {exc!r}") from None
+
+
+def _timer_json(timer: Timer) -> dict[str, Any]:
+    found = {
+        "id": timer.id,
+        "executionId": timer.execution_id,
+        "elementId": timer.element_id,
+        "dueMs": timer.due_ms,
+    }
+    if timer.cycle is not None:  # absent otherwise: states written before cycles read alike
+        found |= {"index": timer.index, "cycle": timer.cycle}
+    return found
 
 
 def _execution_json(execution: Execution) -> dict[str, Any]:

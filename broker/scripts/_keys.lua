@@ -24,3 +24,5 @@ local function k_activities(P, id) return P .. 'ha:' .. id end
 local function k_task_log(P, id) return P .. 'hx:' .. id end
 local function k_incident_history(P, id) return P .. 'hi:' .. id end
 local function k_signal_throws(P) return P .. 'sig' end
+local function k_start_timers(P) return P .. 'sts' end
+local function k_start_timer_index(P) return P .. 'stn' end

@@ -251,3 +251,22 @@ local function history_trim(P, cutoff, limit)
   if #ids > 0 then bulk('ZREM', k_history(P), ids, 1) end
   return #ids
 end
+
+-- Claim the due time of a start timer (`c` = {m = member, due = ms, n = its occurrence index,
+-- next = the next due ms or nil, nn = its index}): nil when the member is no longer at that due
+-- time and index (another scheduler claimed it first, or it was disarmed), else true after the
+-- schedule moved on to the next occurrence (or ended, keeping the index so nothing re-arms it).
+local function start_timer_claim(P, c)
+  local sts, stn = k_start_timers(P), k_start_timer_index(P)
+  local score = redis.call('ZSCORE', sts, c.m)
+  if not score or tonumber(score) ~= tonumber(c.due) then return nil end
+  if redis.call('HGET', stn, c.m) ~= tostring(c.n) then return nil end
+  if c.next and c.next ~= cjson.null then
+    redis.call('ZADD', sts, c.next, c.m)
+    redis.call('HSET', stn, c.m, c.nn)
+  else
+    redis.call('ZREM', sts, c.m)
+    redis.call('HSET', stn, c.m, 'done')
+  end
+  return true
+end

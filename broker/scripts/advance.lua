@@ -15,13 +15,14 @@ ARGV[4]  MAXLEN of the finished-task log (0 = do not log)
 ARGV[5]  trigger JSON (a task of the first block's instance): {} or {"task": id, "worker": w,
          "token": t ('' = worker check only), "outcome": "complete" | "bpmn_error",
          "log": [field, value, ...]}
-ARGV[6]  number of instance blocks n (1..MAX_BLOCKS); block i (from 0) is ARGV[7+11i ..17+11i]:
+ARGV[6]  number of instance blocks n (1..MAX_BLOCKS); block i (from 0) is ARGV[7+12i ..18+12i]:
  +0  instance id
  +1  expected version ("0" = create: the instance must not exist yet)
  +2  new state JSON (stored verbatim)
  +3  status: "active" | "completed" | "terminated" | "internally_terminated"
- +4  instance meta JSON, used on create: {"pd", "pk", "pvt", "bk", "tn", "sup" (the calling
-     instance), "rpi" (the root of its call tree)} (null = absent)
+ +4  instance meta JSON, used on create: {"pd", "pk", "pvt", "bk", "tn", "sa" (the start
+     event, when not the initial one), "sup" (the calling instance), "rpi" (the root of its
+     call tree)} (null = absent)
  +5  tasks to create JSON: [{"id", "topic", "priority" (decimal string), "act", "ai",
      "ex", "xp" (JSON text or ""), "eed" ("1": the activity has camunda:errorEventDefinition
      expressions, so handle_failure leaves the task to the engine; "" = none)}]
@@ -36,10 +37,14 @@ ARGV[6]  number of instance blocks n (1..MAX_BLOCKS); block i (from 0) is ARGV[7
      the instance}
  +10 signal throws JSON: a list of {throw id, entry JSON} pairs, the signals the
      instance's throw and end events broadcast, kept in sig until delivered
+ +11 start timer claim JSON ('' = none), on create: {"m", "due", "n", "next", "nn"} (see
+     start_timer_claim in _lib.lua): the instance is created only if this scheduler claims
+     that due time of the timer start event, so it starts once per due time
 
 Returns  {0, version}        committed; the first instance's new version
          {-9, version}       E_CONFLICT: an instance is at another version (nothing written)
          {-7}                E_DUPLICATE: create, but the instance exists
+         {-9, '0'}           E_CONFLICT on create: the start timer's due time was claimed
          {-1} | {-2, worker} | {-4, token}   the trigger task is gone / locked by another
                              worker / locked again since (nothing written)
          {-6}                E_INVALID: no block, or more than MAX_BLOCKS
@@ -65,7 +70,7 @@ local ttl = tonumber(ARGV[3])
 local log_length = ARGV[4]
 local TRIM_ON_END = 10
 local MAX_BLOCKS = 1000
-local BLOCK = 11
+local BLOCK = 12
 
 local n = tonumber(ARGV[6])
 if not n or n < 1 or n > MAX_BLOCKS or #ARGV ~= 6 + n * BLOCK then return {E_INVALID} end
@@ -89,6 +94,14 @@ if trigger.task then
   local f, err = owned_task(P, trigger.task, trigger.worker, trigger.token)
   if err then return err end
   owned = f
+end
+-- a claimed start timer due time (written at once: the last check: a start has no trigger)
+for i = 0, n - 1 do
+  local b = 6 + i * BLOCK
+  if ARGV[b + 12] ~= '' and ARGV[b + 2] == '0'
+      and not start_timer_claim(P, cjson.decode(ARGV[b + 12])) then
+    return {E_CONFLICT, '0'}
+  end
 end
 
 local function commit(b, current, first)
@@ -122,7 +135,7 @@ local function commit(b, current, first)
   if expected == '0' then
     local m = cjson.decode(ARGV[b + 5])
     redis.call('HSET', ikey, 'start', now)
-    for _, field in ipairs({'pd', 'pk', 'pvt', 'bk', 'tn', 'sup', 'rpi'}) do
+    for _, field in ipairs({'pd', 'pk', 'pvt', 'bk', 'tn', 'sa', 'sup', 'rpi'}) do
       if m[field] ~= nil and m[field] ~= cjson.null then redis.call('HSET', ikey, field, m[field]) end
     end
     redis.call('ZADD', k_instances(P), now, id)

@@ -255,12 +255,12 @@ class TestBroker:
 
     async def _next_due(self, until: int) -> int | None:
         """The earliest time after now and at or before ``until`` when a lease, a retry, a
-        timer or a history retention falls due, or None."""
+        timer (a timer start event's too) or a history retention falls due, or None."""
         now, keys = self.clock.now_ms, self.store.keys
         retention = self.settings.history_ttl_s * 1000
         commands: list[tuple[Any, ...]] = []
         for p in range(keys.partitions):
-            for key in (keys.sweep(p), keys.timers(p)):
+            for key in (keys.sweep(p), keys.timers(p), keys.start_timers(p)):
                 commands.append(
                     ("ZRANGEBYSCORE", key, f"({now}", until, "LIMIT", 0, 1, "WITHSCORES")
                 )
@@ -281,7 +281,7 @@ class TestBroker:
         for i, reply in enumerate(replies):
             score = _first_score(reply)
             if score is not None:
-                found.append(score + (retention if i % 3 == 2 else 0))
+                found.append(score + (retention if i % 4 == 3 else 0))
         return min(found) if found else None
 
     async def sweep(self) -> SweepResult:

@@ -37,6 +37,8 @@ MIRRORS: dict[str, tuple[str, Callable[[], str]]] = {
     "k_activities": (f"'{ID}'", lambda: KEYS.activities(ID)),
     "k_task_log": (f"'{ID}'", lambda: KEYS.task_log(ID)),
     "k_incident_history": (f"'{ID}'", lambda: KEYS.incident_history(ID)),
+    "k_start_timers": ("", lambda: KEYS.start_timers(P)),
+    "k_start_timer_index": ("", lambda: KEYS.start_timer_index(P)),
     "k_message": ("'PaymentReceived'", lambda: KEYS.message_waiters(P, "PaymentReceived")),
     "k_signal_throws": ("", lambda: KEYS.signal_throws(P)),
 }

@@ -257,16 +257,13 @@ def nested(depth: int) -> bytes:
 DEEP = [(101, [], "XML elements are nested more than 100 levels deep")]
 UNSUPPORTED = [
     (11, ["kitchen_sink"], "camunda:executionListener on 'kitchen_sink' is not supported"),
-    (14, ["msg_start"], "Start event 'msg_start' with a messageEventDefinition is not "
-     "supported: only none start events are"),
+    (14, ["msg_start"], "attribute 'messageRef' is required"),
     (17, ["approve"], "Element 'approve' is a <userTask>, which is not supported"),
     (18, ["script"], "Element 'script' is a <scriptTask>, which is not supported"),
     (19, ["call"], "camunda:caseRef on 'call' is not supported"),
     (21, ["complex"], "Element 'complex' is a <complexGateway>, which is not supported"),
     (22, ["java"], "serviceTask 'java' is not supported: only camunda:type=\"external\" is"),
     (24, ["many"], "'many' has a <standardLoopCharacteristics>, which is not supported"),
-    (26, ["cycle"], "Timer cycle (timeCycle) of 'cycle' is not supported: use timeDuration or "
-     "timeDate"),
     (36, ["compensation"], "Boundary event 'compensation' with compensateEventDefinition is not "
      "supported: only error, timer, message and signal are"),
     (39, ["scripted"], "Condition of sequence flow 'scripted' is a script: only ${...} is "

@@ -41,6 +41,11 @@ TWO_TIMERS = b"""<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>
 """
 
+START_CYCLE = (
+    b'<bpmn:startEvent id="start"><bpmn:timerEventDefinition><bpmn:timeCycle>R3/PT10M'
+    b"</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>"
+)
+
 TWO_PROCESSES = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
                   id="defs" targetNamespace="https://example.org/test">
@@ -138,6 +143,17 @@ async def test_advance_stops_at_every_due_time_on_the_way() -> None:
         assert result == SweepResult(fired=2)
         assert kit.clock() == START_MS + 20 * 60_000
         (await kit.instance(instance)).is_completed().has_passed_in_order("first", "second")
+
+
+async def test_advance_stops_at_the_due_times_of_a_timer_start_cycle() -> None:
+    """R3/PT10M starts three instances; each waits 5 minutes, so 40 minutes fire 6 timers."""
+    cycle = TWO_TIMERS.replace(b'<bpmn:startEvent id="start" />', START_CYCLE)
+    async with TestBroker.in_memory(start=START) as kit:
+        await kit.deploy(cycle.replace(b"PT10M</bpmn:timeDuration>", b"PT5M</bpmn:timeDuration>"))
+
+        result = await kit.advance(timedelta(minutes=40))
+
+        assert result == SweepResult(fired=3 + 3 * 2)
 
 
 async def test_advance_without_sweep_only_moves_the_clock() -> None:
