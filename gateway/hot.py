@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from redtask.gateway.dto.external_task import CompleteExternalTaskDto, FetchExternalTasksDto
-from redtask.gateway.limits import malformed_json
+from redtask.gateway.limits import declared_too_large, malformed_json
 from redtask.gateway.routes import external_task
 
 ASGI = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -166,7 +166,9 @@ class HotRoutes:
                     return None, receive
         if not json_type:
             return None, receive
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+        if length is not None and (
+            not length.isdigit() or declared_too_large(length, self.max_body_bytes)
+        ):
             return None, receive
         chunks: list[bytes] = []
         seen = 0

@@ -18,6 +18,15 @@ MAX_JSON_DEPTH = 100
 values would hit the recursion limits of orjson (254) and Python when stored or compared."""
 
 
+def declared_too_large(length: bytes, max_bytes: int) -> bool:
+    """Whether a ``Content-Length`` of digits declares more than ``max_bytes`` (read by its
+    number of digits first: Python refuses to convert more than 4,300 of them)."""
+    if not length.isdigit():
+        return False
+    digits = length.lstrip(b"0") or b"0"
+    return len(digits) > len(str(max_bytes)) or int(digits) > max_bytes
+
+
 def _json_body(scope: Scope) -> bool:
     content_type = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip()
     return not content_type or content_type.endswith(b"json")
@@ -67,7 +76,7 @@ class BodyGuard:
             return
         length = dict(scope["headers"]).get(b"content-length")
         # the server enforces Content-Length framing: the header is the body size
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+        if length is not None and declared_too_large(length, self.max_bytes):
             await _refuse(
                 send,
                 f"The request body exceeds the limit of {self.max_bytes} bytes "

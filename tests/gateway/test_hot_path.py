@@ -199,3 +199,43 @@ async def test_authentication_applies_to_the_hot_routes(settings, store):
 async def test_with_the_access_log_every_request_takes_the_full_path(settings, store):
     application = create_app(settings, store=store, access_log=True)
     assert application.hot is None  # type: ignore[attr-defined]
+
+
+async def asgi_post(app: FastAPI, path: str, body: bytes, length: bytes) -> tuple[int, bytes]:
+    """POST straight to the ASGI app with a Content-Length as given (no client fixes it)."""
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", length)],
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 80),
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@pytest.mark.parametrize("path", [FETCH, f"{ET}/some-task/complete"])
+async def test_a_content_length_of_thousands_of_digits_is_refused_as_too_large(app, path):
+    status, body = await asgi_post(app, path, b"{}", b"9" * 5000)
+    assert status == 400
+    assert orjson.loads(body)["message"] == (
+        "The request body exceeds the limit of 8388608 bytes (REDTASK_GATEWAY_MAX_BODY_BYTES)"
+    )
+    body = orjson.dumps(fetch_body(topic("zeros")))
+    status, answer = await asgi_post(app, FETCH, body, b"0" * 30 + str(len(body)).encode())
+    assert (status, answer) == (200, b"[]")  # leading zeros are still a small length

@@ -193,7 +193,7 @@ class RestTransport:
     async def aclose(self) -> None:
         if self._owned and self._session is not None:
             await self._session.close()
-        self._session = None if self._owned else self._session
+            self._session = None
 
 
 def _error_message(content: bytes) -> str:
