@@ -31,6 +31,7 @@ from redis.client import NEVER_DECODE
 from redis.exceptions import AskError, NoScriptError, RedisError, ResponseError, WatchError
 
 from redtask.broker import scripts
+from redtask.broker.pipelined import PipelinedConnection
 
 T = TypeVar("T")
 Client = aioredis.Redis | RedisCluster
@@ -76,6 +77,9 @@ class RedisLayer:
         self._shas = {
             name: hashlib.sha1(src.encode()).hexdigest() for name, src in self._sources.items()
         }
+        # script calls of a standalone server share one auto-pipelining connection; a state
+        # change that must wait for replicas runs WAIT on redis-py's connection instead
+        self.lane = None if wait_replicas else PipelinedConnection.for_client(client)
 
     # ------------------------------------------------------------------ scripts
     async def _load_scripts(self) -> None:
@@ -97,6 +101,14 @@ class RedisLayer:
             if isinstance(reply, Exception):
                 raise reply
             return cast(list[Any], reply)
+        lane = self.lane
+        if lane is not None:
+            command = ("EVALSHA", self._shas[name], 1, prefix, *args)
+            try:
+                return cast(list[Any], await lane.execute(*command))
+            except NoScriptError:
+                await self._load_scripts()
+                return cast(list[Any], await lane.execute(*command))
         try:
             reply = await self.client.evalsha(self._shas[name], 1, prefix, *args)
         except NoScriptError:
@@ -116,9 +128,12 @@ class RedisLayer:
         todo = list(range(len(calls)))
         for attempt in range(2):
             commands = [self._evalsha(calls[i]) for i in todo]
-            got = await (
-                self._replicated(commands) if self.wait_replicas else self._batch(commands)
-            )
+            if self.lane is not None:
+                got = await self.lane.execute_many(commands)
+            elif self.wait_replicas:
+                got = await self._replicated(commands)
+            else:
+                got = await self._batch(commands)
             for i, reply in zip(todo, got, strict=True):
                 replies[i] = reply
             # a NOSCRIPT reply means that call did not run: load the scripts, run it again
@@ -320,4 +335,6 @@ class RedisLayer:
         return bool(await self.client.ping())
 
     async def close(self) -> None:
+        if self.lane is not None:
+            self.lane.close()
         await self.client.aclose()

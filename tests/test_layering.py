@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # opening a connection, and the embedded server
 REDIS_LAYER = {
     "broker/redis_layer.py",
+    "broker/pipelined.py",
     "broker/connection.py",
     "broker/embedded.py",
 }
