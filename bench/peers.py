@@ -170,7 +170,7 @@ async def one_round(
 async def run(args: argparse.Namespace) -> dict[tuple[str, int], list[dict[str, float]]]:
     systems = ("redtask", "bullmq") + (("baseline",) if args.baseline else ())
     systems += ("plain",) if args.no_fetch_ahead_too else ()
-    configs = [(s, p) for p in (1, 2) for s in systems]
+    configs = [(s, p) for p in args.processes for s in systems]
     results: dict[tuple[str, int], list[dict[str, float]]] = {c: [] for c in configs}
     with tempfile.TemporaryDirectory(prefix="redtask-peers-") as tmp:
         redis, url = start_redis(Path(tmp))
@@ -200,6 +200,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--processes",
+        type=lambda v: tuple(int(n) for n in v.split(",")),
+        default=(1, 2),
+        help="the numbers of worker processes to run, comma-separated (default 1,2)",
+    )
     parser.add_argument("--profile", help="write a cProfile of each redtask worker here")
     parser.add_argument(
         "--no-fetch-ahead-too",
@@ -233,8 +239,10 @@ def main() -> int:
     names["baseline"] = f"redtask SDK, direct Redis, baseline ({args.baseline})"
     print("| system | worker processes | jobs/s | ratio to BullMQ | CPU µs/job (worker + redis) |")
     print("|---|---:|---:|---:|---:|")
-    systems = [s for s in ("redtask", "plain", "baseline", "bullmq") if results.get((s, 1))]
-    for procs_n in (1, 2):
+    systems = [
+        s for s in ("redtask", "plain", "baseline", "bullmq") if results.get((s, args.processes[0]))
+    ]
+    for procs_n in args.processes:
         bq = med("bullmq", procs_n, "jobs_s")
         for system in systems:
             rate = med(system, procs_n, "jobs_s")
