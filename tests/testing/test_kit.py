@@ -1,7 +1,7 @@
 """The test kit itself: its clock and sweeps, the worker runner, the assertions' verdicts and
 messages, and the fixtures of its pytest plugin (loaded through the ``pytest11`` entry point of
-the installed package). Its transitions are those of the real store: tests/testing/test_parity.py
-runs them on fakeredis and on a real redis-server."""
+the installed package). Its transitions are those of the real store:
+tests/testing/test_parity_*.py run them on fakeredis and on a real redis-server."""
 
 from __future__ import annotations
 
