@@ -65,6 +65,14 @@ def _sources(*packages: str) -> list[Path]:
     return [p for pkg in packages for p in sorted((ROOT / pkg).rglob("*.py"))]
 
 
+def _printed_by(probe: str) -> str:
+    """What ``probe`` prints, run in a fresh interpreter (nothing imported yet)."""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
 def _redis_uses(source: str) -> list[str]:
     """Where ``source`` imports redis or reaches a client: reads an attribute that holds one
     (``self.redis``, ``layer.client``; assigning one is not a use) or calls a method only a
@@ -165,10 +173,7 @@ def test_the_rest_worker_runs_without_the_broker_or_the_gateway() -> None:
         "print(sorted({'.'.join(m.split('.')[:2]) for m in sys.modules}"
         " & {'redtask.broker', 'redtask.gateway'}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    assert _printed_by(probe) == "[]"
 
 
 def test_nothing_but_tests_and_examples_imports_the_test_kit() -> None:
@@ -186,10 +191,7 @@ def test_nothing_but_tests_and_examples_imports_the_test_kit() -> None:
         "import sys, redtask, redtask.broker.store, redtask.worker, redtask.cli.main; "
         "print(sorted({m for m in sys.modules if m.startswith(('redtask.testing', 'fakeredis'))}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    assert _printed_by(probe) == "[]"
 
 
 def test_no_benchmark_imports_the_tests() -> None:
@@ -215,7 +217,4 @@ def test_the_local_redis_topologies_run_without_fakeredis() -> None:
         "import sys, redtask.testing.servers; print(sorted({m for m in sys.modules"
         " if m.split('.')[0] in ('fakeredis', 'lupa', 'pytest', '_pytest', 'tests')}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    assert _printed_by(probe) == "[]"
