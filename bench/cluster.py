@@ -50,7 +50,7 @@ from redtask.broker.embedded import free_port  # noqa: E402
 from redtask.broker.model import NewTask, TopicRequest  # noqa: E402
 from redtask.broker.settings import Settings  # noqa: E402
 from redtask.broker.store import Completion, open_store  # noqa: E402
-from tests.redis_servers import LocalCluster, LocalSentinel, Node, start_node  # noqa: E402
+from redtask.testing.servers import LocalCluster, LocalSentinel, Node, start_node  # noqa: E402
 
 CONSUMERS = 4  # per client process
 TOPIC = "bench"

@@ -22,7 +22,7 @@ from redtask.broker.connection import client_for
 from redtask.broker.embedded import EmbeddedRedis
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store
-from tests.redis_servers import LocalCluster
+from redtask.testing.servers import LocalCluster
 
 START_MS = 1_700_000_000_000
 

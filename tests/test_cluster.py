@@ -25,8 +25,8 @@ from redtask.broker.keys import Keys, key_slot
 from redtask.broker.model import NewTask, TopicRequest
 from redtask.broker.settings import Settings
 from redtask.broker.store import Completion, Store, open_store
+from redtask.testing.servers import cluster_masters
 from tests.processes import gateway_process, redtask_env
-from tests.redis_servers import cluster_masters
 
 pytestmark = pytest.mark.cluster
 PARTITIONS = 8

@@ -1,5 +1,5 @@
-"""ruff (lint + format) is clean everywhere and mypy --strict is clean on the core, the gateway,
-the SDK and the command line."""
+"""ruff (lint + format) is clean everywhere, mypy --strict is clean on the core, the gateway,
+the SDK and the command line, and no module grows past about 400 lines."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# the folders of Python code, tests included, and the most lines a module of theirs may have
+CODE_FOLDERS = ("broker", "gateway", "worker", "redtask", "tests", "bench", "examples")
+MAX_MODULE_LINES = 420
 
 
 def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -42,3 +45,16 @@ def test_mypy_strict_is_clean_on_the_core(tmp_path: Path) -> None:
     result = _run("mypy", "--config-file", str(ROOT / "pyproject.toml"), cwd=tmp_path)
     assert result.returncode == 0, result.stdout
     assert "Success: no issues found" in result.stdout
+
+
+def test_no_module_is_longer_than_420_lines() -> None:
+    """A module past about 400 lines is split along a seam: by concern, a test file by the
+    behaviour it tests, with the helpers its parts share in a helper module next to them."""
+    offenders = {
+        str(path.relative_to(ROOT)): lines
+        for folder in CODE_FOLDERS
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if not {"node_modules", ".venv"} & set(path.relative_to(ROOT).parts)
+        and (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert offenders == {}, f"modules over {MAX_MODULE_LINES} lines: {offenders}"

@@ -29,8 +29,8 @@ from redtask.broker.connection import BACKEND_ERRORS
 from redtask.broker.model import TopicRequest
 from redtask.broker.settings import Settings
 from redtask.broker.store import Store, open_store
+from redtask.testing.servers import LocalCluster, LocalSentinel, Node, start_node
 from tests.processes import gateway_process, redtask_env
-from tests.redis_servers import LocalCluster, LocalSentinel, Node, start_node
 
 pytestmark = pytest.mark.slow
 TOPIC = "fo"

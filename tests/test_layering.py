@@ -66,6 +66,14 @@ def _sources(*packages: str) -> list[Path]:
     return [p for pkg in packages for p in sorted((ROOT / pkg).rglob("*.py"))]
 
 
+def _printed_by(probe: str) -> str:
+    """What ``probe`` prints, run in a fresh interpreter (nothing imported yet)."""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
 def _redis_uses(source: str) -> list[str]:
     """Where ``source`` imports redis or reaches a client: reads an attribute that holds one
     (``self.redis``, ``layer.client``; assigning one is not a use) or calls a method only a
@@ -166,15 +174,13 @@ def test_the_rest_worker_runs_without_the_broker_or_the_gateway() -> None:
         "print(sorted({'.'.join(m.split('.')[:2]) for m in sys.modules}"
         " & {'redtask.broker', 'redtask.gateway'}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    assert _printed_by(probe) == "[]"
 
 
 def test_nothing_but_tests_and_examples_imports_the_test_kit() -> None:
     """redtask.testing (and its fakeredis) stays an extra: the core, the gateway, the SDK and
-    the command line neither import it nor load it when imported."""
+    the command line neither import it nor load it when imported. (The benchmarks may: they
+    start their Redis topologies with redtask.testing.servers.)"""
     offenders = [
         f"{p.relative_to(ROOT)}: {n}"
         for p in _sources("broker", "gateway", "worker", "redtask/cli")
@@ -186,7 +192,30 @@ def test_nothing_but_tests_and_examples_imports_the_test_kit() -> None:
         "import sys, redtask, redtask.broker.store, redtask.worker, redtask.cli.main; "
         "print(sorted({m for m in sys.modules if m.startswith(('redtask.testing', 'fakeredis'))}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    assert _printed_by(probe) == "[]"
+
+
+def test_no_benchmark_imports_the_tests() -> None:
+    """bench/ measures the installed product: what it shares with the tests lives in the test
+    kit (redtask.testing), not in tests/."""
+    offenders = [
+        f"{p.relative_to(ROOT)}: {n}"
+        for p in _sources("bench")
+        for n in _imports(p)
+        if n == "tests" or n.startswith("tests.")
+    ]
+    assert offenders == []
+
+
+def test_the_local_redis_topologies_run_without_fakeredis() -> None:
+    """redtask.testing.servers starts real servers: a benchmark loads it without fakeredis,
+    pytest or the tests."""
+    assert not any(
+        n.split(".")[0] in ("fakeredis", "lupa", "pytest", "tests")
+        for n in _imports(ROOT / "redtask" / "testing" / "servers.py")
     )
-    assert result.stdout.strip() == "[]"
+    probe = (
+        "import sys, redtask.testing.servers; print(sorted({m for m in sys.modules"
+        " if m.split('.')[0] in ('fakeredis', 'lupa', 'pytest', '_pytest', 'tests')}))"
+    )
+    assert _printed_by(probe) == "[]"

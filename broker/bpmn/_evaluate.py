@@ -1,4 +1,5 @@
-"""Evaluation of expression trees with the EL spec's coercions (JSR-245 §1.8-§1.10).
+"""Evaluation of expression trees with the Unified EL specification's coercion rules
+(JSR-245, sections 1.8 to 1.10).
 
 What the EL spec says, and we do: ``null`` is 0 in arithmetic, false in logic and "" in text;
 ``+ - * %`` work on integers unless an operand is a float or a string holding ``.``/``e``/``E``;

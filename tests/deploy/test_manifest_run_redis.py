@@ -18,10 +18,10 @@ import httpx
 import pytest
 import redis
 
+from redtask.testing.servers import cluster_masters
 from tests.deploy.kube import ROOT, Obj, of_kind, secret_values
 from tests.deploy.local_pods import LocalPods
 from tests.deploy.test_manifest_run import PROBES, start_order
-from tests.redis_servers import cluster_masters
 
 
 def wait_for(condition: Callable[[], Any], within: float, what: str) -> Any:

@@ -29,7 +29,7 @@ def _pytest(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_the_order_example_passes_with_the_network_off() -> None:
     offline = ("-p", "tests.testing.no_network")
-    probe = _pytest(*offline, "-q", "tests/testing/test_parity.py", "-k", "publish and redis")
+    probe = _pytest(*offline, "-q", "tests/testing/test_parity_tasks.py", "-k", "publish and redis")
     example = _pytest(*offline, "-q", "examples/test_order.py")
 
     # the plugin works: a test that needs the real redis-server cannot start it

@@ -1,4 +1,6 @@
-"""fetch_and_lock.lua, driven through Store.fetch_and_lock."""
+"""fetch_and_lock.lua, driven through Store.fetch_and_lock: locking, the topics of one fetch, and
+expired leases and retries. tests/broker/scripts/test_fetch_and_lock_selection.py: the order
+of what it fetches, its filters and its variable selection."""
 
 from __future__ import annotations
 
@@ -8,22 +10,6 @@ import pytest
 
 from redtask.broker.errors import InvalidArgument
 from redtask.broker.model import NewTask, TaskState, TopicRequest, TopicStats
-from redtask.broker.store import Store
-from tests.broker.scripts.helpers import ids_in_partition
-
-
-async def publish_ordered(store: Store, clock, priorities: list[int]) -> list[str]:
-    """One task per priority, 10 ms apart, all in partition 0 (so their order is exact)."""
-    ids = ids_in_partition(store, len(priorities))
-    for task_id, priority in zip(ids, priorities, strict=True):
-        await store.publish(NewTask("t", priority=priority, id=task_id))
-        clock.advance(10)
-    return ids
-
-
-async def fetch_ids(store: Store, topic: TopicRequest, **options) -> list[str]:
-    return [t.id for t in await store.fetch_and_lock("w", 100, [topic], **options)]
-
 
 # ------------------------------------------------------------------ locking
 
@@ -114,15 +100,15 @@ async def test_a_missing_worker_id_is_invalid(store):
     assert str(caught.value) == "workerId is null"
 
 
+# ------------------------------------------------------------------ topics
+
+
 async def test_no_topics_or_an_unknown_topic_fetch_nothing(store):
     await store.publish(NewTask("t"))
 
     assert await store.fetch_and_lock("w", 5, []) == []
     assert await store.fetch_and_lock("w", 5, [TopicRequest("nobody-publishes-this", 1000)]) == []
     assert await store.topic_stats() == [TopicStats("t", 1, 0, 0, 0)]
-
-
-# ------------------------------------------------------------------ topics
 
 
 async def test_one_fetch_serves_several_topics_each_with_its_own_lock_duration(store, clock):
@@ -171,198 +157,6 @@ async def test_an_invalid_lock_duration_of_a_replaced_topic_is_ignored(store, cl
     got = await store.fetch_and_lock("w", 5, [TopicRequest("t", 0), TopicRequest("t", 1000)])
 
     assert [(t.id, t.lock_expiration_time) for t in got] == [(task_id, clock.now + 1000)]
-
-
-# ------------------------------------------------------------------ ordering
-
-
-async def test_use_priority_orders_by_priority_desc_then_create_time_asc(store, clock):
-    a, b, c, d, e = await publish_ordered(store, clock, [0, 5, 5, 10, -1])
-
-    assert await fetch_ids(store, TopicRequest("t", 1000), use_priority=True) == [d, b, c, a, e]
-
-
-async def test_use_priority_picks_the_most_urgent_tasks_when_max_tasks_is_small(store, clock):
-    a, b, c, d, e = await publish_ordered(store, clock, [0, 5, 5, 10, -1])
-
-    first = await store.fetch_and_lock("w", 2, [TopicRequest("t", 1000)], use_priority=True)
-    rest = await store.fetch_and_lock("w", 10, [TopicRequest("t", 1000)], use_priority=True)
-
-    assert [t.id for t in first] == [d, b]
-    assert [t.id for t in rest] == [c, a, e]
-
-
-async def test_use_priority_with_create_time_asc_keeps_the_priority_first(store, clock):
-    a, b, c, d, e = await publish_ordered(store, clock, [0, 5, 5, 10, -1])
-
-    got = await fetch_ids(store, TopicRequest("t", 1000), use_priority=True, sort_create_time="asc")
-
-    assert got == [d, b, c, a, e]
-
-
-async def test_use_priority_with_create_time_desc_orders_equal_priorities_newest_first(
-    store, clock
-):
-    a, b, c, d, e = await publish_ordered(store, clock, [0, 5, 5, 10, -1])
-
-    got = await fetch_ids(
-        store, TopicRequest("t", 1000), use_priority=True, sort_create_time="desc"
-    )
-
-    assert got == [d, c, b, a, e]
-
-
-async def test_create_time_asc_without_priority_ignores_priority(store, clock):
-    a, b, c, d, e = await publish_ordered(store, clock, [0, 5, 5, 10, -1])
-
-    got = await fetch_ids(store, TopicRequest("t", 1000), sort_create_time="asc")
-
-    assert got == [a, b, c, d, e]
-
-
-async def test_create_time_desc_without_priority_returns_the_newest_first(store, clock):
-    a, b, c, d, e = await publish_ordered(store, clock, [0, 5, 5, 10, -1])
-
-    got = await fetch_ids(store, TopicRequest("t", 1000), sort_create_time="desc")
-
-    assert got == [e, d, c, b, a]
-
-
-async def test_create_time_order_spans_several_topics(store, clock):
-    ids = ids_in_partition(store, 3)
-    for task_id, topic in zip(ids, ["x", "y", "x"], strict=True):
-        await store.publish(NewTask(topic, id=task_id))
-        clock.advance(5)
-
-    got = await store.fetch_and_lock(
-        "w", 10, [TopicRequest("y", 1000), TopicRequest("x", 1000)], sort_create_time="desc"
-    )
-
-    assert [t.id for t in got] == [ids[2], ids[1], ids[0]]
-
-
-async def test_use_priority_tells_apart_priorities_beyond_double_precision(store, clock):
-    lower, higher = ids_in_partition(store, 2)
-    await store.publish(NewTask("t", priority=2**62, id=lower))
-    clock.advance(10)
-    await store.publish(NewTask("t", priority=2**62 + 1, id=higher))
-
-    got = await store.fetch_and_lock("w", 1, [TopicRequest("t", 1000)], use_priority=True)
-
-    assert [t.id for t in got] == [higher]
-
-
-# ------------------------------------------------------------------ filters
-
-
-async def test_a_business_key_filter_fetches_only_tasks_with_that_key(store):
-    wanted = await store.publish(NewTask("t", business_key="k1"))
-    await store.publish_many([NewTask("t", business_key="k2"), NewTask("t")])
-
-    assert await fetch_ids(store, TopicRequest("t", 1000, business_key="k1")) == [wanted]
-    assert await store.topic_stats() == [TopicStats("t", 2, 1, 0, 0)]
-
-
-async def test_process_variable_filters_are_or_ed_equality_on_plain_values(store):
-    a_is_1 = await store.publish(NewTask("t", {"a": {"value": 1}}))
-    b_is_x = await store.publish(NewTask("t", {"b": {"type": "String", "value": "x"}}))
-    await store.publish(NewTask("t", {"a": {"value": 2}, "b": {"value": "y"}}))
-    await store.publish(NewTask("t"))
-
-    got = await fetch_ids(store, TopicRequest("t", 1000, process_variables={"a": 1, "b": "x"}))
-
-    assert sorted(got) == sorted([a_is_1, b_is_x])
-    assert await store.topic_stats() == [TopicStats("t", 2, 2, 0, 0)]
-
-
-async def test_a_process_variable_filter_matches_booleans_and_ignores_other_types(store):
-    flag = await store.publish(NewTask("t", {"ok": {"type": "Boolean", "value": True}}))
-    await store.publish(NewTask("t", {"ok": {"type": "String", "value": "true"}}))
-    await store.publish(NewTask("t", {"ok": {"type": "Boolean", "value": False}}))
-
-    assert await fetch_ids(store, TopicRequest("t", 1000, process_variables={"ok": True})) == [flag]
-
-
-async def test_a_process_variable_filter_compares_long_values_exactly(store):
-    await store.publish(NewTask("t", {"n": {"type": "Long", "value": 2**62 + 1}}))
-
-    assert await fetch_ids(store, TopicRequest("t", 1000, process_variables={"n": 2**62})) == []
-
-
-async def test_tenant_id_in_fetches_only_tasks_of_those_tenants(store):
-    t1 = await store.publish(NewTask("t", tenant_id="t1"))
-    t2 = await store.publish(NewTask("t", tenant_id="t2"))
-    await store.publish_many([NewTask("t", tenant_id="t3"), NewTask("t")])
-
-    got = await fetch_ids(store, TopicRequest("t", 1000, tenant_id_in=("t1", "t2")))
-
-    assert sorted(got) == sorted([t1, t2])
-
-
-async def test_without_tenant_id_fetches_only_tasks_without_tenant(store):
-    none = await store.publish(NewTask("t"))
-    await store.publish(NewTask("t", tenant_id="t1"))
-
-    assert await fetch_ids(store, TopicRequest("t", 1000, without_tenant_id=True)) == [none]
-
-
-async def test_tenant_id_in_wins_over_without_tenant_id(store):
-    await store.publish(NewTask("t"))
-    t2 = await store.publish(NewTask("t", tenant_id="t2"))
-
-    got = await fetch_ids(
-        store, TopicRequest("t", 1000, tenant_id_in=("t2",), without_tenant_id=True)
-    )
-
-    assert got == [t2]
-
-
-@pytest.mark.parametrize(
-    "definition_filter",
-    [
-        {"process_definition_id": "def:1"},
-        {"process_definition_id_in": ("def:1", "def:2")},
-        {"process_definition_key": "def"},
-        {"process_definition_key_in": ("def",)},
-        {"process_definition_version_tag": "%"},
-    ],
-    ids=["id", "id_in", "key", "key_in", "version_tag"],
-)
-async def test_process_definition_filters_match_no_standalone_task(store, definition_filter):
-    await store.publish_many([NewTask("t"), NewTask("t", business_key="b")])
-
-    assert await fetch_ids(store, TopicRequest("t", 1000, **definition_filter)) == []
-    assert await store.topic_stats() == [TopicStats("t", 2, 0, 0, 0)]
-
-
-# ------------------------------------------------------------------ variables
-
-
-async def fetch_variables(store: Store, variables: tuple[str, ...] | None) -> dict:
-    task_id = await store.publish(
-        NewTask("t", {"a": {"value": 1}, "b": {"type": "String", "value": "two"}})
-    )
-    [task] = await store.fetch_and_lock("w", 1, [TopicRequest("t", 1000, variables=variables)])
-    assert task.id == task_id
-    assert set((await store.get(task_id)).variables) == {"a", "b"}
-    return task.variables
-
-
-async def test_no_variable_selection_returns_every_variable(store):
-    assert await fetch_variables(store, None) == {
-        "a": {"type": "Integer", "value": 1, "valueInfo": {}},
-        "b": {"type": "String", "value": "two", "valueInfo": {}},
-    }
-
-
-async def test_an_empty_variable_selection_returns_no_variables(store):
-    assert await fetch_variables(store, ()) == {}
-
-
-async def test_a_variable_selection_returns_only_the_named_variables(store):
-    assert await fetch_variables(store, ("a", "missing")) == {
-        "a": {"type": "Integer", "value": 1, "valueInfo": {}}
-    }
 
 
 # ------------------------------------------------------------------ leases and retries

@@ -1,7 +1,9 @@
-"""Real local Redis topologies for tests, from the bundled ``redis-server`` and ``redis-cli``:
-a Redis Cluster (masters, optionally one replica each) and a Sentinel group (one master, one
-replica, three sentinels). Every process is started here and stopped by ``stop()``; a test may
-``kill()`` a node (SIGKILL) to force a failover."""
+"""Real local Redis topologies for tests and benchmarks, from the bundled ``redis-server`` and
+``redis-cli``: a Redis Cluster (masters, optionally one replica each) and a Sentinel group (one
+master, one replica, three sentinels). Every process is started here and stopped by ``stop()``;
+a test may ``kill()`` a node (SIGKILL) to force a failover.
+
+Unlike the rest of the test kit this runs real servers, not fakeredis (which it never imports)."""
 
 from __future__ import annotations
 
