@@ -3,9 +3,10 @@ no-op ``async`` handler. Connects, prints "ready", waits for the go (BLPOP on th
 runs until SIGTERM (a graceful stop). With ``--profile PATH`` it writes a cProfile of the run.
 
     python bench/peers_worker.py URL NAMESPACE TOPIC CONCURRENCY GO_KEY [--profile PATH]
-                                 [--no-fetch-ahead] [--rest API]
+                                 [--no-fetch-ahead] [--lanes N] [--rest API]
 
-``--no-fetch-ahead`` turns the transport's complete-and-fetch-next off; ``--rest API`` (e.g.
+``--no-fetch-ahead`` turns the transport's complete-and-fetch-next off; ``--lanes N`` sets its
+poll lanes (default: the transport's); ``--rest API`` (e.g.
 ``http://127.0.0.1:8080/engine-rest``) runs the worker on a ``RestTransport`` against a gateway
 instead (URL then only carries the go signal).
 """
@@ -31,14 +32,23 @@ from redtask.worker.transport.rest import RestTransport  # noqa: E402
 
 
 async def main(
-    url: str, ns: str, topic: str, concurrency: int, go_key: str, fetch_ahead: bool, rest: str
+    url: str,
+    ns: str,
+    topic: str,
+    concurrency: int,
+    go_key: str,
+    fetch_ahead: bool,
+    rest: str,
+    lanes: int | None,
 ) -> None:
     transport: RedisTransport | RestTransport
     if rest:
         transport = RestTransport(rest)
     else:
         transport = RedisTransport(
-            Settings(redis_url=url, namespace=ns, partitions=1), fetch_ahead=fetch_ahead
+            Settings(redis_url=url, namespace=ns, partitions=1),
+            fetch_ahead=fetch_ahead,
+            **({} if lanes is None else {"lanes": lanes}),
         )
         await transport.store()
     worker = Worker(transport, concurrency=concurrency, poll_timeout=1_000, worker_id=f"w{ns}")
@@ -67,9 +77,14 @@ if __name__ == "__main__":
         i = args.index("--rest")
         rest = args[i + 1]
         del args[i : i + 2]
+    lanes = None  # the transport's default (a baseline may not know the option)
+    if "--lanes" in args:
+        i = args.index("--lanes")
+        lanes = int(args[i + 1])
+        del args[i : i + 2]
     fetch_ahead = "--no-fetch-ahead" not in args
     args = [a for a in args if a != "--no-fetch-ahead"]
-    run = main(args[0], args[1], args[2], int(args[3]), args[4], fetch_ahead, rest)
+    run = main(args[0], args[1], args[2], int(args[3]), args[4], fetch_ahead, rest, lanes)
     if profile is None:
         asyncio.run(run)
     else:

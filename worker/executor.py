@@ -27,14 +27,14 @@ def _call(function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
 
 class Executor:
     """Runs the jobs of ``running`` (the worker's in-flight tasks by id): each job removes its
-    task when it ends and sets ``capacity``. Sync handlers share a pool of ``concurrency``
-    threads; isolated ones a pool of ``processes`` processes, started on first use."""
+    task when it ends and releases its place in its lane. Sync handlers share a pool of
+    ``concurrency`` threads; isolated ones a pool of ``processes`` processes, started on first
+    use."""
 
     def __init__(
         self,
         reporter: Reporter,
         running: dict[str, Running],
-        capacity: asyncio.Event,
         *,
         concurrency: int,
         processes: int | None,
@@ -43,7 +43,6 @@ class Executor:
         self.metrics = metrics or WorkerMetrics()
         self.reporter = reporter
         self.running = running
-        self.capacity = capacity
         self.processes = processes
         self._threads = concurrent.futures.ThreadPoolExecutor(
             concurrency, thread_name_prefix="redtask-handler"
@@ -83,7 +82,8 @@ class Executor:
             log.exception("task %s (%s): unexpected error", task.id, spec.topic)
         finally:
             self.running.pop(task.id, None)
-            self.capacity.set()
+            if running.lane is not None:
+                running.lane.released()
 
     async def _invoke(self, spec: TaskSpec, task: ExternalTask) -> Outcome:
         try:

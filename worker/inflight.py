@@ -1,12 +1,32 @@
-"""What a worker holds while a task runs: the task's record and the batch it was fetched in."""
+"""What a worker holds while a task runs: the task's record, the batch it was fetched in and
+the poll lane that fetched it."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from redtask.worker.router import TaskSpec
 from redtask.worker.task import ExternalTask
+
+if TYPE_CHECKING:
+    from redtask.worker.transport.base import Transport
+
+
+@dataclass(slots=True)
+class Lane:
+    """One poll lane: its share of the worker's concurrency, how many tasks it holds, the
+    transport its tasks are fetched and reported through, and the event set when one ends."""
+
+    transport: Transport
+    concurrency: int
+    held: int = 0
+    capacity: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def released(self) -> None:
+        self.held -= 1
+        self.capacity.set()
 
 
 @dataclass(slots=True)
@@ -19,6 +39,7 @@ class Running:
     keeper: asyncio.Task[None] | None = None  # only once the handler has run half the lock
     handling: bool = True  # the handler has not returned yet
     lost: bool = False
+    lane: Lane | None = None  # None: reported through the reporter's own transport
 
 
 @dataclass(slots=True)

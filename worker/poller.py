@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from redtask.worker.backoff import Backoff
 from redtask.worker.errors import Rejected, Unavailable
 from redtask.worker.executor import Executor
-from redtask.worker.inflight import Batch, Running
+from redtask.worker.inflight import Batch, Lane, Running
 from redtask.worker.lease import LeaseKeeper
 from redtask.worker.metrics import WorkerMetrics
 from redtask.worker.reporter import Reporter
@@ -28,34 +28,33 @@ class PollSettings:
     retries while fetching fails."""
 
     worker_id: str
-    concurrency: int
     poll_timeout: int
     use_priority: bool
     reconnect: Backoff
 
 
 class Poller:
-    """Fetches for ``specs`` into ``running`` (the worker's in-flight tasks by id), never more
-    than ``concurrency`` at once; waits on ``capacity`` while full."""
+    """Fetches for ``specs`` into ``running`` (the worker's in-flight tasks by id) through its
+    ``lane``, never holding more than the lane's concurrency at once; waits on the lane's
+    capacity while full."""
 
     def __init__(
         self,
-        transport: Transport,
+        lane: Lane,
         settings: PollSettings,
         specs: Mapping[str, TaskSpec],
         running: dict[str, Running],
-        capacity: asyncio.Event,
         *,
         executor: Executor,
         leases: LeaseKeeper,
         metrics: WorkerMetrics | None = None,
         reporter: Reporter,
     ) -> None:
-        self.transport = transport
+        self.lane = lane
+        self.transport: Transport = lane.transport
         self.settings = settings
         self.specs = specs
         self.running = running
-        self.capacity = capacity
         self.executor = executor
         self.leases = leases
         self.metrics = metrics or WorkerMetrics()
@@ -66,11 +65,12 @@ class Poller:
         settings = self.settings
         subscriptions = [spec.subscription for spec in self.specs.values()]
         failures = 0
+        lane = self.lane
         while True:
-            free = settings.concurrency - len(self.running)
+            free = lane.concurrency - lane.held
             if free <= 0:
-                self.capacity.clear()
-                await self.capacity.wait()
+                lane.capacity.clear()
+                await lane.capacity.wait()
                 continue
             try:
                 tasks = await self.transport.fetch_and_lock(
@@ -133,10 +133,11 @@ class Poller:
             batch = batches.get(duration)
             if batch is None:
                 batch = batches[duration] = Batch()
-            running = Running(task, spec, now + duration / 1000, batch)
+            running = Running(task, spec, now + duration / 1000, batch, lane=self.lane)
             batch.members.append(running)
             batch.handling += 1
             self.running[task.id] = running
+            self.lane.held += 1
             self.executor.start(running)
         loop = asyncio.get_running_loop()
         for duration, batch in batches.items():

@@ -67,13 +67,15 @@ class Reporter:
 
     async def _send(self, running: Running, outcome: Outcome) -> None:
         task, spec = running.task, running.spec
+        # a lane's transport: the completions of its tasks go in its batches
+        transport = self.transport if running.lane is None else running.lane.transport
         if isinstance(outcome, Complete):
             try:
                 variables = to_typed_map(outcome.variables)
                 local = to_typed_map(outcome.local_variables)
             except TypeError as exc:
                 raise Rejected(str(exc)) from exc
-            await self.transport.complete(task, variables, local)
+            await transport.complete(task, variables, local)
             self.metrics.of(self.metrics.completed, spec.topic).inc()
             if log.isEnabledFor(logging.INFO):  # ids() costs, logged or not
                 log.info("task %s (%s) completed", task.id, spec.topic, extra=ids(task))
@@ -82,7 +84,7 @@ class Reporter:
                 variables = to_typed_map(outcome.variables)
             except TypeError as exc:
                 raise Rejected(str(exc)) from exc
-            await self.transport.bpmn_error(task, outcome.code, outcome.message, variables)
+            await transport.bpmn_error(task, outcome.code, outcome.message, variables)
             self.metrics.of(self.metrics.bpmn_errors, spec.topic).inc()
             log.info(
                 "task %s (%s): BPMN error %s", task.id, spec.topic, outcome.code, extra=ids(task)
@@ -98,7 +100,7 @@ class Reporter:
                 if outcome.retry_timeout_ms is None
                 else outcome.retry_timeout_ms
             )
-            await self.transport.failure(task, outcome.message, outcome.details, retries, timeout)
+            await transport.failure(task, outcome.message, outcome.details, retries, timeout)
             self.metrics.of(self.metrics.failed, spec.topic).inc()
             if retries > 0:
                 log.warning(

@@ -1,6 +1,6 @@
-"""The worker: a poller that fetches as much work as there is free capacity, an executor that
-runs each task while a lease keeper keeps its lock alive, a reporter that sends the outcome;
-on shutdown it drains."""
+"""The worker: pollers that fetch as much work as there is free capacity (one per poll lane,
+each with its share of the concurrency), an executor that runs each task while a lease keeper
+keeps its lock alive, a reporter that sends the outcome; on shutdown it drains."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import socket
 
 from redtask.worker.backoff import Backoff
 from redtask.worker.executor import Executor
-from redtask.worker.inflight import Running
+from redtask.worker.inflight import Lane, Running
 from redtask.worker.lease import LeaseKeeper
 from redtask.worker.metrics import WorkerMetrics
 from redtask.worker.poller import Poller, PollSettings
 from redtask.worker.reporter import Reporter
 from redtask.worker.router import Router
-from redtask.worker.transport.base import Transport
+from redtask.worker.transport.base import Transport, lanes_of
 
 log = logging.getLogger("redtask.worker")
 
@@ -86,54 +86,61 @@ class Worker(Router):
         if self.transport is None:
             raise RuntimeError("the worker has no transport")
         transport = self.transport
-        self._stop, capacity = asyncio.Event(), asyncio.Event()
+        self._stop = asyncio.Event()
         reporter = Reporter(transport, self.reconnect, self.metrics)
         executor = Executor(
             reporter,
             self._running,
-            capacity,
             concurrency=self.concurrency,
             processes=self.processes,
             metrics=self.metrics,
         )
         settings = PollSettings(
-            self.worker_id, self.concurrency, self.poll_timeout, self.use_priority, self.reconnect
+            self.worker_id, self.poll_timeout, self.use_priority, self.reconnect
         )
-        poller = Poller(
-            transport,
-            settings,
-            self.specs,
-            self._running,
-            capacity,
-            executor=executor,
-            leases=LeaseKeeper(transport, self.metrics),
-            reporter=reporter,
-            metrics=self.metrics,
-        )
+        leases = LeaseKeeper(transport, self.metrics)
+        transports = lanes_of(transport, self.concurrency)
+        # the concurrency shared out: the first lanes take one more when it does not divide
+        share, extra = divmod(self.concurrency, len(transports))
+        pollers = [
+            Poller(
+                Lane(lane_transport, share + (i < extra)),
+                settings,
+                self.specs,
+                self._running,
+                executor=executor,
+                leases=leases,
+                reporter=reporter,
+                metrics=self.metrics,
+            )
+            for i, lane_transport in enumerate(transports)
+        ]
         log.info(
-            "worker %s started: topics %s, concurrency %d",
+            "worker %s started: topics %s, concurrency %d in %d poll lanes",
             self.worker_id,
             ", ".join(sorted(self.specs)),
             self.concurrency,
+            len(pollers),
         )
-        polling = asyncio.create_task(poller.poll())
+        polling = [asyncio.create_task(poller.poll()) for poller in pollers]
         stopped = asyncio.create_task(self._stop.wait())
         try:
-            # the poll loop survives every Exception; should it end anyway, leaving the worker
+            # the poll loops survive every Exception; should one end anyway, leaving the worker
             # alive but idle would hide it: drain and raise instead (the CLI then exits 1)
-            await asyncio.wait((polling, stopped), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((*polling, stopped), return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopped.cancel()
-            ended = polling.done()
-            polling.cancel()
+            ended = [p for p in polling if p.done()]
+            for p in polling:
+                p.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait((polling,))
+                await asyncio.wait(polling)
             await self._drain(reporter)
             executor.shutdown()
             await transport.aclose()
             log.info("worker %s stopped", self.worker_id)
         if ended:
-            crash = None if polling.cancelled() else polling.exception()
+            crash = None if ended[0].cancelled() else ended[0].exception()
             raise RuntimeError(f"worker {self.worker_id}: the poll loop ended") from crash
 
     async def _drain(self, reporter: Reporter) -> None:

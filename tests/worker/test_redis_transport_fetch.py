@@ -64,7 +64,7 @@ async def test_completions_fetch_the_next_tasks_and_aclose_unlocks_those_not_han
         assert len(first) == 2
         await asyncio.gather(*(transport.complete(t, {}, {}) for t in first))
         # the two completions locked two more tasks on their way
-        while transport._ahead_fetch is not None:
+        while transport._lane._ahead_fetch is not None:
             await asyncio.sleep(0.01)
         stats = {s.topic_name: s for s in await store.topic_stats()}[topic]
         assert (stats.available, stats.locked) == (1, 2)

@@ -72,3 +72,11 @@ class Transport(Protocol):
     async def unlock(self, task: ExternalTask) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+def lanes_of(transport: Transport, concurrency: int) -> list[Transport]:
+    """The transports of a worker's poll lanes: a transport that offers lanes (``lanes``, as
+    the direct-Redis one does) splits a worker's ``concurrency`` into them; any other serves
+    one lane, itself."""
+    split = getattr(transport, "lanes", None)
+    return list(split(concurrency)) if split is not None else [transport]
