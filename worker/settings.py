@@ -23,6 +23,9 @@ class WorkerSettings(BaseSettings):
     worker_id: str | None = Field(default=None, description="default: hostname-pid")
     concurrency: int | None = Field(default=None, ge=1, description="tasks in flight at once")
     grace_s: float | None = Field(default=None, ge=0, description="shutdown grace period")
+    lanes: int | None = Field(
+        default=None, ge=1, description="poll lanes of the redis transport (default 2)"
+    )
 
 
 def make_transport(settings: WorkerSettings, redis_url: str | None = None) -> Transport:
@@ -32,7 +35,9 @@ def make_transport(settings: WorkerSettings, redis_url: str | None = None) -> Tr
         from redtask.worker.transport.redis import RedisTransport
 
         broker_settings = Settings() if redis_url is None else Settings(redis_url=redis_url)
-        return RedisTransport(broker_settings)
+        if settings.lanes is None:
+            return RedisTransport(broker_settings)
+        return RedisTransport(broker_settings, lanes=settings.lanes)
     from redtask.worker.transport.rest import RestTransport
 
     auth = None

@@ -31,8 +31,13 @@ def configure(worker: Worker, args: argparse.Namespace, settings: WorkerSettings
         settings.url = args.url
     if args.user:
         settings.username, _, settings.password = args.user.partition(":")
+    lanes = getattr(args, "lanes", None)
+    if lanes:
+        settings.lanes = lanes
     if worker.transport is None or args.transport or args.url or args.redis_url:
         worker.transport = make_transport(settings, args.redis_url)
+    elif settings.lanes is not None and hasattr(worker.transport, "max_lanes"):
+        worker.transport.max_lanes = settings.lanes  # the module's own direct-Redis transport
 
 
 def add_serving_flags(parser: argparse.ArgumentParser) -> None:

@@ -98,7 +98,7 @@ def add_worker_commands(sub: Any) -> None:
         description="Fetch and run tasks for the handlers of a redtask Worker (or Router) until "
         "SIGTERM, then finish in-flight tasks within the grace period, unlock the rest and exit "
         "0. Settings come from REDTASK_WORKER_* (transport, url, username, password, worker_id, "
-        "concurrency, grace_s); flags override them. Exit 2: the target cannot be loaded.",
+        "concurrency, grace_s, lanes); flags override them. Exit 2: the target cannot be loaded.",
     )
     p.add_argument("target", help="module:attribute of the Worker, e.g. examples.orders:worker")
     p.add_argument("--transport", choices=["rest", "redis"], help="default: rest")
@@ -106,6 +106,12 @@ def add_worker_commands(sub: Any) -> None:
     p.add_argument("--user", help="USER:PASSWORD for HTTP Basic authentication (REST)")
     p.add_argument("--redis-url", help="Redis URL for --transport redis ($REDTASK_REDIS_URL)")
     p.add_argument("--concurrency", type=_positive, help="tasks in flight at once (default 8)")
+    p.add_argument(
+        "--lanes",
+        type=_positive,
+        help="poll lanes the concurrency is shared among, --transport redis (default 2; 1 when "
+        "worker processes outnumber cores)",
+    )
     p.add_argument("--worker-id", help="worker id (default: hostname-pid)")
     p.add_argument("--grace", type=float, help="seconds to finish in-flight tasks (default 30)")
     p.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
