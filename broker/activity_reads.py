@@ -27,7 +27,7 @@ from redtask.broker.activity_history import (
 )
 from redtask.broker.definition_model import DefinitionNotFound
 from redtask.broker.definition_reads import DefinitionReads
-from redtask.broker.history import HistoricInstance, History, HistoryQuery
+from redtask.broker.history import HistoricInstance, History, HistoryQuery, between
 from redtask.broker.keys import Keys
 from redtask.broker.redis_layer import RedisLayer
 
@@ -51,16 +51,6 @@ class TaskLog:
     @property
     def id(self) -> str:
         return self.entry.id
-
-
-def _between(value: int | None, after: int | None, before: int | None) -> bool:
-    if after is None and before is None:
-        return True
-    return (
-        value is not None
-        and (after is None or value >= after)
-        and (before is None or value <= before)
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +92,7 @@ class ActivityQuery:
             return False
         if (self.complete_scope and not r.complete_scope) or (self.canceled and not r.canceled):
             return False
-        return _between(r.start, self.started_after, self.started_before) and _between(
+        return between(r.start, self.started_after, self.started_before) and between(
             r.end, self.finished_after, self.finished_before
         )
 

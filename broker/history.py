@@ -137,9 +137,9 @@ class HistoryQuery:
             return False
         if not self._matches_more(i):
             return False
-        return _between(i.start, self.started_after, self.started_before) and (
+        return between(i.start, self.started_after, self.started_before) and (
             (self.finished_after is None and self.finished_before is None)
-            or (i.end is not None and _between(i.end, self.finished_after, self.finished_before))
+            or (i.end is not None and between(i.end, self.finished_after, self.finished_before))
         )
 
     def _matches_more(self, i: HistoricInstance) -> bool:
@@ -175,8 +175,16 @@ class HistoryQuery:
         ).matches_state(state)
 
 
-def _between(value: int, after: int | None, before: int | None) -> bool:
-    return (after is None or value >= after) and (before is None or value <= before)
+def between(value: int | None, after: int | None, before: int | None) -> bool:
+    """Whether ``value`` lies within the inclusive bounds given; without bounds anything
+    matches, even None (Camunda's date filters: ``startedAfter``, ``finishedBefore`` ...)."""
+    if after is None and before is None:
+        return True
+    return (
+        value is not None
+        and (after is None or value >= after)
+        and (before is None or value <= before)
+    )
 
 
 def _historic(instance_id: str, row: Sequence[str | None]) -> HistoricInstance | None:

@@ -12,7 +12,7 @@ from typing import Any, cast
 import orjson
 
 from redtask.broker import paging
-from redtask.broker.history import HistoricInstance, History, HistoryQuery
+from redtask.broker.history import HistoricInstance, History, HistoryQuery, between
 from redtask.broker.instance_reads import IncidentQuery, InstanceReads
 from redtask.broker.keys import Keys
 from redtask.broker.model import Incident, incident_from_hash
@@ -33,16 +33,6 @@ class HistoricIncident:
     @property
     def id(self) -> str:
         return self.incident.id
-
-
-def _between(value: int | None, after: int | None, before: int | None) -> bool:
-    if after is None and before is None:
-        return True
-    return (
-        value is not None
-        and (after is None or value >= after)
-        and (before is None or value <= before)
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +93,8 @@ class HistoricIncidentQuery:
             return False
         return (
             all(state == h.state for state in self.states)
-            and _between(i.incident_timestamp, self.create_time_after, self.create_time_before)
-            and _between(h.end, self.end_time_after, self.end_time_before)
+            and between(i.incident_timestamp, self.create_time_after, self.create_time_before)
+            and between(h.end, self.end_time_after, self.end_time_before)
         )
 
 
