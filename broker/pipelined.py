@@ -48,7 +48,11 @@ _UNDERSTOOD = frozenset(
         "decode_responses",
         "encoding",
         "encoding_errors",
-        # redis-py's own bookkeeping, no effect on the wire
+    }
+)
+# redis-py's own bookkeeping in connection_kwargs, no effect on the wire
+_BOOKKEEPING = frozenset(
+    {
         "himport_registry",
         "maint_notifications_pool_handler",
         "maint_notifications_config",
@@ -129,12 +133,9 @@ class PipelinedConnection:
         pool = client.connection_pool
         if pool.connection_class not in (Connection, UnixDomainSocketConnection):
             return None
-        options = dict(pool.connection_kwargs)
+        options = {k: v for k, v in pool.connection_kwargs.items() if k not in _BOOKKEEPING}
         if not set(options) <= _UNDERSTOOD:  # e.g. protocol=3, a credential provider
             return None
-        for name in list(options):
-            if name in ("himport_registry",) or name.startswith(("maint_", "orig_")):
-                del options[name]
         if not options.pop("decode_responses", False):
             options["encoding"] = None
         return cls(**options)

@@ -38,6 +38,7 @@ class Request:
     subscriptions: tuple[Subscription, ...]
     topics: list[model.TopicRequest]
     use_priority: bool
+    topic_names: frozenset[str]
 
 
 def lock(store: Store, request: Request, max_tasks: int) -> Coroutine[Any, Any, list[ExternalTask]]:
@@ -104,15 +105,16 @@ class RedisLane:
                 subs,
                 use_priority,
             ):
-                request = Request(worker_id, subs, [topic_request(s) for s in subs], use_priority)
+                names = frozenset(s.topic for s in subs)
+                topics = [topic_request(s) for s in subs]
+                request = Request(worker_id, subs, topics, use_priority, names)
                 self._request = request
-                self.transport.listen_for(s.topic for s in subs)
+                self.transport.listen_for(names)
             if self._ahead_fetch is not None:
                 await asyncio.shield(self._ahead_fetch)
             if self._ahead:
-                if self._ahead[0].worker_id == worker_id and self._ahead[0].topic_name in {
-                    s.topic for s in subs
-                }:
+                first = self._ahead[0]
+                if first.worker_id == worker_id and first.topic_name in request.topic_names:
                     taken, self._ahead = self._ahead[:max_tasks], self._ahead[max_tasks:]
                     return taken
                 await self._unlock_ahead(store)
