@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import shutil
 import signal
 import socket
@@ -62,7 +63,44 @@ def find_server_binary() -> str:
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+LOWEST_PICKED_PORT = 10000
+_handed_out: set[int] = set()
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range for the local ports of outgoing connections (Linux's default
+    32768-60999 where it cannot be read)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1", below: int | None = None) -> int:
+    """A port nothing listens on, for a server started a moment later, picked at random below
+    the ephemeral range (and below ``below`` if given), never the same twice in one process.
+
+    Below the ephemeral range, because a port the kernel picks (``bind(0)``) is one it also gives
+    to outgoing connections: between the pick and the server's bind, any client connection of
+    this machine may take it ("address already in use"). Falls back to the kernel's pick when
+    the range leaves no room below it."""
+    ceiling = ephemeral_ports()[0] if below is None else min(below, ephemeral_ports()[0])
+    if ceiling - LOWEST_PICKED_PORT >= 1000:
+        for _ in range(200):
+            port = random.randrange(LOWEST_PICKED_PORT, ceiling)
+            if port not in _handed_out and _bindable(host, port):
+                _handed_out.add(port)
+                return port
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -172,17 +210,15 @@ CLUSTER_MAX_PORT = 55535  # a node's cluster bus listens on its port + 10000
 
 
 def cluster_free_port(host: str = "127.0.0.1") -> int:
-    """A free port whose cluster bus port (+ 10000) is free too."""
+    """A free port P whose cluster bus port P + 10000 is free too, both below the ephemeral
+    range when it leaves room (see `free_port`)."""
+    below = min(CLUSTER_MAX_PORT + 1, ephemeral_ports()[0] - 10000)
     for _ in range(1000):
-        port = free_port(host)
-        if port > CLUSTER_MAX_PORT:
-            continue
-        with socket.socket() as bus:
-            try:
-                bus.bind((host, port + 10000))
-            except OSError:
-                continue
-        return port
+        port = free_port(host, below=below)
+        if port <= CLUSTER_MAX_PORT and port + 10000 not in _handed_out:
+            if _bindable(host, port + 10000):
+                _handed_out.add(port + 10000)
+                return port
     raise EmbeddedRedisError("no free port pair for a cluster node")
 
 

@@ -16,7 +16,12 @@ from pathlib import Path
 
 import redis
 
-from redtask.broker.embedded import die_with_parent, find_server_binary, free_port
+from redtask.broker.embedded import (
+    cluster_free_port,
+    die_with_parent,
+    find_server_binary,
+    free_port,
+)
 
 
 def redis_cli() -> str:
@@ -100,20 +105,8 @@ def _wait_ready(port: int, timeout: float = 10.0) -> None:
 
 
 def cluster_port() -> int:
-    """A free port P <= 55535 whose cluster bus port P + 10000 is free too."""
-    for _ in range(1000):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port > 55535:
-            continue
-        try:
-            with socket.socket() as bus:
-                bus.bind(("127.0.0.1", port + 10000))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port pair for a cluster node")
+    """A free port P whose cluster bus port P + 10000 is free too."""
+    return cluster_free_port()
 
 
 @dataclass
