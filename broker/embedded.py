@@ -215,10 +215,10 @@ def cluster_free_port(host: str = "127.0.0.1") -> int:
     below = min(CLUSTER_MAX_PORT + 1, ephemeral_ports()[0] - 10000)
     for _ in range(1000):
         port = free_port(host, below=below)
-        if port <= CLUSTER_MAX_PORT and port + 10000 not in _handed_out:
-            if _bindable(host, port + 10000):
-                _handed_out.add(port + 10000)
-                return port
+        bus = port + 10000
+        if port <= CLUSTER_MAX_PORT and bus not in _handed_out and _bindable(host, bus):
+            _handed_out.add(bus)
+            return port
     raise EmbeddedRedisError("no free port pair for a cluster node")
 
 
