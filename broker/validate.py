@@ -33,6 +33,8 @@ def _too_big(size: int, max_bytes: int) -> InvalidArgument:
 
 def variables_json(raw: Mapping[str, Any] | None, max_bytes: int) -> str:
     """A typed-variable map as one JSON text (for the finished-task log); "" for none."""
+    if raw is None or (type(raw) is dict and not raw):  # most completions carry none
+        return ""
     typed = variables.normalize(raw)
     if not typed:
         return ""

@@ -27,9 +27,9 @@ def _call(function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
 
 class Executor:
     """Runs the jobs of ``running`` (the worker's in-flight tasks by id): each job removes its
-    task when it ends and releases its place in its lane. Sync handlers share a pool of
-    ``concurrency`` threads; isolated ones a pool of ``processes`` processes, started on first
-    use."""
+    task when it ends (its outcome reported) and releases its place in its lane. Sync handlers
+    share a pool of ``concurrency`` threads; isolated ones a pool of ``processes`` processes,
+    started on first use."""
 
     def __init__(
         self,
@@ -62,6 +62,7 @@ class Executor:
 
     async def _execute(self, running: Running) -> None:
         task, spec = running.task, running.spec
+        handed = False  # to the reporter, which then calls _finish itself
         try:
             started = time.perf_counter()
             try:
@@ -77,13 +78,20 @@ class Executor:
             if running.lost:
                 log.warning("task %s was lost while its handler ran; outcome dropped", task.id)
                 return
-            await self.reporter.report(running, outcome)
+            handed = self.reporter.report_soon(running, outcome, self._finish)
+            if not handed:
+                await self.reporter.report(running, outcome)
         except Exception:  # a bug, not an outcome: the task comes back when its lock ends
             log.exception("task %s (%s): unexpected error", task.id, spec.topic)
         finally:
-            self.running.pop(task.id, None)
-            if running.lane is not None:
-                running.lane.released()
+            if not handed:
+                self._finish(running)
+
+    def _finish(self, running: Running) -> None:
+        """The job has ended, its outcome reported (or given up): free its place."""
+        self.running.pop(running.task.id, None)
+        if running.lane is not None:
+            running.lane.released()
 
     async def _invoke(self, spec: TaskSpec, task: ExternalTask) -> Outcome:
         try:

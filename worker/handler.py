@@ -62,8 +62,12 @@ class Signature:
 
     def arguments(self, task: ExternalTask) -> dict[str, Any]:
         """Keyword arguments for one call. Raises TaskFailure for a missing required variable."""
-        values = task.variables
         kwargs: dict[str, Any] = {}
+        if not self.variables and not self.all_variables:  # no variable to convert
+            if self.task_param is not None:
+                kwargs[self.task_param] = task
+            return kwargs
+        values = task.variables
         for name, default in self.variables:
             if name in values:
                 kwargs[name] = values[name]

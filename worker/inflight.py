@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from redtask.worker.router import TaskSpec
 from redtask.worker.task import ExternalTask
@@ -35,7 +35,8 @@ class Running:
     spec: TaskSpec
     deadline: float  # monotonic time our lock ends, as far as we know
     batch: Batch
-    job: asyncio.Task[None] | None = None
+    # what to wait for until the job ends: its task, or the commit of its completion
+    job: asyncio.Future[Any] | None = None
     keeper: asyncio.Task[None] | None = None  # only once the handler has run half the lock
     handling: bool = True  # the handler has not returned yet
     lost: bool = False

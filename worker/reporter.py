@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from functools import partial
 
 from redtask.worker.backoff import Backoff
 from redtask.worker.errors import Rejected, TaskLost, Unavailable
@@ -38,12 +40,18 @@ class Reporter:
         self.reconnect = reconnect
         self.metrics = metrics or WorkerMetrics()
 
-    async def report(self, running: Running, outcome: Outcome) -> None:
-        """Send the outcome, retrying while the gateway or Redis is away and the lock lasts."""
+    async def report(
+        self, running: Running, outcome: Outcome, met: Exception | None = None
+    ) -> None:
+        """Send the outcome, retrying while the gateway or Redis is away and the lock lasts;
+        ``met``: what a first attempt has met already (see ``report_soon``)."""
         task = running.task
         attempt = 0
         while True:
             try:
+                if met is not None:
+                    error, met = met, None
+                    raise error
                 await self._send(running, outcome)
                 return
             except TaskLost as exc:
@@ -65,6 +73,74 @@ class Reporter:
                 log.warning("reporting task %s failed (%s); retrying in %.2fs", task.id, exc, delay)
                 await asyncio.sleep(delay)
 
+    def report_soon(
+        self, running: Running, outcome: Outcome, finish: Callable[[Running], None]
+    ) -> bool:
+        """Hand a completion to a transport that group-commits it (``complete_soon``: the
+        direct-Redis lanes) and return without waiting for the commit: ``running.job`` becomes
+        the commit's future, and ``finish(running)`` is called once the report has ended (sent,
+        refused or given up, as ``report`` would). False, nothing started, for other outcomes,
+        for other transports and while not connected: then await ``report``."""
+        if not isinstance(outcome, Complete):
+            return False
+        transport = self.transport if running.lane is None else running.lane.transport
+        soon = getattr(transport, "complete_soon", None)
+        if soon is None:
+            return False
+        try:
+            variables = to_typed_map(outcome.variables)
+            local = to_typed_map(outcome.local_variables)
+        except TypeError:
+            return False  # report() reports it as a failure
+        pending = soon(running.task, variables, local)
+        if pending is None:
+            return False
+        running.job = pending
+        pending.add_done_callback(partial(self._settled, running, outcome, finish))
+        return True
+
+    def _settled(
+        self,
+        running: Running,
+        outcome: Outcome,
+        finish: Callable[[Running], None],
+        pending: asyncio.Future[Exception | None],
+    ) -> None:
+        error = None if pending.cancelled() else pending.result()
+        if error is None:
+            if not pending.cancelled():  # else the lane closed, or the worker gave up the task
+                self._completed(running)
+        elif isinstance(error, TaskLost | Rejected | Unavailable):
+            # as report() handles them: dropped, reported as a failure, or sent again later
+            running.job = asyncio.get_running_loop().create_task(
+                self._report_then(running, outcome, error, finish)
+            )
+            return
+        else:  # a bug, not an outcome: the task comes back when its lock ends
+            task, topic = running.task, running.spec.topic
+            log.error("task %s (%s): unexpected error", task.id, topic, exc_info=error)
+        finish(running)
+
+    async def _report_then(
+        self,
+        running: Running,
+        outcome: Outcome,
+        met: Exception,
+        finish: Callable[[Running], None],
+    ) -> None:
+        try:
+            await self.report(running, outcome, met)
+        except Exception:  # a bug: the task comes back when its lock ends
+            log.exception("task %s: reporting failed", running.task.id)
+        finally:
+            finish(running)
+
+    def _completed(self, running: Running) -> None:
+        task, topic = running.task, running.spec.topic
+        self.metrics.of(self.metrics.completed, topic).inc()
+        if log.isEnabledFor(logging.INFO):  # ids() costs, logged or not
+            log.info("task %s (%s) completed", task.id, topic, extra=ids(task))
+
     async def _send(self, running: Running, outcome: Outcome) -> None:
         task, spec = running.task, running.spec
         # a lane's transport: the completions of its tasks go in its batches
@@ -76,9 +152,7 @@ class Reporter:
             except TypeError as exc:
                 raise Rejected(str(exc)) from exc
             await transport.complete(task, variables, local)
-            self.metrics.of(self.metrics.completed, spec.topic).inc()
-            if log.isEnabledFor(logging.INFO):  # ids() costs, logged or not
-                log.info("task %s (%s) completed", task.id, spec.topic, extra=ids(task))
+            self._completed(running)
         elif isinstance(outcome, BpmnError):
             try:
                 variables = to_typed_map(outcome.variables)

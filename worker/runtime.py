@@ -148,12 +148,22 @@ class Worker(Router):
         if not running:
             return
         log.info("waiting up to %.1fs for %d in-flight tasks", self.grace, len(running))
-        jobs = [r.job for r in running if r.job is not None]
-        _, pending = await asyncio.wait(jobs, timeout=self.grace) if jobs else (set(), set())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace
+        # a job's future changes as it goes (its task, then the commit of its completion):
+        # wait until none is left or the grace period is over
+        while True:
+            jobs = {r.job for r in self._running.values() if r.job and not r.job.done()}
+            left = deadline - loop.time()
+            if not jobs or left <= 0:
+                break
+            await asyncio.wait(jobs, timeout=left)
+        pending = []
         for r in list(self._running.values()):
-            if r.job is not None and r.job in pending:
+            if r.job is not None and not r.job.done():
                 r.lost = True  # whatever the handler returns now is not reported
                 r.job.cancel()
+                pending.append(r.job)
                 await reporter.unlock_unfinished(r)
         if pending:
             await asyncio.wait(pending, timeout=1.0)

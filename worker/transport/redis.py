@@ -149,6 +149,15 @@ class RedisTransport:
     ) -> None:
         await self._lane.complete(task, variables, local_variables)
 
+    def complete_soon(
+        self,
+        task: ExternalTask,
+        variables: Mapping[str, TypedValue],
+        local_variables: Mapping[str, TypedValue],
+    ) -> asyncio.Future[Exception | None] | None:
+        """See ``RedisLane.complete_soon``."""
+        return self._lane.complete_soon(task, variables, local_variables)
+
     async def fetch_for(
         self, store: Store, request: Request, max_tasks: int, wait_ms: int
     ) -> list[ExternalTask]:

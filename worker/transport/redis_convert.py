@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -43,6 +44,12 @@ def topic_request(s: Subscription) -> model.TopicRequest:
     )
 
 
+@lru_cache(maxsize=16)
+def _expiration(expires: str) -> datetime:
+    """A lock's end (epoch ms, as stored) as a datetime: the tasks of one fetch share theirs."""
+    return datetime.fromtimestamp(int(expires) / 1000, UTC)
+
+
 def task_from_hash(task_id: str, h: Mapping[str, str], request: model.TopicRequest) -> ExternalTask:
     """A standalone task from its hash (fields in ``broker.model``), showing the variables
     ``request`` selects, as the broker's ``fetched_view`` does."""
@@ -64,9 +71,7 @@ def task_from_hash(task_id: str, h: Mapping[str, str], request: model.TopicReque
         tenant_id=h.get("tn"),
         error_message=h.get("em"),
         error_details=h.get("ed"),
-        lock_expiration_time=None
-        if expires is None
-        else datetime.fromtimestamp(int(expires) / 1000, UTC),
+        lock_expiration_time=None if expires is None else _expiration(expires),
         lock_token=int(h.get("tok", "0")),
     )
 

@@ -145,15 +145,37 @@ class RedisLane:
         local_variables: Mapping[str, TypedValue],
     ) -> None:
         store = self.transport.ready or await self.transport.store()  # skip checks when ready
+        error = await self._enqueue(store, task, variables, local_variables)
+        if error is not None:
+            raise error
+
+    def complete_soon(
+        self,
+        task: ExternalTask,
+        variables: Mapping[str, TypedValue],
+        local_variables: Mapping[str, TypedValue],
+    ) -> asyncio.Future[Exception | None] | None:
+        """``complete`` without waiting: the future of the completion's group commit, done
+        with None or the error ``complete`` would raise; None, nothing sent, while not
+        connected."""
+        store = self.transport.ready
+        if store is None:
+            return None
+        return self._enqueue(store, task, variables, local_variables)
+
+    def _enqueue(
+        self,
+        store: Store,
+        task: ExternalTask,
+        variables: Mapping[str, TypedValue],
+        local_variables: Mapping[str, TypedValue],
+    ) -> asyncio.Future[Exception | None]:
         item = Completion(task.id, task.worker_id, variables, local_variables, task.lock_token)
         result: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
         self._completions.append((item, result))
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit(store))
-        with self.transport.translated:
-            error = await result
-            if error is not None:
-                raise error
+        return result
 
     async def _commit(self, store: Store) -> None:
         """Send the waiting completions in batches until none is left; each waiter gets its
@@ -188,7 +210,15 @@ class RedisLane:
                 results = [error] * len(batch)
             for (_, waiter), outcome in zip(batch, results, strict=True):
                 if not waiter.done():
-                    waiter.set_result(outcome)
+                    waiter.set_result(None if outcome is None else self._translated(outcome))
+
+    def _translated(self, error: Exception) -> Exception:
+        """The error as the transport raises it (TaskLost, Rejected, Unavailable), a bug's as is."""
+        try:
+            with self.transport.translated:
+                raise error
+        except Exception as exc:
+            return exc
 
     async def failure(
         self,
