@@ -182,3 +182,32 @@ async def test_the_redis_layer_runs_scripts_on_the_lane_and_reloads_after_a_flus
         await layer.close()
         await waiting.close()
         admin.close()
+
+
+async def test_the_commands_of_one_loop_turn_leave_in_one_write(redis_url: str) -> None:
+    lane = lane_for(redis_url)
+    try:
+        assert await lane.execute("PING") == "PONG"  # connected
+        transport = lane._transport
+        assert transport is not None
+        writes: list[bytes] = []
+        write = transport.write
+
+        def counted(data: bytes) -> None:
+            writes.append(bytes(data))
+            write(data)
+
+        transport.write = counted  # type: ignore[method-assign]
+        got = await asyncio.gather(
+            lane.execute("ECHO", "a"),
+            lane.execute_many([("ECHO", "b"), ("ECHO", "c")]),
+            lane.execute("ECHO", "d"),
+        )
+        assert got == ["a", ["b", "c"], "d"]
+        assert writes == [b"".join(f"*2\r\n$4\r\nECHO\r\n$1\r\n{c}\r\n".encode() for c in "abcd")]
+        # one caller after another: a write each, as soon as the loop turns
+        writes.clear()
+        assert [await lane.execute("ECHO", c) for c in "xy"] == ["x", "y"]
+        assert len(writes) == 2
+    finally:
+        lane.close()

@@ -229,13 +229,13 @@ class RedisTransport:
 
     async def aclose(self) -> None:
         self.ready = None
-        for lane in self._lanes:
-            await lane.aclose()
-        if self._listener is not None:
+        if self._listener is not None:  # first: the lanes' unlocks publish wake-ups
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
+        for lane in self._lanes:
+            await lane.aclose()
         if self._store is not None and self._owns_store:
             await self._store.close()
             self._store = None

@@ -124,9 +124,11 @@ class RedisLane:
 
     async def _fetch_ahead(self, store: Store, request: Request, max_tasks: int) -> None:
         """Lock up to ``max_tasks`` for the lane's next ``fetch_and_lock`` (errors are left
-        to that fetch, which will meet them itself)."""
+        to that fetch, which will meet them itself). Started beside a commit, its script call
+        leaves with the commit's in one write. Never cancelled while the script runs (``aclose``
+        waits for it), so what it locks is handed out or unlocked, never stranded."""
         try:
-            self._ahead += await uncancelled_fetch(store, lock(store, request, max_tasks))
+            self._ahead += await lock(store, request, max_tasks)
         except Exception as exc:
             log.debug("fetch-ahead failed: %r", exc)
         finally:
@@ -246,18 +248,16 @@ class RedisLane:
         await self.transport.unlock(task)
 
     async def aclose(self) -> None:
-        """Stop the lane: its fetch-ahead is cancelled, what it locked ahead unlocked, its
-        committer cancelled. The transport's ``aclose`` closes every lane."""
-        if self._ahead_fetch is not None:
-            self._ahead_fetch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ahead_fetch
-            self._ahead_fetch = None
-        store = self.transport.opened
-        if self._ahead and store is not None:
-            await self._unlock_ahead(store)
-        if self._committer is not None:
+        """Stop the lane: its committer is cancelled, its fetch-ahead awaited (it ends within a
+        round trip or the socket timeout) and what it locked ahead unlocked. The transport's
+        ``aclose`` closes every lane."""
+        if self._committer is not None:  # first: it may start fetches ahead
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
             self._committer = None
+        if self._ahead_fetch is not None:
+            await asyncio.shield(self._ahead_fetch)
+        store = self.transport.opened
+        if self._ahead and store is not None:
+            await self._unlock_ahead(store)
