@@ -3,9 +3,10 @@
 redis-py's asyncio client checks a connection out of its pool, arms two or three timers and
 turns the event loop four or five times for every command: about 40 µs of CPU per call on
 top of the round trip, the largest single cost of a fetchAndLock or a complete. This
-connection is shared by every caller: the commands sent during one turn of the event loop
-are written together at its end (the calls of concurrent callers leave in one write, and
-Redis answers them with one), replies are parsed by hiredis as they arrive and handed, in
+connection is shared by every caller: a command is written at once (the commands of
+concurrent callers leave in one segment when the loop flushes), or, from a task that asked
+for it (``coalesce_writes``), at the end of the event loop's turn together with the other
+coalesced commands of that turn; replies are parsed by hiredis as they arrive and handed, in
 order, to the futures waiting for them.
 
 It keeps redis-py's contract for the calls it carries: the same exception classes (error
@@ -24,6 +25,7 @@ import asyncio
 import collections
 import contextlib
 import socket
+from contextvars import ContextVar
 from typing import Any
 
 import hiredis
@@ -33,6 +35,18 @@ from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+_coalescing: ContextVar[bool] = ContextVar("redtask_coalesced_writes", default=False)
+
+
+def coalesce_writes() -> None:
+    """From now on in the calling task (and in the tasks it starts): script calls on a
+    pipelined connection are written at the end of the event loop's turn, in one write with
+    every other coalesced call of that turn, and Redis answers them with one. For callers that
+    send in bursts from several tasks (a worker lane's commit and its fetch-ahead); everyone
+    else's calls are written at once, as a turn of a busy server can be long."""
+    _coalescing.set(True)
+
 
 # what a pool's connection_kwargs may hold for this connection to stand in for redis-py's
 _UNDERSTOOD = frozenset(
@@ -120,8 +134,7 @@ class PipelinedConnection:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader = hiredis.Reader(**self._reader_options)
         self._waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
-        # commands sent during this turn of the event loop, written together at its end: the
-        # calls of concurrent callers leave in one write, and their replies come back together
+        # coalesced commands (see coalesce_writes) of this turn of the event loop
         self._unsent: list[bytes] = []
         self._connecting: asyncio.Future[None] | None = None
         self._deferred: set[asyncio.Task[None]] = set()  # sends waiting for a connection
@@ -166,13 +179,18 @@ class PipelinedConnection:
             self._last_read = loop.time()
             self._arm_watchdog(loop)
         self._waiting.extend(futures)
-        if not self._unsent:
-            loop.call_soon(self._flush)
-        self._unsent.append(data)
+        if _coalescing.get():
+            if not self._unsent:
+                loop.call_soon(self._flush)
+            self._unsent.append(data)
+        else:
+            if self._unsent:  # commands sent before these leave before them
+                data, self._unsent = b"".join([*self._unsent, data]), []
+            self._transport.write(data)
         return futures
 
     def _flush(self) -> None:
-        """Write the commands sent during the last turn of the event loop, in one write."""
+        """Write the coalesced commands of the last turn of the event loop, in one write."""
         data, self._unsent = b"".join(self._unsent), []
         if data and self._transport is not None:
             self._transport.write(data)

@@ -16,7 +16,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from redtask.broker.connection import client_for
-from redtask.broker.pipelined import PipelinedConnection
+from redtask.broker.pipelined import PipelinedConnection, coalesce_writes
 from redtask.broker.redis_layer import RedisLayer
 from redtask.broker.settings import Settings
 
@@ -184,7 +184,7 @@ async def test_the_redis_layer_runs_scripts_on_the_lane_and_reloads_after_a_flus
         admin.close()
 
 
-async def test_the_commands_of_one_loop_turn_leave_in_one_write(redis_url: str) -> None:
+async def test_coalesced_commands_of_one_loop_turn_leave_in_one_write(redis_url: str) -> None:
     lane = lane_for(redis_url)
     try:
         assert await lane.execute("PING") == "PONG"  # connected
@@ -198,16 +198,33 @@ async def test_the_commands_of_one_loop_turn_leave_in_one_write(redis_url: str) 
             write(data)
 
         transport.write = counted  # type: ignore[method-assign]
-        got = await asyncio.gather(
-            lane.execute("ECHO", "a"),
-            lane.execute_many([("ECHO", "b"), ("ECHO", "c")]),
-            lane.execute("ECHO", "d"),
-        )
+
+        def echo(text: str) -> bytes:
+            return f"*2\r\n$4\r\nECHO\r\n${len(text)}\r\n{text}\r\n".encode()
+
+        async def coalesced(*texts: str) -> object:
+            coalesce_writes()
+            if len(texts) == 1:
+                return await lane.execute("ECHO", texts[0])
+            return await lane.execute_many([("ECHO", t) for t in texts])
+
+        async def plain(text: str) -> object:
+            return await lane.execute("ECHO", text)
+
+        got = await asyncio.gather(coalesced("a"), coalesced("b", "c"), coalesced("d"))
         assert got == ["a", ["b", "c"], "d"]
-        assert writes == [b"".join(f"*2\r\n$4\r\nECHO\r\n$1\r\n{c}\r\n".encode() for c in "abcd")]
-        # one caller after another: a write each, as soon as the loop turns
+        assert writes == [b"".join(echo(c) for c in "abcd")]
+        # everyone else's commands are written at once, a write each
         writes.clear()
-        assert [await lane.execute("ECHO", c) for c in "xy"] == ["x", "y"]
-        assert len(writes) == 2
+        assert await asyncio.gather(plain("x"), plain("y")) == ["x", "y"]
+        assert writes == [echo("x"), echo("y")]
+        # a plain command takes the coalesced ones sent before it along, in their order
+        writes.clear()
+        assert await asyncio.gather(coalesced("e"), plain("f")) == ["e", "f"]
+        assert writes == [echo("e") + echo("f")]
+        # coalescing stays in the task that asked for it
+        writes.clear()
+        assert await plain("z") == "z"
+        assert writes == [echo("z")]
     finally:
         lane.close()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redtask.broker import model
+from redtask.broker.pipelined import coalesce_writes
 from redtask.broker.store import Completion, Store
 from redtask.worker.task import ExternalTask
 from redtask.worker.transport.base import Subscription
@@ -181,7 +182,9 @@ class RedisLane:
 
     async def _commit(self, store: Store) -> None:
         """Send the waiting completions in batches until none is left; each waiter gets its
-        own result (or the error that failed its whole batch)."""
+        own result (or the error that failed its whole batch). A batch and the fetch-ahead
+        started beside it leave in one write."""
+        coalesce_writes()
         while self._completions:
             batch = [(c, f) for c, f in self._completions[:_COMPLETE_BATCH] if not f.done()]
             del self._completions[:_COMPLETE_BATCH]  # a cancelled waiter's item is dropped
