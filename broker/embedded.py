@@ -94,7 +94,9 @@ def free_port(host: str = "127.0.0.1", below: int | None = None) -> int:
     to outgoing connections: between the pick and the server's bind, any client connection of
     this machine may take it ("address already in use"). Falls back to the kernel's pick when
     the range leaves no room below it."""
-    ceiling = ephemeral_ports()[0] if below is None else min(below, ephemeral_ports()[0])
+    ceiling = ephemeral_ports()[0]
+    if below is not None:
+        ceiling = min(below, ceiling)
     if ceiling - LOWEST_PICKED_PORT >= 1000:
         for _ in range(200):
             port = random.randrange(LOWEST_PICKED_PORT, ceiling)

@@ -62,12 +62,9 @@ class Signature:
 
     def arguments(self, task: ExternalTask) -> dict[str, Any]:
         """Keyword arguments for one call. Raises TaskFailure for a missing required variable."""
+        # converted only for a handler that takes variables
+        values = task.variables if self.variables or self.all_variables else {}
         kwargs: dict[str, Any] = {}
-        if not self.variables and not self.all_variables:  # no variable to convert
-            if self.task_param is not None:
-                kwargs[self.task_param] = task
-            return kwargs
-        values = task.variables
         for name, default in self.variables:
             if name in values:
                 kwargs[name] = values[name]

@@ -106,10 +106,12 @@ class Reporter:
         finish: Callable[[Running], None],
         pending: asyncio.Future[Exception | None],
     ) -> None:
-        error = None if pending.cancelled() else pending.result()
+        if pending.cancelled():  # the lane closed, or the worker gave up the task
+            finish(running)
+            return
+        error = pending.result()
         if error is None:
-            if not pending.cancelled():  # else the lane closed, or the worker gave up the task
-                self._completed(running)
+            self._completed(running)
         elif isinstance(error, TaskLost | Rejected | Unavailable):
             # as report() handles them: dropped, reported as a failure, or sent again later
             running.job = asyncio.get_running_loop().create_task(
