@@ -25,34 +25,45 @@ ASSET_DIR = Path(fastapi_offline.__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Serve /docs, /docs/oauth2-redirect and /redoc from local assets; the app must be built
-    with ``docs_url=None, redoc_url=None``."""
+    with ``docs_url=None, redoc_url=None``. The endpoints are module functions that find the
+    app through the request: FastAPI caches what it learns about an endpoint by the function,
+    so a closure over ``app`` would keep every app built in a process alive."""
     app.mount(ASSETS, StaticFiles(directory=ASSET_DIR), name="docs-assets")
-    title = f"{app.title} - REST API"
+    app.add_api_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
+    app.add_api_route(
+        "/docs/oauth2-redirect", swagger_ui_redirect, methods=["GET"], include_in_schema=False
+    )
+    app.add_api_route("/redoc", redoc, methods=["GET"], include_in_schema=False)
 
-    def openapi_url(request: Request) -> str:
-        return f"{request.scope.get('root_path', '')}{app.openapi_url}"
 
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_ui(request: Request) -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url(request),
-            title=title,
-            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS}/favicon.png",
-            oauth2_redirect_url="/docs/oauth2-redirect",
-        )
+def _openapi_url(request: Request) -> str:
+    return f"{request.scope.get('root_path', '')}{request.app.openapi_url}"
 
-    @app.get("/docs/oauth2-redirect", include_in_schema=False)
-    async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
 
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc(request: Request) -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=openapi_url(request),
-            title=title,
-            redoc_js_url=f"{ASSETS}/redoc.standalone.js",
-            redoc_favicon_url=f"{ASSETS}/favicon.png",
-            with_google_fonts=False,
-        )
+def _title(request: Request) -> str:
+    return f"{request.app.title} - REST API"
+
+
+async def swagger_ui(request: Request) -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url=_openapi_url(request),
+        title=_title(request),
+        swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS}/favicon.png",
+        oauth2_redirect_url="/docs/oauth2-redirect",
+    )
+
+
+async def swagger_ui_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+async def redoc(request: Request) -> HTMLResponse:
+    return get_redoc_html(
+        openapi_url=_openapi_url(request),
+        title=_title(request),
+        redoc_js_url=f"{ASSETS}/redoc.standalone.js",
+        redoc_favicon_url=f"{ASSETS}/favicon.png",
+        with_google_fonts=False,
+    )
