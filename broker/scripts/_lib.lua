@@ -210,10 +210,10 @@ local function finish(P, id, task_key, f_state, f_topic, f_prio, f_iid, outcome,
 end
 
 -- Load a task record for a worker operation and check ownership.
--- Returns (fields, nil) or (nil, error reply). Fields: s, t, p, ct, w, le, tok, r, iid.
+-- Returns (fields, nil) or (nil, error reply). Fields: s, t, p, ct, w, le, tok, r, iid, pi.
 local function owned_task(P, id, worker, token)
   local key = k_task(P, id)
-  local f = redis.call('HMGET', key, 's', 't', 'p', 'ct', 'w', 'le', 'tok', 'r', 'iid')
+  local f = redis.call('HMGET', key, 's', 't', 'p', 'ct', 'w', 'le', 'tok', 'r', 'iid', 'pi')
   if not f[1] then return nil, {E_NOT_FOUND} end
   f[3] = f[3] or '0'  -- priority 0 is not stored
   if f[5] ~= worker then return nil, {E_WORKER_MISMATCH, f[5]} end

@@ -37,7 +37,7 @@ for _, item in ipairs(cjson.decode(ARGV[3])) do
     err = {E_NOT_FOUND}  -- completed earlier in this batch
   else
     f, err = owned_task(P, id, item[2], item[3])
-    if not err and redis.call('HEXISTS', k_task(P, id), 'pi') == 1 then err = {E_PROCESS} end
+    if not err and f[10] then err = {E_PROCESS} end
   end
   seen[id] = true
   if err then
