@@ -108,7 +108,7 @@ async def one_round(
     client = client_for(url)
     ns = f"pb{uuid.uuid4().hex[:6]}"
     go = f"go:{ns}"
-    if system in ("redtask", "baseline", "plain", "onelane"):
+    if system in ("redtask", "baseline", "plain", "onelane", "fixed"):
         await fill_redtask(url, ns, args.jobs)
         remaining_keys = remaining_commands(ns)
         cmds = []
@@ -119,6 +119,8 @@ async def one_round(
                 cmd.append("--no-fetch-ahead")
             if system == "onelane":
                 cmd += ["--lanes", "1"]
+            if system == "fixed":
+                cmd.append("--fixed-lanes")
             if args.profile:
                 name = f"{system}-{procs_n}p-r{rnd}-{i}.prof"
                 cmd += ["--profile", str(Path(args.profile) / name)]
@@ -173,6 +175,7 @@ async def run(args: argparse.Namespace) -> dict[tuple[str, int], list[dict[str, 
     systems = ("redtask", "bullmq") + (("baseline",) if args.baseline else ())
     systems += ("plain",) if args.no_fetch_ahead_too else ()
     systems += ("onelane",) if args.one_lane_too else ()
+    systems += ("fixed",) if args.fixed_lanes_too else ()
     configs = [(s, p) for p in args.processes for s in systems]
     results: dict[tuple[str, int], list[dict[str, float]]] = {c: [] for c in configs}
     with tempfile.TemporaryDirectory(prefix="redtask-peers-") as tmp:
@@ -221,6 +224,11 @@ def main() -> int:
         help="also run the redtask worker with one poll lane (no overlap within the process)",
     )
     parser.add_argument(
+        "--fixed-lanes-too",
+        action="store_true",
+        help="also run the redtask worker with both poll lanes always in use (adaptive_lanes off)",
+    )
+    parser.add_argument(
         "--baseline",
         help="also run the redtask worker of another revision: a directory holding its "
         "package as DIR/redtask (e.g. git archive REV | tar -x -C DIR/redtask)",
@@ -245,12 +253,13 @@ def main() -> int:
     names = {"redtask": "redtask SDK, direct Redis", "bullmq": "BullMQ"}
     names["plain"] = "redtask SDK, direct Redis, complete-and-fetch-next off"
     names["onelane"] = "redtask SDK, direct Redis, one poll lane"
+    names["fixed"] = "redtask SDK, direct Redis, two lanes always"
     names["baseline"] = f"redtask SDK, direct Redis, baseline ({args.baseline})"
     print("| system | worker processes | jobs/s | ratio to BullMQ | CPU µs/job (worker + redis) |")
     print("|---|---:|---:|---:|---:|")
     systems = [
         s
-        for s in ("redtask", "plain", "onelane", "baseline", "bullmq")
+        for s in ("redtask", "plain", "onelane", "fixed", "baseline", "bullmq")
         if results.get((s, args.processes[0]))
     ]
     for procs_n in args.processes:

@@ -3,10 +3,11 @@ no-op ``async`` handler. Connects, prints "ready", waits for the go (BLPOP on th
 runs until SIGTERM (a graceful stop). With ``--profile PATH`` it writes a cProfile of the run.
 
     python bench/peers_worker.py URL NAMESPACE TOPIC CONCURRENCY GO_KEY [--profile PATH]
-                                 [--no-fetch-ahead] [--lanes N] [--rest API]
+                                 [--no-fetch-ahead] [--lanes N] [--fixed-lanes] [--rest API]
 
 ``--no-fetch-ahead`` turns the transport's complete-and-fetch-next off; ``--lanes N`` sets its
-poll lanes (default: the transport's); ``--rest API`` (e.g.
+poll lanes (default: the transport's); ``--fixed-lanes`` keeps them all in use
+(``adaptive_lanes=False``); ``--rest API`` (e.g.
 ``http://127.0.0.1:8080/engine-rest``) runs the worker on a ``RestTransport`` against a gateway
 instead (URL then only carries the go signal).
 """
@@ -40,6 +41,7 @@ async def main(
     fetch_ahead: bool,
     rest: str,
     lanes: int | None,
+    fixed_lanes: bool,
 ) -> None:
     transport: RedisTransport | RestTransport
     if rest:
@@ -48,6 +50,7 @@ async def main(
         transport = RedisTransport(
             Settings(redis_url=url, namespace=ns, partitions=1),
             fetch_ahead=fetch_ahead,
+            **({"adaptive_lanes": False} if fixed_lanes else {}),
             **({} if lanes is None else {"lanes": lanes}),
         )
         await transport.store()
@@ -83,8 +86,11 @@ if __name__ == "__main__":
         lanes = int(args[i + 1])
         del args[i : i + 2]
     fetch_ahead = "--no-fetch-ahead" not in args
-    args = [a for a in args if a != "--no-fetch-ahead"]
-    run = main(args[0], args[1], args[2], int(args[3]), args[4], fetch_ahead, rest, lanes)
+    fixed_lanes = "--fixed-lanes" in args
+    args = [a for a in args if a not in ("--no-fetch-ahead", "--fixed-lanes")]
+    run = main(
+        args[0], args[1], args[2], int(args[3]), args[4], fetch_ahead, rest, lanes, fixed_lanes
+    )
     if profile is None:
         asyncio.run(run)
     else:

@@ -16,17 +16,73 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class Lane:
-    """One poll lane: its share of the worker's concurrency, how many tasks it holds, the
-    transport its tasks are fetched and reported through, and the event set when one ends."""
+    """One poll lane: its share of the worker's concurrency (0 while it rests, see
+    ``worker.lanes``), the transport its tasks are fetched and reported through, the worker's
+    lanes it belongs to, how many tasks it holds (counting a fetch under way as the tasks it
+    asked for) and the event set when it may have room again."""
 
     transport: Transport
     concurrency: int
+    worker: Lanes
     held: int = 0
     capacity: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def released(self) -> None:
-        self.held -= 1
-        self.capacity.set()
+    def free(self) -> int:
+        """How many tasks the lane may fetch now: its share's room, and no more than the
+        worker's room (a lane whose share shrank may still hold tasks)."""
+        worker = self.worker
+        if worker.gathering:
+            return 0
+        return min(self.concurrency - self.held, worker.concurrency - worker.held)
+
+    def hold(self, n: int) -> None:
+        self.held += n
+        self.worker.held += n
+
+    def released(self, n: int = 1) -> None:
+        self.held -= n
+        worker = self.worker
+        worker.held -= n
+        if worker.gathering and worker.held == 0:
+            worker.gathering = False
+        worker.wake()
+
+
+@dataclass(slots=True)
+class Lanes:
+    """A worker's poll lanes and its concurrency: the lanes together hold no more than it."""
+
+    concurrency: int
+    members: list[Lane] = field(default_factory=list)
+    held: int = 0
+    # no lane fetches until the lanes hold nothing (see ``gather``)
+    gathering: bool = False
+
+    def add(self, transport: Transport, share: int) -> Lane:
+        lane = Lane(transport, share, self)
+        self.members.append(lane)
+        return lane
+
+    def gather(self, gathering: bool = True) -> None:
+        """Stop fetching until every task held has ended (or ``gather(False)``): the fetches
+        after that start together, as one batch."""
+        self.gathering = gathering and self.held > 0
+        if not self.gathering:
+            self.wake()
+
+    def wake(self) -> None:
+        """Wake the pollers of the lanes that have room."""
+        for lane in self.members:
+            if lane.free() > 0:
+                lane.capacity.set()
+
+    def share(self, active: int) -> None:
+        """Share the concurrency out among the first ``active`` lanes (the first ones taking
+        one more when it does not divide); the others get none and rest."""
+        share, extra = divmod(self.concurrency, active)
+        for i, lane in enumerate(self.members):
+            lane.concurrency = share + (i < extra) if i < active else 0
+        self.wake()
 
 
 @dataclass(slots=True)

@@ -67,19 +67,23 @@ class Poller:
         failures = 0
         lane = self.lane
         while True:
-            free = lane.concurrency - lane.held
+            free = lane.free()
             if free <= 0:
                 lane.capacity.clear()
                 await lane.capacity.wait()
                 continue
             try:
-                tasks = await self.transport.fetch_and_lock(
-                    settings.worker_id,
-                    free,
-                    subscriptions,
-                    use_priority=settings.use_priority,
-                    wait_ms=settings.poll_timeout,
-                )
+                lane.hold(free)  # the room asked for: no other lane may fill it meanwhile
+                try:
+                    tasks = await self.transport.fetch_and_lock(
+                        settings.worker_id,
+                        free,
+                        subscriptions,
+                        use_priority=settings.use_priority,
+                        wait_ms=settings.poll_timeout,
+                    )
+                finally:
+                    lane.hold(-free)  # the tasks fetched are held from their dispatch on
                 self._count_fetched(tasks)
                 undispatched = self._dispatch(tasks)
                 for task in undispatched:
@@ -96,6 +100,8 @@ class Poller:
                     "worker %s: poll loop error; retrying in %.2fs", settings.worker_id, delay
                 )
             else:
+                if len(tasks) < free:  # room left unused: a lane waiting for it may take it
+                    lane.worker.wake()
                 if not undispatched:
                     if failures:
                         log.info("fetchAndLock works again after %d failed attempts", failures)
@@ -103,6 +109,7 @@ class Poller:
                     continue
                 # a bug failing every dispatch must not spin through the same tasks
                 delay = settings.reconnect.delay_ms(failures) / 1000
+            lane.worker.wake()
             failures += 1
             await asyncio.sleep(delay)
 
@@ -137,7 +144,7 @@ class Poller:
             batch.members.append(running)
             batch.handling += 1
             self.running[task.id] = running
-            self.lane.held += 1
+            self.lane.hold(1)
             self.executor.start(running)
         loop = asyncio.get_running_loop()
         for duration, batch in batches.items():

@@ -1,6 +1,6 @@
 """The worker: pollers that fetch as much work as there is free capacity (one per poll lane,
-each with its share of the concurrency), an executor that runs each task while a lease keeper
-keeps its lock alive, a reporter that sends the outcome; on shutdown it drains."""
+each with its share of the concurrency, see ``lanes``), an executor that runs each task while
+a lease keeper keeps its lock alive, a reporter that sends the outcome; on shutdown it drains."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import socket
 
 from redtask.worker.backoff import Backoff
 from redtask.worker.executor import Executor
-from redtask.worker.inflight import Lane, Running
+from redtask.worker.inflight import Lanes, Running
+from redtask.worker.lanes import LaneGovernor
 from redtask.worker.lease import LeaseKeeper
 from redtask.worker.metrics import WorkerMetrics
 from redtask.worker.poller import Poller, PollSettings
@@ -99,12 +100,13 @@ class Worker(Router):
             self.worker_id, self.poll_timeout, self.use_priority, self.reconnect
         )
         leases = LeaseKeeper(transport, self.metrics)
-        transports = lanes_of(transport, self.concurrency)
-        # the concurrency shared out: the first lanes take one more when it does not divide
-        share, extra = divmod(self.concurrency, len(transports))
+        lanes = Lanes(self.concurrency)
+        for lane_transport in lanes_of(transport, self.concurrency):
+            lanes.add(lane_transport, 0)
+        lanes.share(len(lanes.members))
         pollers = [
             Poller(
-                Lane(lane_transport, share + (i < extra)),
+                lane,
                 settings,
                 self.specs,
                 self._running,
@@ -113,7 +115,7 @@ class Worker(Router):
                 reporter=reporter,
                 metrics=self.metrics,
             )
-            for i, lane_transport in enumerate(transports)
+            for lane in lanes.members
         ]
         log.info(
             "worker %s started: topics %s, concurrency %d in %d poll lanes",
@@ -123,6 +125,9 @@ class Worker(Router):
             len(pollers),
         )
         polling = [asyncio.create_task(poller.poll()) for poller in pollers]
+        governing = None
+        if getattr(transport, "adaptive_lanes", False):
+            governing = asyncio.create_task(LaneGovernor(lanes).run())
         stopped = asyncio.create_task(self._stop.wait())
         try:
             # the poll loops survive every Exception; should one end anyway, leaving the worker
@@ -130,6 +135,8 @@ class Worker(Router):
             await asyncio.wait((*polling, stopped), return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopped.cancel()
+            if governing is not None:
+                governing.cancel()
             ended = [p for p in polling if p.done()]
             for p in polling:
                 p.cancel()

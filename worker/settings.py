@@ -24,7 +24,7 @@ class WorkerSettings(BaseSettings):
     concurrency: int | None = Field(default=None, ge=1, description="tasks in flight at once")
     grace_s: float | None = Field(default=None, ge=0, description="shutdown grace period")
     lanes: int | None = Field(
-        default=None, ge=1, description="poll lanes of the redis transport (default 2)"
+        default=None, ge=1, description="most poll lanes of the redis transport (default 2)"
     )
 
 

@@ -109,8 +109,8 @@ def add_worker_commands(sub: Any) -> None:
     p.add_argument(
         "--lanes",
         type=_positive,
-        help="poll lanes the concurrency is shared among, --transport redis (default 2; 1 when "
-        "worker processes outnumber cores)",
+        help="most poll lanes the concurrency is shared among, --transport redis (default 2; "
+        "one is used while the worker waits for busy CPUs)",
     )
     p.add_argument("--worker-id", help="worker id (default: hostname-pid)")
     p.add_argument("--grace", type=float, help="seconds to finish in-flight tasks (default 30)")

@@ -35,6 +35,42 @@ async def running(worker: Worker) -> AsyncIterator[Worker]:
         await asyncio.wait_for(job, 30)
 
 
+async def run_each_once(
+    store: Store,
+    topic: str,
+    transport: Transport,
+    tasks: int,
+    concurrency: int,
+    seconds: float,
+) -> int:
+    """Publish ``tasks`` tasks and run a worker whose handler takes ``seconds`` until it has
+    run them all, each exactly once and none left behind (asserted); returns the most
+    handlers that ran at once. Locks last 60 s: a task locked and never handed out fails it."""
+    from redtask.broker.model import NewTask
+
+    ids = await store.publish_many([NewTask(topic) for _ in range(tasks)])
+    worker = Worker(transport, concurrency=concurrency, poll_timeout=200, worker_id="w-once")
+    ran: list[str] = []
+    now = peak = 0
+
+    @worker.task(topic, lock_duration=60_000)
+    async def handler(task: ExternalTask) -> None:
+        nonlocal now, peak
+        now += 1
+        peak = max(peak, now)
+        await asyncio.sleep(seconds)
+        now -= 1
+        ran.append(task.id)
+        if len(ran) == len(ids):
+            worker.stop()
+
+    await asyncio.wait_for(worker.run(), 30)
+    assert sorted(ran) == sorted(ids)  # each task once, none lost
+    stats = {s.topic_name: s for s in await store.topic_stats()}.get(topic)
+    assert stats is None or (stats.available, stats.locked) == (0, 0)
+    return peak
+
+
 async def eventually(
     check: Callable[[], Awaitable[Any]], timeout: float = 10.0, interval: float = 0.02
 ) -> Any:

@@ -11,18 +11,18 @@ from typing import Any
 
 from redtask.broker.model import NewTask
 from redtask.broker.store import Store
-from redtask.worker import ExternalTask, Worker
 from redtask.worker.transport.base import Subscription, lanes_of
 from redtask.worker.transport.redis import RedisTransport
 from redtask.worker.transport.redis_lane import RedisLane
 from redtask.worker.transport.rest import RestTransport
+from tests.worker.helpers import run_each_once
 
 
 async def test_a_worker_shares_its_concurrency_out_among_the_lanes(
     store: Store, topic: str
 ) -> None:
-    ids = await store.publish_many([NewTask(topic) for _ in range(60)])
-    transport = RedisTransport(store=store, lanes=2)
+    # both lanes in use throughout (here the CPU watch must not merge them)
+    transport = RedisTransport(store=store, lanes=2, adaptive_lanes=False)
     asked: dict[int, list[int]] = collections.defaultdict(list)  # lane -> max_tasks asked
     split = transport.lanes
 
@@ -42,28 +42,10 @@ async def test_a_worker_shares_its_concurrency_out_among_the_lanes(
         return lanes
 
     transport.lanes = recording_lanes  # type: ignore[method-assign]
-    worker = Worker(transport, concurrency=5, poll_timeout=200, worker_id="w-lanes")
-    ran: list[str] = []
-    now = peak = 0
-
-    @worker.task(topic, lock_duration=60_000)
-    async def handler(task: ExternalTask) -> None:
-        nonlocal now, peak
-        now += 1
-        peak = max(peak, now)
-        await asyncio.sleep(0.01)
-        now -= 1
-        ran.append(task.id)
-        if len(ran) == len(ids):
-            worker.stop()
-
-    await asyncio.wait_for(worker.run(), 30)
-    assert sorted(ran) == sorted(ids)  # each task once, none lost
+    peak = await run_each_once(store, topic, transport, 60, 5, 0.01)
     assert peak == 5  # the lanes together run as many handlers as the concurrency, no more
     assert set(asked) == {0, 1}  # two lanes fetched
     assert max(asked[0]) <= 3 and max(asked[1]) <= 2  # 5 shared out as 3 + 2
-    stats = {s.topic_name: s for s in await store.topic_stats()}.get(topic)
-    assert stats is None or (stats.available, stats.locked) == (0, 0)
 
 
 def test_lanes_are_the_transport_itself_first_and_at_most_one_per_task(store: Store) -> None:

@@ -17,7 +17,9 @@ so the worker never holds more than its capacity once its completions are acknow
 Poll lanes: a ``Worker`` splits its concurrency among ``lanes`` (default 2, see ``lanes``), each
 with its own poller, fetch-ahead and committer (``redis_lane.RedisLane``; the transport itself
 is the first). One lane's batch is in Redis while the other's handlers and task objects are
-processed here, so the process and Redis work at the same time instead of taking turns.
+processed here, so the process and Redis work at the same time instead of taking turns. While
+the worker's thread waits for a CPU (more busy processes than cores), it polls with the first
+lane alone and the others rest (``redtask.worker.lanes``; ``adaptive_lanes=False`` keeps them).
 
 Tasks are built straight from their Redis hashes into the SDK's ``ExternalTask`` (a task of a
 process instance, whose variables live in its instance, through the broker's fetched view)."""
@@ -51,7 +53,9 @@ _RECHECK_S = 1.0
 class RedisTransport:
     """Uses ``store`` if given, else connects with ``settings`` (REDTASK_* environment) on first
     use, so a worker started before Redis waits for it instead of failing. ``fetch_ahead=False``
-    turns complete-and-fetch-next off (every fetch is then the worker's own)."""
+    turns complete-and-fetch-next off (every fetch is then the worker's own). ``lanes`` is the
+    most poll lanes; ``adaptive_lanes=False`` keeps them all in use even while the worker's
+    thread waits for a CPU (see ``redtask.worker.lanes``)."""
 
     def __init__(
         self,
@@ -60,12 +64,14 @@ class RedisTransport:
         store: Store | None = None,
         fetch_ahead: bool = True,
         lanes: int = 2,
+        adaptive_lanes: bool = True,
     ) -> None:
         if lanes < 1:
             raise ValueError("lanes must be at least 1")
         self.settings = settings or Settings()
         self.fetch_ahead = fetch_ahead
         self.max_lanes = lanes
+        self.adaptive_lanes = adaptive_lanes
         self._store = store
         self.ready: Store | None = None  # the store once connected and listening
         self._owns_store = store is None
@@ -157,6 +163,10 @@ class RedisTransport:
     ) -> asyncio.Future[Exception | None] | None:
         """See ``RedisLane.complete_soon``."""
         return self._lane.complete_soon(task, variables, local_variables)
+
+    def regroup(self) -> None:
+        """See ``RedisLane.regroup`` (of this transport's own lane)."""
+        self._lane.regroup()
 
     async def fetch_for(
         self, store: Store, request: Request, max_tasks: int, wait_ms: int

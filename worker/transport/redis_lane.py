@@ -81,7 +81,27 @@ class RedisLane:
         self._fetching = False  # a fetch_and_lock of the lane's own is under way
         self._ahead: list[ExternalTask] = []  # locked by a fetch-ahead, not yet handed out
         self._ahead_fetch: asyncio.Task[None] | None = None
+        self.resting = False  # see rest()
+        self._regroup = False  # see regroup()
+        self._giving_back: asyncio.Task[None] | None = None
         transport.attach(self)
+
+    def rest(self, resting: bool) -> None:
+        """While the worker polls without this lane (``worker.lanes``), it fetches nothing
+        ahead, and what it had locked ahead is unlocked, so that it waits for nobody."""
+        self.resting = resting
+        if resting and (self._ahead or self._ahead_fetch) and self._giving_back is None:
+            self._giving_back = asyncio.create_task(self._give_back_ahead())
+
+    async def _give_back_ahead(self) -> None:
+        try:
+            if self._ahead_fetch is not None:
+                await asyncio.shield(self._ahead_fetch)
+            store = self.transport.opened
+            if self.resting and self._ahead and store is not None:
+                await self._unlock_ahead(store)
+        finally:
+            self._giving_back = None
 
     async def fetch_and_lock(
         self,
@@ -117,11 +137,31 @@ class RedisLane:
                 first = self._ahead[0]
                 if first.worker_id == worker_id and first.topic_name in request.topic_names:
                     taken, self._ahead = self._ahead[:max_tasks], self._ahead[max_tasks:]
+                    if self._regroup and len(taken) < max_tasks:
+                        taken += await self._more(store, request, taken, max_tasks)
+                    self._regroup = False
                     return taken
                 await self._unlock_ahead(store)
+            self._regroup = False
             return await self.transport.fetch_for(store, request, max_tasks, wait_ms)
         finally:
             self._fetching = False
+
+    def regroup(self) -> None:
+        """Let the next fetch hand out what was locked ahead together with a fetch of the rest
+        of its ``max_tasks``, so that they start (and complete, and are committed) together:
+        after the worker's lanes were merged (``worker.lanes``), their batches become one."""
+        self._regroup = True
+
+    async def _more(
+        self, store: Store, request: Request, taken: list[ExternalTask], max_tasks: int
+    ) -> list[ExternalTask]:
+        try:
+            with self.transport.translated:
+                return await uncancelled_fetch(store, lock(store, request, max_tasks - len(taken)))
+        except BaseException:
+            self._ahead[:0] = taken  # handed out by the next fetch (or unlocked by aclose)
+            raise
 
     async def _fetch_ahead(self, store: Store, request: Request, max_tasks: int) -> None:
         """Lock up to ``max_tasks`` for the lane's next ``fetch_and_lock`` (errors are left
@@ -194,6 +234,7 @@ class RedisLane:
             if (
                 request is not None
                 and self.transport.fetch_ahead
+                and not self.resting
                 and not self._fetching
                 and self._ahead_fetch is None
                 and len(batch) > len(self._ahead)
@@ -261,6 +302,8 @@ class RedisLane:
             self._committer = None
         if self._ahead_fetch is not None:
             await asyncio.shield(self._ahead_fetch)
+        if self._giving_back is not None:
+            await asyncio.shield(self._giving_back)
         store = self.transport.opened
         if self._ahead and store is not None:
             await self._unlock_ahead(store)
