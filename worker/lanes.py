@@ -29,7 +29,7 @@ ROOMY = 0.15
 # a window in which the thread ran less than this share of it says nothing: an idle worker's
 # few wake-ups wait for a CPU as long as they like without slowing anything
 BUSY = 0.05
-WINDOW_S = 0.25
+WINDOW_S = 0.1
 
 Sample = Callable[[], "tuple[int, int] | None"]
 

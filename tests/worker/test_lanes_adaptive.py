@@ -46,7 +46,7 @@ def _lanes(concurrency: int, count: int) -> Lanes:
         (2, 100, 20, 2),  # between the two thresholds: unchanged
         (1, 100, 20, 1),
         (1, 100, 14, 2),  # below 0.15 again: all lanes
-        (2, 12, 12, 2),  # ran under 5 % of the 250 ms window: says nothing
+        (2, 12, 12, 2),  # ran under 5 % of a 250 ms window: says nothing
         (1, 12, 0, 1),
         (2, 13, 13, 1),  # just over 5 %: judged
     ],
