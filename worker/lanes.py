@@ -22,10 +22,14 @@ from redtask.worker.inflight import Lanes
 log = logging.getLogger("redtask.worker")
 
 SCHEDSTAT = Path("/proc/thread-self/schedstat")
-# one lane once the thread waited for a CPU more than this share of the time it ran, all lanes
-# again below the second (apart, so that the count does not flap between two windows)
+# one lane once the thread waited for a CPU more than CROWDED of the time it ran, in
+# CROWDED_WINDOWS windows in a row; all lanes again after ROOMY_WINDOWS windows in a row below
+# ROOMY. Shrinking is quick and growing slow: one lane's fewer, fuller batches let the other
+# processes on the CPUs run more freely, so a window or two of little waiting says little
 CROWDED = 0.25
+CROWDED_WINDOWS = 2
 ROOMY = 0.15
+ROOMY_WINDOWS = 10
 # a window in which the thread ran less than this share of it says nothing: an idle worker's
 # few wake-ups wait for a CPU as long as they like without slowing anything
 BUSY = 0.05
@@ -58,16 +62,20 @@ class LaneGovernor:
         self.window_s = WINDOW_S if window_s is None else window_s
         self.most = len(lanes.members)
         self.active = self.most
+        self.roomy = 0  # windows in a row below ROOMY
+        self.crowded = 0  # windows in a row above CROWDED
 
     def judge(self, ran_ns: int, waited_ns: int, window_ns: int) -> int:
         """The lane count after a window in which the thread ran ``ran_ns`` and waited for a
-        CPU ``waited_ns``; unchanged when the window says nothing."""
+        CPU ``waited_ns``; a window that says nothing (an idle worker) changes nothing."""
         if ran_ns < BUSY * window_ns:
             return self.active
         ratio = waited_ns / ran_ns
-        if self.active > 1 and ratio > CROWDED:
+        self.roomy = self.roomy + 1 if ratio < ROOMY else 0
+        self.crowded = self.crowded + 1 if ratio > CROWDED else 0
+        if self.active > 1 and self.crowded >= CROWDED_WINDOWS:
             return 1
-        if self.active == 1 and ratio < ROOMY:
+        if self.active == 1 and self.roomy >= ROOMY_WINDOWS:
             return self.most
         return self.active
 

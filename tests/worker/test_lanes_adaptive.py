@@ -39,24 +39,39 @@ def _lanes(concurrency: int, count: int) -> Lanes:
 
 
 @pytest.mark.parametrize(
-    ("active", "ran_ms", "waited_ms", "after"),
+    ("waits", "counts"),
     [
-        (2, 100, 26, 1),  # waited more than a quarter of its run time: one lane
-        (2, 100, 25, 2),  # a quarter exactly: all lanes still
-        (2, 100, 20, 2),  # between the two thresholds: unchanged
-        (1, 100, 20, 1),
-        (1, 100, 14, 2),  # below 0.15 again: all lanes
-        (2, 12, 12, 2),  # ran under 5 % of a 250 ms window: says nothing
-        (1, 12, 0, 1),
-        (2, 13, 13, 1),  # just over 5 %: judged
+        # waited more than a quarter of the run time in two windows in a row: one lane
+        ([26, 26], [2, 1]),
+        ([26, 20, 26, 26], [2, 2, 2, 1]),  # not in a row: only at the second pair
+        ([25, 25, 25], [2, 2, 2]),  # a quarter exactly is not more
+        # back to both after ten windows in a row below 0.15, not before
+        ([30, 30, *[14] * 9], [2, 1, *[1] * 9]),
+        ([30, 30, *[14] * 10], [2, 1, *[1] * 9, 2]),
+        ([30, 30, *[14] * 5, 15, *[14] * 9], [2, 1, *[1] * 15]),  # 0.15 breaks the run
+        ([30, 30, *[14] * 5, 15, *[14] * 10], [2, 1, *[1] * 15, 2]),
     ],
 )
 def test_the_lane_count_follows_the_share_of_time_spent_waiting_for_a_cpu(
-    active: int, ran_ms: int, waited_ms: int, after: int
+    waits: list[int], counts: list[int]
 ) -> None:
+    """Each window: the thread ran 100 ms and waited the given ms for a CPU."""
     governor = LaneGovernor(_lanes(16, 2))
-    governor.active = active
-    assert governor.judge(ran_ms * MS, waited_ms * MS, 250 * MS) == after
+    seen = []
+    for waited in waits:
+        governor.active = governor.judge(100 * MS, waited * MS, 100 * MS)
+        seen.append(governor.active)
+    assert seen == counts
+
+
+def test_a_window_in_which_the_thread_hardly_ran_says_nothing() -> None:
+    governor = LaneGovernor(_lanes(16, 2))
+    seen = []
+    # under 5 % of the window run: neither counted nor breaking a run of windows
+    for ran, waited in [(30, 10), (4, 0), (30, 10), (4, 4), (4, 0)]:
+        governor.active = governor.judge(ran * MS, waited * MS, 100 * MS)
+        seen.append(governor.active)
+    assert seen == [2, 2, 1, 1, 1]
 
 
 def test_one_lane_takes_the_whole_concurrency_after_the_tasks_held_have_ended() -> None:
@@ -227,10 +242,11 @@ def _watch(
 async def test_a_worker_switching_lanes_runs_every_task_once_within_its_concurrency(
     store: Store, topic: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Crowded and roomy windows in turn: the worker shrinks to one lane and grows back every
-    other 20 ms window while it works through 800 tasks (at least 0.4 s: 20 windows)."""
-    switches = _watch(monkeypatch, lambda n: n % 4 < 2, 0.02)
-    peak = await run_each_once(store, topic, RedisTransport(store=store, lanes=2), 800, 6, 0.003)
+    """Two crowded 10 ms windows, then ten roomy ones, over and over: the worker shrinks to one
+    lane and grows back every 0.12 s while it works through 1,500 tasks (0.75 s at least)."""
+    switches = _watch(monkeypatch, lambda n: n % 12 < 2, 0.01)
+    transport = RedisTransport(store=store, lanes=2)
+    peak = await run_each_once(store, topic, transport, 1500, 6, 0.003)
     assert peak == 6  # never more handlers than the concurrency
     assert switches.count(1) >= 3 and switches.count(2) >= 3  # it did shrink and grow
 
@@ -252,6 +268,7 @@ async def test_adaptive_lanes_can_be_turned_off(
 def test_the_readme_states_the_thresholds_the_worker_uses() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     text = " ".join(readme.split())
-    assert CROWDED == 0.25 and "more than a quarter of the time it runs" in text
-    assert f"once it waits less than {ROOMY} of it" in text
-    assert f"judged every {lanes_module.WINDOW_S} s" in text
+    assert CROWDED == 0.25 and "more than a quarter of the time it runs, in two" in text
+    assert lanes_module.CROWDED_WINDOWS == 2 and lanes_module.ROOMY_WINDOWS == 10
+    assert f"{lanes_module.WINDOW_S} s windows in a row" in text
+    assert f"waited less than {ROOMY} of it for ten windows in a row" in text
