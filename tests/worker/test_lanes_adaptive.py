@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -155,6 +157,45 @@ def test_a_thread_among_more_busy_processes_than_cpus_is_seen_waiting(busy_cpus:
     after = cpu_times()
     assert before is not None and after is not None
     ran, waited = after[0] - before[0], after[1] - before[1]
+    assert waited / ran > CROWDED
+
+
+CPU_CGROUP = Path("/sys/fs/cgroup/cpu")  # cgroup v1's cpu controller
+_THROTTLED = """
+import sys, time
+from redtask.worker.lanes import cpu_times
+open(sys.argv[1], "w").write("0")  # join the cgroup: this process, half a CPU at most
+before = cpu_times()
+deadline = time.perf_counter() + 0.6
+while time.perf_counter() < deadline:
+    pass
+after = cpu_times()
+print(after[0] - before[0], after[1] - before[1])
+"""
+
+
+@linux_only
+def test_a_thread_throttled_at_its_cgroups_cpu_quota_is_seen_waiting(tmp_path: Path) -> None:
+    """A container at its CPU limit (a Kubernetes pod's ``resources.limits.cpu``): the time the
+    kernel holds it back counts as time waited for a CPU, so its worker polls with one lane."""
+    if not os.access(CPU_CGROUP / "cgroup.procs", os.W_OK):
+        pytest.skip("no writable cgroup v1 cpu controller here")
+    group = CPU_CGROUP / f"redtask-test-{os.getpid()}"
+    group.mkdir()
+    try:
+        (group / "cpu.cfs_period_us").write_text("100000")
+        (group / "cpu.cfs_quota_us").write_text("50000")
+        out = subprocess.run(
+            [sys.executable, "-c", _THROTTLED, str(group / "cgroup.procs")],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+    finally:
+        group.rmdir()  # its only process has exited
+    ran, waited = (int(x) for x in out.split())
+    assert 250 * MS <= ran <= 400 * MS  # half of the 0.6 s it spun, give or take a period
     assert waited / ran > CROWDED
 
 
