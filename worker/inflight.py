@@ -58,8 +58,9 @@ class Lanes:
     # no lane fetches until the lanes hold nothing (see ``gather``)
     gathering: bool = False
 
-    def add(self, transport: Transport, share: int) -> Lane:
-        lane = Lane(transport, share, self)
+    def add(self, transport: Transport) -> Lane:
+        """A new lane, with no share until ``share``."""
+        lane = Lane(transport, 0, self)
         self.members.append(lane)
         return lane
 

@@ -102,7 +102,7 @@ class Worker(Router):
         leases = LeaseKeeper(transport, self.metrics)
         lanes = Lanes(self.concurrency)
         for lane_transport in lanes_of(transport, self.concurrency):
-            lanes.add(lane_transport, 0)
+            lanes.add(lane_transport)
         lanes.share(len(lanes.members))
         pollers = [
             Poller(

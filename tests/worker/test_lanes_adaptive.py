@@ -35,7 +35,7 @@ MS = 1_000_000  # ns
 def _lanes(concurrency: int, count: int) -> Lanes:
     lanes = Lanes(concurrency)
     for _ in range(count):
-        lanes.add(RedisTransport(), 0)
+        lanes.add(RedisTransport())
     lanes.share(count)
     return lanes
 
