@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
-
 from redtask.broker import validate
 from redtask.broker.errors import E_PROCESS, OK, InvalidArgument, raise_for
 from redtask.broker.instances import ProcessRuntime
@@ -107,19 +105,19 @@ class TaskOutcomes:
         return [c.task_id, worker_id, lock_token_arg(c.lock_token), variables, local_variables]
 
     def _complete_call(self, partition: int, items: list[list[str]]) -> ScriptCall:
-        """complete.lua's arguments: the items as one JSON array, variable texts after it."""
+        """complete.lua's arguments: five per task, the variable texts after them."""
         texts: list[str] = []
-        spec = []
+        flat: list[str | int] = []
+        first_text = 4 + 5 * len(items)  # ARGV index: now, maxlen, n, items..., texts...
         for task_id, worker_id, token, variables, local_variables in items:
-            slots = []
+            flat += [task_id, worker_id, token]
             for text in (variables, local_variables):
                 if text:
+                    flat.append(first_text + len(texts))
                     texts.append(text)
-                    slots.append(3 + len(texts))  # ARGV index: now, maxlen, spec, texts...
                 else:
-                    slots.append(0)
-            spec.append([task_id, worker_id, token, *slots])
-        args = [self.clock(), self.settings.finished_log_length, orjson.dumps(spec), *texts]
+                    flat.append(0)
+        args = [self.clock(), self.settings.finished_log_length, len(items), *flat, *texts]
         return "complete", self.keys.prefix(partition), args
 
     async def complete_many(

@@ -3,11 +3,13 @@
 KEYS[1]  partition prefix
 ARGV[1]  now_ms
 ARGV[2]  MAXLEN of the finished-task stream (0 = do not log)
-ARGV[3]  tasks JSON, one array per task: [ [task id, worker id, lock token the caller holds
-         ('' = check the worker id only, as Camunda's REST API does), variables slot,
-         local variables slot], ... ];
-         a slot is the ARGV index of a variables JSON text (0 = none), logged with the outcome
-ARGV[4..] the variables JSON texts (kept out of the JSON above: stored verbatim, not re-encoded)
+ARGV[3]  n, the number of tasks; then five values per task, ARGV[4 + 5k .. 8 + 5k]: task id,
+         worker id, lock token the caller holds ('' = check the worker id only, as Camunda's
+         REST API does), variables slot, local variables slot;
+         a slot is the ARGV index of a variables JSON text ('0' = none), logged with the outcome
+ARGV[4 + 5n ..] the variables JSON texts (stored verbatim, never re-encoded)
+         (plain arguments, not one JSON text: decoding it cost more than the rest of a small
+         task's completion)
 
 Returns  {status1, info1, status2, info2, ...}, one pair per task, in order:
          0, ''            done
@@ -30,13 +32,14 @@ local maxlen = ARGV[2]
 local out = {}
 local doomed, locked_of, seen, emptied = {}, {}, {}, {}
 local completed_of = {}
-for _, item in ipairs(cjson.decode(ARGV[3])) do
-  local id = item[1]
+local log = tonumber(maxlen) > 0
+for at = 4, 3 + 5 * tonumber(ARGV[3]), 5 do
+  local id = ARGV[at]
   local f, err
   if seen[id] then
     err = {E_NOT_FOUND}  -- completed earlier in this batch
   else
-    f, err = owned_task(P, id, item[2], item[3])
+    f, err = owned_task(P, id, ARGV[at + 1], ARGV[at + 2])
     if not err and f[10] then err = {E_PROCESS} end
   end
   seen[id] = true
@@ -57,12 +60,18 @@ for _, item in ipairs(cjson.decode(ARGV[3])) do
     doomed[#doomed + 1] = key
     emptied[f[2]] = true
     completed_of[f[2]] = (completed_of[f[2]] or 0) + 1
-    if tonumber(maxlen) > 0 then
-      local entry = {'XADD', k_done(P), 'MAXLEN', '~', maxlen, '*', 'id', id, 't', f[2],
-                     'outcome', 'complete'}
-      if item[4] > 0 then entry[#entry + 1] = 'v'; entry[#entry + 1] = ARGV[item[4]] end
-      if item[5] > 0 then entry[#entry + 1] = 'lv'; entry[#entry + 1] = ARGV[item[5]] end
-      redis.call(unpack(entry))
+    if log then
+      local v, lv = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+      if v == 0 and lv == 0 then
+        redis.call('XADD', k_done(P), 'MAXLEN', '~', maxlen, '*', 'id', id, 't', f[2],
+                   'outcome', 'complete')
+      else
+        local entry = {'XADD', k_done(P), 'MAXLEN', '~', maxlen, '*', 'id', id, 't', f[2],
+                       'outcome', 'complete'}
+        if v > 0 then entry[#entry + 1] = 'v'; entry[#entry + 1] = ARGV[v] end
+        if lv > 0 then entry[#entry + 1] = 'lv'; entry[#entry + 1] = ARGV[lv] end
+        redis.call(unpack(entry))
+      end
     end
     out[#out + 1] = OK
     out[#out + 1] = ''

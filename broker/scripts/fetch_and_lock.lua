@@ -227,6 +227,14 @@ end
 
 local picked = {}
 local scanned = 0
+if #streams == 1 and not filtered then
+  -- one priority level of one topic, no filters: its first `need` entries, in index order
+  local s = streams[1]
+  local tp = topics[s.topic]
+  local ids = redis.call(ct_desc and 'ZREVRANGE' or 'ZRANGE', s.key, 0, need - 1)
+  for n = 1, #ids do picked[n] = {ids[n], s, tp} end
+  scanned = budget
+end
 while #picked < need and scanned < budget do
   local best, best_s = nil, nil
   for _, s in ipairs(streams) do
@@ -241,8 +249,9 @@ while #picked < need and scanned < budget do
 end
 
 -- Lock the picks with as few calls as possible (every write is also fed to the AOF): one ZREM
--- per priority level and one ZADD per topic for the indexes, then one read and one write per
--- task for its record.
+-- per priority level and one ZADD per topic for the indexes, then per task a token bump, one
+-- write and one read of its record (cheaper in Lua than patching a copy read before the write:
+-- every string crossing into Lua is copied and interned).
 local from_level, to_locked, lease_of = {}, {}, {}
 for _, p in ipairs(picked) do
   local id, s, tp = p[1], p[2], p[3]
@@ -267,24 +276,9 @@ local out = {OK, #picked}
 for _, p in ipairs(picked) do
   local id, tp = p[1], p[3]
   local key = k_task(P, id)
-  local rec = redis.call('HGETALL', key)
-  local new = {tok = 1, w = worker, le = now + tonumber(tp.lock), s = 'l'}
-  for n = 1, #rec, 2 do
-    if rec[n] == 'tok' then new.tok = tonumber(rec[n + 1]) + 1 end
-  end
-  redis.call('HSET', key, 'tok', new.tok, 'w', new.w, 'le', new.le, 's', new.s)
-  -- the reply is the record as it is now: patch the fields just written
-  for n = 1, #rec, 2 do
-    local v = new[rec[n]]
-    if v ~= nil then rec[n + 1] = tostring(v); new[rec[n]] = nil end
-  end
-  for _, field in ipairs({'tok', 'w', 'le', 's'}) do
-    if new[field] ~= nil then
-      rec[#rec + 1] = field
-      rec[#rec + 1] = tostring(new[field])
-    end
-  end
+  redis.call('HINCRBY', key, 'tok', 1)
+  redis.call('HSET', key, 'w', worker, 'le', now + tonumber(tp.lock), 's', 'l')
   out[#out + 1] = id
-  out[#out + 1] = rec
+  out[#out + 1] = redis.call('HGETALL', key)
 end
 return out

@@ -79,6 +79,37 @@ async def test_create_time_desc_without_priority_returns_the_newest_first(store,
     assert got == [e, d, c, b, a]
 
 
+@pytest.mark.parametrize(
+    ("options", "newest_first"),
+    [
+        ({}, False),
+        ({"use_priority": True}, False),
+        ({"sort_create_time": "asc"}, False),
+        ({"sort_create_time": "desc"}, True),
+        ({"use_priority": True, "sort_create_time": "desc"}, True),
+    ],
+)
+async def test_one_level_of_one_topic_is_taken_in_create_time_order_then_by_id(
+    store, clock, options, newest_first
+):
+    # one topic, one priority level, no filter: the script's short path, which must pick as
+    # the general merge does (create time, then id, both reversed for desc)
+    ids = ids_in_partition(store, 6)
+    for n, task_id in enumerate(ids):
+        await store.publish(NewTask("t", priority=3, id=task_id))
+        if n % 2:  # two tasks per create time
+            clock.advance(10)
+    expected = [i for pair in zip(ids[::2], ids[1::2], strict=True) for i in sorted(pair)]
+    if newest_first:
+        expected.reverse()
+
+    first = await store.fetch_and_lock("w", 4, [TopicRequest("t", 1000)], **options)
+    rest = await store.fetch_and_lock("w", 4, [TopicRequest("t", 1000)], **options)
+
+    assert [t.id for t in first] == expected[:4]
+    assert [t.id for t in rest] == expected[4:]
+
+
 async def test_create_time_order_spans_several_topics(store, clock):
     ids = ids_in_partition(store, 3)
     for task_id, topic in zip(ids, ["x", "y", "x"], strict=True):
