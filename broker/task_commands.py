@@ -200,8 +200,11 @@ class TaskCommands:
                 spec,
             )
             raise_for(reply)
-            for task_id, flat in zip(reply[2::2], reply[3::2], strict=True):
-                locked.append((task_id, pairs_to_dict(flat)))
+            at = 2  # each task: its id, m, then the m values of its hash (field, value, ...)
+            while at < len(reply):
+                end = at + 2 + int(reply[at + 1])
+                locked.append((reply[at], pairs_to_dict(reply[at + 2 : end])))
+                at = end
             if len(locked) >= max_tasks:
                 break
         return locked, unique

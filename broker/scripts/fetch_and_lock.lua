@@ -19,7 +19,9 @@ ARGV[7]  topics JSON: [{"topic": s, "lock": ms (decimal string), "f": filters|nu
          the process-level variables of a process task's instance (pi:<id> field "st") and
          the variables of a standalone task (fields "v.<name>": it is its own process).
 
-Returns  {0, n, id1, fields1, id2, fields2, ...}  fields = the locked task's HGETALL
+Returns  {0, n, id1, m1, fields1..., id2, m2, fields2..., ...}  fields = the m values of the
+         locked task's HGETALL, inline: one flat reply (Redis 6.2 writes each nested array of
+         a script's reply with a write(2) of its own)
          {-6, message}  E_INVALID: bad max_tasks / lock duration (nothing written)
 Effects  locked tasks move a:<topic>:<prio> -> l:<topic>; their lock token ("tok") is bumped;
          sw hint updated; due leases/retries of the topics are reclaimed first; the worker
@@ -278,7 +280,9 @@ for _, p in ipairs(picked) do
   local key = k_task(P, id)
   redis.call('HINCRBY', key, 'tok', 1)
   redis.call('HSET', key, 'w', worker, 'le', now + tonumber(tp.lock), 's', 'l')
+  local rec = redis.call('HGETALL', key)
   out[#out + 1] = id
-  out[#out + 1] = redis.call('HGETALL', key)
+  out[#out + 1] = #rec
+  for n = 1, #rec do out[#out + 1] = rec[n] end
 end
 return out
