@@ -166,7 +166,7 @@ def main() -> int:
     parser.add_argument(
         "--fetch10-tasks",
         type=int,
-        default=400_000,
+        default=800_000,
         help="pre-published per fetchAndLock(maxTasks=10) phase (they are only locked)",
     )
     parser.add_argument("--no-fetch10", action="store_true", help="skip the fetch(10) phases")
