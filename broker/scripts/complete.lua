@@ -62,16 +62,11 @@ for at = 4, 3 + 5 * tonumber(ARGV[3]), 5 do
     completed_of[f[2]] = (completed_of[f[2]] or 0) + 1
     if log then
       local v, lv = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
-      if v == 0 and lv == 0 then
-        redis.call('XADD', k_done(P), 'MAXLEN', '~', maxlen, '*', 'id', id, 't', f[2],
-                   'outcome', 'complete')
-      else
-        local entry = {'XADD', k_done(P), 'MAXLEN', '~', maxlen, '*', 'id', id, 't', f[2],
-                       'outcome', 'complete'}
-        if v > 0 then entry[#entry + 1] = 'v'; entry[#entry + 1] = ARGV[v] end
-        if lv > 0 then entry[#entry + 1] = 'lv'; entry[#entry + 1] = ARGV[lv] end
-        redis.call(unpack(entry))
-      end
+      local entry = {'XADD', k_done(P), 'MAXLEN', '~', maxlen, '*', 'id', id, 't', f[2],
+                     'outcome', 'complete'}
+      if v > 0 then entry[#entry + 1] = 'v'; entry[#entry + 1] = ARGV[v] end
+      if lv > 0 then entry[#entry + 1] = 'lv'; entry[#entry + 1] = ARGV[lv] end
+      redis.call(unpack(entry))
     end
     out[#out + 1] = OK
     out[#out + 1] = ''

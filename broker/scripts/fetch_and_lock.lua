@@ -228,26 +228,26 @@ local function head(s)
 end
 
 local picked = {}
-local scanned = 0
 if #streams == 1 and not filtered then
   -- one priority level of one topic, no filters: its first `need` entries, in index order
   local s = streams[1]
   local tp = topics[s.topic]
   local ids = redis.call(ct_desc and 'ZREVRANGE' or 'ZRANGE', s.key, 0, need - 1)
   for n = 1, #ids do picked[n] = {ids[n], s, tp} end
-  scanned = budget
-end
-while #picked < need and scanned < budget do
-  local best, best_s = nil, nil
-  for _, s in ipairs(streams) do
-    local h = head(s)
-    if h and (best == nil or before(h, best)) then best, best_s = h, s end
+else
+  local scanned = 0
+  while #picked < need and scanned < budget do
+    local best, best_s = nil, nil
+    for _, s in ipairs(streams) do
+      local h = head(s)
+      if h and (best == nil or before(h, best)) then best, best_s = h, s end
+    end
+    if best == nil then break end
+    best_s.pos = best_s.pos + 1
+    scanned = scanned + 1
+    local tp = topics[best_s.topic]
+    if matches(best[3], tp.f) then picked[#picked + 1] = {best[3], best_s, tp} end
   end
-  if best == nil then break end
-  best_s.pos = best_s.pos + 1
-  scanned = scanned + 1
-  local tp = topics[best_s.topic]
-  if matches(best[3], tp.f) then picked[#picked + 1] = {best[3], best_s, tp} end
 end
 
 -- Lock the picks with as few calls as possible (every write is also fed to the AOF): one ZREM
